@@ -1,0 +1,54 @@
+# xar: make demo | make test | make install PREFIX=DIR | make bench
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+CONFIG ?= Release
+OUT := out
+RID := linux-x64
+# Debian packages the tests talk to (the real peers) and the system codecs we load.
+TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 libzstd1 liblzma5 liblzo2-2 liblz4-1 zlib1g
+TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3
+
+.PHONY: all build publish demo test deps install bench clean
+
+all: build
+
+build:
+	dotnet build Xar.sln -c $(CONFIG) -nologo -v q
+
+# xar as a framework-dependent app, xarexec as a NativeAOT executable, both into out/bin.
+publish:
+	dotnet publish src/Packer/Xar.Packer.csproj -c $(CONFIG) -r $(RID) --self-contained false -nologo -v q -o $(OUT)/xar
+	dotnet publish src/Launcher/Xar.Launcher.csproj -c $(CONFIG) -r $(RID) -nologo -v q -o $(OUT)/xarexec
+	mkdir -p $(OUT)/bin
+	ln -sf ../xar/xar $(OUT)/bin/xar
+	cp -f $(OUT)/xarexec/xarexec $(OUT)/bin/xarexec
+	ln -sf xarexec $(OUT)/bin/xarexec_fuse
+
+# Installs the Debian packages the tests need when one is missing (as root), quietly.
+deps:
+	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || [ -x /sbin/$$t ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make deps: installing $(TEST_DEBS)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS) >/dev/null; \
+	  else echo "make deps: some test tools are missing; as root run: apt-get install $(TEST_DEBS)" >&2; fi; \
+	fi
+
+demo: deps build publish
+	bash samples/demo.sh $(OUT)/bin
+
+test: deps build publish
+	XAR_BIN=$(CURDIR)/$(OUT)/bin bash tests/run.sh
+
+install: publish
+	mkdir -p $(PREFIX)/bin $(PREFIX)/lib/xar
+	rm -rf $(PREFIX)/lib/xar/xar && cp -a $(OUT)/xar $(PREFIX)/lib/xar/xar
+	ln -sf ../lib/xar/xar/xar $(PREFIX)/bin/xar
+	install -m 0755 $(OUT)/bin/xarexec $(PREFIX)/bin/xarexec
+	ln -sf xarexec $(PREFIX)/bin/xarexec_fuse
+
+bench: build publish
+	XAR_BIN=$(CURDIR)/$(OUT)/bin bash bench/run.sh
+
+clean:
+	rm -rf $(OUT) src/*/bin src/*/obj tests/*/bin tests/*/obj
