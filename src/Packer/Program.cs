@@ -7,6 +7,18 @@ public static class Program
     public static int Main(string[] args)
     {
         var root = new RootCommand("xar: pack an application into one compressed, read-only, executable file (XAR / SquashFS), and inspect such files.");
-        return root.Parse(args).Invoke();
+        // One line per command; each command lives in Commands/<Name>Command.cs.
+        // (pack)
+        // (info, ls, cat, extract, verify)
+        // (run, mount, unmount, gc)
+        var parsed = root.Parse(args);
+        // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+                Console.Error.WriteLine($"xar: {error.Message}");
+            return Cli.ExitCodes.BadInput;
+        }
+        return parsed.Invoke();
     }
 }
