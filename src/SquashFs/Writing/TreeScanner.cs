@@ -138,7 +138,7 @@ internal sealed unsafe class TreeScanner
                 case S_IFBLK:
                     if (st.RdevMajor > 0xFFF || st.RdevMinor > 0xFFFFF)
                         throw new SourceTreeException(display, $"device number {st.RdevMajor}:{st.RdevMinor} does not fit SquashFS (major < 4096, minor < 1048576)", isBadInput: true);
-                    uint dev = (st.RdevMinor & 0xFF) | (st.RdevMajor << 8) | ((st.RdevMinor & ~0xFFu) << 12);
+                    uint dev = EncodeDevice(st.RdevMajor, st.RdevMinor);
                     inode = MakeInode(childPath, st, display, type == S_IFCHR ? InodeType.CharDevice : InodeType.BlockDevice, null, null, dev);
                     break;
                 case S_IFIFO:
@@ -156,6 +156,9 @@ internal sealed unsafe class TreeScanner
             directory.Entries.Add(new SourceEntry(name, inode));
         }
     }
+
+    /// <summary>The kernel's new_encode_dev: minor low byte, 12-bit major, then the minor's upper 12 bits.</summary>
+    public static uint EncodeDevice(uint major, uint minor) => (minor & 0xFF) | (major << 8) | ((minor & ~0xFFu) << 12);
 
     private SourceInode MakeInode(byte[] path, in LibC.Statx st, string display, InodeType type, SourceDirectory? directory, byte[]? target, uint? device)
     {
