@@ -10,6 +10,7 @@ public static class Program
         // One line per command; each command lives in Commands/<Name>Command.cs.
         // (pack)
         // (info, ls, cat, extract, verify)
+        root.Subcommands.Add(Commands.ExtractCommand.Create());
         // (run, mount, unmount, gc)
         var parsed = root.Parse(args);
         // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
