@@ -303,6 +303,17 @@ public sealed class SquashFsImage : IDisposable
         return _xattrs.Read(entry.Inode.XattrIndex);
     }
 
+    /// <summary>
+    /// Reads and checks every table, inode, directory, xattr set and data block (decompressing all
+    /// of them), and the superblock's counts against what the tree holds.
+    /// </summary>
+    /// <exception cref="SquashFsCorruptException">The first problem found.</exception>
+    public SquashFsVerifyReport Verify()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new ImageVerifier(this).Run();
+    }
+
     internal FileLayout GetLayout(Inode inode) => new(inode, Inodes.ReadBlockSizes(inode), Data, DataEnd);
 
     internal SquashFsEntry MakeEntry(byte[] name, string? parentFullName, Inode inode, SquashFsEntry? parent) =>
