@@ -34,4 +34,10 @@ public sealed record class CompressionOptions
 
     /// <summary>lz4 high-compression mode (mksquashfs -Xhc).</summary>
     public bool Lz4HighCompression { get; init; }
+
+    /// <summary>
+    /// Store every block raw (xar's "none"): the superblock still names <see cref="Algorithm"/>,
+    /// as the format has no null compressor, and the uncompressed flags are set.
+    /// </summary>
+    public bool Uncompressed { get; init; }
 }
