@@ -50,6 +50,32 @@ public sealed class XarLockFile : IDisposable
         return lockFile;
     }
 
+    /// <summary>
+    /// Opens and locks <paramref name="path"/>, retrying when the file was replaced or removed while we
+    /// waited (gc deletes lock files it holds): the lock we return is on the file now at the path.
+    /// </summary>
+    public static XarLockFile Acquire(string path, bool exclusive)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var lockFile = Open(path);
+            try
+            {
+                lockFile.Lock(exclusive ? LOCK_EX : LOCK_SH);
+                if (PosixPath.TryLstat(path) is { } now && now.Inode == PosixPath.FStat(lockFile._fd, path).Inode)
+                    return lockFile;
+                if (attempt >= 100)
+                    throw new XarLaunchException($"lock file {path} keeps being replaced");
+            }
+            catch
+            {
+                lockFile.Dispose();
+                throw;
+            }
+            lockFile.Dispose();
+        }
+    }
+
     public void LockExclusive() => Lock(LOCK_EX);
 
     /// <summary>Shared: many runs may use the entry; an exclusive taker (gc) knows it is in use.</summary>

@@ -49,10 +49,9 @@ public static class XarMounter
     {
         int timeout = FuseMount.TimeoutSeconds;
         PosixPath.EnsureOwnedDirectory(location.UserDirectory, XarMountLayout.UserDirectoryMode);
-        var lockFile = XarLockFile.Open(location.LockPath);
+        var lockFile = XarLockFile.Acquire(location.LockPath, exclusive: true);
         try
         {
-            lockFile.LockExclusive();
             string mountPath = location.MountPath;
             if (Mkdir(mountPath, (int)MountDirectoryMode) != 0 && LastError != EEXIST)
                 throw new XarLaunchException($"cannot create mount directory {mountPath}: {Describe(LastError)}");
