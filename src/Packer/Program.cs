@@ -11,6 +11,11 @@ public static class Program
         // (pack)
         root.Subcommands.Add(Commands.PackCommand.Create());
         // (info, ls, cat, extract, verify)
+        root.Subcommands.Add(Commands.InfoCommand.Create());
+        root.Subcommands.Add(Commands.LsCommand.Create());
+        root.Subcommands.Add(Commands.CatCommand.Create());
+        root.Subcommands.Add(Commands.ExtractCommand.Create());
+        root.Subcommands.Add(Commands.VerifyCommand.Create());
         // (run, mount, unmount, gc)
         var parsed = root.Parse(args);
         // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
