@@ -111,6 +111,31 @@ public class WriterPeerTests
         Assert.Contains("Xattrs are not stored", s, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>A sparse file over 4 GiB (extended inode, 64-bit size) with data at both ends; holes are not read.</summary>
+    [SkippableFact]
+    public void FileOver4GiBWithHoles()
+    {
+        RequirePeers();
+        using var dir = new TempDir("writer-huge");
+        string src = dir["src"];
+        Directory.CreateDirectory(src);
+        string huge = Path.Combine(src, "huge");
+        var random = new Random(11);
+        var head = new byte[4097];
+        random.NextBytes(head);
+        using (var f = new FileStream(huge, FileMode.CreateNew))
+        {
+            f.Write(head);
+            f.Position = (1L << 32) + 12345;
+            random.NextBytes(head);
+            f.Write(head);
+        }
+        string image = dir["huge.sqfs"];
+        XarProgram.Pack(src, image, "--format", "squashfs", "-c", "gzip");
+        Assert.True(new FileInfo(image).Length < 64 * 1024);
+        AssertReadBack(src, image, ["kernel"]);
+    }
+
     [SkippableFact]
     public void OwnerAndTimeOverridesApplyToEveryEntry()
     {
