@@ -107,6 +107,19 @@ public class PackCommandTests
         Assert.False(Directory.Exists(dir["no"]));
     }
 
+    [SkippableFact]
+    public void OutputInsideTheSourceIsLeftOutOfTheImage()
+    {
+        TestEnv.RequireTool("unsquashfs");
+        using var dir = Tree();
+        string output = dir["src/out.sqfs"];
+        Assert.Equal(0, Pack(dir["src"], "-o", output, "--format", "squashfs"));
+        Assert.Equal(0, Pack(dir["src"], "-o", output, "--format", "squashfs")); // the old image is there now
+        var list = TestEnv.Run("unsquashfs", "-l", output).EnsureSuccess("unsquashfs -l").StandardOutput;
+        Assert.Equal(["squashfs-root", "squashfs-root/bin", "squashfs-root/bin/app", "squashfs-root/data.txt"],
+            list.Split('\n').Where(l => l.StartsWith("squashfs-root", StringComparison.Ordinal)));
+    }
+
     [Theory]
     [InlineData("131072", 131072)]
     [InlineData("128K", 131072)]

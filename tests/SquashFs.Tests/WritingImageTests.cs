@@ -128,6 +128,33 @@ public class WritingImageTests
     }
 
     [Fact]
+    public void AFileThatChangesDuringThePackFailsItWithoutOutput()
+    {
+        using var dir = new TempDir("changing");
+        Directory.CreateDirectory(dir["src"]);
+        File.WriteAllText(dir["src/a"], "first file");
+        File.WriteAllText(dir["src/z"], "last file");
+        bool changed = false;
+        var options = new SquashFsWriterOptions
+        {
+            Progress = p =>
+            {
+                // after the first file, the last one grows before it is read
+                if (p.FilesDone == 1 && !changed)
+                {
+                    changed = true;
+                    File.AppendAllText(dir["src/z"], " and more");
+                }
+            },
+        };
+        var e = Assert.Throws<SourceTreeException>(() => SquashFsFile.CreateFromDirectory(dir["src"], dir["out.sqfs"], options));
+        Assert.Contains("changed", e.Message);
+        Assert.EndsWith("/z", e.Path);
+        Assert.False(e.IsBadInput);
+        Assert.Equal(["src"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void BadOptionsAreRejectedBeforeAnythingIsWritten()
     {
         using var dir = new TempDir("bad");
