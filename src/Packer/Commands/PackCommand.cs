@@ -58,6 +58,11 @@ public static class PackCommand
                 if (jobCount is < 1 or > 1024)
                     throw new UsageException($"--jobs must be 1..1024, not {jobCount}");
                 string? sortFile = parse.GetValue(sort);
+                if (Directory.Exists(outFile))
+                    throw new UsageException("is a directory (give the file to write)", outFile);
+                string? outDirectory = Path.GetDirectoryName(Path.GetFullPath(outFile));
+                if (outDirectory is not null && !Directory.Exists(outDirectory))
+                    throw new UsageException("no such directory: " + outDirectory, outFile);
                 bool showProgress = !parse.GetValue(quiet) && !Console.IsErrorRedirected;
                 using var progress = showProgress ? new ProgressBar() : null;
                 var imageOptions = new SquashFsWriterOptions
@@ -95,6 +100,22 @@ public static class PackCommand
                 {
                     progress?.Clear();
                     return CliRunner.Fail(null, e.Message, ExitCodes.BadInput);
+                }
+                catch (CompressorUnavailableException e)
+                {
+                    progress?.Clear();
+                    return CliRunner.Fail(null, e.Message, ExitCodes.Failure);
+                }
+                catch (IOException e)
+                {
+                    // Reading the tree reports SourceTreeException; anything else failed writing OUT.
+                    progress?.Clear();
+                    return CliRunner.Fail(outFile, e.Message, ExitCodes.Failure);
+                }
+                catch (UnauthorizedAccessException e)
+                {
+                    progress?.Clear();
+                    return CliRunner.Fail(outFile, e.Message, ExitCodes.Failure);
                 }
                 finally
                 {

@@ -172,12 +172,22 @@ internal sealed unsafe class TreeScanner
     private SourceInode MakeInode(byte[] path, in LibC.Statx st, string display, InodeType type, SourceDirectory? directory, byte[]? target, uint? device)
     {
         long mtime = _options.FixedModificationTime ?? st.MtimeSeconds;
+        ushort uidIndex, gidIndex;
+        try
+        {
+            uidIndex = _ids.GetIndex(_options.Uid ?? st.Uid);
+            gidIndex = _ids.GetIndex(_options.Gid ?? st.Gid);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SourceTreeException(display, e.Message, isBadInput: true);
+        }
         var inode = new SourceInode
         {
             Type = type,
             Permissions = (ushort)(st.Mode & 0xFFF),
-            UidIndex = _ids.GetIndex(_options.Uid ?? st.Uid),
-            GidIndex = _ids.GetIndex(_options.Gid ?? st.Gid),
+            UidIndex = uidIndex,
+            GidIndex = gidIndex,
             // SquashFS keeps an unsigned 32-bit time: earlier/later times are clamped to its range.
             ModificationTime = (uint)Math.Clamp(mtime, 0, uint.MaxValue),
             Size = type == InodeType.File ? st.Size : 0,
