@@ -44,7 +44,8 @@ public static class PackCommand
         {
             string src = parse.GetValue(source)!;
             string outFile = parse.GetValue(output)!;
-            return CliRunner.Run(src, () =>
+            // Errors name the file they concern (source entry, OUT, sort file) or none for option errors.
+            return CliRunner.Run(null, () =>
             {
                 bool isXar = parse.GetValue(format) == "xar";
                 string? execPath = parse.GetValue(exec);
