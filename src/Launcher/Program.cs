@@ -1,10 +1,11 @@
 namespace Xar.Launcher;
 
+/// <summary>
+/// <c>xarexec [-m | -n | -h] XARFILE [ARGS...]</c>: the interpreter named by a XAR's shebang line.
+/// Mounts the image with squashfuse (or extracts it once into a cache where FUSE cannot serve) and
+/// execs <c>/bin/sh -e ROOT/XAREXEC_TARGET XARFILE ARGS...</c> in place of itself.
+/// </summary>
 public static class Program
 {
-    public static int Main(string[] args)
-    {
-        Console.Error.WriteLine("usage: xarexec [-h] XARFILE [ARGS...]");
-        return args.Length == 1 && args[0] == "-h" ? 0 : 127;
-    }
+    public static int Main(string[] args) => new Launch(args).Run();
 }

@@ -1,0 +1,240 @@
+using System.Text;
+using Xar.Launcher.Native;
+using Xar.SquashFs.Runtime;
+using Xar.SquashFs.Xar;
+using static Xar.Launcher.Native.LibC;
+
+namespace Xar.Launcher;
+
+/// <summary>One run of the launcher: parse the command line and header, mount or extract, exec.</summary>
+internal sealed unsafe class Launch
+{
+    public const int LauncherFailure = 127;
+    private const string Usage =
+        "usage: xarexec [-m | -n | -h] XARFILE [ARGS...]\n" +
+        "Runs a XAR file: mounts its image with squashfuse (or extracts it once into a cache where FUSE\n" +
+        "cannot serve) and execs /bin/sh -e MOUNT/XAREXEC_TARGET XARFILE ARGS...\n" +
+        "  -m  mount (or extract) and print the directory; run nothing\n" +
+        "  -n  print the mount directory; mount nothing\n" +
+        "  -h  this help\n" +
+        "Environment: XAR_MOUNT_ROOT, XAR_MOUNT_SEED, XAR_MOUNT_TIMEOUT (seconds, default 870),\n" +
+        "XAR_EXTRACT=1 (always extract), XAR_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/xar).\n";
+
+    private readonly string[] _args;
+    private string? _xarPath;
+    private uint _savedUmask;
+
+    public Launch(string[] args) => _args = args;
+
+    public int Run()
+    {
+        _savedUmask = Umask(0x12); // 022 for the directories and files we create; restored before exec
+        bool mountOnly = false, printOnly = false;
+        int i = 0;
+        for (; i < _args.Length && _args[i].Length > 1 && _args[i][0] == '-'; i++)
+        {
+            switch (_args[i])
+            {
+                case "-m":
+                    mountOnly = true;
+                    continue;
+                case "-n":
+                    printOnly = true;
+                    continue;
+                case "-h":
+                case "--help":
+                    WriteAll(1, Usage);
+                    return 0;
+                case "--":
+                    i++;
+                    break;
+                default:
+                    WriteAll(2, $"xarexec: unknown option {_args[i]}\n{Usage}");
+                    return LauncherFailure;
+            }
+            break;
+        }
+        if (i >= _args.Length)
+        {
+            WriteAll(2, Usage);
+            return LauncherFailure;
+        }
+        _xarPath = _args[i];
+        var passThrough = _args.AsSpan(i + 1);
+        try
+        {
+            var header = ReadHeader(_xarPath);
+            string? target = header.ExecTarget;
+            if (!mountOnly && !printOnly)
+                CheckTarget(target);
+            bool forceExtract = Environment.GetEnvironmentVariable("XAR_EXTRACT") == "1";
+            if (printOnly)
+            {
+                WriteAll(1, XarMountLayout.Locate(header).MountPath + "\n");
+                return 0;
+            }
+            if (!forceExtract)
+            {
+                try
+                {
+                    return RunMounted(header, mountOnly, target, passThrough);
+                }
+                catch (FuseUnavailableException e)
+                {
+                    return Fail($"{e.Reason}; FUSE cannot serve, and extraction is not available in this build");
+                }
+            }
+            return Fail("extraction is not available in this build");
+        }
+        catch (XarHeaderException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (XarLaunchException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (IOException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private int RunMounted(XarHeader header, bool mountOnly, string? target, ReadOnlySpan<string> passThrough)
+    {
+        var location = XarMountLayout.Locate(header);
+        using var session = XarMounter.MountOrReuse(_xarPath!, header, location);
+        if (mountOnly)
+        {
+            WriteAll(1, session.MountPath + "\n");
+            return 0;
+        }
+        string entry = session.MountPath + "/" + target;
+        // Held open (and inherited across exec) so the mount cannot time out or be collected between
+        // exec and the shell opening the script, and while the program it starts opens its own files.
+        int fd = Open(entry, O_RDONLY | O_NOCTTY, 0);
+        if (fd < 0)
+        {
+            int errno = LastError;
+            session.UnmountIfNew();
+            return errno is ENOENT or ENOTDIR
+                ? Fail($"XAREXEC_TARGET {target} is not in the image")
+                : Fail($"cannot open {entry}: {Describe(errno)}");
+        }
+        if (session.IsNewMount)
+            SetEnv("XARFUSE_NEW_MOUNT", "1", 1);
+        else
+            UnsetEnv("XARFUSE_NEW_MOUNT");
+        int result = Exec(entry, passThrough);
+        Close(fd);
+        session.UnmountIfNew();
+        return result;
+    }
+
+    /// <summary>Replaces this process with <c>/bin/sh -e ENTRY XARPATH ARGS...</c>; returns only on failure.</summary>
+    private int Exec(string entry, ReadOnlySpan<string> passThrough)
+    {
+        int count = passThrough.Length + 4;
+        var strings = new byte[count][];
+        strings[0] = "/bin/sh\0"u8.ToArray();
+        strings[1] = "-e\0"u8.ToArray();
+        strings[2] = NulTerminated(entry);
+        strings[3] = NulTerminated(_xarPath!);
+        for (int i = 0; i < passThrough.Length; i++)
+            strings[i + 4] = NulTerminated(passThrough[i]);
+        var handles = new System.Runtime.InteropServices.GCHandle[count];
+        byte** argv = stackalloc byte*[count + 1];
+        for (int i = 0; i < count; i++)
+        {
+            handles[i] = System.Runtime.InteropServices.GCHandle.Alloc(strings[i], System.Runtime.InteropServices.GCHandleType.Pinned);
+            argv[i] = (byte*)handles[i].AddrOfPinnedObject();
+        }
+        argv[count] = null;
+        // The .NET runtime ignores SIGPIPE for itself; an ignored signal would stay ignored in the program.
+        Signal(SIGPIPE, 0 /* SIG_DFL */);
+        Umask(_savedUmask);
+        Execv(argv[0], argv);
+        int errno = LastError;
+        Umask(0x12);
+        foreach (var h in handles)
+            h.Free();
+        return Fail($"cannot exec /bin/sh: {Describe(errno)}");
+    }
+
+    private static byte[] NulTerminated(string s)
+    {
+        var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+        Encoding.UTF8.GetBytes(s, bytes);
+        return bytes;
+    }
+
+    /// <summary>Reads the first bytes of the file and parses them by Facebook's header rules.</summary>
+    private static XarHeader ReadHeader(string path)
+    {
+        int fd = Open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+        if (fd < 0)
+            throw new XarLaunchException($"cannot open: {Describe(LastError)}");
+        try
+        {
+            byte* buffer = stackalloc byte[XarHeader.BytesNeeded];
+            int total = 0;
+            while (total < XarHeader.BytesNeeded)
+            {
+                nint n = Read(fd, buffer + total, XarHeader.BytesNeeded - total);
+                if (n < 0)
+                {
+                    int errno = LastError;
+                    if (errno == EINTR)
+                        continue;
+                    throw new XarLaunchException(errno == EISDIR ? "is a directory, not a XAR file" : $"cannot read: {Describe(errno)}");
+                }
+                if (n == 0)
+                    break;
+                total += (int)n;
+            }
+            return XarHeader.Parse(new ReadOnlySpan<byte>(buffer, total));
+        }
+        finally
+        {
+            Close(fd);
+        }
+    }
+
+    /// <summary>XAREXEC_TARGET must name a path inside the image: relative, no "..", not empty.</summary>
+    private static void CheckTarget(string? target)
+    {
+        if (string.IsNullOrEmpty(target))
+            throw new XarLaunchException("no XAREXEC_TARGET in the header: nothing to run (xarexec -m only mounts it)");
+        if (target[0] == '/' || target.Split('/').Contains(".."))
+            throw new XarLaunchException($"XAREXEC_TARGET \"{target}\" must be a relative path inside the image, without \"..\"");
+    }
+
+    private int Fail(string message)
+    {
+        message = message.ReplaceLineEndings(" ").Trim();
+        WriteAll(2, _xarPath is null ? $"xarexec: {message}\n" : $"xarexec: {_xarPath}: {message}\n");
+        return LauncherFailure;
+    }
+
+    private static void WriteAll(int fd, string text)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        fixed (byte* p = bytes)
+        {
+            int done = 0;
+            while (done < bytes.Length)
+            {
+                nint n = Write(fd, p + done, bytes.Length - done);
+                if (n < 0 && LastError == EINTR)
+                    continue;
+                if (n <= 0)
+                    return;
+                done += (int)n;
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+using System.Diagnostics;
+using System.Text;
+using Xar.Tests;
+
+namespace Xar.Launcher.Tests;
+
+/// <summary>Runs through squashfuse: the launcher's main path.</summary>
+public class MountPathTests
+{
+    private static void Require()
+    {
+        TestEnv.RequireRoot();
+        TestEnv.RequireFuse();
+        TestEnv.RequireTool("mksquashfs");
+    }
+
+    [SkippableFact]
+    public void ArgumentsEnvironmentAndFilesReachTheProgram()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        string[] args = ["plain", "with space", "double\"quote", "single'quote", "", "$HOME", "*", "-m", "--", "new\nline", "ünïcödé"];
+        var r = s.Run(xar, args);
+        LaunchAssert.Succeeded(r);
+        string expectedArgs = string.Concat(args.Select(a => $"[{a}]\n"));
+        Assert.StartsWith(expectedArgs, r.StandardOutput);
+        var mounts = s.Mounts();
+        Assert.Single(mounts);
+        Assert.Contains($"XAR_PATH={xar}\n", r.StandardOutput);
+        Assert.Contains($"XAR_MOUNT={mounts[0]}\n", r.StandardOutput);
+        Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
+        Assert.EndsWith(TestXar.Payload, r.StandardOutput);
+        Assert.Equal("", r.StandardError);
+    }
+
+    [SkippableFact]
+    public void StandardInputReachesTheProgram()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var r = s.Run(xar, [], new Dictionary<string, string?> { ["XAR_TEST_STDIN"] = "1" }, Encoding.UTF8.GetBytes("hello from stdin"));
+        LaunchAssert.Succeeded(r);
+        Assert.Contains("STDIN=hello from stdin\n", r.StandardOutput);
+    }
+
+    [SkippableTheory]
+    [InlineData(0)]
+    [InlineData(3)]
+    [InlineData(130)]
+    public void ExitStatusPassesThrough(int code)
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var r = s.Run(xar, [], new Dictionary<string, string?> { ["XAR_TEST_EXIT"] = code.ToString() });
+        Assert.Equal(code, r.ExitCode);
+        Assert.Equal("", r.StandardError);
+    }
+
+    [SkippableFact]
+    public void UmaskOfTheCallerIsRestored()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var env = s.Environment();
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "umask 0077; exec \"$0\" \"$1\"", LauncherBinary.Path, xar]) { Environment = env });
+        LaunchAssert.Succeeded(r);
+        Assert.Contains("UMASK=0077\n", r.StandardOutput);
+    }
+
+    [SkippableFact]
+    public void LaterRunsReuseTheMountAndOnlyTheFirstSeesNewMount()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var first = s.Run(xar, []);
+        // An inherited XARFUSE_NEW_MOUNT must not leak into a run that did not mount.
+        var second = s.Run(xar, [], new Dictionary<string, string?> { ["XARFUSE_NEW_MOUNT"] = "1" });
+        LaunchAssert.Succeeded(first);
+        LaunchAssert.Succeeded(second);
+        Assert.Contains("NEW_MOUNT=1\n", first.StandardOutput);
+        Assert.Contains("NEW_MOUNT=\n", second.StandardOutput);
+        Assert.Single(s.Mounts());
+    }
+
+    [SkippableFact]
+    public void ConcurrentFirstLaunchesShareOneMount()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var results = new ProcessResult[32];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 32 },
+            i => results[i] = s.Run(xar, [$"run{i}"]));
+        for (int i = 0; i < results.Length; i++)
+        {
+            LaunchAssert.Succeeded(results[i]);
+            Assert.StartsWith($"[run{i}]\n", results[i].StandardOutput);
+        }
+        Assert.Equal(1, results.Count(r => r.StandardOutput.Contains("NEW_MOUNT=1\n")));
+        Assert.Single(s.Mounts());
+    }
+
+    [SkippableFact]
+    public void KilledSquashfuseIsRecoveredByTheNextLaunch()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        LaunchAssert.Succeeded(s.Run(xar, []));
+        string mount = Assert.Single(s.Mounts());
+        int pid = FindSquashfuse(mount);
+        Process.GetProcessById(pid).Kill();
+        Process.GetProcessById(pid).WaitForExit(10_000);
+        Assert.Throws<IOException>(() => Directory.GetFiles(mount)); // ENOTCONN: the mount is broken now
+        var r = s.Run(xar, ["again"]);
+        LaunchAssert.Succeeded(r);
+        Assert.StartsWith("[again]\n", r.StandardOutput);
+        Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
+        Assert.Equal(mount, Assert.Single(s.Mounts()));
+    }
+
+    /// <summary>The squashfuse process serving <paramref name="mountPoint"/> (its command line names it).</summary>
+    private static int FindSquashfuse(string mountPoint)
+    {
+        foreach (string dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+                continue;
+            try
+            {
+                var argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (argv.Length > 1 && argv[0].EndsWith("squashfuse_ll", StringComparison.Ordinal) && argv.Contains(mountPoint))
+                    return pid;
+            }
+            catch (IOException)
+            {
+            }
+        }
+        throw new Xunit.Sdk.XunitException("no squashfuse_ll process for " + mountPoint);
+    }
+
+    [SkippableFact]
+    public void PrintOnlyMountsNothingAndMountOnlyMountsAndPrints()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        var printed = TestEnv.Run(new RunOptions(LauncherBinary.Path, ["-n", xar]) { Environment = s.Environment() });
+        LaunchAssert.Succeeded(printed);
+        string path = printed.StandardOutput.TrimEnd('\n');
+        Assert.Empty(s.Mounts());
+        Assert.StartsWith($"{s.MountRoot}/uid-0/{uuid}-seed-nspid", path);
+        Assert.Matches(@"-seed-nspid\d+(_cgpid\d+)?-ns-\d+$", path);
+
+        var mounted = TestEnv.Run(new RunOptions(LauncherBinary.Path, ["-m", xar]) { Environment = s.Environment() });
+        LaunchAssert.Succeeded(mounted);
+        Assert.Equal(path + "\n", mounted.StandardOutput);
+        Assert.Equal(path, Assert.Single(s.Mounts()));
+        Assert.Equal(TestXar.Payload, File.ReadAllText(Path.Combine(path, "data", "payload.txt")));
+
+        var seeded = TestEnv.Run(new RunOptions(LauncherBinary.Path, ["-n", xar])
+        { Environment = new Dictionary<string, string?>(s.Environment()) { ["XAR_MOUNT_SEED"] = "myseed" } });
+        Assert.Matches($@"^{s.MountRoot}/uid-0/{uuid}-seed-myseed-ns-\d+\n$", seeded.StandardOutput);
+    }
+
+    [SkippableFact]
+    public void MountRootFromTheHeaderIsUsed()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string root = s["header-root"];
+        Directory.CreateDirectory(root);
+        File.SetUnixFileMode(root, (UnixFileMode)0x3FF);
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], extra: [new("MOUNT_ROOT", root)]);
+        var env = s.Environment();
+        env["XAR_MOUNT_ROOT"] = null;
+        var r = TestEnv.Run(new RunOptions(LauncherBinary.Path, [xar]) { Environment = env });
+        LaunchAssert.Succeeded(r);
+        Assert.StartsWith(root + "/uid-0/", Assert.Single(s.Mounts()));
+    }
+
+    [SkippableFact]
+    public void AXarMadeTheWayMakeXarMakesOneRuns()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.BuildLikeMakeXar(s.AppTree, s["fb.xar"], "d770950c");
+        var r = s.Run(xar, ["a b"]);
+        LaunchAssert.Succeeded(r);
+        Assert.StartsWith("[a b]\n", r.StandardOutput);
+        Assert.EndsWith(TestXar.Payload, r.StandardOutput);
+    }
+
+    [SkippableFact]
+    public void ATargetMissingFromTheImageFailsAndLeavesNoMount()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], execTarget: "no/such/file.sh");
+        var r = s.Run(xar, []);
+        string cause = LaunchAssert.OneLineFailure(r, xar);
+        Assert.Contains("no/such/file.sh", cause);
+        Assert.Contains("not in the image", cause);
+        Assert.Empty(s.Mounts());
+    }
+
+    [SkippableFact]
+    public void RunningTheFileItselfGoesThroughTheShebang()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        // #!/usr/bin/env xarexec_fuse: put a xarexec_fuse link first on PATH.
+        string bin = s["bin"];
+        Directory.CreateDirectory(bin);
+        File.CreateSymbolicLink(Path.Combine(bin, "xarexec_fuse"), LauncherBinary.Path);
+        var env = s.Environment();
+        env["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH");
+        var r = TestEnv.Run(new RunOptions(xar, ["x y"]) { Environment = env });
+        LaunchAssert.Succeeded(r);
+        Assert.StartsWith("[x y]\n", r.StandardOutput);
+    }
+}
