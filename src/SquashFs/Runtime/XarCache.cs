@@ -35,7 +35,6 @@ public sealed class XarCacheEntry : IDisposable
 /// entry is complete or absent. A cache directory on a noexec file system is passed over for the next
 /// of: the default cache, <c>${TMPDIR:-/tmp}/xar-EUID</c>, <c>/var/tmp/xar-EUID</c>.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public static class XarCache
 {
     public const string CacheDirVariable = "XAR_CACHE_DIR";
@@ -192,16 +191,19 @@ public static class XarCache
         }
         if (PosixPath.TryStat(root.Path) is null)
         {
-            try
-            {
-                Directory.CreateDirectory(root.Path, (UnixFileMode)PrivateDirectoryMode);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new XarLaunchException($"cannot create cache directory {root.Path}: {e.Message}");
-            }
+            CreateWithParents(root.Path);
         }
         CheckRoot(root);
+    }
+
+    /// <summary>mkdir -p, each new directory 0700.</summary>
+    private static void CreateWithParents(string path)
+    {
+        int slash = path.LastIndexOf('/');
+        if (slash > 0 && PosixPath.TryStat(path[..slash]) is null)
+            CreateWithParents(path[..slash]);
+        if (Mkdir(path, (int)PrivateDirectoryMode) != 0 && LastError != EEXIST)
+            throw new XarLaunchException($"cannot create cache directory {path}: {Describe(LastError)}");
     }
 
     /// <summary>The user's own cache directory may be a symlink, but it must be ours and writable by nobody else.</summary>
