@@ -12,7 +12,13 @@ public static class Program
         var root = new RootCommand("xar: pack an application into one compressed, read-only, executable file (XAR / SquashFS), and inspect such files.");
         // One line per command; each command lives in Commands/<Name>Command.cs.
         // (pack)
+        root.Subcommands.Add(Commands.PackCommand.Create());
         // (info, ls, cat, extract, verify)
+        root.Subcommands.Add(Commands.InfoCommand.Create());
+        root.Subcommands.Add(Commands.LsCommand.Create());
+        root.Subcommands.Add(Commands.CatCommand.Create());
+        root.Subcommands.Add(Commands.ExtractCommand.Create());
+        root.Subcommands.Add(Commands.VerifyCommand.Create());
         // (run, mount, unmount, gc)
         root.Subcommands.Add(Commands.RunCommand.Create());
         root.Subcommands.Add(Commands.MountCommand.Create());

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace Xar.Packer.Cli;
+
+/// <summary>A one-line progress bar on stderr (only used when stderr is a terminal), redrawn at most 10 times a second.</summary>
+public sealed class ProgressBar : IDisposable
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private long _lastDraw = -1000;
+    private bool _drawn;
+    private SquashFs.SquashFsWriteProgress _last;
+
+    public void Report(SquashFs.SquashFsWriteProgress p)
+    {
+        _last = p;
+        long now = _clock.ElapsedMilliseconds;
+        if (now - _lastDraw < 100)
+            return;
+        _lastDraw = now;
+        Draw(p);
+    }
+
+    private void Draw(SquashFs.SquashFsWriteProgress p)
+    {
+        double fraction = p.BytesTotal > 0 ? Math.Clamp((double)p.BytesRead / p.BytesTotal, 0, 1) : p.FilesTotal > 0 ? (double)p.FilesDone / p.FilesTotal : 1;
+        const int width = 24;
+        int filled = (int)(fraction * width);
+        string ratio = p.BytesRead > 0 && p.BytesWritten > 0 ? $" ratio {(double)p.BytesWritten / p.BytesRead:0.00}" : "";
+        string line = $"\r[{new string('#', filled)}{new string('.', width - filled)}] {fraction * 100,3:0}%  {p.FilesDone}/{p.FilesTotal} files  {Size(p.BytesRead)}/{Size(p.BytesTotal)}{ratio}";
+        Console.Error.Write(line + "\x1b[K");
+        _drawn = true;
+    }
+
+    public void Done(long outputBytes)
+    {
+        Clear();
+        var p = _last;
+        string ratio = p.BytesRead > 0 ? $", {(double)outputBytes / p.BytesRead:0.00} of the input" : "";
+        Console.Error.WriteLine($"packed {p.FilesDone} files, {Size(p.BytesRead)} into {Size(outputBytes)}{ratio} in {_clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    public void Clear()
+    {
+        if (_drawn)
+            Console.Error.Write("\r\x1b[K");
+        _drawn = false;
+    }
+
+    private static string Size(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} B",
+        < 1024 * 1024 => $"{bytes / 1024.0:0.0} KiB",
+        < 1024L * 1024 * 1024 => $"{bytes / 1048576.0:0.0} MiB",
+        _ => $"{bytes / 1073741824.0:0.00} GiB",
+    };
+
+    public void Dispose() => Clear();
+}

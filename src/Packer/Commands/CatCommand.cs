@@ -1,0 +1,34 @@
+using System.CommandLine;
+using Xar.Packer.Cli;
+using Xar.SquashFs;
+
+namespace Xar.Packer.Commands;
+
+/// <summary>`xar cat FILE PATH`: one file's bytes to stdout, reading only its blocks.</summary>
+public static class CatCommand
+{
+    public static Command Create()
+    {
+        var file = ImageInput.FileArgument();
+        var offset = ImageInput.OffsetOption();
+        var path = new Argument<string>("PATH") { Description = "path of a regular file inside the image (symlinks inside the image are followed)" };
+        var command = new Command("cat", "Write one file of a XAR or SquashFS image to standard output.") { file, path, offset };
+        command.SetAction(parse =>
+        {
+            string input = parse.GetValue(file)!;
+            return CliRunner.Run(input, () =>
+            {
+                string p = parse.GetValue(path)!;
+                using var image = ImageInput.Open(input, parse.GetValue(offset));
+                var entry = image.GetEntry(p, followSymlinks: true) ?? throw new UsageException($"{p}: no such file in the image");
+                if (entry.EntryType != SquashFsEntryType.RegularFile)
+                    throw new UsageException($"{p}: not a regular file ({entry.EntryType})");
+                using var data = image.OpenRead(entry);
+                using var stdout = Console.OpenStandardOutput();
+                data.CopyTo(stdout, 1 << 17);
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Xar.Packer.Cli;
+using Xar.SquashFs;
+
+namespace Xar.Packer.Commands;
+
+/// <summary>`xar extract FILE [-o DIR] [PATH...]`: the whole tree, or some paths, into a new directory.</summary>
+public static class ExtractCommand
+{
+    public static Command Create()
+    {
+        var file = ImageInput.FileArgument();
+        var offset = ImageInput.OffsetOption();
+        var paths = new Argument<string[]>("PATH") { Description = "paths inside the image to extract (default: everything)", Arity = ArgumentArity.ZeroOrMore };
+        var output = new Option<string?>("--output", "-o") { Description = "directory to create (must not exist; default: squashfs-root)" };
+        var jobs = new Option<int>("--jobs", "-j") { Description = "threads decompressing data (default: one per processor)" };
+        var noOwners = new Option<bool>("--no-owners") { Description = "do not restore uid/gid (only restored as root anyway)" };
+        var noXattrs = new Option<bool>("--no-xattrs") { Description = "do not restore extended attributes" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "no warnings" };
+        var command = new Command("extract", "Extract a XAR or SquashFS image into a new directory (safely: nothing is written outside it).")
+        {
+            file, paths, output, offset, jobs, noOwners, noXattrs, quiet,
+        };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(file)!;
+            return CliRunner.Run(path, () =>
+            {
+                int j = parse.GetValue(jobs);
+                if (j < 0)
+                    throw new UsageException("--jobs must be 0 or more");
+                string destination = parse.GetValue(output) ?? "squashfs-root";
+                bool beQuiet = parse.GetValue(quiet);
+                using var image = ImageInput.Open(path, parse.GetValue(offset));
+                var selected = parse.GetValue(paths) ?? [];
+                foreach (var p in selected)
+                    if (image.GetEntry(p) is null)
+                        throw new UsageException($"{p}: no such path in the image (symlinks are not followed)", path);
+                SquashFsFile.ExtractToDirectory(image, destination, new SquashFsExtractOptions
+                {
+                    Paths = selected.Length > 0 ? selected : null,
+                    MaxDegreeOfParallelism = j,
+                    RestoreOwners = !parse.GetValue(noOwners),
+                    RestoreXattrs = !parse.GetValue(noXattrs),
+                    Warning = beQuiet ? null : message => Console.Error.WriteLine($"xar: {path}: warning: {message}"),
+                });
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+}

@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Xar.Packer.Cli;
+using Xar.SquashFs;
+using Xar.SquashFs.Compression;
+using Xar.SquashFs.Format;
+
+namespace Xar.Packer.Commands;
+
+/// <summary>`xar info FILE [--json]`: the XAR header and the superblock, summarised.</summary>
+public static class InfoCommand
+{
+    public static Command Create()
+    {
+        var file = ImageInput.FileArgument();
+        var offset = ImageInput.OffsetOption();
+        var json = new Option<bool>("--json") { Description = "one JSON object instead of text" };
+        var command = new Command("info", "Show the XAR header and SquashFS superblock of a file.") { file, offset, json };
+        command.SetAction(parse =>
+        {
+            string input = parse.GetValue(file)!;
+            return CliRunner.Run(input, () =>
+            {
+                using var image = ImageInput.Open(input, parse.GetValue(offset));
+                var fields = Collect(image, new FileInfo(input).Length);
+                if (parse.GetValue(json))
+                    WriteJson(image, fields);
+                else
+                    WriteText(image, fields);
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+
+    private static List<(string Key, object Value)> Collect(SquashFsImage image, long fileLength)
+    {
+        var sb = image.Superblock;
+        var o = image.CompressionOptions;
+        var list = new List<(string, object)>
+        {
+            ("format", image.XarHeader is null ? "squashfs" : "xar"),
+            ("file_size", fileLength),
+            ("image_offset", image.ImageOffset),
+            ("squashfs_version", $"{sb.VersionMajor}.{sb.VersionMinor}"),
+            ("compression", CompressorFactory.Name(sb.Compression)),
+        };
+        if (o.Level is int level)
+            list.Add(("compression_level", level));
+        if (sb.Compression == SquashFsCompression.Xz)
+        {
+            if (o.XzDictionarySize is int dict)
+                list.Add(("xz_dictionary_size", dict));
+            if (o.XzFilters != XzFilters.None)
+                list.Add(("xz_filters", o.XzFilters.ToString().ToLowerInvariant().Replace(" ", "", StringComparison.Ordinal)));
+        }
+        if (sb.Compression == SquashFsCompression.Lz4)
+            list.Add(("lz4_high_compression", o.Lz4HighCompression));
+        list.Add(("block_size", sb.BlockSize));
+        list.Add(("bytes_used", sb.BytesUsed));
+        list.Add(("created", DateTimeOffset.FromUnixTimeSeconds(sb.ModificationTime).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)));
+        list.Add(("inodes", sb.InodeCount));
+        list.Add(("fragments", sb.FragmentCount));
+        list.Add(("ids", sb.IdCount));
+        list.Add(("flags", FlagNames(sb.Flags)));
+        list.Add(("exportable", sb.ExportTableStart != SquashFsConstants.InvalidTableStart));
+        list.Add(("xattrs", sb.XattrIdTableStart != SquashFsConstants.InvalidTableStart));
+        return list;
+    }
+
+    private static string FlagNames(SuperblockFlags flags)
+    {
+        var names = new List<string>();
+        foreach (var f in Enum.GetValues<SuperblockFlags>())
+            if (f != SuperblockFlags.None && (flags & f) != 0)
+                names.Add(f.ToString());
+        return string.Join(",", names);
+    }
+
+    private static void WriteText(SquashFsImage image, List<(string Key, object Value)> fields)
+    {
+        var text = new StringBuilder();
+        if (image.XarHeader is { } header)
+        {
+            text.Append("XAR header:\n");
+            text.Append(CultureInfo.InvariantCulture, $"  OFFSET={header.Offset}\n");
+            foreach (var (name, value) in header.Values)
+                text.Append(CultureInfo.InvariantCulture, $"  {name}={value}\n");
+        }
+        text.Append("SquashFS:\n");
+        foreach (var (key, value) in fields)
+            text.Append(CultureInfo.InvariantCulture, $"  {key}: {Format(value)}\n");
+        Console.Out.Write(text.ToString());
+    }
+
+    private static string Format(object value) => value switch
+    {
+        bool b => b ? "yes" : "no",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    private static void WriteJson(SquashFsImage image, List<(string Key, object Value)> fields)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            if (image.XarHeader is { } header)
+            {
+                w.WriteStartObject("xar");
+                w.WriteNumber("OFFSET", header.Offset);
+                foreach (var (name, value) in header.Values)
+                    w.WriteString(name, value);
+                w.WriteEndObject();
+            }
+            foreach (var (key, value) in fields)
+            {
+                switch (value)
+                {
+                    case bool b: w.WriteBoolean(key, b); break;
+                    case int i: w.WriteNumber(key, i); break;
+                    case uint u: w.WriteNumber(key, u); break;
+                    case long l: w.WriteNumber(key, l); break;
+                    case ulong ul: w.WriteNumber(key, ul); break;
+                    case ushort us: w.WriteNumber(key, us); break;
+                    default: w.WriteString(key, value.ToString()); break;
+                }
+            }
+            w.WriteEndObject();
+        }
+        stdout.Write("\n"u8);
+    }
+}

@@ -1,0 +1,182 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Xar.Packer.Cli;
+using Xar.SquashFs;
+
+namespace Xar.Packer.Commands;
+
+/// <summary>
+/// `xar ls FILE [PATH] [-l]`: the tree as `unsquashfs -l` prints it (paths under "squashfs-root",
+/// names as raw bytes), and with -l line for line as `unsquashfs -lls`.
+/// </summary>
+public static class LsCommand
+{
+    private const string Top = "squashfs-root";
+
+    public static Command Create()
+    {
+        var file = ImageInput.FileArgument();
+        var offset = ImageInput.OffsetOption();
+        var path = new Argument<string?>("PATH") { Description = "list only this path (and what is below it)", Arity = ArgumentArity.ZeroOrOne };
+        var longFormat = new Option<bool>("--long", "-l") { Description = "mode, owner, size, time and link target, like unsquashfs -lls" };
+        var command = new Command("ls", "List the files in a XAR or SquashFS image.") { file, path, offset, longFormat };
+        command.SetAction(parse =>
+        {
+            string input = parse.GetValue(file)!;
+            return CliRunner.Run(input, () =>
+            {
+                using var image = ImageInput.Open(input, parse.GetValue(offset));
+                using var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
+                var lister = new Lister(image, stdout, parse.GetValue(longFormat));
+                lister.Run(parse.GetValue(path));
+                stdout.Flush();
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+
+    private sealed class Lister(SquashFsImage image, Stream output, bool longFormat)
+    {
+        private readonly UnixNames? _names = longFormat ? UnixNames.Load() : null;
+
+        public void Run(string? path)
+        {
+            var root = image.Root;
+            byte[] top = Encoding.ASCII.GetBytes(Top);
+            if (string.IsNullOrEmpty(path) || path.Trim('/').Length == 0)
+            {
+                Walk(root, top);
+                return;
+            }
+            // The directories on the way are listed, then the path and everything below it.
+            var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            var current = root;
+            byte[] currentPath = top;
+            Print(root, top);
+            for (int i = 0; i < parts.Length; i++)
+            {
+                byte[] name = Encoding.UTF8.GetBytes(parts[i]);
+                SquashFsEntry? next = null;
+                if (current.EntryType == SquashFsEntryType.Directory)
+                    foreach (var e in image.EnumerateDirectory(current))
+                        if (e.NameBytes.AsSpan().SequenceEqual(name))
+                        {
+                            next = e;
+                            break;
+                        }
+                if (next is null)
+                    throw new UsageException($"{path}: no such path in the image");
+                current = next;
+                currentPath = Join(currentPath, name);
+                if (i < parts.Length - 1)
+                    Print(current, currentPath);
+            }
+            if (current.EntryType == SquashFsEntryType.Directory)
+                Walk(current, currentPath);
+            else
+                Print(current, currentPath);
+        }
+
+        private void Walk(SquashFsEntry directory, byte[] path)
+        {
+            var visited = new HashSet<uint>();
+            WalkDirectory(directory, path, visited, 0);
+        }
+
+        private void WalkDirectory(SquashFsEntry directory, byte[] path, HashSet<uint> visited, int depth)
+        {
+            if (!visited.Add(directory.InodeNumber) || depth > 1000)
+                throw new SquashFs.Format.SquashFsCorruptException($"{directory}: directory reached twice (a loop in the image)");
+            Print(directory, path);
+            foreach (var entry in image.EnumerateDirectory(directory))
+            {
+                byte[] p = Join(path, entry.NameBytes);
+                if (entry.EntryType == SquashFsEntryType.Directory)
+                    WalkDirectory(entry, p, visited, depth + 1);
+                else
+                    Print(entry, p);
+            }
+        }
+
+        private static byte[] Join(byte[] a, byte[] b)
+        {
+            var r = new byte[a.Length + 1 + b.Length];
+            a.CopyTo(r, 0);
+            r[a.Length] = (byte)'/';
+            b.CopyTo(r, a.Length + 1);
+            return r;
+        }
+
+        private void Print(SquashFsEntry entry, byte[] path)
+        {
+            if (longFormat)
+                output.Write(Encoding.UTF8.GetBytes(LongPrefix(entry)));
+            output.Write(path);
+            if (longFormat && entry.EntryType == SquashFsEntryType.SymbolicLink)
+            {
+                output.Write(" -> "u8);
+                output.Write(entry.LinkNameBytes);
+            }
+            output.WriteByte((byte)'\n');
+        }
+
+        // unsquashfs -lls: "MODE USER/GROUP SIZE YYYY-MM-DD HH:MM ", the size right-aligned so that
+        // owner and size take 25 columns together (wider owners push it right).
+        private string LongPrefix(SquashFsEntry entry)
+        {
+            string user = _names!.User(entry.Uid);
+            string group = _names.Group(entry.Gid);
+            int pad = 25 - user.Length - group.Length;
+            var sb = new StringBuilder(80);
+            sb.Append(ModeString(entry)).Append(' ').Append(user).Append('/').Append(group).Append(' ');
+            if (entry.EntryType is SquashFsEntryType.CharacterDevice or SquashFsEntryType.BlockDevice)
+            {
+                // unsquashfs: printf("%*s%3d,%3d ", pad - 7, " ", (int)dev >> 8, (int)dev & 0xff) on the stored 32-bit number.
+                uint dev = entry.DeviceMinor & 0xFF | (entry.DeviceMajor << 8) | ((entry.DeviceMinor & ~0xFFu) << 12);
+                sb.Append(' ', Math.Max(1, pad - 7));
+                sb.Append(((int)dev >> 8).ToString(CultureInfo.InvariantCulture).PadLeft(3)).Append(',')
+                  .Append((dev & 0xFF).ToString(CultureInfo.InvariantCulture).PadLeft(3));
+            }
+            else
+            {
+                // printf("%*lld", pad > 0 ? pad : 0, size)
+                long size = entry.EntryType is SquashFsEntryType.Fifo or SquashFsEntryType.Socket ? 0 : entry.Length;
+                sb.Append(size.ToString(CultureInfo.InvariantCulture).PadLeft(Math.Max(0, pad)));
+            }
+            var time = DateTimeOffset.FromUnixTimeSeconds(entry.ModificationTimeSeconds).ToLocalTime();
+            sb.Append(' ').Append(time.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)).Append(' ');
+            return sb.ToString();
+        }
+
+        private static string ModeString(SquashFsEntry entry)
+        {
+            int m = (int)entry.Mode;
+            var c = new char[10];
+            c[0] = entry.EntryType switch
+            {
+                SquashFsEntryType.Directory => 'd',
+                SquashFsEntryType.SymbolicLink => 'l',
+                SquashFsEntryType.BlockDevice => 'b',
+                SquashFsEntryType.CharacterDevice => 'c',
+                SquashFsEntryType.Fifo => 'p',
+                SquashFsEntryType.Socket => 's',
+                _ => '-',
+            };
+            c[1] = (m & 0x100) != 0 ? 'r' : '-';
+            c[2] = (m & 0x80) != 0 ? 'w' : '-';
+            c[3] = Exec(m & 0x40, m & 0x800, 's');
+            c[4] = (m & 0x20) != 0 ? 'r' : '-';
+            c[5] = (m & 0x10) != 0 ? 'w' : '-';
+            c[6] = Exec(m & 0x8, m & 0x400, 's');
+            c[7] = (m & 0x4) != 0 ? 'r' : '-';
+            c[8] = (m & 0x2) != 0 ? 'w' : '-';
+            c[9] = Exec(m & 0x1, m & 0x200, 't');
+            return new string(c);
+        }
+
+        private static char Exec(int x, int special, char letter) =>
+            special != 0 ? (x != 0 ? letter : char.ToUpperInvariant(letter)) : (x != 0 ? 'x' : '-');
+    }
+}

@@ -1,0 +1,153 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Xar.Packer.Cli;
+using Xar.SquashFs;
+using Xar.SquashFs.Compression;
+using Xar.SquashFs.Format;
+using Xar.SquashFs.Xar;
+
+namespace Xar.Packer.Commands;
+
+/// <summary><c>xar pack SOURCE_DIR -o OUT</c>: a directory into a XAR file or a bare SquashFS image.</summary>
+public static class PackCommand
+{
+    public static Command Create()
+    {
+        var source = new Argument<string>("SOURCE_DIR") { Description = "Directory to pack" };
+        var output = new Option<string>("--output", "-o") { Description = "File to write (replaced only when packing succeeds)", Required = true };
+        var format = new Option<string>("--format") { Description = "xar (default: header + image, executable) or squashfs (bare image)", DefaultValueFactory = _ => "xar" };
+        format.AcceptOnlyFromAmong("xar", "squashfs");
+        var exec = new Option<string?>("--exec") { Description = "Entrypoint: executable file inside SOURCE_DIR run with the archive's arguments (xar format)" };
+        var compression = new Option<string>("--compression", "-c") { Description = "zstd (default), gzip, xz, lz4 or none", DefaultValueFactory = _ => "zstd" };
+        compression.AcceptOnlyFromAmong("zstd", "gzip", "xz", "lz4", "none");
+        var level = new Option<int?>("--level") { Description = "Compression level: zstd 1-22 (15), gzip 1-9 (9), xz 0-9 (6), lz4 1-12 (high-compression mode)" };
+        var blockSize = new Option<string>("--block-size", "-b") { Description = "Data block size, a power of two from 4K to 1M (128K)", DefaultValueFactory = _ => "128K" };
+        var noFragments = new Option<bool>("--no-fragments") { Description = "Store file tails as short blocks instead of packing them together" };
+        var noDedup = new Option<bool>("--no-dedup") { Description = "Store files with equal content separately" };
+        var noXattrs = new Option<bool>("--no-xattrs") { Description = "Leave extended attributes out" };
+        var allRoot = new Option<bool>("--all-root") { Description = "Every entry owned by root (uid 0, gid 0)" };
+        var uid = new Option<uint?>("--uid") { Description = "Every entry owned by this uid" };
+        var gid = new Option<uint?>("--gid") { Description = "Every entry gets this gid" };
+        var mtime = new Option<uint?>("--mtime") { Description = "Every entry gets this modification time (seconds since 1970)" };
+        var sort = new Option<string?>("--sort") { Description = "mksquashfs sort file: lines \"PATH PRIORITY\" (-32768..32767, higher stored first)" };
+        var exclude = new Option<string[]>("--exclude") { Description = "Leave out entries matching GLOB (repeatable; without '/' it matches names at any depth)", AllowMultipleArgumentsPerToken = false };
+        var jobs = new Option<int?>("--jobs", "-j") { Description = "Compression threads (default: all cores)" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output" };
+
+        var command = new Command("pack", "Pack a directory into a XAR file (or a bare SquashFS image). SOURCE_DATE_EPOCH sets the image time and VERSION, for reproducible output.")
+        {
+            source, output, format, exec, compression, level, blockSize, noFragments, noDedup, noXattrs,
+            allRoot, uid, gid, mtime, sort, exclude, jobs, quiet,
+        };
+        command.SetAction(parse =>
+        {
+            string src = parse.GetValue(source)!;
+            string outFile = parse.GetValue(output)!;
+            return CliRunner.Run(src, () =>
+            {
+                bool isXar = parse.GetValue(format) == "xar";
+                string? execPath = parse.GetValue(exec);
+                if (execPath is not null && !isXar)
+                    throw new UsageException("--exec needs --format xar");
+                if (parse.GetValue(allRoot) && (parse.GetValue(uid) is not null || parse.GetValue(gid) is not null))
+                    throw new UsageException("--all-root and --uid/--gid exclude each other");
+                int block = ParseBlockSize(parse.GetValue(blockSize)!);
+                var codec = MakeCompression(parse.GetValue(compression)!, parse.GetValue(level));
+                int? jobCount = parse.GetValue(jobs);
+                if (jobCount is < 1 or > 1024)
+                    throw new UsageException($"--jobs must be 1..1024, not {jobCount}");
+                string? sortFile = parse.GetValue(sort);
+                bool showProgress = !parse.GetValue(quiet) && !Console.IsErrorRedirected;
+                using var progress = showProgress ? new ProgressBar() : null;
+                var imageOptions = new SquashFsWriterOptions
+                {
+                    BlockSize = block,
+                    Compression = codec,
+                    NoFragments = parse.GetValue(noFragments),
+                    NoDeduplication = parse.GetValue(noDedup),
+                    NoXattrs = parse.GetValue(noXattrs),
+                    Uid = parse.GetValue(allRoot) ? 0 : parse.GetValue(uid),
+                    Gid = parse.GetValue(allRoot) ? 0 : parse.GetValue(gid),
+                    FixedModificationTime = parse.GetValue(mtime),
+                    Jobs = jobCount ?? Environment.ProcessorCount,
+                    SortPriorities = sortFile is null ? null : SortFile.Read(sortFile),
+                    Excludes = parse.GetValue(exclude) ?? [],
+                    Progress = progress is null ? null : progress.Report,
+                    Warning = parse.GetValue(quiet) ? null : message => { progress?.Clear(); Console.Error.WriteLine($"xar: warning: {message}"); },
+                };
+                using var cancel = new CancellationTokenSource();
+                using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
+                using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
+                try
+                {
+                    if (isXar)
+                        XarFile.CreateFromDirectory(src, outFile, new XarWriterOptions { Image = imageOptions, ExecPath = execPath }, cancel.Token);
+                    else
+                        SquashFsFile.CreateFromDirectory(src, outFile, imageOptions, cancel.Token);
+                }
+                catch (SourceTreeException e)
+                {
+                    progress?.Clear();
+                    return CliRunner.Fail(e.Path, e.Message, e.IsBadInput ? ExitCodes.BadInput : ExitCodes.Failure);
+                }
+                catch (ArgumentException e)
+                {
+                    progress?.Clear();
+                    return CliRunner.Fail(null, e.Message, ExitCodes.BadInput);
+                }
+                finally
+                {
+                    progress?.Clear();
+                }
+                if (progress is not null)
+                {
+                    long size = new FileInfo(outFile).Length;
+                    progress.Done(size);
+                }
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+
+    /// <summary>"131072", "128K", "128k", "1M" → bytes; must be a power of two from 4K to 1M.</summary>
+    public static int ParseBlockSize(string text)
+    {
+        string t = text.Trim();
+        long multiplier = 1;
+        if (t.Length > 0 && char.ToUpperInvariant(t[^1]) is 'K' or 'M')
+        {
+            multiplier = char.ToUpperInvariant(t[^1]) == 'K' ? 1024 : 1024 * 1024;
+            t = t[..^1];
+        }
+        if (!long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value > int.MaxValue)
+            throw new UsageException($"--block-size \"{text}\" is not a size (like 128K, 1M or 131072)");
+        long bytes = value * multiplier;
+        if (bytes < SquashFsConstants.MinBlockSize || bytes > SquashFsConstants.MaxBlockSize || (bytes & (bytes - 1)) != 0)
+            throw new UsageException($"--block-size {text} must be a power of two from 4K to 1M");
+        return (int)bytes;
+    }
+
+    public static CompressionOptions MakeCompression(string name, int? level)
+    {
+        if (name == "none")
+        {
+            if (level is not null)
+                throw new UsageException("--level does not apply to --compression none");
+            return new CompressionOptions { Algorithm = SquashFsCompression.Gzip, Uncompressed = true };
+        }
+        var algorithm = name switch
+        {
+            "gzip" => SquashFsCompression.Gzip,
+            "xz" => SquashFsCompression.Xz,
+            "lz4" => SquashFsCompression.Lz4,
+            _ => SquashFsCompression.Zstd,
+        };
+        var (min, max) = CompressorFactory.LevelRange(algorithm);
+        if (level is int l && (l < min || l > max))
+            throw new UsageException($"--level {l} is out of range for {name} ({min}..{max})");
+        // lz4 has one fast mode; a level selects its high-compression mode (as lz4 -HC).
+        return new CompressionOptions { Algorithm = algorithm, Level = level, Lz4HighCompression = algorithm == SquashFsCompression.Lz4 && level is not null };
+    }
+}

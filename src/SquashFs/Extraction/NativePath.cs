@@ -1,0 +1,42 @@
+using System.Text;
+using Xar.SquashFs.Native;
+
+namespace Xar.SquashFs.Extraction;
+
+/// <summary>Helpers for byte names and errno → exception.</summary>
+internal static class NativePath
+{
+    /// <summary>The bytes plus a NUL, for libc.</summary>
+    public static byte[] ToCString(ReadOnlySpan<byte> bytes)
+    {
+        var b = new byte[bytes.Length + 1];
+        bytes.CopyTo(b);
+        return b;
+    }
+
+    public static byte[] ToCString(string path) => ToCString(Encoding.UTF8.GetBytes(path));
+
+    /// <summary>A name for messages: UTF-8 where it is, \xNN escapes for other bytes.</summary>
+    public static string Display(ReadOnlySpan<byte> bytes)
+    {
+        var sb = new StringBuilder(bytes.Length);
+        int i = 0;
+        while (i < bytes.Length)
+        {
+            if (Rune.DecodeFromUtf8(bytes[i..], out var rune, out int used) == System.Buffers.OperationStatus.Done && !Rune.IsControl(rune))
+            {
+                sb.Append(rune.ToString());
+                i += used;
+            }
+            else
+            {
+                sb.Append($"\\x{bytes[i]:x2}");
+                i++;
+            }
+        }
+        return sb.ToString();
+    }
+
+    public static IOException Error(string operation, ReadOnlySpan<byte> path, int errno) =>
+        new($"cannot {operation} {Display(path)}: {LibC.ErrorText(errno)}");
+}

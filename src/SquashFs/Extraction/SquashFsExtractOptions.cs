@@ -1,0 +1,32 @@
+namespace Xar.SquashFs;
+
+/// <summary>How <see cref="SquashFsFile.ExtractToDirectory(SquashFsImage, string, SquashFsExtractOptions?)"/> works.</summary>
+public sealed class SquashFsExtractOptions
+{
+    /// <summary>
+    /// Paths inside the image to extract (each with everything below it, and the directories
+    /// above it); null or empty = the whole image. Symlinks on these paths are not followed.
+    /// </summary>
+    public IReadOnlyList<string>? Paths { get; init; }
+
+    /// <summary>Restore uid/gid (only possible when running as root; otherwise files belong to the caller).</summary>
+    public bool RestoreOwners { get; init; } = true;
+
+    /// <summary>Restore extended attributes (trusted.* and security.* need root).</summary>
+    public bool RestoreXattrs { get; init; } = true;
+
+    /// <summary>Threads decompressing and writing file data; 0 = one per processor.</summary>
+    public int MaxDegreeOfParallelism { get; init; }
+
+    /// <summary>Called on the extracting thread as entries are written.</summary>
+    public Action<SquashFsExtractProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// Told about what could not be restored but does not stop the extraction (device nodes or
+    /// owners without root, xattrs the file system refuses). Null = ignore.
+    /// </summary>
+    public Action<string>? Warning { get; init; }
+}
+
+/// <summary>How far an extraction is: entries created and file bytes written so far.</summary>
+public readonly record struct SquashFsExtractProgress(long Entries, long Bytes);

@@ -1,0 +1,150 @@
+using Xar.SquashFs.Format;
+
+namespace Xar.SquashFs.Reading;
+
+/// <summary>
+/// Reads and checks everything in an image: every metadata block of every table, every inode
+/// reachable from the root, every directory listing, every data and fragment block (decompressed
+/// to its exact size), every xattr set, the export table against the inodes found, and the
+/// counts in the superblock. Stops at the first problem with a <see cref="SquashFsCorruptException"/>.
+/// </summary>
+internal sealed class ImageVerifier(SquashFsImage image)
+{
+    private readonly Dictionary<uint, ulong> _inodeByNumber = [];
+    private readonly HashSet<ulong> _directories = [];
+    private readonly HashSet<ulong> _files = [];
+    private readonly SquashFsVerifyReport _report = new();
+
+    public SquashFsVerifyReport Run()
+    {
+        var sb = image.Superblock;
+        _report.MetadataBlocks += WalkMetadata((long)sb.InodeTableStart, (long)sb.DirectoryTableStart, "inode table");
+        _report.MetadataBlocks += WalkMetadata((long)sb.DirectoryTableStart, image.DirectoryTableEnd, "directory table");
+        image.Ids.Table.VerifyBlocks();
+        image.Fragments?.Table.VerifyBlocks();
+        image.Export?.Table.VerifyBlocks();
+        image.Xattrs?.IdTable.VerifyBlocks();
+
+        var buffer = new byte[image.Data.BlockSize];
+        if (image.Fragments is not null)
+            for (uint i = 0; i < image.Fragments.Count; i++)
+            {
+                var f = image.Fragments.Get(i);
+                image.Data.ReadFragment(i, 0, Span<byte>.Empty, $"fragment block {i}");
+                _report.FragmentBlocks++;
+                _ = f;
+            }
+        if (image.Xattrs is not null)
+            for (uint i = 0; i < image.Xattrs.Count; i++)
+                image.Xattrs.Read(i);
+
+        var root = image.Root;
+        _directories.Add(root.Inode.Reference.Packed);
+        Record(root);
+        var stack = new Stack<SquashFsEntry>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            var dir = stack.Pop();
+            _report.Directories++;
+            var names = new HashSet<byte[]>(Extraction.ByteArrayComparer.Instance);
+            foreach (var entry in image.EnumerateDirectory(dir))
+            {
+                string where = entry.FullName;
+                if (!Extraction.SquashFsExtractor.IsSafeName(entry.NameBytes))
+                    throw new SquashFsCorruptException($"{dir.FullName}/: invalid entry name \"{Extraction.NativePath.Display(entry.NameBytes)}\"");
+                if (!names.Add(entry.NameBytes))
+                    throw new SquashFsCorruptException($"{where}: the name appears twice in its directory");
+                Record(entry);
+                if (entry.Inode.HasXattrs)
+                    image.GetXattrs(entry);
+                switch (entry.EntryType)
+                {
+                    case SquashFsEntryType.Directory:
+                        if (!_directories.Add(entry.Inode.Reference.Packed))
+                            throw new SquashFsCorruptException($"{where}: directory reached twice (a loop or a hard link to a directory)");
+                        if (entry.Inode.ParentInode != dir.InodeNumber)
+                            throw new SquashFsCorruptException($"{where}: parent inode number {entry.Inode.ParentInode}, but it is in directory inode {dir.InodeNumber}");
+                        stack.Push(entry);
+                        break;
+                    case SquashFsEntryType.RegularFile:
+                        _report.Files++;
+                        if (_files.Add(entry.Inode.Reference.Packed))
+                            VerifyFile(entry, buffer);
+                        break;
+                    case SquashFsEntryType.SymbolicLink:
+                        _report.Symlinks++;
+                        break;
+                    default:
+                        _report.Others++;
+                        break;
+                }
+            }
+        }
+        if (_inodeByNumber.Count != sb.InodeCount)
+            throw new SquashFsCorruptException($"superblock counts {sb.InodeCount} inodes, the tree holds {_inodeByNumber.Count}");
+        if (image.Export is not null)
+            foreach (var (number, reference) in _inodeByNumber)
+                if (image.Export.Get(number).Packed != reference)
+                    throw new SquashFsCorruptException($"export table: inode {number} points to {image.Export.Get(number)}, the tree has it at {MetadataReference.FromPacked(reference)}");
+        _report.Inodes = _inodeByNumber.Count;
+        return _report;
+    }
+
+    private void Record(SquashFsEntry entry)
+    {
+        ulong reference = entry.Inode.Reference.Packed;
+        if (_inodeByNumber.TryGetValue(entry.InodeNumber, out var seen))
+        {
+            if (seen != reference)
+                throw new SquashFsCorruptException($"{entry}: inode number {entry.InodeNumber} is used by two different inodes");
+            return;
+        }
+        _inodeByNumber[entry.InodeNumber] = reference;
+    }
+
+    private void VerifyFile(SquashFsEntry entry, byte[] buffer)
+    {
+        var layout = image.GetLayout(entry.Inode);
+        for (int i = 0; i < layout.BlockCount; i++)
+        {
+            layout.ReadBlock(image.Data, i, buffer);
+            if (!layout.IsSparse(i))
+                _report.DataBlocks++;
+        }
+        if (layout.TailLength > 0)
+            layout.ReadTail(image.Data, buffer);
+        _report.FileBytes += layout.Length;
+    }
+
+    private long WalkMetadata(long start, long end, string what)
+    {
+        long count = 0;
+        long p = start;
+        while (p < end)
+        {
+            var block = image.Metadata.Read(p, end, what);
+            if (block.NextPosition < end && block.Length != SquashFsConstants.MetadataBlockSize)
+                throw new SquashFsCorruptException($"{what}: metadata block at {p} holds {block.Length} bytes; only the last block may be short");
+            p = block.NextPosition;
+            count++;
+        }
+        return count;
+    }
+}
+
+/// <summary>What <see cref="SquashFsImage.Verify"/> read.</summary>
+public sealed class SquashFsVerifyReport
+{
+    public long Inodes { get; internal set; }
+    public long Directories { get; internal set; }
+    /// <summary>Regular file entries (hard links counted once per name).</summary>
+    public long Files { get; internal set; }
+    public long Symlinks { get; internal set; }
+    /// <summary>Devices, fifos and sockets.</summary>
+    public long Others { get; internal set; }
+    public long FileBytes { get; internal set; }
+    public long DataBlocks { get; internal set; }
+    public long FragmentBlocks { get; internal set; }
+    public long MetadataBlocks { get; internal set; }
+}

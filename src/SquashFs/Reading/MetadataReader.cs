@@ -1,0 +1,190 @@
+using System.Buffers.Binary;
+using Xar.SquashFs.Format;
+
+namespace Xar.SquashFs.Reading;
+
+/// <summary>One decoded metadata block: its payload and where the next block's header starts.</summary>
+internal sealed class MetadataBlock(byte[] data, int length, long nextPosition)
+{
+    public ReadOnlySpan<byte> Payload => data.AsSpan(0, length);
+
+    public int Length => length;
+
+    public long NextPosition => nextPosition;
+}
+
+/// <summary>
+/// Reads 8 KiB metadata blocks (a u16 header: size, bit 15 = stored raw) and keeps the most
+/// recently used ones, so walking a directory does not decompress its inode blocks again and again.
+/// The cache is bounded; it is shared by all threads.
+/// </summary>
+internal sealed class MetadataReader
+{
+    private const int CacheCapacity = 256; // 2 MiB of payload at most
+
+    private readonly ImageSource _source;
+    private readonly DecompressorPool _decompressors;
+    private readonly Dictionary<long, LinkedListNode<(long Position, MetadataBlock Block)>> _cache = [];
+    private readonly LinkedList<(long Position, MetadataBlock Block)> _lru = new();
+    private readonly Lock _gate = new();
+
+    public MetadataReader(ImageSource source, DecompressorPool decompressors)
+    {
+        _source = source;
+        _decompressors = decompressors;
+    }
+
+    /// <summary>
+    /// The block whose header is at <paramref name="position"/> (image-relative). The whole block
+    /// must end before <paramref name="limit"/> (the end of the table it belongs to).
+    /// </summary>
+    public MetadataBlock Read(long position, long limit, string what)
+    {
+        lock (_gate)
+        {
+            if (_cache.TryGetValue(position, out var hit))
+            {
+                _lru.Remove(hit);
+                _lru.AddFirst(hit);
+                if (hit.Value.Block.NextPosition > limit)
+                    throw new SquashFsCorruptException($"{what}: metadata block at {position} runs past the end of its table ({limit})");
+                return hit.Value.Block;
+            }
+        }
+        var block = Decode(position, limit, what);
+        lock (_gate)
+        {
+            if (!_cache.ContainsKey(position))
+            {
+                var node = _lru.AddFirst((position, block));
+                _cache[position] = node;
+                if (_cache.Count > CacheCapacity)
+                {
+                    var last = _lru.Last!;
+                    _lru.RemoveLast();
+                    _cache.Remove(last.Value.Position);
+                }
+            }
+        }
+        return block;
+    }
+
+    private MetadataBlock Decode(long position, long limit, string what)
+    {
+        Span<byte> header = stackalloc byte[2];
+        if (position < 0 || position + 2 > limit)
+            throw new SquashFsCorruptException($"{what}: metadata block at {position} lies outside its table (ends at {limit})");
+        _source.ReadExactly(position, header, what);
+        ushort word = BinaryPrimitives.ReadUInt16LittleEndian(header);
+        bool compressed = (word & SquashFsConstants.MetadataUncompressedBit) == 0;
+        int size = word & 0x7FFF;
+        if (size == 0 || size > SquashFsConstants.MetadataBlockSize)
+            throw new SquashFsCorruptException($"{what}: metadata block at {position} has size {size} (must be 1..8192)");
+        if (position + 2 + size > limit)
+            throw new SquashFsCorruptException($"{what}: metadata block at {position} ({size} bytes) runs past the end of its table ({limit})");
+        byte[] raw = PooledBuffer.Rent(size);
+        try
+        {
+            _source.ReadExactly(position + 2, raw.AsSpan(0, size), what);
+            var data = new byte[SquashFsConstants.MetadataBlockSize];
+            int length = _decompressors.Decode(raw.AsSpan(0, size), compressed, data, $"{what}: metadata block at {position}");
+            if (length <= 0)
+                throw new SquashFsCorruptException($"{what}: metadata block at {position} is empty");
+            return new MetadataBlock(data, length, position + 2 + size);
+        }
+        finally
+        {
+            PooledBuffer.Return(raw);
+        }
+    }
+}
+
+/// <summary>
+/// Reads a stream of records from a metadata table (inode, directory, xattr key/value table),
+/// crossing block boundaries as the records do. Positions are (block start relative to the table,
+/// offset in the block), as references store them.
+/// </summary>
+internal sealed class MetadataCursor
+{
+    private readonly MetadataReader _reader;
+    private readonly long _tableStart;
+    private readonly long _tableEnd;
+    private readonly string _what;
+    private MetadataBlock _block;
+    private long _blockPosition;
+    private int _offset;
+
+    public MetadataCursor(MetadataReader reader, long tableStart, long tableEnd, ulong block, int offset, string what)
+    {
+        _reader = reader;
+        _tableStart = tableStart;
+        _tableEnd = tableEnd;
+        _what = what;
+        if (block >= (ulong)(tableEnd - tableStart))
+            throw new SquashFsCorruptException($"{what}: reference to block {block} lies outside its table ({tableEnd - tableStart} bytes)");
+        _blockPosition = tableStart + (long)block;
+        _block = reader.Read(_blockPosition, tableEnd, what);
+        if (offset > _block.Length)
+            throw new SquashFsCorruptException($"{what}: offset {offset} is past the end of metadata block {block} ({_block.Length} bytes)");
+        _offset = offset;
+    }
+
+    /// <summary>Where the next byte comes from, as a table-relative reference.</summary>
+    public MetadataReference Position => new((ulong)(_blockPosition - _tableStart), (ushort)_offset);
+
+    public void Read(Span<byte> destination)
+    {
+        while (!destination.IsEmpty)
+        {
+            if (_offset == _block.Length)
+                NextBlock();
+            int n = Math.Min(destination.Length, _block.Length - _offset);
+            _block.Payload.Slice(_offset, n).CopyTo(destination);
+            _offset += n;
+            destination = destination[n..];
+        }
+    }
+
+    public void Skip(long count)
+    {
+        while (count > 0)
+        {
+            if (_offset == _block.Length)
+                NextBlock();
+            int n = (int)Math.Min(count, _block.Length - _offset);
+            _offset += n;
+            count -= n;
+        }
+    }
+
+    public ushort ReadUInt16()
+    {
+        Span<byte> b = stackalloc byte[2];
+        Read(b);
+        return BinaryPrimitives.ReadUInt16LittleEndian(b);
+    }
+
+    public uint ReadUInt32()
+    {
+        Span<byte> b = stackalloc byte[4];
+        Read(b);
+        return BinaryPrimitives.ReadUInt32LittleEndian(b);
+    }
+
+    public ulong ReadUInt64()
+    {
+        Span<byte> b = stackalloc byte[8];
+        Read(b);
+        return BinaryPrimitives.ReadUInt64LittleEndian(b);
+    }
+
+    private void NextBlock()
+    {
+        long next = _block.NextPosition;
+        if (next >= _tableEnd)
+            throw new SquashFsCorruptException($"{_what}: record runs past the end of its table");
+        _blockPosition = next;
+        _block = _reader.Read(next, _tableEnd, _what);
+        _offset = 0;
+    }
+}

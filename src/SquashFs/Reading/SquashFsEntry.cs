@@ -1,0 +1,88 @@
+using System.Text;
+using Xar.SquashFs.Format;
+using Xar.SquashFs.Reading;
+
+namespace Xar.SquashFs;
+
+/// <summary>
+/// One entry of a SquashFS image: a name in a directory and the inode it refers to. A plain
+/// object: reading its data or xattrs goes through the <see cref="SquashFsImage"/> it came from.
+/// Names are bytes (anything but '/' and NUL); <see cref="Name"/> decodes them as UTF-8.
+/// </summary>
+public sealed class SquashFsEntry
+{
+    internal SquashFsEntry(byte[] nameBytes, string? parentFullName, Inode inode, uint uid, uint gid, SquashFsEntry? parent)
+    {
+        NameBytes = nameBytes;
+        Inode = inode;
+        Uid = uid;
+        Gid = gid;
+        Parent = parent;
+        Name = Encoding.UTF8.GetString(nameBytes);
+        FullName = parentFullName is null ? "" : parentFullName.Length == 0 ? Name : parentFullName + "/" + Name;
+    }
+
+    internal Inode Inode { get; }
+
+    /// <summary>The directory this entry was found in (null for the root and for entries looked up through symlinks' targets' parents).</summary>
+    internal SquashFsEntry? Parent { get; }
+
+    /// <summary>The name as stored (empty for the root).</summary>
+    public byte[] NameBytes { get; }
+
+    /// <summary>The name decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD).</summary>
+    public string Name { get; }
+
+    /// <summary>Path from the image root, without a leading '/'; "" for the root.</summary>
+    public string FullName { get; }
+
+    public SquashFsEntryType EntryType => Inode.BasicType switch
+    {
+        InodeType.Directory => SquashFsEntryType.Directory,
+        InodeType.File => SquashFsEntryType.RegularFile,
+        InodeType.Symlink => SquashFsEntryType.SymbolicLink,
+        InodeType.BlockDevice => SquashFsEntryType.BlockDevice,
+        InodeType.CharDevice => SquashFsEntryType.CharacterDevice,
+        InodeType.Fifo => SquashFsEntryType.Fifo,
+        _ => SquashFsEntryType.Socket,
+    };
+
+    /// <summary>Permission bits, including setuid, setgid and sticky.</summary>
+    public UnixFileMode Mode => (UnixFileMode)(Inode.Permissions & 0xFFF);
+
+    public uint Uid { get; }
+
+    public uint Gid { get; }
+
+    /// <summary>Seconds since the epoch, as stored (unsigned 32-bit).</summary>
+    public uint ModificationTimeSeconds => Inode.ModificationTime;
+
+    public DateTimeOffset ModificationTime => DateTimeOffset.FromUnixTimeSeconds(Inode.ModificationTime);
+
+    /// <summary>File size; symlink target length; a directory's listing size as stored.</summary>
+    public long Length => Inode.BasicType switch
+    {
+        InodeType.File => Inode.FileSize,
+        InodeType.Symlink => Inode.SymlinkTarget.Length,
+        InodeType.Directory => Inode.DirectorySize,
+        _ => 0,
+    };
+
+    /// <summary>Symlink target bytes (empty for other types).</summary>
+    public byte[] LinkNameBytes => Inode.SymlinkTarget;
+
+    /// <summary>Symlink target decoded as UTF-8, or null when the entry is not a symlink.</summary>
+    public string? LinkName => EntryType == SquashFsEntryType.SymbolicLink ? Encoding.UTF8.GetString(Inode.SymlinkTarget) : null;
+
+    public uint DeviceMajor => Inode.DeviceMajor;
+
+    public uint DeviceMinor => Inode.DeviceMinor;
+
+    public uint InodeNumber => Inode.InodeNumber;
+
+    public uint HardLinkCount => Inode.LinkCount;
+
+    public bool HasXattrs => Inode.HasXattrs;
+
+    public override string ToString() => FullName.Length == 0 ? "/" : FullName;
+}

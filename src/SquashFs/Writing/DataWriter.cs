@@ -1,0 +1,498 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+using Xar.SquashFs.Compression;
+using Xar.SquashFs.Format;
+using Xar.SquashFs.Native;
+
+namespace Xar.SquashFs.Writing;
+
+/// <summary>
+/// Writes file data: the calling thread reads files block by block, worker threads compress the
+/// blocks in parallel, and one writer thread puts them into the image in the order they were read,
+/// so the output never depends on the number of threads. Blocks in flight are bounded, so memory
+/// does not grow with the size of the files. All-zero blocks are stored as sparse (size 0); file
+/// tails are packed into fragment blocks; a file whose content equals an earlier file's is stored
+/// once (SHA-256 over the content, checked before any of its blocks is queued, so nothing is
+/// written and then taken back); equal tails share one fragment slot.
+/// </summary>
+internal sealed class DataWriter : IDisposable
+{
+    private enum JobKind { Block, Fragment }
+
+    private sealed class Job
+    {
+        public JobKind Kind;
+        public FileData? File;
+        public int BlockIndex;
+        public byte[]? Input;
+        public int Length;
+        public bool Zero;
+        public byte[]? Output;
+        public int OutputLength;
+        public Exception? Error;
+        public readonly ManualResetEventSlim Done = new(false);
+    }
+
+    private readonly ImageOutput _output;
+    private readonly int _blockSize;
+    private readonly bool _fragments;
+    private readonly bool _dedup;
+    private readonly BlockingCollection<Job> _ordered;
+    private readonly BlockingCollection<Job> _work = new(new ConcurrentQueue<Job>());
+    private readonly Thread[] _workers;
+    private readonly Thread _writer;
+    private readonly CancellationTokenSource _cancel;
+    private readonly Action<long>? _onBlockRead;
+    private ExceptionDispatchInfo? _failure;
+
+    private readonly HashSet<ulong>? _sharedSizes;
+    private readonly Dictionary<(ulong, string), FileData> _contents = [];
+    private readonly Dictionary<string, (uint Index, uint Offset)> _tails = new(StringComparer.Ordinal);
+    private byte[]? _fragment;
+    private int _fragmentUsed;
+    private uint _fragmentCount;
+
+    public DataWriter(ImageOutput output, SquashFsWriterOptions options, IReadOnlyList<SourceInode> files,
+        Action<long>? onBlockRead, CancellationToken cancel)
+    {
+        _output = output;
+        _blockSize = options.BlockSize;
+        _fragments = !options.NoFragments;
+        _dedup = !options.NoDeduplication;
+        _onBlockRead = onBlockRead;
+        _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        int jobs = Math.Max(1, options.Jobs);
+        _ordered = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), Math.Max(8, jobs * 4));
+        if (_dedup)
+        {
+            // Only a file whose size another file has can be a duplicate: only those are hashed first.
+            var seen = new HashSet<ulong>();
+            _sharedSizes = [];
+            foreach (var f in files)
+                if (f.Size > 0 && !seen.Add(f.Size))
+                    _sharedSizes.Add(f.Size);
+        }
+        _workers = new Thread[jobs];
+        for (int i = 0; i < jobs; i++)
+        {
+            var compressor = CompressorFactory.CreateCompressor(options.Compression, _blockSize);
+            _workers[i] = new Thread(() => CompressLoop(compressor)) { IsBackground = true, Name = $"squashfs-compress-{i}" };
+            _workers[i].Start();
+        }
+        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "squashfs-write" };
+        _writer.Start();
+    }
+
+    /// <summary>Fragment table entries (image offset, on-disk size), complete after <see cref="Complete"/>.</summary>
+    public List<(ulong Start, uint Size)> FragmentTable { get; } = [];
+
+    /// <summary>Bytes written to the image so far (for progress).</summary>
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    private long _bytesWritten;
+
+    /// <summary>Reads and queues one regular file; sets <see cref="SourceInode.Data"/>.</summary>
+    public void AddFile(SourceInode inode)
+    {
+        ThrowIfFailed();
+        ulong size = inode.Size;
+        if (size == 0)
+        {
+            inode.Data = new FileData(0, 0);
+            return;
+        }
+        using var source = FileSource.Open(inode);
+        string? hash = null;
+        if (_sharedSizes is not null && _sharedSizes.Contains(size))
+        {
+            hash = source.Hash(_blockSize, _cancel.Token);
+            if (_contents.TryGetValue((size, hash), out var same))
+            {
+                inode.Data = same;
+                _onBlockRead?.Invoke((long)size);
+                return;
+            }
+        }
+        bool tailToFragment = _fragments && size % (ulong)_blockSize != 0;
+        ulong blockCount = tailToFragment ? size / (ulong)_blockSize : (size + (ulong)_blockSize - 1) / (ulong)_blockSize;
+        if (blockCount > int.MaxValue)
+            throw new SourceTreeException(source.Display, "file is too large", isBadInput: true);
+        var data = new FileData(size, (int)blockCount);
+        using var rehash = hash is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        ulong offset = 0;
+        for (int i = 0; i < (int)blockCount; i++)
+        {
+            int length = (int)Math.Min((ulong)_blockSize, size - offset);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(_blockSize);
+            try
+            {
+                source.ReadExactly(buffer.AsSpan(0, length), offset);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
+            rehash?.AppendData(buffer, 0, length);
+            bool zero = buffer.AsSpan(0, length).IndexOfAnyExcept((byte)0) < 0;
+            if (zero)
+                data.SparseBytes += (ulong)length;
+            Submit(new Job { Kind = JobKind.Block, File = data, BlockIndex = i, Input = buffer, Length = length, Zero = zero });
+            offset += (ulong)length;
+            _onBlockRead?.Invoke(length);
+        }
+        if (offset < size)
+        {
+            int tail = (int)(size - offset);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(tail);
+            try
+            {
+                source.ReadExactly(buffer.AsSpan(0, tail), offset);
+                rehash?.AppendData(buffer, 0, tail);
+                AddTail(data, buffer.AsSpan(0, tail));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            _onBlockRead?.Invoke(tail);
+        }
+        source.CheckUnchanged();
+        if (rehash is not null)
+        {
+            if (Convert.ToBase64String(rehash.GetHashAndReset()) != hash)
+                throw new SourceTreeException(source.Display, "changed while it was read");
+            _contents[(size, hash!)] = data;
+        }
+        inode.Data = data;
+    }
+
+    private void AddTail(FileData data, ReadOnlySpan<byte> tail)
+    {
+        string? key = null;
+        if (_dedup)
+        {
+            key = Convert.ToBase64String(SHA256.HashData(tail)) + tail.Length;
+            if (_tails.TryGetValue(key, out var slot))
+            {
+                data.FragmentIndex = slot.Index;
+                data.FragmentOffset = slot.Offset;
+                return;
+            }
+        }
+        if (_fragment is not null && _fragmentUsed + tail.Length > _blockSize)
+            SubmitFragment();
+        _fragment ??= ArrayPool<byte>.Shared.Rent(_blockSize);
+        tail.CopyTo(_fragment.AsSpan(_fragmentUsed));
+        data.FragmentIndex = _fragmentCount;
+        data.FragmentOffset = (uint)_fragmentUsed;
+        _fragmentUsed += tail.Length;
+        if (key is not null)
+            _tails[key] = (data.FragmentIndex, data.FragmentOffset);
+    }
+
+    private void SubmitFragment()
+    {
+        if (_fragment is null)
+            return;
+        Submit(new Job { Kind = JobKind.Fragment, Input = _fragment, Length = _fragmentUsed });
+        _fragment = null;
+        _fragmentUsed = 0;
+        _fragmentCount++;
+    }
+
+    private void Submit(Job job)
+    {
+        try
+        {
+            _ordered.Add(job, _cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            ArrayPool<byte>.Shared.Return(job.Input!);
+            ThrowIfFailed();
+            throw;
+        }
+        if (job.Zero)
+            job.Done.Set();
+        else
+            _work.Add(job);
+    }
+
+    /// <summary>Queues the last fragment block and waits until every block is in the image.</summary>
+    public void Complete()
+    {
+        SubmitFragment();
+        _ordered.CompleteAdding();
+        _writer.Join();
+        _work.CompleteAdding();
+        foreach (var w in _workers)
+            w.Join();
+        ThrowIfFailed();
+        _cancel.Token.ThrowIfCancellationRequested();
+    }
+
+    private void ThrowIfFailed()
+    {
+        _failure?.Throw();
+        if (_cancel.IsCancellationRequested)
+            _cancel.Token.ThrowIfCancellationRequested();
+    }
+
+    private void Fail(Exception e)
+    {
+        lock (_workers)
+            _failure ??= ExceptionDispatchInfo.Capture(e);
+        _cancel.Cancel();
+    }
+
+    private void CompressLoop(IBlockCompressor compressor)
+    {
+        try
+        {
+            foreach (var job in _work.GetConsumingEnumerable())
+            {
+                try
+                {
+                    if (!_cancel.IsCancellationRequested)
+                    {
+                        var output = ArrayPool<byte>.Shared.Rent(_blockSize);
+                        job.Output = output;
+                        int n = compressor.Compress(job.Input.AsSpan(0, job.Length), output);
+                        job.OutputLength = n > 0 && n < job.Length ? n : 0;
+                    }
+                }
+                catch (Exception e)
+                {
+                    job.Error = e;
+                }
+                finally
+                {
+                    job.Done.Set();
+                }
+            }
+        }
+        finally
+        {
+            compressor.Dispose();
+        }
+    }
+
+    private void WriteLoop()
+    {
+        try
+        {
+            foreach (var job in _ordered.GetConsumingEnumerable(_cancel.Token))
+            {
+                try
+                {
+                    job.Done.Wait(); // workers always finish a job (quickly once cancelled): never reuse a buffer they hold
+                    if (job.Error is not null)
+                        throw job.Error;
+                    Write(job);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(job.Input!);
+                    if (job.Output is not null)
+                        ArrayPool<byte>.Shared.Return(job.Output);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+        finally
+        {
+            // Return what is still queued after a failure.
+            while (_ordered.TryTake(out var left))
+            {
+                left.Done.Wait();
+                ArrayPool<byte>.Shared.Return(left.Input!);
+                if (left.Output is not null)
+                    ArrayPool<byte>.Shared.Return(left.Output);
+            }
+        }
+    }
+
+    private void Write(Job job)
+    {
+        ulong position = (ulong)_output.Position;
+        uint size;
+        if (job.Zero)
+            size = 0;
+        else if (job.OutputLength > 0)
+        {
+            _output.Write(job.Output.AsSpan(0, job.OutputLength));
+            size = (uint)job.OutputLength;
+        }
+        else
+        {
+            _output.Write(job.Input.AsSpan(0, job.Length));
+            size = (uint)job.Length | SquashFsConstants.DataBlockUncompressedBit;
+        }
+        Interlocked.Exchange(ref _bytesWritten, _output.Position);
+        if (job.Kind == JobKind.Fragment)
+        {
+            FragmentTable.Add((position, size));
+            return;
+        }
+        var file = job.File!;
+        if (job.BlockIndex == 0)
+            file.BlocksStart = position;
+        file.BlockSizes[job.BlockIndex] = size;
+    }
+
+    public void Dispose()
+    {
+        if (!_ordered.IsAddingCompleted)
+        {
+            _cancel.Cancel();
+            _ordered.CompleteAdding();
+            _writer.Join();
+            _work.CompleteAdding();
+            foreach (var w in _workers)
+                w.Join();
+        }
+        if (_fragment is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_fragment);
+            _fragment = null;
+        }
+        _cancel.Dispose();
+    }
+}
+
+/// <summary>A regular file being read: by path (raw bytes, O_NOFOLLOW) or from memory.</summary>
+internal sealed unsafe class FileSource : IDisposable
+{
+    private readonly SafeFileHandle? _handle;
+    private readonly byte[]? _content;
+    private readonly SourceInode _inode;
+    private readonly LibC.Statx _opened;
+
+    private FileSource(SourceInode inode, SafeFileHandle? handle, byte[]? content, LibC.Statx opened)
+    {
+        _inode = inode;
+        _handle = handle;
+        _content = content;
+        _opened = opened;
+    }
+
+    public string Display => _inode.SourcePath is { } p ? System.Text.Encoding.UTF8.GetString(p.AsSpan(0, p.Length - 1)) : "(generated file)";
+
+    public static FileSource Open(SourceInode inode)
+    {
+        if (inode.Content is not null)
+            return new FileSource(inode, null, inode.Content, default);
+        var path = inode.SourcePath!;
+        int fd;
+        fixed (byte* p = path)
+        {
+            fd = LibC.Open(p, LibC.ORdOnly | LibC.OCloExec | LibC.ONoFollow | LibC.ONoAtime, 0);
+            if (fd < 0 && Marshal.GetLastPInvokeError() == LibC.EPERM)
+                fd = LibC.Open(p, LibC.ORdOnly | LibC.OCloExec | LibC.ONoFollow, 0); // O_NOATIME needs ownership
+        }
+        string display = System.Text.Encoding.UTF8.GetString(path.AsSpan(0, path.Length - 1));
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw errno == LibC.ENOENT
+                ? new SourceTreeException(display, "disappeared while the tree was read")
+                : new SourceTreeException(display, "cannot open: " + LibC.ErrorText(errno));
+        }
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var st = StatFd(handle, display);
+        if (st.Size != inode.SourceSize || st.MtimeSeconds * 1_000_000_000 + st.MtimeNanoseconds != inode.SourceMtimeNanoseconds
+            || (st.Mode & 0xF000) != 0x8000)
+        {
+            handle.Dispose();
+            throw new SourceTreeException(display, "changed while the tree was read");
+        }
+        return new FileSource(inode, handle, null, st);
+    }
+
+    private static LibC.Statx StatFd(SafeFileHandle handle, string display)
+    {
+        LibC.Statx st;
+        byte empty = 0;
+        if (LibC.StatxCall((int)handle.DangerousGetHandle(), &empty, LibC.AtEmptyPath, LibC.StatxBasicStats, &st) != 0)
+            throw new SourceTreeException(display, "cannot stat: " + LibC.ErrorText(Marshal.GetLastPInvokeError()));
+        return st;
+    }
+
+    /// <summary>Reads exactly <paramref name="destination"/>.Length bytes at <paramref name="offset"/>; a short file has changed.</summary>
+    public void ReadExactly(Span<byte> destination, ulong offset)
+    {
+        if (_content is not null)
+        {
+            _content.AsSpan((int)offset, destination.Length).CopyTo(destination);
+            return;
+        }
+        while (!destination.IsEmpty)
+        {
+            int n;
+            try
+            {
+                n = RandomAccess.Read(_handle!, destination, (long)offset);
+            }
+            catch (IOException e)
+            {
+                throw new SourceTreeException(Display, "cannot read: " + e.Message, inner: e);
+            }
+            if (n == 0)
+                throw new SourceTreeException(Display, "changed while it was read (it got shorter)");
+            destination = destination[n..];
+            offset += (ulong)n;
+        }
+    }
+
+    public string Hash(int bufferSize, CancellationToken cancel)
+    {
+        if (_content is not null)
+            return Convert.ToBase64String(SHA256.HashData(_content));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(bufferSize, 64 * 1024));
+        try
+        {
+            ulong offset = 0;
+            while (offset < _inode.Size)
+            {
+                cancel.ThrowIfCancellationRequested();
+                int n = (int)Math.Min((ulong)buffer.Length, _inode.Size - offset);
+                ReadExactly(buffer.AsSpan(0, n), offset);
+                hash.AppendData(buffer, 0, n);
+                offset += (ulong)n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return Convert.ToBase64String(hash.GetHashAndReset());
+    }
+
+    /// <summary>After the last byte: the file must not have grown or been modified meanwhile.</summary>
+    public void CheckUnchanged()
+    {
+        if (_handle is null)
+            return;
+        Span<byte> one = stackalloc byte[1];
+        if (RandomAccess.Read(_handle, one, (long)_inode.Size) != 0)
+            throw new SourceTreeException(Display, "changed while it was read (it grew)");
+        var st = StatFd(_handle, Display);
+        if (st.Size != _opened.Size || st.MtimeSeconds != _opened.MtimeSeconds || st.MtimeNanoseconds != _opened.MtimeNanoseconds
+            || st.CtimeSeconds != _opened.CtimeSeconds || st.CtimeNanoseconds != _opened.CtimeNanoseconds)
+            throw new SourceTreeException(Display, "changed while it was read");
+    }
+
+    public void Dispose() => _handle?.Dispose();
+}

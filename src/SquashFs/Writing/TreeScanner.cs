@@ -1,0 +1,343 @@
+using System.Text;
+using Xar.SquashFs.Format;
+using Xar.SquashFs.Native;
+
+namespace Xar.SquashFs.Writing;
+
+/// <summary>
+/// Reads the source tree's metadata (statx without following symlinks, readlink, xattrs) into
+/// <see cref="SourceInode"/>s. Entries are sorted by raw name bytes, as the format requires, and
+/// the walk goes in that order, so the result never depends on the order the directory lists them.
+/// Hard links are found by (device, inode).
+/// </summary>
+internal sealed unsafe class TreeScanner
+{
+    private const int S_IFMT = 0xF000;
+    private const int S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000, S_IFBLK = 0x6000,
+        S_IFCHR = 0x2000, S_IFIFO = 0x1000, S_IFSOCK = 0xC000;
+
+    private readonly SquashFsWriterOptions _options;
+    private readonly IdTable _ids;
+    private readonly XattrWriter? _xattrs;
+    private readonly ExcludeMatcher _excludes;
+    private readonly Dictionary<string, int>? _priorities;
+    private readonly Dictionary<(uint, uint, ulong), SourceInode> _hardLinks = [];
+    private readonly CancellationToken _cancel;
+    private byte[] _xattrList = new byte[1024];
+    private byte[] _xattrValue = new byte[1024];
+
+    public TreeScanner(SquashFsWriterOptions options, IdTable ids, XattrWriter? xattrs, CancellationToken cancel)
+    {
+        _options = options;
+        _ids = ids;
+        _xattrs = xattrs;
+        _cancel = cancel;
+        _excludes = new ExcludeMatcher(options.Excludes ?? []);
+        if (options.SortPriorities is { Count: > 0 } p)
+        {
+            _priorities = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (path, priority) in p)
+                _priorities[path.Trim('/')] = priority;
+        }
+    }
+
+    /// <summary>Regular-file inodes in the order their data is stored.</summary>
+    public List<SourceInode> Files { get; } = [];
+
+    public int InodeCount { get; private set; }
+
+    public long TotalFileBytes { get; private set; }
+
+    public SourceInode Scan(string sourceDirectory)
+    {
+        string full = Path.GetFullPath(sourceDirectory);
+        byte[] path = Encoding.UTF8.GetBytes(full.Length > 1 ? full.TrimEnd('/') : full);
+        var st = Stat(path, full, mustExist: true);
+        if ((st.Mode & S_IFMT) != S_IFDIR)
+            throw new SourceTreeException(sourceDirectory, "not a directory", isBadInput: true);
+        var root = MakeInode(path, st, sourceDirectory, InodeType.Directory, new SourceDirectory(), null, null);
+        InodeCount = 1;
+        ScanDirectory(path, [], root.Directory!, _priorities?.GetValueOrDefault("") ?? 0, sourceDirectory);
+        foreach (var extra in _options.ExtraRootFiles ?? [])
+        {
+            byte[] name = Encoding.UTF8.GetBytes(extra.Name);
+            if (root.Directory!.Entries.Exists(e => e.Name.AsSpan().SequenceEqual(name)))
+                throw new SourceTreeException(sourceDirectory, $"already holds an entry named {extra.Name}", isBadInput: true);
+            var inode = new SourceInode
+            {
+                Type = InodeType.File,
+                Permissions = (ushort)(extra.Mode & 0xFFF),
+                UidIndex = _ids.GetIndex(_options.Uid ?? 0),
+                GidIndex = _ids.GetIndex(_options.Gid ?? 0),
+                ModificationTime = _options.FixedModificationTime ?? root.ModificationTime,
+                Size = (ulong)extra.Content.Length,
+                Content = extra.Content,
+            };
+            root.Directory.Entries.Add(new SourceEntry(name, inode));
+            root.Directory.Entries.Sort(static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+            Files.Add(inode);
+            TotalFileBytes += extra.Content.Length;
+            InodeCount++;
+        }
+        if (_priorities is not null)
+        {
+            // Stable: equal priorities keep the walk order.
+            var ordered = Files.Select((f, i) => (f, i)).OrderByDescending(t => t.f.Priority).ThenBy(t => t.i).Select(t => t.f).ToList();
+            Files.Clear();
+            Files.AddRange(ordered);
+        }
+        return root;
+    }
+
+    private void ScanDirectory(byte[] path, byte[] relative, SourceDirectory directory, int priority, string displayRoot)
+    {
+        _cancel.ThrowIfCancellationRequested();
+        var names = ReadDirectory(path, Display(path));
+        names.Sort(static (a, b) => a.AsSpan().SequenceCompareTo(b));
+        foreach (byte[] name in names)
+        {
+            byte[] childPath = Join(path, name);
+            byte[] childRelative = relative.Length == 0 ? name : Join(relative, name);
+            if (!_excludes.IsEmpty && _excludes.IsExcluded(childRelative, name))
+                continue;
+            if (name.Length > SquashFsConstants.MaxNameLength)
+                throw new SourceTreeException(Display(childPath), $"name is longer than {SquashFsConstants.MaxNameLength} bytes", isBadInput: true);
+            string display = Display(childPath);
+            var st = Stat(childPath, display, mustExist: false);
+            int type = st.Mode & S_IFMT;
+            int childPriority = priority;
+            if (_priorities is not null && _priorities.TryGetValue(Encoding.UTF8.GetString(childRelative), out int p))
+                childPriority = p;
+
+            if (type != S_IFDIR && st.Nlink > 1 && _hardLinks.TryGetValue((st.DevMajor, st.DevMinor, st.Ino), out var linked))
+            {
+                linked.LinkCount++;
+                directory.Entries.Add(new SourceEntry(name, linked));
+                continue;
+            }
+
+            SourceInode inode;
+            switch (type)
+            {
+                case S_IFDIR:
+                    inode = MakeInode(childPath, st, display, InodeType.Directory, new SourceDirectory(), null, null);
+                    directory.Entries.Add(new SourceEntry(name, inode));
+                    InodeCount++;
+                    ScanDirectory(childPath, childRelative, inode.Directory!, childPriority, displayRoot);
+                    continue;
+                case S_IFREG:
+                    inode = MakeInode(childPath, st, display, InodeType.File, null, null, null);
+                    inode.Priority = childPriority;
+                    Files.Add(inode);
+                    TotalFileBytes += (long)st.Size;
+                    break;
+                case S_IFLNK:
+                    inode = MakeInode(childPath, st, display, InodeType.Symlink, null, ReadLink(childPath, st, display), null);
+                    break;
+                case S_IFCHR:
+                case S_IFBLK:
+                    if (st.RdevMajor > 0xFFF || st.RdevMinor > 0xFFFFF)
+                        throw new SourceTreeException(display, $"device number {st.RdevMajor}:{st.RdevMinor} does not fit SquashFS (major < 4096, minor < 1048576)", isBadInput: true);
+                    uint dev = (st.RdevMinor & 0xFF) | (st.RdevMajor << 8) | ((st.RdevMinor & ~0xFFu) << 12);
+                    inode = MakeInode(childPath, st, display, type == S_IFCHR ? InodeType.CharDevice : InodeType.BlockDevice, null, null, dev);
+                    break;
+                case S_IFIFO:
+                    inode = MakeInode(childPath, st, display, InodeType.Fifo, null, null, null);
+                    break;
+                case S_IFSOCK:
+                    inode = MakeInode(childPath, st, display, InodeType.Socket, null, null, null);
+                    break;
+                default:
+                    throw new SourceTreeException(display, $"unknown file type 0{type:o}", isBadInput: true);
+            }
+            InodeCount++;
+            if (st.Nlink > 1)
+                _hardLinks.Add((st.DevMajor, st.DevMinor, st.Ino), inode);
+            directory.Entries.Add(new SourceEntry(name, inode));
+        }
+    }
+
+    private SourceInode MakeInode(byte[] path, in LibC.Statx st, string display, InodeType type, SourceDirectory? directory, byte[]? target, uint? device)
+    {
+        long mtime = _options.FixedModificationTime ?? st.MtimeSeconds;
+        var inode = new SourceInode
+        {
+            Type = type,
+            Permissions = (ushort)(st.Mode & 0xFFF),
+            UidIndex = _ids.GetIndex(_options.Uid ?? st.Uid),
+            GidIndex = _ids.GetIndex(_options.Gid ?? st.Gid),
+            // SquashFS keeps an unsigned 32-bit time: earlier/later times are clamped to its range.
+            ModificationTime = (uint)Math.Clamp(mtime, 0, uint.MaxValue),
+            Size = type == InodeType.File ? st.Size : 0,
+            SymlinkTarget = target,
+            DeviceNumber = device ?? 0,
+            SourcePath = type == InodeType.File ? [.. path, 0] : null,
+            SourceSize = st.Size,
+            SourceMtimeNanoseconds = st.MtimeSeconds * 1_000_000_000 + st.MtimeNanoseconds,
+            Directory = directory,
+        };
+        if (_xattrs is not null)
+        {
+            var set = ReadXattrs(path, display);
+            if (set.Count > 0)
+                inode.XattrIndex = _xattrs.Add(set);
+        }
+        return inode;
+    }
+
+    private static byte[] Join(byte[] a, byte[] b)
+    {
+        var r = new byte[a.Length + 1 + b.Length];
+        a.CopyTo(r, 0);
+        r[a.Length] = (byte)'/';
+        b.CopyTo(r, a.Length + 1);
+        return r;
+    }
+
+    private static string Display(byte[] path) => Encoding.UTF8.GetString(path);
+
+    private static LibC.Statx Stat(byte[] path, string display, bool mustExist)
+    {
+        LibC.Statx st;
+        fixed (byte* p = ZeroTerminated(path))
+        {
+            if (LibC.StatxCall(LibC.AtFdCwd, p, LibC.AtSymlinkNoFollow | LibC.AtNoAutomount, LibC.StatxBasicStats, &st) != 0)
+            {
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (errno == LibC.ENOENT)
+                    throw mustExist
+                        ? new SourceTreeException(display, "no such directory", isBadInput: true)
+                        : new SourceTreeException(display, "disappeared while the tree was read");
+                throw new SourceTreeException(display, LibC.ErrorText(errno), isBadInput: mustExist);
+            }
+        }
+        return st;
+    }
+
+    private static byte[] ZeroTerminated(byte[] path) => [.. path, 0];
+
+    private List<byte[]> ReadDirectory(byte[] path, string display)
+    {
+        var names = new List<byte[]>();
+        fixed (byte* p = ZeroTerminated(path))
+        {
+            nint dir = LibC.OpenDir(p);
+            if (dir == 0)
+                throw new SourceTreeException(display, "cannot open directory: " + LibC.ErrorText(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+            try
+            {
+                while (true)
+                {
+                    byte* entry = LibC.ReadDir(dir);
+                    if (entry == null)
+                    {
+                        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                        if (errno != 0)
+                            throw new SourceTreeException(display, "cannot read directory: " + LibC.ErrorText(errno));
+                        break;
+                    }
+                    var name = new ReadOnlySpan<byte>(entry + LibC.DirentNameOffset, 256);
+                    name = name[..name.IndexOf((byte)0)];
+                    if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8))
+                        continue;
+                    names.Add(name.ToArray());
+                }
+            }
+            finally
+            {
+                LibC.CloseDir(dir);
+            }
+        }
+        return names;
+    }
+
+    private static byte[] ReadLink(byte[] path, in LibC.Statx st, string display)
+    {
+        int size = (int)Math.Max(st.Size, 255) + 1;
+        fixed (byte* p = ZeroTerminated(path))
+        {
+            while (true)
+            {
+                var buffer = new byte[size];
+                nint n;
+                fixed (byte* b = buffer)
+                    n = LibC.ReadLink(p, b, size);
+                if (n < 0)
+                    throw new SourceTreeException(display, "cannot read symlink: " + LibC.ErrorText(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+                if (n < size)
+                {
+                    if (n == 0)
+                        throw new SourceTreeException(display, "symlink has an empty target", isBadInput: true);
+                    return buffer.AsSpan(0, (int)n).ToArray();
+                }
+                size *= 2;
+            }
+        }
+    }
+
+    private List<Xattr> ReadXattrs(byte[] path, string display)
+    {
+        var set = new List<Xattr>();
+        fixed (byte* p = ZeroTerminated(path))
+        {
+            nint listLength;
+            while (true)
+            {
+                fixed (byte* l = _xattrList)
+                    listLength = LibC.LListXattr(p, l, _xattrList.Length);
+                if (listLength >= 0)
+                    break;
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (errno == LibC.ENOTSUP)
+                    return set;
+                if (errno != LibC.ERANGE)
+                    throw new SourceTreeException(display, "cannot list extended attributes: " + LibC.ErrorText(errno));
+                listLength = LibC.LListXattr(p, null, 0);
+                _xattrList = new byte[Math.Max(_xattrList.Length * 2, listLength + 1)];
+            }
+            var list = _xattrList.AsSpan(0, (int)listLength);
+            while (!list.IsEmpty)
+            {
+                int end = list.IndexOf((byte)0);
+                if (end < 0)
+                    end = list.Length;
+                var fullName = list[..end];
+                list = end < list.Length ? list[(end + 1)..] : [];
+                if (fullName.IsEmpty)
+                    continue;
+                if (!XattrWriter.TrySplitName(fullName, out ushort prefix, out byte[] rest))
+                {
+                    _options.Warning?.Invoke($"{display}: extended attribute {Encoding.UTF8.GetString(fullName)} left out (SquashFS holds only user., trusted. and security.)");
+                    continue;
+                }
+                byte[] name0 = [.. fullName, 0];
+                byte[]? value = null;
+                fixed (byte* n = name0)
+                {
+                    while (value is null)
+                    {
+                        nint len;
+                        fixed (byte* v = _xattrValue)
+                            len = LibC.LGetXattr(p, n, v, _xattrValue.Length);
+                        if (len >= 0)
+                        {
+                            value = _xattrValue.AsSpan(0, (int)len).ToArray();
+                            break;
+                        }
+                        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                        if (errno == LibC.ENODATA)
+                            break; // removed between list and get
+                        if (errno != LibC.ERANGE)
+                            throw new SourceTreeException(display, $"cannot read extended attribute {Encoding.UTF8.GetString(fullName)}: " + LibC.ErrorText(errno));
+                        len = LibC.LGetXattr(p, n, null, 0);
+                        _xattrValue = new byte[Math.Max(_xattrValue.Length * 2, len + 1)];
+                    }
+                }
+                if (value is not null)
+                    set.Add(new Xattr(prefix, rest, value));
+            }
+        }
+        set.Sort(static (a, b) => a.Prefix != b.Prefix ? a.Prefix.CompareTo(b.Prefix) : a.Name.AsSpan().SequenceCompareTo(b.Name));
+        return set;
+    }
+}
