@@ -33,8 +33,8 @@ internal static unsafe class TreeRemover
         try
         {
             var names = new List<(byte[] Name, bool IsDir)>();
-            nint ent;
-            while ((ent = LibC.ReadDir(dir)) != 0)
+            byte* ent;
+            while ((ent = LibC.ReadDir(dir)) != null)
             {
                 byte* name = (byte*)ent + LibC.DirentNameOffset;
                 var span = new ReadOnlySpan<byte>(name, 256);

@@ -8,7 +8,6 @@ namespace Xar.SquashFs.Native;
 /// </summary>
 internal static unsafe partial class LibC
 {
-    private const string Library = "libc";
 
     public const int AtFdCwd = -100;
     public const int AtSymlinkNoFollow = 0x100;
@@ -25,14 +24,6 @@ internal static unsafe partial class LibC
     public const int SeekData = 3;
     public const int SeekHole = 4;
 
-    public const int ENOENT = 2;
-    public const int EINTR = 4;
-    public const int EPERM = 1;
-    public const int EACCES = 13;
-    public const int ENXIO = 6;
-    public const int ERANGE = 34;
-    public const int ENODATA = 61;
-    public const int ENOTSUP = 95;
 
     /// <summary>struct statx (linux/stat.h), 256 bytes; only the fields the writer uses are named.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 256)]
@@ -62,14 +53,6 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "opendir", SetLastError = true)]
     public static partial nint OpenDir(byte* path);
 
-    /// <summary>Returns a struct dirent64* (d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name[]) or 0 at the end / on error.</summary>
-    [LibraryImport(Library, EntryPoint = "readdir64", SetLastError = true)]
-    public static partial byte* ReadDir(nint dir);
-
-    [LibraryImport(Library, EntryPoint = "closedir", SetLastError = true)]
-    public static partial int CloseDir(nint dir);
-
-    public const int DirentNameOffset = 19;
 
     [LibraryImport(Library, EntryPoint = "readlink", SetLastError = true)]
     public static partial nint ReadLink(byte* path, byte* buffer, nint size);
@@ -83,11 +66,7 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true)]
     public static partial int Open(byte* path, int flags, int mode);
 
-    [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
-    public static partial int Close(int fd);
 
     [LibraryImport(Library, EntryPoint = "lseek", SetLastError = true)]
     public static partial long LSeek(int fd, long offset, int whence);
-
-    public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 }

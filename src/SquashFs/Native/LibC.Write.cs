@@ -26,11 +26,6 @@ internal static unsafe partial class LibC
     public const uint S_IFBLK = 0x6000;
     public const uint S_IFSOCK = 0xC000;
 
-    public const int EPERM = 1;
-    public const int ENOENT = 2;
-    public const int EINTR = 4;
-    public const int EEXIST = 17;
-    public const int ENOTSUP = 95;
 
     public const int XATTR_CREATE = 1;
 
@@ -44,8 +39,6 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
     public static partial int OpenAt(int dirFd, byte* path, int flags, uint mode);
 
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    public static partial int Close(int fd);
 
     [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true)]
     public static partial int MkdirAt(int dirFd, byte* path, uint mode);
@@ -97,19 +90,12 @@ internal static unsafe partial class LibC
         ((ulong)(major & 0xFFFFF000) << 32) | ((ulong)(major & 0xFFF) << 8)
         | ((ulong)(minor & 0xFFFFFF00) << 12) | (minor & 0xFF);
 
-    public static int LastError => Marshal.GetLastPInvokeError();
-
-    public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 }
 
 internal static unsafe partial class LibC
 {
     public const int AT_REMOVEDIR = 0x200;
     public const uint RENAME_NOREPLACE = 1;
-    public const byte DT_DIR = 4;
-    /// <summary>Offset of d_name in glibc's struct dirent64 (after d_ino, d_off, d_reclen, d_type).</summary>
-    public const int DirentNameOffset = 19;
-    public const int DirentTypeOffset = 18;
 
     [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
     public static partial int UnlinkAt(int dirFd, byte* path, int flags);
@@ -117,11 +103,6 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
     public static partial nint FdOpenDir(int fd);
 
-    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
-    public static partial nint ReadDir(nint dir);
-
-    [LibraryImport("libc", EntryPoint = "closedir", SetLastError = true)]
-    public static partial int CloseDir(nint dir);
 
     [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true)]
     public static partial int RenameAt2(int oldDirFd, byte* oldPath, int newDirFd, byte* newPath, uint flags);
