@@ -151,8 +151,9 @@ internal sealed unsafe class Launch
     private int RunExtracted(XarHeader header, bool mountOnly, string? target, ReadOnlySpan<string> passThrough, string reason)
     {
         using var entry = XarCache.TryOpenExisting(header)
-            ?? XarCache.OpenOrExtract(_xarPath!, header, ExtractImage,
-                directory => WriteAll(2, $"xarexec: {_xarPath}: {reason}: extracting once into {directory}\n"));
+            ?? XarCache.OpenOrExtract(_xarPath!, header, ExtractImage);
+        if (entry.Extracted)
+            WriteAll(2, $"xarexec: {_xarPath}: {reason}: extracted once into {entry.Path}\n");
         if (mountOnly)
         {
             WriteAll(1, entry.Path + "\n");

@@ -31,7 +31,7 @@ public class ExecutionTests
         {
             // One line says why extraction was used, only when extracting.
             string why = mode == LaunchMode.ForcedExtract ? "XAR_EXTRACT=1" : "neither squashfuse_ll nor squashfuse is on PATH";
-            Assert.Equal($"xarexec: {xar}: {why}: extracting once into {root}\n", r.StandardError);
+            Assert.Equal($"xarexec: {xar}: {why}: extracted once into {root}\n", r.StandardError);
             Assert.Empty(s.Mounts());
             var again = s.Run(xar, ["again"], LaunchModes.Environment(mode, s));
             LaunchAssert.Succeeded(again);

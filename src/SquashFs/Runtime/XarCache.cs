@@ -100,8 +100,7 @@ public static class XarCache
     /// time per entry; the others wait and reuse it). <paramref name="extract"/> writes the image
     /// into a destination that must not exist, all or nothing.
     /// </summary>
-    public static XarCacheEntry OpenOrExtract(string xarPath, XarHeader header, Action<string, string> extract,
-        Action<string>? onExtract = null)
+    public static XarCacheEntry OpenOrExtract(string xarPath, XarHeader header, Action<string, string> extract)
     {
         var skipped = new List<string>();
         foreach (var root in Roots())
@@ -120,13 +119,12 @@ public static class XarCache
                 skipped.Add(root.Path + " (noexec)");
                 continue;
             }
-            return OpenOrExtractIn(root.Path, xarPath, header, extract, onExtract);
+            return OpenOrExtractIn(root.Path, xarPath, header, extract);
         }
         throw new XarLaunchException($"no cache directory where programs may run: {string.Join(", ", skipped)}");
     }
 
-    private static XarCacheEntry OpenOrExtractIn(string root, string xarPath, XarHeader header, Action<string, string> extract,
-        Action<string>? onExtract)
+    private static XarCacheEntry OpenOrExtractIn(string root, string xarPath, XarHeader header, Action<string, string> extract)
     {
         string entry = root + "/" + header.Uuid;
         var lockFile = XarLockFile.Acquire(root + "/" + LockFilePrefix + header.Uuid, exclusive: true);
@@ -137,7 +135,6 @@ public static class XarCache
             if (existing is null)
             {
                 RemoveLeftovers(root, header.Uuid);
-                onExtract?.Invoke(entry);
                 try
                 {
                     extract(xarPath, entry);
