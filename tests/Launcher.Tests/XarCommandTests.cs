@@ -5,7 +5,7 @@ namespace Xar.Launcher.Tests;
 /// <summary>`xar run`, `xar mount`, `xar unmount` and `xar gc`.</summary>
 public class XarCommandTests
 {
-    private static string XarBinary
+    internal static string XarBinary
     {
         get
         {
