@@ -102,19 +102,22 @@ public class XarCommandTests
         var longEnv = new Dictionary<string, string?>(env) { ["XAR_TEST_SLEEP"] = "30" };
         using var busyRun = StartBackground(s, busyXar, longEnv);
         using var cachedRun = StartBackground(s, runningXar, new Dictionary<string, string?>(longEnv) { ["XAR_EXTRACT"] = "1" });
-        WaitFor(() => Directory.Exists(Path.Combine(s.CacheDir, runningUuid)));
-        Thread.Sleep(300);
-        // Everything so far counts as old; the fresh mount is made after the cut-off.
-        Thread.Sleep(2100);
+        WaitFor(() => Directory.Exists(Path.Combine(s.CacheDir, runningUuid)) && busyRunStarted(busyRun));
         string freshDir = Xar(s, env, "mount", freshXar).StandardOutput.TrimEnd('\n');
+        // Last used an hour ago: everything but the fresh mount (no clocks raced in this test).
+        var hourAgo = DateTime.UtcNow.AddHours(-1);
+        foreach (string dir in (string[])[idleDir, busyDir])
+            File.SetLastWriteTimeUtc(Path.Combine(Path.GetDirectoryName(dir)!, "lockfile." + Path.GetFileName(dir)), hourAgo);
+        foreach (string uuid in (string[])[cachedUuid, runningUuid])
+            File.SetLastWriteTimeUtc(Path.Combine(s.CacheDir, "lockfile." + uuid), hourAgo);
 
-        var dry = Xar(s, env, "gc", "--idle", "2s", "--older-than", "2s", "--dry-run");
+        var dry = Xar(s, env, "gc", "--idle", "10m", "--older-than", "10m", "--dry-run");
         LaunchAssert.Succeeded(dry);
         Assert.Contains($"would unmount: {idleDir}\n", dry.StandardOutput);
         Assert.Contains($"would delete: {Path.Combine(s.CacheDir, cachedUuid)}\n", dry.StandardOutput);
         Assert.Equal(3, s.Mounts().Count);
 
-        var gc = Xar(s, env, "gc", "--idle", "2s", "--older-than", "2s", "-v");
+        var gc = Xar(s, env, "gc", "--idle", "10m", "--older-than", "10m", "-v");
         LaunchAssert.Succeeded(gc);
         Assert.Contains($"unmounted: {idleDir}\n", gc.StandardOutput);
         Assert.Contains($"recently used: {freshDir}\n", gc.StandardOutput);
@@ -149,6 +152,9 @@ public class XarCommandTests
             if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
         return System.Diagnostics.Process.Start(psi)!;
     }
+
+    /// <summary>True once the program started from the mount has printed its first line (so it holds its files open).</summary>
+    private static bool busyRunStarted(System.Diagnostics.Process p) => p.StandardOutput.Peek() >= 0;
 
     private static void WaitFor(Func<bool> condition)
     {
