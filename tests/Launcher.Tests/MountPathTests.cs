@@ -15,63 +15,6 @@ public class MountPathTests
     }
 
     [SkippableFact]
-    public void ArgumentsEnvironmentAndFilesReachTheProgram()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        string[] args = ["plain", "with space", "double\"quote", "single'quote", "", "$HOME", "*", "-m", "--", "new\nline", "ünïcödé"];
-        var r = s.Run(xar, args);
-        LaunchAssert.Succeeded(r);
-        string expectedArgs = string.Concat(args.Select(a => $"[{a}]\n"));
-        Assert.StartsWith(expectedArgs, r.StandardOutput);
-        var mounts = s.Mounts();
-        Assert.Single(mounts);
-        Assert.Contains($"XAR_PATH={xar}\n", r.StandardOutput);
-        Assert.Contains($"XAR_MOUNT={mounts[0]}\n", r.StandardOutput);
-        Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
-        Assert.EndsWith(TestXar.Payload, r.StandardOutput);
-        Assert.Equal("", r.StandardError);
-    }
-
-    [SkippableFact]
-    public void StandardInputReachesTheProgram()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var r = s.Run(xar, [], new Dictionary<string, string?> { ["XAR_TEST_STDIN"] = "1" }, Encoding.UTF8.GetBytes("hello from stdin"));
-        LaunchAssert.Succeeded(r);
-        Assert.Contains("STDIN=hello from stdin\n", r.StandardOutput);
-    }
-
-    [SkippableTheory]
-    [InlineData(0)]
-    [InlineData(3)]
-    [InlineData(130)]
-    public void ExitStatusPassesThrough(int code)
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var r = s.Run(xar, [], new Dictionary<string, string?> { ["XAR_TEST_EXIT"] = code.ToString() });
-        Assert.Equal(code, r.ExitCode);
-        Assert.Equal("", r.StandardError);
-    }
-
-    [SkippableFact]
-    public void UmaskOfTheCallerIsRestored()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var env = s.Environment();
-        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "umask 0077; exec \"$0\" \"$1\"", LauncherBinary.Path, xar]) { Environment = env });
-        LaunchAssert.Succeeded(r);
-        Assert.Contains("UMASK=0077\n", r.StandardOutput);
-    }
-
-    [SkippableFact]
     public void LaterRunsReuseTheMountAndOnlyTheFirstSeesNewMount()
     {
         Require();
