@@ -32,13 +32,13 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "| corpus | image MiB | unsquashfs -p $JOBS s | xar extract -j $JOBS s | ratio | unsquashfs RSS MiB | xar RSS MiB |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-largest= largest_size=0
+largest= largest_size=0 largest_corpus=
 for c in python-stdlib usr-share-doc dotnet-sdk; do
     [[ -d $WORK/corpora/$c ]] || bash ../../shared/bench/corpus.sh "$WORK/corpora" "$c" >/dev/null
     img=$T/$c.sqfs
     [[ -f $img ]] || "$MKSQUASHFS" "$WORK/corpora/$c" "$img" -comp "$COMP" -noappend -no-progress -quiet >/dev/null
     size=$(stat -c %s "$img")
-    if (( size > largest_size )); then largest=$img largest_size=$size; fi
+    if (( size > largest_size )); then largest=$img largest_size=$size largest_corpus=$c; fi
     : > "$T/u.txt"; : > "$T/x.txt"
     for ((i = 0; i < RUNS; i++)); do   # alternate, so both see the same machine load
         measure "$UNSQUASHFS" -q -p "$JOBS" -d "$T/out" "$img" >> "$T/u.txt"
@@ -51,7 +51,7 @@ for c in python-stdlib usr-share-doc dotnet-sdk; do
 done
 
 # Random access: one small file out of the largest image, against extracting all of it.
-small=$("$XAR" ls -l "$largest" | awk '$1 ~ /^-/ && $3 > 1000 && $3 < 20000 {sub(/^([^ ]+ +){5}squashfs-root\//, ""); print; exit}')
+small=$(cd "$WORK/corpora/$largest_corpus" && find . -type f -size +1k -size -20k -print | sort | head -n1 | sed 's|^\./||')
 : > "$T/c.txt"; : > "$T/x.txt"
 for ((i = 0; i < RUNS; i++)); do
     /usr/bin/time -f "%e" -o "$T/time.txt" "$XAR" cat "$largest" "$small" >/dev/null; cat "$T/time.txt" >> "$T/c.txt"
