@@ -395,8 +395,9 @@ internal sealed unsafe class SquashFsExtractor
 
     private void ThrowIfWorkerFailed()
     {
-        if (_workerError is not null)
-            throw new IOException("extraction stopped", _workerError);
+        // The worker's own exception, so a corrupt block stays "bad input" and an I/O error stays one.
+        if (_workerError is { } e)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
     }
 
     private void RunChunk(Chunk chunk, byte[]? buffer)
@@ -508,8 +509,8 @@ internal sealed unsafe class SquashFsExtractor
         }
     }
 
-    // As unsquashfs: setuid/setgid only when the owner could be restored too.
-    private uint Mode(Inode inode) => _isRoot && _options.RestoreOwners ? inode.Permissions & 0xFFFu : inode.Permissions & 0x9FFu;
+    // As unsquashfs: setuid/setgid only when the owner is restored too (as root); sticky always.
+    private uint Mode(Inode inode) => _isRoot && _options.RestoreOwners ? inode.Permissions & 0xFFFu : inode.Permissions & 0x3FFu;
 
     private void XattrFailed(SquashFsXattr x, byte[] path, int errno)
     {
