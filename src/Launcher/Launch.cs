@@ -1,5 +1,7 @@
 using System.Text;
 using Xar.Launcher.Native;
+using Xar.SquashFs;
+using Xar.SquashFs.Format;
 using Xar.SquashFs.Runtime;
 using Xar.SquashFs.Xar;
 using static Xar.Launcher.Native.LibC;
@@ -70,27 +72,34 @@ internal sealed unsafe class Launch
             bool forceExtract = Environment.GetEnvironmentVariable("XAR_EXTRACT") == "1";
             if (printOnly)
             {
-                WriteAll(1, XarMountLayout.Locate(header).MountPath + "\n");
+                WriteAll(1, (forceExtract ? XarCache.Roots()[0].Path + "/" + header.Uuid : XarMountLayout.Locate(header).MountPath) + "\n");
                 return 0;
             }
+            string reason = "XAR_EXTRACT=1";
             if (!forceExtract)
             {
                 try
                 {
+                    if (!File.Exists("/dev/fuse"))
+                        throw new FuseUnavailableException("no /dev/fuse");
                     return RunMounted(header, mountOnly, target, passThrough);
                 }
                 catch (FuseUnavailableException e)
                 {
-                    return Fail($"{e.Reason}; FUSE cannot serve, and extraction is not available in this build");
+                    reason = e.Reason;
                 }
             }
-            return Fail("extraction is not available in this build");
+            return RunExtracted(header, mountOnly, target, passThrough, reason);
         }
         catch (XarHeaderException e)
         {
             return Fail(e.Message);
         }
         catch (XarLaunchException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (InvalidArchiveException e)
         {
             return Fail(e.Message);
         }
@@ -107,33 +116,68 @@ internal sealed unsafe class Launch
     private int RunMounted(XarHeader header, bool mountOnly, string? target, ReadOnlySpan<string> passThrough)
     {
         var location = XarMountLayout.Locate(header);
-        using var session = XarMounter.MountOrReuse(_xarPath!, header, location);
+        for (int attempt = 0; ; attempt++)
+        {
+            using var session = XarMounter.MountOrReuse(_xarPath!, header, location);
+            if (mountOnly)
+            {
+                WriteAll(1, session.MountPath + "\n");
+                return 0;
+            }
+            string entry = session.MountPath + "/" + target;
+            // Held open (and inherited across exec) so the mount cannot time out or be collected between
+            // exec and the shell opening the script, and while the program it starts opens its own files.
+            int fd = Open(entry, O_RDONLY | O_NOCTTY, 0);
+            if (fd < 0)
+            {
+                int errno = LastError;
+                // squashfuse's idle timeout may have ended a reused mount just after we saw it: mount again.
+                if (!session.IsNewMount && attempt == 0 && FuseMount.Probe(session.MountPath) != FuseMountState.Mounted)
+                    continue;
+                session.UnmountIfNew();
+                return errno is ENOENT or ENOTDIR
+                    ? Fail($"XAREXEC_TARGET {target} is not in the image")
+                    : Fail($"cannot open {entry}: {Describe(errno)}");
+            }
+            if (session.IsNewMount)
+                SetEnv("XARFUSE_NEW_MOUNT", "1", 1);
+            else
+                UnsetEnv("XARFUSE_NEW_MOUNT");
+            int result = Exec(entry, passThrough);
+            Close(fd);
+            session.UnmountIfNew();
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// Where FUSE cannot serve: the cache entry (extracted now if missing, once, with one line on
+    /// stderr saying why), its lock held shared by the program for as long as it runs.
+    /// </summary>
+    private int RunExtracted(XarHeader header, bool mountOnly, string? target, ReadOnlySpan<string> passThrough, string reason)
+    {
+        using var entry = XarCache.TryOpenExisting(header)
+            ?? XarCache.OpenOrExtract(_xarPath!, header, ExtractImage);
+        if (entry.Extracted)
+            WriteAll(2, $"xarexec: {_xarPath}: {reason}: extracted once into {entry.Path}\n");
         if (mountOnly)
         {
-            WriteAll(1, session.MountPath + "\n");
+            WriteAll(1, entry.Path + "\n");
             return 0;
         }
-        string entry = session.MountPath + "/" + target;
-        // Held open (and inherited across exec) so the mount cannot time out or be collected between
-        // exec and the shell opening the script, and while the program it starts opens its own files.
-        int fd = Open(entry, O_RDONLY | O_NOCTTY, 0);
-        if (fd < 0)
-        {
-            int errno = LastError;
-            session.UnmountIfNew();
-            return errno is ENOENT or ENOTDIR
-                ? Fail($"XAREXEC_TARGET {target} is not in the image")
-                : Fail($"cannot open {entry}: {Describe(errno)}");
-        }
-        if (session.IsNewMount)
-            SetEnv("XARFUSE_NEW_MOUNT", "1", 1);
-        else
-            UnsetEnv("XARFUSE_NEW_MOUNT");
-        int result = Exec(entry, passThrough);
-        Close(fd);
-        session.UnmountIfNew();
-        return result;
+        string script = entry.Path + "/" + target;
+        var st = PosixPath.TryStat(script);
+        if (st is null)
+            return Fail($"XAREXEC_TARGET {target} is not in the image");
+        entry.Lock.InheritAcrossExec();
+        UnsetEnv("XARFUSE_NEW_MOUNT");
+        return Exec(script, passThrough);
     }
+
+    /// <summary>The whole image, all or nothing, into a directory that must not exist. Owners and
+    /// xattrs are not restored: the cache belongs to the user running it.</summary>
+    private static void ExtractImage(string xarPath, string destination) =>
+        SquashFsFile.ExtractToDirectory(xarPath, destination, new SquashFsExtractOptions { RestoreOwners = false, RestoreXattrs = false });
 
     /// <summary>Replaces this process with <c>/bin/sh -e ENTRY XARPATH ARGS...</c>; returns only on failure.</summary>
     private int Exec(string entry, ReadOnlySpan<string> passThrough)

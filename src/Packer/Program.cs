@@ -6,6 +6,9 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        // `xar run FILE ARGS...` hands every argument after FILE to the program, options included.
+        if (Commands.RunCommand.TryRun(args) is int ran)
+            return ran;
         var root = new RootCommand("xar: pack an application into one compressed, read-only, executable file (XAR / SquashFS), and inspect such files.");
         // One line per command; each command lives in Commands/<Name>Command.cs.
         // (pack)
@@ -17,6 +20,10 @@ public static class Program
         root.Subcommands.Add(Commands.ExtractCommand.Create());
         root.Subcommands.Add(Commands.VerifyCommand.Create());
         // (run, mount, unmount, gc)
+        root.Subcommands.Add(Commands.RunCommand.Create());
+        root.Subcommands.Add(Commands.MountCommand.Create());
+        root.Subcommands.Add(Commands.UnmountCommand.Create());
+        root.Subcommands.Add(Commands.GcCommand.Create());
         var parsed = root.Parse(args);
         // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
         if (parsed.Errors.Count > 0)

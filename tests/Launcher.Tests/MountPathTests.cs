@@ -15,63 +15,6 @@ public class MountPathTests
     }
 
     [SkippableFact]
-    public void ArgumentsEnvironmentAndFilesReachTheProgram()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        string[] args = ["plain", "with space", "double\"quote", "single'quote", "", "$HOME", "*", "-m", "--", "new\nline", "ünïcödé"];
-        var r = s.Run(xar, args);
-        LaunchAssert.Succeeded(r);
-        string expectedArgs = string.Concat(args.Select(a => $"[{a}]\n"));
-        Assert.StartsWith(expectedArgs, r.StandardOutput);
-        var mounts = s.Mounts();
-        Assert.Single(mounts);
-        Assert.Contains($"XAR_PATH={xar}\n", r.StandardOutput);
-        Assert.Contains($"XAR_MOUNT={mounts[0]}\n", r.StandardOutput);
-        Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
-        Assert.EndsWith(TestXar.Payload, r.StandardOutput);
-        Assert.Equal("", r.StandardError);
-    }
-
-    [SkippableFact]
-    public void StandardInputReachesTheProgram()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var r = s.Run(xar, [], new Dictionary<string, string?> { ["XAR_TEST_STDIN"] = "1" }, Encoding.UTF8.GetBytes("hello from stdin"));
-        LaunchAssert.Succeeded(r);
-        Assert.Contains("STDIN=hello from stdin\n", r.StandardOutput);
-    }
-
-    [SkippableTheory]
-    [InlineData(0)]
-    [InlineData(3)]
-    [InlineData(130)]
-    public void ExitStatusPassesThrough(int code)
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var r = s.Run(xar, [], new Dictionary<string, string?> { ["XAR_TEST_EXIT"] = code.ToString() });
-        Assert.Equal(code, r.ExitCode);
-        Assert.Equal("", r.StandardError);
-    }
-
-    [SkippableFact]
-    public void UmaskOfTheCallerIsRestored()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var env = s.Environment();
-        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "umask 0077; exec \"$0\" \"$1\"", LauncherBinary.Path, xar]) { Environment = env });
-        LaunchAssert.Succeeded(r);
-        Assert.Contains("UMASK=0077\n", r.StandardOutput);
-    }
-
-    [SkippableFact]
     public void LaterRunsReuseTheMountAndOnlyTheFirstSeesNewMount()
     {
         Require();
@@ -122,6 +65,39 @@ public class MountPathTests
         Assert.StartsWith("[again]\n", r.StandardOutput);
         Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
         Assert.Equal(mount, Assert.Single(s.Mounts()));
+    }
+
+    [SkippableFact]
+    public void SquashfuseGetsTheOffsetAndTheIdleTimeout()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        LaunchAssert.Succeeded(s.Run(xar, []));
+        string mount = Assert.Single(s.Mounts());
+        var argv = File.ReadAllText($"/proc/{FindSquashfuse(mount)}/cmdline").Split('\0');
+        string expected = "offset=4096,timeout=870" + (FuseConfAllowsOther() ? ",allow_root" : "");
+        Assert.Equal(expected, argv[Array.IndexOf(argv, "-o") + 1]);
+    }
+
+    private static bool FuseConfAllowsOther() =>
+        File.Exists("/etc/fuse.conf") && File.ReadAllLines("/etc/fuse.conf").Any(l => l.Trim() == "user_allow_other");
+
+    [SkippableFact]
+    public void AnIdleMountGoesAwayAndTheNextRunMountsAgain()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var env = new Dictionary<string, string?> { ["XAR_MOUNT_TIMEOUT"] = "1" };
+        LaunchAssert.Succeeded(s.Run(xar, [], env));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (s.Mounts().Count > 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(100);
+        Assert.Empty(s.Mounts());
+        var r = s.Run(xar, [], env);
+        LaunchAssert.Succeeded(r);
+        Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
     }
 
     /// <summary>The squashfuse process serving <paramref name="mountPoint"/> (its command line names it).</summary>

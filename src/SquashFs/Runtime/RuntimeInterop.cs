@@ -101,6 +101,9 @@ internal static unsafe partial class RuntimeInterop
     [LibraryImport(Libc, EntryPoint = "mkdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Mkdir(string path, int mode);
 
+    [LibraryImport(Libc, EntryPoint = "chmod", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Chmod(string path, int mode);
+
     [LibraryImport(Libc, EntryPoint = "rmdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Rmdir(string path);
 

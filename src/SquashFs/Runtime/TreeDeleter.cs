@@ -5,7 +5,6 @@ namespace Xar.SquashFs.Runtime;
 /// never follows a symlink, and makes read-only directories writable first so an image's
 /// 0555 directories cannot make an entry undeletable.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal static class TreeDeleter
 {
     public static void Delete(string path)
@@ -19,7 +18,7 @@ internal static class TreeDeleter
             return;
         }
         if ((st.Value.Permissions & 0x1C0) != 0x1C0)
-            File.SetUnixFileMode(path, (UnixFileMode)(st.Value.Permissions | 0x1C0));
+            RuntimeInterop.Chmod(path, (int)(st.Value.Permissions | 0x1C0));
         foreach (string child in Directory.EnumerateFileSystemEntries(path))
             Delete(child);
         Directory.Delete(path);

@@ -35,7 +35,6 @@ public sealed class XarCacheEntry : IDisposable
 /// entry is complete or absent. A cache directory on a noexec file system is passed over for the next
 /// of: the default cache, <c>${TMPDIR:-/tmp}/xar-EUID</c>, <c>/var/tmp/xar-EUID</c>.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public static class XarCache
 {
     public const string CacheDirVariable = "XAR_CACHE_DIR";
@@ -101,8 +100,7 @@ public static class XarCache
     /// time per entry; the others wait and reuse it). <paramref name="extract"/> writes the image
     /// into a destination that must not exist, all or nothing.
     /// </summary>
-    public static XarCacheEntry OpenOrExtract(string xarPath, XarHeader header, Action<string, string> extract,
-        Action<string>? onExtract = null)
+    public static XarCacheEntry OpenOrExtract(string xarPath, XarHeader header, Action<string, string> extract)
     {
         var skipped = new List<string>();
         foreach (var root in Roots())
@@ -121,13 +119,12 @@ public static class XarCache
                 skipped.Add(root.Path + " (noexec)");
                 continue;
             }
-            return OpenOrExtractIn(root.Path, xarPath, header, extract, onExtract);
+            return OpenOrExtractIn(root.Path, xarPath, header, extract);
         }
         throw new XarLaunchException($"no cache directory where programs may run: {string.Join(", ", skipped)}");
     }
 
-    private static XarCacheEntry OpenOrExtractIn(string root, string xarPath, XarHeader header, Action<string, string> extract,
-        Action<string>? onExtract)
+    private static XarCacheEntry OpenOrExtractIn(string root, string xarPath, XarHeader header, Action<string, string> extract)
     {
         string entry = root + "/" + header.Uuid;
         var lockFile = XarLockFile.Acquire(root + "/" + LockFilePrefix + header.Uuid, exclusive: true);
@@ -138,7 +135,6 @@ public static class XarCache
             if (existing is null)
             {
                 RemoveLeftovers(root, header.Uuid);
-                onExtract?.Invoke(entry);
                 try
                 {
                     extract(xarPath, entry);
@@ -192,16 +188,19 @@ public static class XarCache
         }
         if (PosixPath.TryStat(root.Path) is null)
         {
-            try
-            {
-                Directory.CreateDirectory(root.Path, (UnixFileMode)PrivateDirectoryMode);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new XarLaunchException($"cannot create cache directory {root.Path}: {e.Message}");
-            }
+            CreateWithParents(root.Path);
         }
         CheckRoot(root);
+    }
+
+    /// <summary>mkdir -p, each new directory 0700.</summary>
+    private static void CreateWithParents(string path)
+    {
+        int slash = path.LastIndexOf('/');
+        if (slash > 0 && PosixPath.TryStat(path[..slash]) is null)
+            CreateWithParents(path[..slash]);
+        if (Mkdir(path, (int)PrivateDirectoryMode) != 0 && LastError != EEXIST)
+            throw new XarLaunchException($"cannot create cache directory {path}: {Describe(LastError)}");
     }
 
     /// <summary>The user's own cache directory may be a symlink, but it must be ours and writable by nobody else.</summary>

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Xar.Packer.Cli;
+using Xar.SquashFs.Runtime;
+
+namespace Xar.Packer.Commands;
+
+/// <summary>`xar gc [--idle 15m] [--older-than 30d] [--dry-run]`: unmount idle mounts, delete unused cache entries.</summary>
+public static class GcCommand
+{
+    public static Command Create()
+    {
+        var idle = new Option<string>("--idle") { Description = "unmount this user's XAR mounts unused for this long (s, m, h, d, w)", DefaultValueFactory = _ => "15m" };
+        var olderThan = new Option<string>("--older-than") { Description = "delete extraction-cache entries unused for this long", DefaultValueFactory = _ => "30d" };
+        var dryRun = new Option<bool>("--dry-run", "-n") { Description = "only say what would be done" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "also list what is kept, and why" };
+        var command = new Command("gc", "Unmount idle XAR mounts and delete unused extraction-cache entries (never one in use).")
+        {
+            idle, olderThan, dryRun, verbose,
+        };
+        command.SetAction(parse => CliRunner.Run(null, () =>
+        {
+            if (!XarGarbageCollector.TryParseDuration(parse.GetValue(idle)!, out var idleTime))
+                throw new UsageException($"--idle {parse.GetValue(idle)}: not a duration (like 90s, 15m, 2h, 30d)");
+            if (!XarGarbageCollector.TryParseDuration(parse.GetValue(olderThan)!, out var age))
+                throw new UsageException($"--older-than {parse.GetValue(olderThan)}: not a duration (like 90s, 15m, 2h, 30d)");
+            bool all = parse.GetValue(verbose);
+            var actions = XarGarbageCollector.Collect(idleTime, age, parse.GetValue(dryRun));
+            foreach (var a in actions)
+                if (all || a.Outcome is "unmounted" or "deleted" or "would unmount" or "would delete")
+                    Console.Out.WriteLine($"{a.Outcome}: {a.Path}");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Xar.Packer.Cli;
+using Xar.SquashFs.Runtime;
+using Xar.SquashFs.Xar;
+
+namespace Xar.Packer.Commands;
+
+/// <summary>`xar mount FILE`: mounts the XAR where xarexec would (or finds it mounted) and prints the directory.</summary>
+public static class MountCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("FILE") { Description = "the XAR file to mount" };
+        var command = new Command("mount", "Mount a XAR file with squashfuse where running it would, and print the directory.") { file };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(file)!;
+            return CliRunner.Run(path, () =>
+            {
+                var header = XarHeader.ReadFromFile(path);
+                try
+                {
+                    using var session = XarMounter.MountOrReuse(path, header, XarMountLayout.Locate(header));
+                    Console.Out.WriteLine(session.MountPath);
+                }
+                catch (FuseUnavailableException e)
+                {
+                    throw new IOException($"cannot mount: {e.Reason} (xar extract unpacks it instead)");
+                }
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+}

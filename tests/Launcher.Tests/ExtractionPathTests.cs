@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using Xar.Tests;
+
+namespace Xar.Launcher.Tests;
+
+/// <summary>The extraction cache: once, complete or absent, shared by concurrent first runs, safe against kills and hostile places.</summary>
+public class ExtractionPathTests
+{
+    private static void Require() => TestEnv.RequireTool("mksquashfs");
+
+    private static Dictionary<string, string?> Extract(LauncherSandbox s) => s.Environment(extract: true);
+
+    /// <summary>The names in the cache directory other than the entry and its lock: must be none.</summary>
+    private static string[] Leftovers(LauncherSandbox s, string uuid) =>
+        Directory.Exists(s.CacheDir)
+            ? Directory.GetFileSystemEntries(s.CacheDir).Select(p => Path.GetFileName(p)!).Where(n => n != uuid && n != "lockfile." + uuid).ToArray()
+            : [];
+
+    [SkippableFact]
+    public void ConcurrentFirstRunsExtractOnce()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        var results = new ProcessResult[16];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 16 },
+            i => results[i] = s.Run(xar, [$"run{i}"], Extract(s)));
+        for (int i = 0; i < results.Length; i++)
+        {
+            LaunchAssert.Succeeded(results[i]);
+            Assert.StartsWith($"[run{i}]\n", results[i].StandardOutput);
+            Assert.EndsWith(TestXar.Payload, results[i].StandardOutput);
+        }
+        Assert.Equal(1, results.Count(r => r.StandardError.Contains("extracted once")));
+        Assert.Empty(Leftovers(s, uuid));
+        TestEnv.AssertTreesEqual(xar, Path.Combine(s.CacheDir, uuid), "--no-owner", "--no-xattrs");
+    }
+
+    [SkippableFact]
+    public void KilledExtractionLeavesNoEntryAndTheNextRunIsCorrect()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        // Enough data that the extraction is still running when it is killed.
+        string tree = s["big"];
+        TestXar.WriteEchoAppTree(tree);
+        var random = new Random(7);
+        for (int i = 0; i < 96; i++)
+        {
+            var bytes = new byte[1 << 20];
+            random.NextBytes(bytes);
+            File.WriteAllBytes(Path.Combine(tree, "data", $"blob{i:D2}"), bytes);
+        }
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(tree, s["big.xar"], uuid, mksquashfsOptions: ["-noD"]);
+        var psi = new ProcessStartInfo(LauncherBinary.Path) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add(xar);
+        foreach (var (k, v) in Extract(s))
+        {
+            if (v is null)
+                psi.Environment.Remove(k);
+            else
+                psi.Environment[k] = v;
+        }
+        using (var p = Process.Start(psi)!)
+        {
+            // Wait until the temporary tree exists, then kill -9 mid-extraction.
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (DateTime.UtcNow < deadline && !(Directory.Exists(s.CacheDir) && Directory.GetDirectories(s.CacheDir, ".*xar-tmp-*").Length > 0))
+                Thread.Yield();
+            Assert.False(p.HasExited, "the extraction finished before it could be killed");
+            p.Kill();
+            p.WaitForExit();
+        }
+        Assert.False(Directory.Exists(Path.Combine(s.CacheDir, uuid)), "a killed extraction must leave no entry");
+        var r = s.Run(xar, ["after"], Extract(s));
+        LaunchAssert.Succeeded(r);
+        Assert.StartsWith("[after]\n", r.StandardOutput);
+        Assert.Empty(Leftovers(s, uuid));
+        TestEnv.AssertTreesEqual(xar, Path.Combine(s.CacheDir, uuid), "--no-owner", "--no-xattrs");
+    }
+
+    [SkippableFact]
+    public void ACachedRunReadsNothingBeyondTheHeader()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        LaunchAssert.Succeeded(s.Run(xar, [], Extract(s)));
+        // Destroy the image behind the header: a cached run must not notice.
+        using (var f = new FileStream(xar, FileMode.Open, FileAccess.Write))
+            f.SetLength(4096 + 4);
+        var r = s.Run(xar, ["cached"], Extract(s));
+        LaunchAssert.Succeeded(r);
+        Assert.StartsWith("[cached]\n", r.StandardOutput);
+        Assert.Equal("", r.StandardError);
+    }
+
+    [SkippableFact]
+    public void ACorruptImageFailsCleanlyAndLeavesNothing()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        var bytes = File.ReadAllBytes(xar);
+        // Break the superblock's inode table start: the header stays valid.
+        for (int i = 4096 + 64; i < 4096 + 72; i++)
+            bytes[i] = 0xff;
+        File.WriteAllBytes(xar, bytes);
+        var r = s.Run(xar, [], Extract(s));
+        string cause = LaunchAssert.OneLineFailure(r, xar);
+        Assert.StartsWith($"cannot extract into {Path.Combine(s.CacheDir, uuid)}: ", cause);
+        Assert.Empty(Leftovers(s, uuid));
+        Assert.False(Directory.Exists(Path.Combine(s.CacheDir, uuid)));
+    }
+
+    [SkippableFact]
+    public void AnUnwritableCacheIsOneLineAnd127()
+    {
+        Require();
+        TestEnv.RequireRoot();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        Directory.CreateDirectory(s.CacheDir);
+        TestEnv.Run("mount", "-t", "tmpfs", "-o", "ro,size=1m,mode=0700", "tmpfs", s.CacheDir).EnsureSuccess("mount ro tmpfs");
+        try
+        {
+            var r = s.Run(xar, [], Extract(s));
+            Assert.Contains("not writable", LaunchAssert.OneLineFailure(r, xar));
+        }
+        finally
+        {
+            TestEnv.Run("umount", s.CacheDir);
+        }
+    }
+
+    [SkippableFact]
+    public void ACacheOwnedBySomeoneElseIsRefused()
+    {
+        Require();
+        TestEnv.RequireRoot();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        Directory.CreateDirectory(s.CacheDir);
+        TestEnv.Run("chown", "4321", s.CacheDir).EnsureSuccess("chown");
+        var r = s.Run(xar, [], Extract(s));
+        Assert.Contains("owned by uid 4321", LaunchAssert.OneLineFailure(r, xar));
+    }
+
+    [SkippableFact]
+    public void AFullDiskFailsCleanlyAndLeavesNoHalfEntry()
+    {
+        Require();
+        TestEnv.RequireRoot();
+        using var s = new LauncherSandbox();
+        string tree = s["big"];
+        TestXar.WriteEchoAppTree(tree);
+        var random = new Random(3);
+        for (int i = 0; i < 4; i++)
+        {
+            var bytes = new byte[1 << 20];
+            random.NextBytes(bytes);
+            File.WriteAllBytes(Path.Combine(tree, "data", $"blob{i}"), bytes);
+        }
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(tree, s["big.xar"], uuid);
+        Directory.CreateDirectory(s.CacheDir);
+        TestEnv.Run("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", s.CacheDir).EnsureSuccess("mount small tmpfs");
+        try
+        {
+            var r = s.Run(xar, [], Extract(s));
+            Assert.Contains("cannot extract into", LaunchAssert.OneLineFailure(r, xar));
+            Assert.Empty(Leftovers(s, uuid));
+            Assert.False(Directory.Exists(Path.Combine(s.CacheDir, uuid)));
+        }
+        finally
+        {
+            TestEnv.Run("umount", s.CacheDir);
+        }
+    }
+
+    [SkippableFact]
+    public void ANoexecCacheIsPassedOverForTheNextPlace()
+    {
+        Require();
+        TestEnv.RequireRoot();
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        Directory.CreateDirectory(s.CacheDir);
+        TestEnv.Run("mount", "-t", "tmpfs", "-o", "noexec,size=16m,mode=0700", "tmpfs", s.CacheDir).EnsureSuccess("mount noexec tmpfs");
+        try
+        {
+            var env = Extract(s);
+            env["XDG_CACHE_HOME"] = s["xdg"];
+            var r = s.Run(xar, ["x"], env);
+            LaunchAssert.Succeeded(r);
+            string entry = Path.Combine(s["xdg"], "xar", uuid);
+            Assert.Contains($"XAR_MOUNT={entry}\n", r.StandardOutput);
+            Assert.Empty(Directory.GetFileSystemEntries(s.CacheDir));
+            // And the next run finds it there without extracting again.
+            var again = s.Run(xar, ["y"], env);
+            LaunchAssert.Succeeded(again);
+            Assert.Equal("", again.StandardError);
+        }
+        finally
+        {
+            TestEnv.Run("umount", s.CacheDir);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using Xar.Tests;
+
+namespace Xar.Launcher.Tests;
+
+/// <summary>samples/hello and samples/pyapp, packed by `xar pack --exec` and run by the launcher, mounted and extracted.</summary>
+public class SamplesTests
+{
+    private static string Pack(LauncherSandbox s, string sample, string exec)
+    {
+        string output = s[sample + ".xar"];
+        TestEnv.Run(new RunOptions(XarCommandTests.XarBinary, ["pack", Path.Combine(TestEnv.RepoRoot, "samples", sample), "-o", output, "--exec", exec, "--quiet"]))
+            .EnsureSuccess("xar pack " + sample);
+        return output;
+    }
+
+    [SkippableTheory]
+    [InlineData(LaunchMode.Mount)]
+    [InlineData(LaunchMode.ForcedExtract)]
+    public void HelloRuns(LaunchMode mode)
+    {
+        LaunchModes.Require(mode);
+        using var s = new LauncherSandbox();
+        string xar = Pack(s, "hello", "hello");
+        var r = s.Run(xar, ["one arg", "two"], LaunchModes.Environment(mode, s));
+        LaunchAssert.Succeeded(r);
+        string root = mode == LaunchMode.Mount ? Assert.Single(s.Mounts()) : Path.Combine(s.CacheDir, XarHeaderUuid(xar));
+        Assert.Equal(
+            "Hello from inside a XAR!\n" +
+            $"running from: {root}\n" +
+            $"archive:      {xar}\n" +
+            "arguments:\n  [one arg]\n  [two]\n",
+            r.StandardOutput);
+    }
+
+    [SkippableTheory]
+    [InlineData(LaunchMode.Mount)]
+    [InlineData(LaunchMode.ForcedExtract)]
+    public void PyappImportsFromTheImage(LaunchMode mode)
+    {
+        LaunchModes.Require(mode);
+        TestEnv.RequireTool("python3");
+        using var s = new LauncherSandbox();
+        string xar = Pack(s, "pyapp", "bin/pyapp");
+        var r = s.Run(xar, ["--x"], LaunchModes.Environment(mode, s));
+        LaunchAssert.Succeeded(r);
+        string root = mode == LaunchMode.Mount ? Assert.Single(s.Mounts()) : Path.Combine(s.CacheDir, XarHeaderUuid(xar));
+        Assert.StartsWith("pyapp: 57 words, 38 distinct; most common: the (6), a (4), image (4)\n", r.StandardOutput);
+        Assert.Contains($"imported from: {root}/pyapp\n", r.StandardOutput);
+        Assert.EndsWith("arguments: [--x]\n", r.StandardOutput);
+    }
+
+    private static string XarHeaderUuid(string xar) => Xar.SquashFs.Xar.XarHeader.ReadFromFile(xar).Uuid;
+}
