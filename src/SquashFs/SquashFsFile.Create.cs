@@ -17,8 +17,9 @@ public static partial class SquashFsFile
     {
         ArgumentNullException.ThrowIfNull(sourceDirectory);
         ArgumentNullException.ThrowIfNull(destinationFile);
+        var imageOptions = (options ?? new SquashFsWriterOptions()) with { ReplacedFile = Path.GetFullPath(destinationFile) };
         AtomicFile.Write(destinationFile, unixMode: null, stream =>
-            ImageWriter.Write(sourceDirectory, stream, options ?? new SquashFsWriterOptions(), cancellationToken));
+            ImageWriter.Write(sourceDirectory, stream, imageOptions, cancellationToken));
     }
 
     /// <summary>

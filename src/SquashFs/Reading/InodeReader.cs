@@ -191,8 +191,6 @@ internal sealed class InodeReader
             if (tail == 0 || inode.FragmentOffset > _sb.BlockSize - tail)
                 throw new SquashFsCorruptException($"{what}: fragment tail of {tail} bytes at offset {inode.FragmentOffset} does not fit in a block");
         }
-        if (inode.BlockCount > 0 && (inode.BlocksStart < SquashFsConstants.SuperblockSize || inode.BlocksStart > (long)_sb.BytesUsed))
-            throw new SquashFsCorruptException($"{what}: data blocks start at {inode.BlocksStart}, outside the image");
         return Check(inode, what);
     }
 

@@ -37,6 +37,8 @@ internal sealed class DataWriter : IDisposable
         public readonly ManualResetEventSlim Done = new(false);
     }
 
+    private static readonly byte[] ZeroBlock = new byte[64 * 1024];
+
     private readonly ImageOutput _output;
     private readonly int _blockSize;
     private readonly bool _fragments;
@@ -127,6 +129,18 @@ internal sealed class DataWriter : IDisposable
         for (int i = 0; i < (int)blockCount; i++)
         {
             int length = (int)Math.Min((ulong)_blockSize, size - offset);
+            if (source.IsHole(offset, length))
+            {
+                // A hole in a sparse file: a sparse block, without reading gigabytes of zeros.
+                if (rehash is not null)
+                    for (int z = 0; z < length; z += ZeroBlock.Length)
+                        rehash.AppendData(ZeroBlock, 0, Math.Min(ZeroBlock.Length, length - z));
+                data.SparseBytes += (ulong)length;
+                Submit(new Job { Kind = JobKind.Block, File = data, BlockIndex = i, Input = null, Length = length, Zero = true });
+                offset += (ulong)length;
+                _onBlockRead?.Invoke(length);
+                continue;
+            }
             byte[] buffer = ArrayPool<byte>.Shared.Rent(_blockSize);
             try
             {
@@ -213,7 +227,8 @@ internal sealed class DataWriter : IDisposable
         }
         catch (OperationCanceledException)
         {
-            ArrayPool<byte>.Shared.Return(job.Input!);
+            if (job.Input is not null)
+                ArrayPool<byte>.Shared.Return(job.Input);
             ThrowIfFailed();
             throw;
         }
@@ -297,7 +312,8 @@ internal sealed class DataWriter : IDisposable
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(job.Input!);
+                    if (job.Input is not null)
+                        ArrayPool<byte>.Shared.Return(job.Input);
                     if (job.Output is not null)
                         ArrayPool<byte>.Shared.Return(job.Output);
                 }
@@ -316,7 +332,8 @@ internal sealed class DataWriter : IDisposable
             while (_ordered.TryTake(out var left))
             {
                 left.Done.Wait();
-                ArrayPool<byte>.Shared.Return(left.Input!);
+                if (left.Input is not null)
+                    ArrayPool<byte>.Shared.Return(left.Input);
                 if (left.Output is not null)
                     ArrayPool<byte>.Shared.Return(left.Output);
             }
@@ -427,6 +444,30 @@ internal sealed unsafe class FileSource : IDisposable
         if (LibC.StatxCall((int)handle.DangerousGetHandle(), &empty, LibC.AtEmptyPath, LibC.StatxBasicStats, &st) != 0)
             throw new SourceTreeException(display, "cannot stat: " + LibC.ErrorText(Marshal.GetLastPInvokeError()));
         return st;
+    }
+
+    private long _nextData = -1;
+
+    /// <summary>
+    /// True when [offset, offset+length) lies in a hole of a sparse file (SEEK_DATA finds no data
+    /// there). Asked only of files with fewer allocated blocks than their size.
+    /// </summary>
+    public bool IsHole(ulong offset, int length)
+    {
+        if (_handle is null || _opened.Blocks * 512 >= _opened.Size)
+            return false;
+        long start = (long)offset;
+        if (_nextData > start)
+            return _nextData >= start + length;
+        long next = LibC.LSeek((int)_handle.DangerousGetHandle(), start, LibC.SeekData);
+        if (next < 0)
+        {
+            if (Marshal.GetLastPInvokeError() != LibC.ENXIO)
+                return false; // no SEEK_DATA here: read and test the bytes instead
+            next = long.MaxValue; // no data after offset
+        }
+        _nextData = next;
+        return next >= start + length;
     }
 
     /// <summary>Reads exactly <paramref name="destination"/>.Length bytes at <paramref name="offset"/>; a short file has changed.</summary>

@@ -23,6 +23,10 @@ internal static class ImageWriter
         var ids = new IdTable();
         var xattrs = options.NoXattrs ? null : new XattrWriter(metaCompressor);
         var scanner = new Writing.TreeScanner(options, ids, xattrs, cancel);
+        if (TreeScanner.StatOpenFile(destination) is { } self)
+            scanner.SkipFile(self);
+        if (options.ReplacedFile is not null && TreeScanner.StatPath(options.ReplacedFile) is { } replaced)
+            scanner.SkipFile(replaced);
         var root = scanner.Scan(sourceDirectory);
 
         var output = new ImageOutput(destination);
@@ -42,12 +46,14 @@ internal static class ImageWriter
         long filesDone = 0, bytesRead = 0;
         long filesTotal = scanner.Files.Count, bytesTotal = scanner.TotalFileBytes;
         List<(ulong Start, uint Size)> fragments;
+        DataWriter? writer = null;
         using (var data = new DataWriter(output, options, scanner.Files, n =>
         {
             bytesRead += n;
-            options.Progress?.Invoke(new SquashFsWriteProgress(filesDone, filesTotal, bytesRead, bytesTotal, 0));
+            options.Progress?.Invoke(new SquashFsWriteProgress(filesDone, filesTotal, bytesRead, bytesTotal, writer?.BytesWritten ?? 0));
         }, cancel))
         {
+            writer = data;
             foreach (var file in scanner.Files)
             {
                 cancel.ThrowIfCancellationRequested();

@@ -65,6 +65,9 @@ public sealed record class SquashFsWriterOptions
     /// </summary>
     internal IReadOnlyList<ExtraFile>? ExtraRootFiles { get; init; }
 
+    /// <summary>The destination file the image will replace: left out of the image if it lies in the tree.</summary>
+    internal string? ReplacedFile { get; init; }
+
     internal sealed record ExtraFile(string Name, byte[] Content, uint Mode);
 }
 

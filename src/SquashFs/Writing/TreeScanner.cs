@@ -22,6 +22,7 @@ internal sealed unsafe class TreeScanner
     private readonly ExcludeMatcher _excludes;
     private readonly Dictionary<string, int>? _priorities;
     private readonly Dictionary<(uint, uint, ulong), SourceInode> _hardLinks = [];
+    private readonly HashSet<(uint, uint, ulong)> _skip = [];
     private readonly CancellationToken _cancel;
     private byte[] _xattrList = new byte[1024];
     private byte[] _xattrValue = new byte[1024];
@@ -40,6 +41,12 @@ internal sealed unsafe class TreeScanner
                 _priorities[path.Trim('/')] = priority;
         }
     }
+
+    /// <summary>
+    /// Leaves a file out of the image wherever it appears in the tree: the image being written (and
+    /// the file it will replace) when the output goes inside the source directory, as mksquashfs does.
+    /// </summary>
+    public void SkipFile(in LibC.Statx st) => _skip.Add((st.DevMajor, st.DevMinor, st.Ino));
 
     /// <summary>Regular-file inodes in the order their data is stored.</summary>
     public List<SourceInode> Files { get; } = [];
@@ -105,6 +112,8 @@ internal sealed unsafe class TreeScanner
             string display = Display(childPath);
             var st = Stat(childPath, display, mustExist: false);
             int type = st.Mode & S_IFMT;
+            if (type == S_IFREG && _skip.Count > 0 && _skip.Contains((st.DevMajor, st.DevMinor, st.Ino)))
+                continue;
             int childPriority = priority;
             if (_priorities is not null && _priorities.TryGetValue(Encoding.UTF8.GetString(childRelative), out int p))
                 childPriority = p;
@@ -138,7 +147,7 @@ internal sealed unsafe class TreeScanner
                 case S_IFBLK:
                     if (st.RdevMajor > 0xFFF || st.RdevMinor > 0xFFFFF)
                         throw new SourceTreeException(display, $"device number {st.RdevMajor}:{st.RdevMinor} does not fit SquashFS (major < 4096, minor < 1048576)", isBadInput: true);
-                    uint dev = (st.RdevMinor & 0xFF) | (st.RdevMajor << 8) | ((st.RdevMinor & ~0xFFu) << 12);
+                    uint dev = EncodeDevice(st.RdevMajor, st.RdevMinor);
                     inode = MakeInode(childPath, st, display, type == S_IFCHR ? InodeType.CharDevice : InodeType.BlockDevice, null, null, dev);
                     break;
                 case S_IFIFO:
@@ -156,6 +165,9 @@ internal sealed unsafe class TreeScanner
             directory.Entries.Add(new SourceEntry(name, inode));
         }
     }
+
+    /// <summary>The kernel's new_encode_dev: minor low byte, 12-bit major, then the minor's upper 12 bits.</summary>
+    public static uint EncodeDevice(uint major, uint minor) => (minor & 0xFF) | (major << 8) | ((minor & ~0xFFu) << 12);
 
     private SourceInode MakeInode(byte[] path, in LibC.Statx st, string display, InodeType type, SourceDirectory? directory, byte[]? target, uint? device)
     {
@@ -195,6 +207,24 @@ internal sealed unsafe class TreeScanner
     }
 
     private static string Display(byte[] path) => Encoding.UTF8.GetString(path);
+
+    /// <summary>statx of an open file, or null when it cannot be had.</summary>
+    public static LibC.Statx? StatOpenFile(Stream stream)
+    {
+        if (stream is not FileStream fs)
+            return null;
+        LibC.Statx st;
+        byte empty = 0;
+        return LibC.StatxCall((int)fs.SafeFileHandle.DangerousGetHandle(), &empty, LibC.AtEmptyPath, LibC.StatxBasicStats, &st) == 0 ? st : null;
+    }
+
+    /// <summary>statx of a path (following nothing), or null when it does not exist.</summary>
+    public static LibC.Statx? StatPath(string path)
+    {
+        LibC.Statx st;
+        fixed (byte* p = ZeroTerminated(Encoding.UTF8.GetBytes(path)))
+            return LibC.StatxCall(LibC.AtFdCwd, p, LibC.AtSymlinkNoFollow, LibC.StatxBasicStats, &st) == 0 ? st : null;
+    }
 
     private static LibC.Statx Stat(byte[] path, string display, bool mustExist)
     {

@@ -51,7 +51,7 @@ public static class XarFile
         if (!Directory.Exists(sourceDirectory))
             throw new SourceTreeException(sourceDirectory, "no such directory", isBadInput: true);
 
-        var image = options.Image;
+        var image = options.Image with { ReplacedFile = Path.GetFullPath(destinationFile) };
         string? target = null;
         if (options.ExecPath is not null)
         {

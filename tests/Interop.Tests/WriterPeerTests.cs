@@ -1,0 +1,156 @@
+using System.Text.RegularExpressions;
+using Xar.Tests;
+
+namespace Xar.Interop.Tests;
+
+/// <summary>
+/// Images written by `xar pack` read back by the real peers (unsquashfs, the Linux kernel,
+/// squashfuse_ll) hold exactly the source tree (treediff.sh), and `unsquashfs -s` reports what was asked.
+/// </summary>
+[Collection("writer-interop")]
+public class WriterPeerTests
+{
+    private static readonly string[] Readers = ["kernel", "unsquashfs", "squashfuse_ll"];
+
+    private static void RequirePeers()
+    {
+        TestEnv.RequireRoot();
+        TestEnv.RequireTool("unsquashfs");
+        TestEnv.RequireTool("python3");
+        TestEnv.RequireFuse();
+    }
+
+    private static void AssertSuperblock(string image, string compressor, int blockSize)
+    {
+        var r = TestEnv.Run("unsquashfs", "-s", image).EnsureSuccess("unsquashfs -s");
+        Assert.Matches(new Regex($"^Compression {compressor}$", RegexOptions.Multiline), r.StandardOutput);
+        Assert.Matches(new Regex($"^Block size {blockSize}$", RegexOptions.Multiline), r.StandardOutput);
+    }
+
+    private static void AssertReadBack(string source, string image, IEnumerable<string> readers)
+    {
+        foreach (string via in readers)
+            TestEnv.AssertTreesEqual(source, image, "--via", via);
+    }
+
+    [SkippableTheory]
+    [InlineData("gzip")]
+    [InlineData("zstd")]
+    [InlineData("xz")]
+    [InlineData("lz4")]
+    [InlineData("none")]
+    public void EdgeTreeWithEachCompressor(string compression)
+    {
+        RequirePeers();
+        string edge = Corpus.Get("edge");
+        using var dir = new TempDir("writer-edge");
+        string image = dir["edge.sqfs"];
+        XarProgram.Pack(edge, image, "--format", "squashfs", "-c", compression);
+        // "none" is stored raw under gzip's id, as mksquashfs -noI -noD -noF -noX does
+        AssertSuperblock(image, compression == "none" ? "gzip" : compression, 131072);
+        if (compression == "none")
+            Assert.Contains("Data is uncompressed", TestEnv.Run("unsquashfs", "-s", image).StandardOutput);
+        AssertReadBack(edge, image, Readers);
+    }
+
+    [SkippableTheory]
+    [InlineData("4K", 4096)]
+    [InlineData("1M", 1048576)]
+    public void EdgeTreeAtSmallestAndLargestBlockSize(string blockSize, int bytes)
+    {
+        RequirePeers();
+        string edge = Corpus.Get("edge");
+        using var dir = new TempDir("writer-bs");
+        string image = dir["edge.sqfs"];
+        XarProgram.Pack(edge, image, "--format", "squashfs", "-b", blockSize);
+        AssertSuperblock(image, "zstd", bytes);
+        AssertReadBack(edge, image, Readers);
+    }
+
+    [SkippableFact]
+    public void EdgeTreeWithoutFragmentsOrDedup()
+    {
+        RequirePeers();
+        string edge = Corpus.Get("edge");
+        using var dir = new TempDir("writer-nofrag");
+        string image = dir["edge.sqfs"];
+        XarProgram.Pack(edge, image, "--format", "squashfs", "-c", "gzip", "--no-fragments", "--no-dedup");
+        var s = TestEnv.Run("unsquashfs", "-s", image).EnsureSuccess("unsquashfs -s").StandardOutput;
+        Assert.Contains("Number of fragments 0", s);
+        AssertReadBack(edge, image, Readers);
+    }
+
+    [SkippableTheory]
+    [InlineData("python-stdlib", "zstd")]
+    [InlineData("usr-share-doc", "gzip")]
+    [InlineData("dotnet-sdk", "lz4")]
+    [InlineData("usr-share-doc", "xz")]
+    [InlineData("python-stdlib", "none")]
+    public void RealTreeWithOneCompressor(string corpus, string compression)
+    {
+        RequirePeers();
+        string tree = Corpus.Get(corpus);
+        using var dir = new TempDir("writer-real");
+        string image = dir["tree.sqfs"];
+        XarProgram.Pack(tree, image, "--format", "squashfs", "-c", compression, "-j", "2");
+        AssertSuperblock(image, compression == "none" ? "gzip" : compression, 131072);
+        AssertReadBack(tree, image, ["kernel"]);
+    }
+
+    [SkippableFact]
+    public void CompressionLevelsAndXattrOptionsReachThePeers()
+    {
+        RequirePeers();
+        string edge = Corpus.Get("edge");
+        using var dir = new TempDir("writer-opts");
+        string image = dir["edge.sqfs"];
+        XarProgram.Pack(edge, image, "--format", "squashfs", "-c", "gzip", "--level", "1", "--no-xattrs");
+        var s = TestEnv.Run("unsquashfs", "-s", image).EnsureSuccess("unsquashfs -s").StandardOutput;
+        Assert.Matches(new Regex(@"compression-level 1\b"), s);
+        TestEnv.AssertTreesEqual(edge, image, "--via", "kernel", "--no-xattrs");
+        Assert.Contains("Xattrs are not stored", s, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>A sparse file over 4 GiB (extended inode, 64-bit size) with data at both ends; holes are not read.</summary>
+    [SkippableFact]
+    public void FileOver4GiBWithHoles()
+    {
+        RequirePeers();
+        using var dir = new TempDir("writer-huge");
+        string src = dir["src"];
+        Directory.CreateDirectory(src);
+        string huge = Path.Combine(src, "huge");
+        var random = new Random(11);
+        var head = new byte[4097];
+        random.NextBytes(head);
+        using (var f = new FileStream(huge, FileMode.CreateNew))
+        {
+            f.Write(head);
+            f.Position = (1L << 32) + 12345;
+            random.NextBytes(head);
+            f.Write(head);
+        }
+        string image = dir["huge.sqfs"];
+        XarProgram.Pack(src, image, "--format", "squashfs", "-c", "gzip");
+        Assert.True(new FileInfo(image).Length < 64 * 1024);
+        AssertReadBack(src, image, ["kernel"]);
+    }
+
+    [SkippableFact]
+    public void OwnerAndTimeOverridesApplyToEveryEntry()
+    {
+        RequirePeers();
+        using var dir = new TempDir("writer-own");
+        string src = dir["src"];
+        Directory.CreateDirectory(Path.Combine(src, "sub"));
+        File.WriteAllText(Path.Combine(src, "sub", "f"), "x");
+        File.CreateSymbolicLink(Path.Combine(src, "l"), "sub/f");
+        string image = dir["o.sqfs"];
+        XarProgram.Pack(src, image, "--format", "squashfs", "--uid", "1234", "--gid", "5678", "--mtime", "1000000000");
+        var r = TestEnv.Run("unsquashfs", "-lln", image).EnsureSuccess("unsquashfs -lln");
+        var lines = r.StandardOutput.Split('\n').Where(l => l.Contains("squashfs-root")).ToList();
+        Assert.Equal(4, lines.Count);
+        Assert.All(lines, l => Assert.Contains("1234/5678", l));
+        Assert.All(lines, l => Assert.Contains("2001-09-09", l));
+    }
+}

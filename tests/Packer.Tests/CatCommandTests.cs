@@ -1,0 +1,27 @@
+using Xar.Tests;
+
+namespace Xar.Packer.Tests;
+
+public class CatCommandTests
+{
+    [SkippableFact]
+    public void WritesTheFileBytes()
+    {
+        using var tmp = new TempDir("cat");
+        var (tree, image) = ExtractTestImages.Make(tmp, "-b", "4K");
+        var r = ExtractTestImages.Run("cat", image, "sub/data.bin").EnsureSuccess("cat");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(tree, "sub", "data.bin")), r.StandardOutputBytes);
+        // Symlinks inside the image are followed.
+        Assert.Equal(File.ReadAllBytes(Path.Combine(tree, "sub", "data.bin")), ExtractTestImages.Run("cat", image, "link").EnsureSuccess("cat link").StandardOutputBytes);
+        Assert.Equal("hello, world\n", ExtractTestImages.Run("cat", image, "/hello.txt").EnsureSuccess("cat").StandardOutput);
+    }
+
+    [SkippableFact]
+    public void DirectoriesAndMissingPathsExitTwo()
+    {
+        using var tmp = new TempDir("cat-bad");
+        var (_, image) = ExtractTestImages.Make(tmp);
+        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("cat", image, "sub"), "not a regular file");
+        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("cat", image, "missing"), "no such file");
+    }
+}

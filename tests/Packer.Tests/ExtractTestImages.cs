@@ -1,0 +1,46 @@
+using Xar.Tests;
+
+namespace Xar.Packer.Tests;
+
+/// <summary>The `xar` program beside the tests (or XAR_BIN) and small mksquashfs images to run it on.</summary>
+internal static class ExtractTestImages
+{
+    public static string Xar
+    {
+        get
+        {
+            string? bin = Environment.GetEnvironmentVariable("XAR_BIN");
+            return !string.IsNullOrEmpty(bin) && File.Exists(Path.Combine(bin, "xar")) ? Path.Combine(bin, "xar") : Path.Combine(AppContext.BaseDirectory, "xar");
+        }
+    }
+
+    public static ProcessResult Run(params string[] args) => TestEnv.Run(Xar, args);
+
+    /// <summary>A small tree and its mksquashfs image: (tree, image).</summary>
+    public static (string Tree, string Image) Make(TempDir tmp, params string[] options)
+    {
+        TestEnv.RequireTool("mksquashfs");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "sub"));
+        File.WriteAllText(Path.Combine(tree, "hello.txt"), "hello, world\n");
+        var data = new byte[300_000];
+        new Random(5).NextBytes(data);
+        File.WriteAllBytes(Path.Combine(tree, "sub", "data.bin"), data);
+        File.CreateSymbolicLink(Path.Combine(tree, "link"), "sub/data.bin");
+        string image = tmp["image.sqfs"];
+        TestEnv.Run(TestEnv.FindTool("mksquashfs")!, [tree, image, "-noappend", "-no-progress", "-quiet", .. options]).EnsureSuccess("mksquashfs");
+        return (tree, image);
+    }
+
+    /// <summary>Asserts exit 2 with one "xar: ..." line on stderr and no stack trace.</summary>
+    public static void AssertBadInput(ProcessResult r, string? contains = null)
+    {
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}, stderr: {r.StandardError}");
+        string err = r.StandardError.TrimEnd('\n');
+        Assert.StartsWith("xar: ", err);
+        Assert.DoesNotContain('\n', err);
+        Assert.DoesNotContain("   at ", err);
+        if (contains is not null)
+            Assert.Contains(contains, err);
+    }
+}

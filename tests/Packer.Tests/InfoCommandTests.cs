@@ -1,0 +1,42 @@
+using System.Text.Json;
+using Xar.SquashFs.Xar;
+using Xar.Tests;
+
+namespace Xar.Packer.Tests;
+
+public class InfoCommandTests
+{
+    [SkippableFact]
+    public void ShowsSuperblockAndHeader()
+    {
+        using var tmp = new TempDir("info");
+        var (_, image) = ExtractTestImages.Make(tmp, "-comp", "zstd", "-Xcompression-level", "5", "-b", "64K");
+        var r = ExtractTestImages.Run("info", image).EnsureSuccess("xar info");
+        Assert.Contains("compression: zstd", r.StandardOutput);
+        Assert.Contains("compression_level: 5", r.StandardOutput);
+        Assert.Contains("block_size: 65536", r.StandardOutput);
+
+        string xar = tmp["app.xar"];
+        File.WriteAllBytes(xar, [.. new XarHeader("00112233aabbccdd", "1700000000", "boot.sh").ToBytes(), .. File.ReadAllBytes(image)]);
+        var j = ExtractTestImages.Run("info", "--json", xar).EnsureSuccess("xar info --json");
+        using var doc = JsonDocument.Parse(j.StandardOutput);
+        Assert.Equal("xar", doc.RootElement.GetProperty("format").GetString());
+        Assert.Equal("00112233aabbccdd", doc.RootElement.GetProperty("xar").GetProperty("UUID").GetString());
+        Assert.Equal(4096, doc.RootElement.GetProperty("image_offset").GetInt64());
+        Assert.Equal(65536, doc.RootElement.GetProperty("block_size").GetInt64());
+
+        var o = ExtractTestImages.Run("info", "--offset", "4096", xar).EnsureSuccess("xar info --offset");
+        Assert.Contains("format: squashfs", o.StandardOutput);
+    }
+
+    [SkippableFact]
+    public void BadInputExitsTwo()
+    {
+        using var tmp = new TempDir("info-bad");
+        File.WriteAllText(tmp["not-an-image"], "just text, long enough to hold a superblock? no, but it is not hsqs anyway............................................");
+        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("info", tmp["not-an-image"]), "not a SquashFS image");
+        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("info", tmp["missing"]));
+        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("info", tmp.Path));
+        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("info", "--offset", "-5", tmp["not-an-image"]));
+    }
+}

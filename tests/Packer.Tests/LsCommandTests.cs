@@ -1,0 +1,27 @@
+using Xar.Tests;
+
+namespace Xar.Packer.Tests;
+
+public class LsCommandTests
+{
+    [SkippableFact]
+    public void ListsLikeUnsquashfs()
+    {
+        TestEnv.RequireTool("unsquashfs");
+        using var tmp = new TempDir("ls");
+        var (_, image) = ExtractTestImages.Make(tmp);
+        string unsquashfs = TestEnv.FindTool("unsquashfs")!;
+        Assert.Equal(TestEnv.Run(unsquashfs, "-l", image).StandardOutput, ExtractTestImages.Run("ls", image).EnsureSuccess("ls").StandardOutput);
+        Assert.Equal(TestEnv.Run(unsquashfs, "-lls", image).StandardOutput, ExtractTestImages.Run("ls", "-l", image).EnsureSuccess("ls -l").StandardOutput);
+        Assert.Equal(TestEnv.Run(unsquashfs, "-lls", image, "sub").StandardOutput, ExtractTestImages.Run("ls", "-l", image, "sub").EnsureSuccess("ls -l sub").StandardOutput);
+        Assert.Equal(TestEnv.Run(unsquashfs, "-l", image, "sub/data.bin").StandardOutput, ExtractTestImages.Run("ls", image, "sub/data.bin").EnsureSuccess("ls file").StandardOutput);
+    }
+
+    [SkippableFact]
+    public void MissingPathExitsTwo()
+    {
+        using var tmp = new TempDir("ls-missing");
+        var (_, image) = ExtractTestImages.Make(tmp);
+        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("ls", image, "nope/nothing"), "no such path");
+    }
+}

@@ -1,0 +1,183 @@
+using System.Runtime.Versioning;
+using Xar.Packer.Cli;
+using Xar.Packer.Commands;
+using Xar.Tests;
+
+namespace Xar.Packer.Tests;
+
+/// <summary>`xar pack` usage: exit statuses, no partial output, option parsing, sort and exclude effects.</summary>
+[SupportedOSPlatform("linux")]
+public class PackCommandTests
+{
+    private static TempDir Tree()
+    {
+        var dir = new TempDir("pack");
+        Directory.CreateDirectory(dir["src/bin"]);
+        File.WriteAllText(dir["src/bin/app"], "#!/bin/sh\necho hi\n");
+        File.SetUnixFileMode(dir["src/bin/app"], (UnixFileMode)0x1ED);
+        File.WriteAllText(dir["src/data.txt"], "data\n");
+        return dir;
+    }
+
+    private static int Pack(params string[] args) => Program.Main(["pack", .. args, "--quiet"]);
+
+    private static string[] Leftovers(TempDir dir) =>
+        Directory.GetFiles(dir.Path).Select(Path.GetFileName).Where(n => n!.Contains(".tmp")).ToArray()!;
+
+    [Fact]
+    public void PacksAnExecutableXarAndABareImage()
+    {
+        using var dir = Tree();
+        Assert.Equal(0, Pack(dir["src"], "-o", dir["a.xar"], "--exec", "bin/app", "-c", "gzip"));
+        Assert.Equal((UnixFileMode)0x1ED, File.GetUnixFileMode(dir["a.xar"]));
+        Assert.StartsWith("#!/usr/bin/env xarexec_fuse\n", File.ReadAllText(dir["a.xar"])[..40]);
+        Assert.Equal(0, Pack(dir["src"], "-o", dir["a.sqfs"], "--format", "squashfs", "-c", "none"));
+        Assert.True("hsqs"u8.SequenceEqual(File.ReadAllBytes(dir["a.sqfs"]).AsSpan(0, 4)));
+        Assert.Empty(Leftovers(dir));
+    }
+
+    [Theory]
+    [InlineData("--block-size", "3K")]
+    [InlineData("--block-size", "2M")]
+    [InlineData("--block-size", "2K")]
+    [InlineData("-b", "abc")]
+    [InlineData("-b", "100000")]
+    [InlineData("--level", "23")]
+    [InlineData("--level", "0")]
+    [InlineData("--jobs", "0")]
+    [InlineData("--compression", "brotli")]
+    [InlineData("--format", "zip")]
+    [InlineData("--exec", "bin/missing")]
+    [InlineData("--exec", "data.txt")]
+    [InlineData("--exec", "../escape")]
+    public void BadOptionsExitTwoAndLeaveOutputAlone(string option, string value)
+    {
+        using var dir = Tree();
+        File.WriteAllText(dir["out"], "previous");
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["out"], option, value));
+        Assert.Equal("previous", File.ReadAllText(dir["out"]));
+        Assert.Empty(Leftovers(dir));
+    }
+
+    [Fact]
+    public void MissingSourceExitsTwoAndWritesNothing()
+    {
+        using var dir = Tree();
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["nope"], "-o", dir["out"]));
+        Assert.False(File.Exists(dir["out"]));
+        Assert.Empty(Leftovers(dir));
+    }
+
+    [Fact]
+    public void SourceThatIsAFileExitsTwo()
+    {
+        using var dir = Tree();
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src/data.txt"], "-o", dir["out"]));
+        Assert.False(File.Exists(dir["out"]));
+    }
+
+    [Fact]
+    public void ConflictingOptionsExitTwo()
+    {
+        using var dir = Tree();
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["out"], "--all-root", "--uid", "5"));
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["out"], "--format", "squashfs", "--exec", "bin/app"));
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["out"], "-c", "none", "--level", "3"));
+        Assert.False(File.Exists(dir["out"]));
+    }
+
+    [Fact]
+    public void BadSortFileExitsTwo()
+    {
+        using var dir = Tree();
+        File.WriteAllText(dir["sort"], "data.txt notanumber\n");
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["out"], "--sort", dir["sort"]));
+        File.WriteAllText(dir["sort"], "data.txt 40000\n");
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["out"], "--sort", dir["sort"]));
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["out"], "--sort", dir["missing-sort"]));
+        Assert.False(File.Exists(dir["out"]));
+    }
+
+    [Fact]
+    public void OutputIntoAMissingDirectoryFailsWithoutLeftovers()
+    {
+        using var dir = Tree();
+        int rc = Pack(dir["src"], "-o", dir["no/such/dir/out"]);
+        Assert.NotEqual(0, rc);
+        Assert.False(Directory.Exists(dir["no"]));
+    }
+
+    [SkippableFact]
+    public void OutputInsideTheSourceIsLeftOutOfTheImage()
+    {
+        TestEnv.RequireTool("unsquashfs");
+        using var dir = Tree();
+        string output = dir["src/out.sqfs"];
+        Assert.Equal(0, Pack(dir["src"], "-o", output, "--format", "squashfs"));
+        Assert.Equal(0, Pack(dir["src"], "-o", output, "--format", "squashfs")); // the old image is there now
+        var list = TestEnv.Run("unsquashfs", "-l", output).EnsureSuccess("unsquashfs -l").StandardOutput;
+        Assert.Equal(["squashfs-root", "squashfs-root/bin", "squashfs-root/bin/app", "squashfs-root/data.txt"],
+            list.Split('\n').Where(l => l.StartsWith("squashfs-root", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData("131072", 131072)]
+    [InlineData("128K", 131072)]
+    [InlineData("128k", 131072)]
+    [InlineData("1M", 1048576)]
+    [InlineData("4K", 4096)]
+    [InlineData("4096", 4096)]
+    public void BlockSizes(string text, int bytes) => Assert.Equal(bytes, PackCommand.ParseBlockSize(text));
+
+    [Fact]
+    public void SortFileLines()
+    {
+        var p = SortFile.Parse(["# comment", "", "./a/b c 10", "/x -5", "dir/\t32767"], "f");
+        Assert.Equal(10, p["a/b c"]);
+        Assert.Equal(-5, p["x"]);
+        Assert.Equal(32767, p["dir"]);
+        Assert.Throws<UsageException>(() => SortFile.Parse(["noprio"], "f"));
+    }
+
+    /// <summary>With no compression the file bytes lie in the image as they are: their order shows the data order.</summary>
+    [Fact]
+    public void SortPrioritiesPutFilesFirstAndExcludesLeaveThemOut()
+    {
+        using var dir = new TempDir("sort");
+        Directory.CreateDirectory(dir["src/lib"]);
+        File.WriteAllText(dir["src/a-first-by-name"], "MARKER-A " + new string('a', 5000));
+        File.WriteAllText(dir["src/lib/z-late-by-name"], "MARKER-Z " + new string('z', 5000));
+        File.WriteAllText(dir["src/secret.key"], "MARKER-SECRET");
+        File.WriteAllText(dir["sort"], "lib 100\n");
+        Assert.Equal(0, Pack(dir["src"], "-o", dir["img"], "--format", "squashfs", "-c", "none", "--sort", dir["sort"],
+            "--exclude", "*.key", "--no-fragments"));
+        string image = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(dir["img"]));
+        int a = image.IndexOf("MARKER-A", StringComparison.Ordinal), z = image.IndexOf("MARKER-Z", StringComparison.Ordinal);
+        Assert.True(a > 0 && z > 0);
+        Assert.True(z < a, "the higher-priority file is stored first");
+        Assert.DoesNotContain("MARKER-SECRET", image);
+        Assert.DoesNotContain("secret.key", image);
+
+        Assert.Equal(0, Pack(dir["src"], "-o", dir["img2"], "--format", "squashfs", "-c", "none", "--no-fragments"));
+        string plain = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(dir["img2"]));
+        Assert.True(plain.IndexOf("MARKER-A", StringComparison.Ordinal) < plain.IndexOf("MARKER-Z", StringComparison.Ordinal));
+        Assert.Contains("MARKER-SECRET", plain);
+    }
+
+    [Fact]
+    public void DuplicateFilesAreStoredOnceUnlessNoDedup()
+    {
+        using var dir = new TempDir("dedup");
+        Directory.CreateDirectory(dir["src"]);
+        var random = new Random(3);
+        var content = new byte[300_000];
+        random.NextBytes(content);
+        File.WriteAllBytes(dir["src/one"], content);
+        File.WriteAllBytes(dir["src/two"], content);
+        Assert.Equal(0, Pack(dir["src"], "-o", dir["dedup"], "--format", "squashfs", "-c", "gzip"));
+        Assert.Equal(0, Pack(dir["src"], "-o", dir["nodedup"], "--format", "squashfs", "-c", "gzip", "--no-dedup"));
+        long once = new FileInfo(dir["dedup"]).Length, twice = new FileInfo(dir["nodedup"]).Length;
+        Assert.InRange(once, 300_000, 320_000);
+        Assert.InRange(twice, 600_000, 620_000);
+    }
+}
