@@ -38,4 +38,19 @@ public class ReviewCliTests
         AssertOneLineError(r, 2);
         Assert.False(Directory.Exists(tmp["out"]));
     }
+
+    /// <summary>Parse errors used to print one line per error, and a value list over several lines.</summary>
+    [SkippableTheory]
+    [InlineData("pack", "SRC", "-o", "OUT", "-c", "lzo")]
+    [InlineData("info", "IMG", "extra1", "extra2")]
+    [InlineData("ls", "IMG", "--bogus", "-x")]
+    public void ParseErrorsAreOneLine(params string[] args)
+    {
+        using var tmp = new TempDir("review-cli");
+        string image = SmallImage(tmp);
+        var resolved = args.Select(a => a switch { "SRC" => tmp["tree"], "OUT" => tmp["out.xar"], "IMG" => image, _ => a }).ToArray();
+        var r = TestEnv.Run(new RunOptions(ReaderCli.XarPath, resolved));
+        AssertOneLineError(r, 2);
+        Assert.False(File.Exists(tmp["out.xar"]));
+    }
 }
