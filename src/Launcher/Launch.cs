@@ -116,32 +116,38 @@ internal sealed unsafe class Launch
     private int RunMounted(XarHeader header, bool mountOnly, string? target, ReadOnlySpan<string> passThrough)
     {
         var location = XarMountLayout.Locate(header);
-        using var session = XarMounter.MountOrReuse(_xarPath!, header, location);
-        if (mountOnly)
+        for (int attempt = 0; ; attempt++)
         {
-            WriteAll(1, session.MountPath + "\n");
-            return 0;
-        }
-        string entry = session.MountPath + "/" + target;
-        // Held open (and inherited across exec) so the mount cannot time out or be collected between
-        // exec and the shell opening the script, and while the program it starts opens its own files.
-        int fd = Open(entry, O_RDONLY | O_NOCTTY, 0);
-        if (fd < 0)
-        {
-            int errno = LastError;
+            using var session = XarMounter.MountOrReuse(_xarPath!, header, location);
+            if (mountOnly)
+            {
+                WriteAll(1, session.MountPath + "\n");
+                return 0;
+            }
+            string entry = session.MountPath + "/" + target;
+            // Held open (and inherited across exec) so the mount cannot time out or be collected between
+            // exec and the shell opening the script, and while the program it starts opens its own files.
+            int fd = Open(entry, O_RDONLY | O_NOCTTY, 0);
+            if (fd < 0)
+            {
+                int errno = LastError;
+                // squashfuse's idle timeout may have ended a reused mount just after we saw it: mount again.
+                if (!session.IsNewMount && attempt == 0 && FuseMount.Probe(session.MountPath) != FuseMountState.Mounted)
+                    continue;
+                session.UnmountIfNew();
+                return errno is ENOENT or ENOTDIR
+                    ? Fail($"XAREXEC_TARGET {target} is not in the image")
+                    : Fail($"cannot open {entry}: {Describe(errno)}");
+            }
+            if (session.IsNewMount)
+                SetEnv("XARFUSE_NEW_MOUNT", "1", 1);
+            else
+                UnsetEnv("XARFUSE_NEW_MOUNT");
+            int result = Exec(entry, passThrough);
+            Close(fd);
             session.UnmountIfNew();
-            return errno is ENOENT or ENOTDIR
-                ? Fail($"XAREXEC_TARGET {target} is not in the image")
-                : Fail($"cannot open {entry}: {Describe(errno)}");
+            return result;
         }
-        if (session.IsNewMount)
-            SetEnv("XARFUSE_NEW_MOUNT", "1", 1);
-        else
-            UnsetEnv("XARFUSE_NEW_MOUNT");
-        int result = Exec(entry, passThrough);
-        Close(fd);
-        session.UnmountIfNew();
-        return result;
     }
 
     /// <summary>

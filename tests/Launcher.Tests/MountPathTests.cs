@@ -67,6 +67,39 @@ public class MountPathTests
         Assert.Equal(mount, Assert.Single(s.Mounts()));
     }
 
+    [SkippableFact]
+    public void SquashfuseGetsTheOffsetAndTheIdleTimeout()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        LaunchAssert.Succeeded(s.Run(xar, []));
+        string mount = Assert.Single(s.Mounts());
+        var argv = File.ReadAllText($"/proc/{FindSquashfuse(mount)}/cmdline").Split('\0');
+        string expected = "offset=4096,timeout=870" + (FuseConfAllowsOther() ? ",allow_root" : "");
+        Assert.Equal(expected, argv[Array.IndexOf(argv, "-o") + 1]);
+    }
+
+    private static bool FuseConfAllowsOther() =>
+        File.Exists("/etc/fuse.conf") && File.ReadAllLines("/etc/fuse.conf").Any(l => l.Trim() == "user_allow_other");
+
+    [SkippableFact]
+    public void AnIdleMountGoesAwayAndTheNextRunMountsAgain()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var env = new Dictionary<string, string?> { ["XAR_MOUNT_TIMEOUT"] = "1" };
+        LaunchAssert.Succeeded(s.Run(xar, [], env));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (s.Mounts().Count > 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(100);
+        Assert.Empty(s.Mounts());
+        var r = s.Run(xar, [], env);
+        LaunchAssert.Succeeded(r);
+        Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
+    }
+
     /// <summary>The squashfuse process serving <paramref name="mountPoint"/> (its command line names it).</summary>
     private static int FindSquashfuse(string mountPoint)
     {

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# bench/launch.sh: what the launcher costs (not in CI; needs root or FUSE, hyperfine, python3).
+#   hello  = samples/hello packed with `xar pack --exec hello`
+#   stdlib = python3's stdlib (corpus python-stdlib) packed with a run.sh doing
+#            PYTHONPATH=$XAR_MOUNT/lib python3 -S -c 'import json,email,http.client'
+# For each: the entrypoint run directly from the mount/cache (/bin/sh -e ROOT/xar_bootstrap.sh,
+# exactly what the launcher execs) against ./X.xar warm (mounted), cold (unmounted before each
+# run), on the extraction path cached, and first run (cache emptied before each run); plus the
+# first extraction of stdlib against unsquashfs of the same image. Medians of hyperfine runs.
+# Usage: bench/launch.sh [--record]   (--record writes the table into bench/RESULTS.md, "## Launch")
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$(pwd)
+BIN=${XAR_BIN:-$(cd .. && pwd)/out/bin}
+WORK=${BENCH_WORK:-$HERE/work}/launch
+RUNS=${BENCH_RUNS:-60}
+SLOW_RUNS=${BENCH_SLOW_RUNS:-5}
+RECORD=${1:-}
+for t in hyperfine python3 unsquashfs fusermount3; do command -v $t >/dev/null || { echo "launch.sh: needs $t" >&2; exit 1; }; done
+[[ -x $BIN/xarexec && -e $BIN/xar ]] || { echo "launch.sh: no xar/xarexec in $BIN (make publish)" >&2; exit 1; }
+
+rm -rf "$WORK"
+mkdir -p "$WORK/mnt" "$WORK/cache"
+chmod 1777 "$WORK/mnt"
+export PATH="$BIN:$PATH" XAR_MOUNT_ROOT="$WORK/mnt" XAR_CACHE_DIR="$WORK/cache"
+unset XAR_EXTRACT XAR_MOUNT_SEED XAR_MOUNT_TIMEOUT
+cleanup() { for m in "$WORK"/mnt/uid-*/*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u -z "$m"; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# median NAME ARGS...: runs hyperfine, prints the median in ms.
+median() {
+    local name=$1; shift
+    hyperfine -N --style none --export-json "$WORK/$name.json" "$@" >/dev/null 2>&1 \
+        || hyperfine -N --export-json "$WORK/$name.json" "$@" >&2
+    python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$WORK/$name.json"
+}
+
+PY=$(python3 -c 'import sys; print(sys.executable)')   # the interpreter itself, not a pyenv shim
+STDLIB=${BENCH_WORK:-$HERE/work}/corpora/python-stdlib
+[[ -d $STDLIB ]] || bash ../../shared/bench/corpus.sh "$(dirname "$STDLIB")" python-stdlib >/dev/null
+
+xar pack ../samples/hello -o "$WORK/hello.xar" --exec hello --quiet
+mkdir -p "$WORK/stdlib-tree"
+cp -a "$STDLIB" "$WORK/stdlib-tree/lib"
+printf '#!/bin/sh\nPYTHONPATH="$XAR_MOUNT/lib" exec %s -S -c "import json,email,http.client"\n' "$PY" > "$WORK/stdlib-tree/run.sh"
+chmod 755 "$WORK/stdlib-tree/run.sh"
+xar pack "$WORK/stdlib-tree" -o "$WORK/stdlib.xar" --exec run.sh --quiet
+rm -rf "$WORK/stdlib-tree"
+
+rows=()
+for app in hello stdlib; do
+    xar=$WORK/$app.xar
+    uuid=$(python3 -c 'import sys; print([l.split("\"")[1] for l in open(sys.argv[1], "rb").read(8192).decode("utf-8", "replace").split("\n") if l.startswith("UUID=")][0])' "$xar")
+    mnt=$(xarexec -m "$xar")
+    direct=$(median "$app-direct" -w 5 -r "$RUNS" "/bin/sh -e $mnt/xar_bootstrap.sh $xar")
+    warm=$(median "$app-warm" -w 5 -r "$RUNS" "$xar")
+    warm_x=$(median "$app-warm-xarexec" -w 5 -r "$RUNS" "$BIN/xarexec $xar")
+    cold=$(median "$app-cold" -r "$RUNS" -p "fusermount3 -u -z $mnt" "$xar")
+    fusermount3 -u -z "$mnt" 2>/dev/null || true
+    export XAR_EXTRACT=1
+    "$xar" >/dev/null 2>&1
+    cached_direct=$(median "$app-cached-direct" -w 5 -r "$RUNS" "/bin/sh -e $WORK/cache/$uuid/xar_bootstrap.sh $xar")
+    cached=$(median "$app-cached" -w 5 -r "$RUNS" "$xar")
+    first=$(median "$app-first" -r "$SLOW_RUNS" -p "rm -rf $WORK/cache/$uuid $WORK/cache/lockfile.$uuid" "$xar")
+    unset XAR_EXTRACT
+    rows+=("$app $direct $warm $warm_x $cold $cached_direct $cached $first")
+done
+unsq=$(median unsquashfs -r "$SLOW_RUNS" -p "rm -rf $WORK/unsq" "unsquashfs -q -n -o 4096 -d $WORK/unsq $WORK/stdlib.xar")
+ours=$(median extract-only -r "$SLOW_RUNS" -p "rm -rf $WORK/ours" "$BIN/xar extract $WORK/stdlib.xar -o $WORK/ours --quiet")
+
+table=$(python3 - "$unsq" "$ours" "${rows[@]}" <<'PY'
+import sys
+unsq, ours = float(sys.argv[1]), float(sys.argv[2])
+out = ["| app | direct | ./X.xar warm | xarexec warm | warm overhead | cold | cold overhead | cache direct | cached | cached overhead | first extraction run |",
+       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+first_stdlib = None
+for row in sys.argv[3:]:
+    app, direct, warm, warm_x, cold, cdirect, cached, first = row.split()
+    d, w, wx, c, cd, ca, f = map(float, (direct, warm, warm_x, cold, cdirect, cached, first))
+    out.append(f"| {app} | {d:.2f} | {w:.2f} | {wx:.2f} | **{w - d:+.2f}** | {c:.2f} | **{c - d:+.2f}** | {cd:.2f} | {ca:.2f} | **{ca - cd:+.2f}** | {f:.1f} |")
+    if app == "stdlib":
+        first_stdlib = f
+out.append("")
+out.append(f"First extraction of stdlib.xar: launcher first run {first_stdlib:.0f} ms (extraction + start), "
+           f"`xar extract` {ours:.0f} ms, `unsquashfs -o 4096` {unsq:.0f} ms: "
+           f"ratio {first_stdlib / unsq:.2f} (launcher) / {ours / unsq:.2f} (extract only).")
+print("\n".join(out))
+PY
+)
+echo "Launch times in ms (medians; overhead = ./X.xar minus running the entrypoint directly)."
+echo "$table"
+
+if [[ $RECORD == --record ]]; then
+    commit=$(git -C .. rev-parse --short HEAD)
+    python3 - "$HERE/RESULTS.md" "$commit" "$table" "$RUNS" "$SLOW_RUNS" <<'PY'
+import sys, re, datetime
+path, commit, table, runs, slow = sys.argv[1:]
+text = open(path).read()
+section = (f"## Launch (bench/launch.sh)\n\nCommit {commit}, {datetime.date.today()}, medians of {runs} runs "
+           f"({slow} for extraction), times in ms. direct = `/bin/sh -e ROOT/xar_bootstrap.sh X.xar` (what the "
+           "launcher execs); warm = mounted; cold = unmounted before each run (squashfuse_ll starts); "
+           "cached / first = XAR_EXTRACT=1 with the cache entry present / removed before each run. "
+           "Targets: warm overhead <= 2 ms, cold <= 5 ms, cached <= 2 ms, first stdlib extraction <= 1.2 x unsquashfs.\n\n"
+           + table + "\n")
+if re.search(r"^## Launch", text, re.M):
+    text = re.sub(r"^## Launch.*?(?=^## |\Z)", section + "\n", text, flags=re.M | re.S)
+else:
+    text = text.rstrip("\n") + "\n\n" + section
+open(path, "w").write(text)
+PY
+    echo "recorded in bench/RESULTS.md"
+fi
