@@ -105,10 +105,11 @@ internal sealed unsafe class SquashFsExtractor
                 walker.Start();
                 walker.Join();
                 StopWorkers();
-                if (walkError is not null)
-                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(walkError);
+                // A worker's error first: the walk's own error is then only "extraction stopped".
                 if (_workerError is not null)
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_workerError);
+                if (walkError is not null)
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(walkError);
                 // The root's own attributes go on the temporary directory, then it becomes the target.
                 SetAttributes(_rootFd, _image.Root.Inode, _image.Root, isDirectory: true, []);
             }

@@ -61,6 +61,11 @@ public static class PosixPath
             if (errno != EEXIST)
                 throw new XarLaunchException($"cannot create directory {path}: {Describe(errno)}");
         }
+        else if (Chmod(path, (int)mode) != 0)
+        {
+            // The umask (e.g. 077 under `xar mount`) took bits away: the mode checked below is exact.
+            throw new XarLaunchException($"cannot set the mode of {path}: {Describe(LastError)}");
+        }
         CheckOwned(path, TryLstat(path), expectDirectory: true, mode);
     }
 
