@@ -72,4 +72,43 @@ public class ReviewLauncherTests
         Assert.True(r.ExitCode == 0, r.StandardError);
         Assert.Empty(Directory.GetFileSystemEntries(cache));
     }
+
+    /// <summary>The published xarexec: $XAR_BIN (make test), else one already published in this checkout.</summary>
+    private static string? Launcher()
+    {
+        string? bin = Environment.GetEnvironmentVariable("XAR_BIN");
+        foreach (string? dir in new[] { bin, Path.Combine(TestEnv.RepoRoot, "out", "bin"), Path.Combine(TestEnv.RepoRoot, "out", "test-xarexec") })
+            if (!string.IsNullOrEmpty(dir) && File.Exists(Path.Combine(dir, "xarexec")))
+                return Path.Combine(dir, "xarexec");
+        return null;
+    }
+
+    /// <summary>
+    /// Run with stdout closed (`app.xar >&-`), the launcher's cache lock file took descriptor 1 and
+    /// was kept open across exec: the program's output went into the lock file. Descriptors the
+    /// launcher hands to the program must never land on 0, 1 or 2.
+    /// </summary>
+    [SkippableFact]
+    public void ClosedStandardOutputDoesNotReceiveTheLockFile()
+    {
+        string? xarexec = Launcher();
+        TestEnv.Require(xarexec is not null, "needs a published xarexec (make publish)");
+        using var tmp = new TempDir("review-fd");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(Path.Combine(tree, "run"), "#!/bin/sh\necho done >\"$OUT\"\necho output-of-the-app || true\n");
+        TestEnv.Run("chmod", "0755", Path.Combine(tree, "run")).EnsureSuccess("chmod");
+        string xar = tmp["app.xar"];
+        ReaderCli.Run("pack", tree, "-o", xar, "--exec", "run", "--quiet").EnsureSuccess("xar pack");
+        string cache = tmp["cache"];
+        var env = new Dictionary<string, string?> { ["XAR_EXTRACT"] = "1", ["XAR_CACHE_DIR"] = cache, ["OUT"] = tmp["marker"] };
+        for (int run = 0; run < 2; run++) // first run extracts, the second reuses the entry
+        {
+            File.Delete(tmp["marker"]);
+            var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "exec \"$0\" \"$1\" >&-", xarexec!, xar]) { Environment = env });
+            Assert.True(File.Exists(tmp["marker"]), $"run {run}: the program did not run: {r.StandardError}");
+            var lockFile = Directory.GetFiles(cache, "lockfile.*").Single();
+            Assert.Equal(0, new FileInfo(lockFile).Length);
+        }
+    }
 }
