@@ -211,4 +211,25 @@ public class ExtractionPathTests
             TestEnv.Run("umount", s.CacheDir);
         }
     }
+
+    [SkippableFact]
+    public void AnUnusableDefaultCacheFallsBackToTheTemporaryDirectory()
+    {
+        Require();
+        TestEnv.RequireRoot();
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        File.WriteAllText(s["not-a-dir"], "");
+        Directory.CreateDirectory(s["tmp"]);
+        var env = Extract(s);
+        env["XAR_CACHE_DIR"] = null;
+        env["XDG_CACHE_HOME"] = s["not-a-dir"];
+        env["TMPDIR"] = s["tmp"];
+        var r = s.Run(xar, [], env);
+        LaunchAssert.Succeeded(r);
+        string entry = Path.Combine(s["tmp"], "xar-0", uuid);
+        Assert.Contains($"XAR_MOUNT={entry}\n", r.StandardOutput);
+        Assert.Equal("0700", Convert.ToString((int)File.GetUnixFileMode(Path.Combine(s["tmp"], "xar-0")), 8).PadLeft(4, '0'));
+    }
 }

@@ -134,6 +134,37 @@ public class XarCommandTests
     }
 
     [SkippableFact]
+    public void MountWithoutSquashfuseFailsWithTheReason()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var env = s.Environment();
+        var r = TestEnv.Run(new RunOptions(XarBinary, ["mount", xar]) { Environment = new Dictionary<string, string?>(env) { ["PATH"] = "/nonexistent" } });
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"xar: {xar}: cannot mount: neither squashfuse_ll nor squashfuse is on PATH (xar extract unpacks it instead)\n", r.StandardError);
+        Assert.Empty(s.Mounts());
+    }
+
+    [SkippableFact]
+    public void UnmountLeavesOtherMountsAlone()
+    {
+        using var s = new LauncherSandbox();
+        var r = Xar(s, null, "unmount", "/proc");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("xar: /proc: /proc is a proc mount, not a XAR (squashfuse) mount\n", r.StandardError);
+    }
+
+    [SkippableFact]
+    public void RunOfAMissingFileIsBadInput()
+    {
+        using var s = new LauncherSandbox();
+        var r = Xar(s, null, "run", s["missing.xar"], "x");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"xar: {s["missing.xar"]}: no such file\n", r.StandardError);
+    }
+
+    [SkippableFact]
     public void GcRejectsABadDuration()
     {
         using var s = new LauncherSandbox();

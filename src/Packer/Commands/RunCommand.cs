@@ -47,7 +47,8 @@ public static class RunCommand
         if (self is not null)
         {
             string dir = Path.GetDirectoryName(self)!;
-            foreach (string candidate in (string[])[Path.Combine(dir, "xarexec"), Path.Combine(dir, "..", "bin", "xarexec"), Path.Combine(dir, "..", "..", "bin", "xarexec")])
+            // out/xar/xar beside out/bin; PREFIX/lib/xar/xar/xar beside PREFIX/bin (make install).
+            foreach (string candidate in (string[])[Path.Combine(dir, "xarexec"), Path.Combine(dir, "..", "bin", "xarexec"), Path.Combine(dir, "..", "..", "..", "bin", "xarexec")])
                 if (File.Exists(candidate))
                     return Path.GetFullPath(candidate);
         }

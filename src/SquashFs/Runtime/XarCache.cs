@@ -41,14 +41,17 @@ public static class XarCache
     public const string LockFilePrefix = "lockfile.";
     private const uint PrivateDirectoryMode = 0x1C0; // 0700
 
-    /// <summary>A cache directory to try, and whether the user named it (then it is created with its parents).</summary>
-    public readonly record struct CacheRoot(string Path, bool Shared);
+    /// <summary>
+    /// A cache directory to try. Shared: in a world-writable place (so it must be ours alone, 0700).
+    /// Explicit: named by $XAR_CACHE_DIR, so failing to use it is an error rather than a reason to try the next.
+    /// </summary>
+    public readonly record struct CacheRoot(string Path, bool Shared, bool Explicit = false);
 
     /// <summary>The cache directories in the order they are tried.</summary>
     public static IReadOnlyList<CacheRoot> Roots()
     {
         var roots = new List<CacheRoot>(4);
-        void Add(string? path, bool shared)
+        void Add(string? path, bool shared, bool isExplicit = false)
         {
             if (string.IsNullOrEmpty(path) || path[0] != '/')
                 return;
@@ -56,9 +59,9 @@ public static class XarCache
             foreach (var r in roots)
                 if (r.Path == path)
                     return;
-            roots.Add(new CacheRoot(path, shared));
+            roots.Add(new CacheRoot(path, shared, isExplicit));
         }
-        Add(Environment.GetEnvironmentVariable(CacheDirVariable), false);
+        Add(Environment.GetEnvironmentVariable(CacheDirVariable), false, isExplicit: true);
         string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         string? home = Environment.GetEnvironmentVariable("HOME");
         Add(!string.IsNullOrEmpty(xdg) ? xdg + "/xar" : !string.IsNullOrEmpty(home) ? home + "/.cache/xar" : null, false);
@@ -109,19 +112,19 @@ public static class XarCache
             {
                 EnsureRoot(root);
             }
-            catch (XarLaunchException) when (root.Shared)
+            catch (XarLaunchException e) when (!root.Explicit)
             {
-                skipped.Add(root.Path + " (unusable)");
+                skipped.Add(e.Message);
                 continue;
             }
             if (PosixPath.IsNoExec(root.Path))
             {
-                skipped.Add(root.Path + " (noexec)");
+                skipped.Add(root.Path + " is on a noexec file system");
                 continue;
             }
             return OpenOrExtractIn(root.Path, xarPath, header, extract);
         }
-        throw new XarLaunchException($"no cache directory where programs may run: {string.Join(", ", skipped)}");
+        throw new XarLaunchException($"no cache directory where programs may run: {string.Join("; ", skipped)}");
     }
 
     private static XarCacheEntry OpenOrExtractIn(string root, string xarPath, XarHeader header, Action<string, string> extract)

@@ -68,7 +68,9 @@ internal sealed class DataWriter : IDisposable
         _onBlockRead = onBlockRead;
         _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         int jobs = Math.Max(1, options.Jobs);
-        _ordered = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), Math.Max(8, jobs * 4));
+        // Blocks in flight: enough to keep every worker busy, at most ~64 MiB of buffers (in + out).
+        int inFlight = Math.Clamp(jobs * 4, 8, Math.Max(8, (64 << 20) / (2 * _blockSize)));
+        _ordered = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), inFlight);
         if (_dedup)
         {
             // Only a file whose size another file has can be a duplicate: only those are hashed first.
