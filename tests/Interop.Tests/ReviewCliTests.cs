@@ -86,4 +86,33 @@ public class ReviewCliTests
         TestEnv.Run("chmod", "0600", Path.Combine(target, "locked")).EnsureSuccess("chmod");
         TestEnv.AssertTreesEqual(tree, target, "--no-owner");
     }
+
+    /// <summary>
+    /// A directory given as FILE: `xar mount DIR` said "Access to the path is denied" with exit 1,
+    /// `xar run DIR` said "no such file". Both are bad input, exit 2, saying what it is.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("mount")]
+    [InlineData("run")]
+    [InlineData("info")]
+    [InlineData("ls")]
+    [InlineData("cat")]
+    [InlineData("extract")]
+    [InlineData("verify")]
+    public void DirectoryGivenAsFileIsBadInput(string command)
+    {
+        using var tmp = new TempDir("review-cli");
+        string dir = tmp["somedir"];
+        Directory.CreateDirectory(dir);
+        string[] args = command switch
+        {
+            "cat" => [command, dir, "x"],
+            "extract" => [command, dir, "-o", tmp["out"]],
+            _ => [command, dir],
+        };
+        var r = TestEnv.Run(new RunOptions(ReaderCli.XarPath, args) { Environment = new Dictionary<string, string?> { ["XAR_MOUNT_ROOT"] = tmp["nomount"] } });
+        AssertOneLineError(r, 2);
+        Assert.Contains("directory", r.StandardError);
+        Assert.False(Path.Exists(tmp["out"]));
+    }
 }
