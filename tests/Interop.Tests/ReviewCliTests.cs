@@ -115,4 +115,25 @@ public class ReviewCliTests
         Assert.Contains("directory", r.StandardError);
         Assert.False(Path.Exists(tmp["out"]));
     }
+
+    /// <summary>
+    /// `xar pack LINK -o OUT` (and even `LINK/`) where LINK is a symlink to the application's
+    /// directory failed with "not a directory". The tree it names is packed, as the kernel sees it.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("")]
+    [InlineData("/")]
+    public void PackFollowsSymlinkedSourceDirectory(string suffix)
+    {
+        using var tmp = new TempDir("review-cli");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "d"));
+        File.WriteAllText(Path.Combine(tree, "d", "f"), "f\n");
+        string link = tmp["link"];
+        File.CreateSymbolicLink(link, tree);
+        string image = tmp["out.sqfs"];
+        var r = ReaderCli.Run("pack", link + suffix, "-o", image, "--format", "squashfs", "--quiet");
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        TestEnv.AssertTreesEqual(tree, image, ReaderCli.PeerVia[0].Replace("-a", "-b"), ReaderCli.PeerVia[1]);
+    }
 }
