@@ -54,6 +54,14 @@ public class ReviewCliTests
         Assert.False(File.Exists(tmp["out.xar"]));
     }
 
+    [SkippableFact]
+    public void UnknownCommandIsNamed()
+    {
+        var r = TestEnv.Run(new RunOptions(ReaderCli.XarPath, ["bogus"]));
+        AssertOneLineError(r, 2);
+        Assert.Contains("bogus", r.StandardError);
+    }
+
     /// <summary>
     /// As a normal user (the launcher's extraction path), a hard link whose first path lies in a
     /// directory without search permission for its owner (mode 0600) failed: the directory got its
