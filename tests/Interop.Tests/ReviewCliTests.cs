@@ -144,4 +144,23 @@ public class ReviewCliTests
         Assert.True(r.ExitCode == 0, r.StandardError);
         TestEnv.AssertTreesEqual(tree, image, ReaderCli.PeerVia[0].Replace("-a", "-b"), ReaderCli.PeerVia[1]);
     }
+
+    /// <summary>`--exec run --exclude run` (or excluding a parent of it) wrote, with exit 0, a XAR that cannot start.</summary>
+    [SkippableTheory]
+    [InlineData("run", "run")]
+    [InlineData("bin/run", "bin")]
+    [InlineData("bin/run", "r*")]
+    public void ExecTargetLeftOutByExcludeIsBadUsage(string exec, string exclude)
+    {
+        using var tmp = new TempDir("review-cli");
+        string tree = tmp["tree"];
+        string script = Path.Combine(tree, exec);
+        Directory.CreateDirectory(Path.GetDirectoryName(script)!);
+        File.WriteAllText(script, "#!/bin/sh\necho hi\n");
+        TestEnv.Run("chmod", "0755", script).EnsureSuccess("chmod");
+        var r = ReaderCli.Run("pack", tree, "-o", tmp["out.xar"], "--exec", exec, "--exclude", exclude, "--quiet");
+        AssertOneLineError(r, 2);
+        Assert.Contains("--exclude", r.StandardError);
+        Assert.False(File.Exists(tmp["out.xar"]));
+    }
 }
