@@ -29,7 +29,9 @@ public static class Program
         if (parsed.Errors.Count > 0)
         {
             // One line (DESIGN): the first error, its list of allowed values folded onto the line.
-            string message = string.Join(' ', parsed.Errors[0].Message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            // The unknown word says most ("xar bogus": not "Required command was not provided").
+            var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
+            string message = string.Join(' ', error.Message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             Console.Error.WriteLine($"xar: {message}");
             return Cli.ExitCodes.BadInput;
         }

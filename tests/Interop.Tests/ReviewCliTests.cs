@@ -54,6 +54,14 @@ public class ReviewCliTests
         Assert.False(File.Exists(tmp["out.xar"]));
     }
 
+    [SkippableFact]
+    public void UnknownCommandIsNamed()
+    {
+        var r = TestEnv.Run(new RunOptions(ReaderCli.XarPath, ["bogus"]));
+        AssertOneLineError(r, 2);
+        Assert.Contains("bogus", r.StandardError);
+    }
+
     /// <summary>
     /// As a normal user (the launcher's extraction path), a hard link whose first path lies in a
     /// directory without search permission for its owner (mode 0600) failed: the directory got its
@@ -65,6 +73,9 @@ public class ReviewCliTests
     {
         TestEnv.RequireRoot();
         TestEnv.RequireTool("setpriv");
+        // The checkout (or the .NET runtime) may be out of an unprivileged user's reach: nothing to test then.
+        var probe = TestEnv.Run(TestEnv.FindTool("setpriv")!, "--reuid=65534", "--regid=65534", "--clear-groups", ReaderCli.XarPath, "--version");
+        Skip.If(probe.ExitCode != 0, "xar cannot run as uid 65534 here: " + probe.StandardError);
         using var tmp = new TempDir("review-hl");
         string tree = tmp["tree"];
         Directory.CreateDirectory(Path.Combine(tree, "locked"));
@@ -114,5 +125,45 @@ public class ReviewCliTests
         AssertOneLineError(r, 2);
         Assert.Contains("directory", r.StandardError);
         Assert.False(Path.Exists(tmp["out"]));
+    }
+
+    /// <summary>
+    /// `xar pack LINK -o OUT` (and even `LINK/`) where LINK is a symlink to the application's
+    /// directory failed with "not a directory". The tree it names is packed, as the kernel sees it.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("")]
+    [InlineData("/")]
+    public void PackFollowsSymlinkedSourceDirectory(string suffix)
+    {
+        using var tmp = new TempDir("review-cli");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "d"));
+        File.WriteAllText(Path.Combine(tree, "d", "f"), "f\n");
+        string link = tmp["link"];
+        File.CreateSymbolicLink(link, tree);
+        string image = tmp["out.sqfs"];
+        var r = ReaderCli.Run("pack", link + suffix, "-o", image, "--format", "squashfs", "--quiet");
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        TestEnv.AssertTreesEqual(tree, image, ReaderCli.PeerVia[0].Replace("-a", "-b"), ReaderCli.PeerVia[1]);
+    }
+
+    /// <summary>`--exec run --exclude run` (or excluding a parent of it) wrote, with exit 0, a XAR that cannot start.</summary>
+    [SkippableTheory]
+    [InlineData("run", "run")]
+    [InlineData("bin/run", "bin")]
+    [InlineData("bin/run", "r*")]
+    public void ExecTargetLeftOutByExcludeIsBadUsage(string exec, string exclude)
+    {
+        using var tmp = new TempDir("review-cli");
+        string tree = tmp["tree"];
+        string script = Path.Combine(tree, exec);
+        Directory.CreateDirectory(Path.GetDirectoryName(script)!);
+        File.WriteAllText(script, "#!/bin/sh\necho hi\n");
+        TestEnv.Run("chmod", "0755", script).EnsureSuccess("chmod");
+        var r = ReaderCli.Run("pack", tree, "-o", tmp["out.xar"], "--exec", exec, "--exclude", exclude, "--quiet");
+        AssertOneLineError(r, 2);
+        Assert.Contains("--exclude", r.StandardError);
+        Assert.False(File.Exists(tmp["out.xar"]));
     }
 }

@@ -161,9 +161,9 @@ internal sealed unsafe class SquashFsExtractor
             ThrowIfWorkerFailed();
             var name = entry.NameBytes;
             if (!IsSafeName(name))
-                throw new SquashFsCorruptException($"{NativePath.Display(relPath)}: refusing entry name \"{NativePath.Display(name)}\" (empty, \".\", \"..\", or contains '/' or NUL)");
+                throw new SquashFsCorruptException($"{DisplayDirectory(relPath)}: refusing entry name \"{NativePath.Display(name)}\" (empty, \".\", \"..\", or contains '/' or NUL)");
             if (!seen.Add(name))
-                throw new SquashFsCorruptException($"{NativePath.Display(relPath)}: entry \"{NativePath.Display(name)}\" appears twice");
+                throw new SquashFsCorruptException($"{DisplayDirectory(relPath)}: entry \"{NativePath.Display(name)}\" appears twice");
             Selection? childSelection = null;
             if (selection is not null)
             {
@@ -545,6 +545,9 @@ internal sealed unsafe class SquashFsExtractor
                 return;
         _options.Warning(message);
     }
+
+    /// <summary>A directory for messages: "/" for the root (not an empty string before the colon).</summary>
+    private static string DisplayDirectory(byte[] relPath) => relPath.Length == 0 ? "/" : NativePath.Display(relPath);
 
     internal static bool IsSafeName(ReadOnlySpan<byte> name) =>
         name.Length > 0 && !name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8)

@@ -61,6 +61,13 @@ internal sealed unsafe class TreeScanner
         string full = Path.GetFullPath(sourceDirectory);
         byte[] path = Encoding.UTF8.GetBytes(full.Length > 1 ? full.TrimEnd('/') : full);
         var st = Stat(path, full, mustExist: true);
+        // SOURCE_DIR itself may be a symlink to the tree (/opt/app -> app-1.2): pack the tree it names.
+        if ((st.Mode & S_IFMT) == S_IFLNK && Directory.ResolveLinkTarget(full.Length > 1 ? full.TrimEnd('/') : full, returnFinalTarget: true) is { Exists: true } target)
+        {
+            full = target.FullName;
+            path = Encoding.UTF8.GetBytes(full.Length > 1 ? full.TrimEnd('/') : full);
+            st = Stat(path, full, mustExist: true);
+        }
         if ((st.Mode & S_IFMT) != S_IFDIR)
             throw new SourceTreeException(sourceDirectory, "not a directory", isBadInput: true);
         var root = MakeInode(path, st, sourceDirectory, InodeType.Directory, new SourceDirectory(), null, null);

@@ -56,6 +56,7 @@ public static class XarFile
         if (options.ExecPath is not null)
         {
             string exec = CheckExecutable(sourceDirectory, options.ExecPath);
+            CheckNotExcluded(options.ExecPath, exec, image.Excludes);
             target = BootstrapName;
             for (int i = 1; Path.Exists(Path.Combine(sourceDirectory, target)); i++)
                 target = $"xar_bootstrap_{i}.sh";
@@ -85,6 +86,23 @@ public static class XarFile
             stream.Write(header.ToBytes());
         });
         return header!;
+    }
+
+    /// <summary>An entrypoint that --exclude leaves out would make an archive that cannot start.</summary>
+    private static void CheckNotExcluded(string execPath, string relative, IReadOnlyList<string>? excludes)
+    {
+        if (excludes is null || excludes.Count == 0)
+            return;
+        var matcher = new Writing.ExcludeMatcher(excludes);
+        string prefix = "";
+        foreach (string part in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".")
+                continue;
+            prefix = prefix.Length == 0 ? part : prefix + "/" + part;
+            if (matcher.IsExcluded(System.Text.Encoding.UTF8.GetBytes(prefix), System.Text.Encoding.UTF8.GetBytes(part)))
+                throw new SourceTreeException(execPath, $"--exec: {prefix} is left out by --exclude", isBadInput: true);
+        }
     }
 
     /// <summary>The exec path must name an executable file inside the tree; returns it '/'-separated without leading "./".</summary>
