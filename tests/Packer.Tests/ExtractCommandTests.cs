@@ -27,8 +27,12 @@ public class ExtractCommandTests
         var (_, image) = ExtractTestImages.Make(tmp);
         Directory.CreateDirectory(tmp["exists"]);
         var r = ExtractTestImages.Run("extract", image, "-o", tmp["exists"]);
-        Assert.Equal(1, r.ExitCode);
+        Assert.Equal(2, r.ExitCode); // bad usage, per DESIGN's exit statuses
         Assert.Contains("already exists", r.StandardError);
+        File.CreateSymbolicLink(tmp["dangling"], tmp["nowhere"]);
+        var dangling = ExtractTestImages.Run("extract", image, "-o", tmp["dangling"]);
+        Assert.Equal(2, dangling.ExitCode);
+        Assert.False(Path.Exists(tmp["nowhere"]));
         ExtractTestImages.AssertBadInput(ExtractTestImages.Run("extract", image, "-o", tmp["x"], "nothing/here"), "no such path");
         Assert.False(Directory.Exists(tmp["x"]));
     }

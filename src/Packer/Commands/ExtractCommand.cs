@@ -31,6 +31,9 @@ public static class ExtractCommand
                     throw new UsageException("--jobs must be 0 or more");
                 string destination = parse.GetValue(output) ?? "squashfs-root";
                 bool beQuiet = parse.GetValue(quiet);
+                // An existing destination (even a dangling symlink) is bad usage: we never merge into one.
+                if (Path.Exists(destination) || new FileInfo(destination).LinkTarget is not null)
+                    throw new UsageException("already exists; extract creates a new directory (choose another -o)", destination);
                 using var image = ImageInput.Open(path, parse.GetValue(offset));
                 var selected = parse.GetValue(paths) ?? [];
                 foreach (var p in selected)
