@@ -30,6 +30,8 @@ measure() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+echo
 echo "| corpus | image MiB | unsquashfs -p $JOBS s | xar extract -j $JOBS s | ratio | unsquashfs RSS MiB | xar RSS MiB |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 largest= largest_size=0 largest_corpus=
@@ -51,7 +53,7 @@ for c in python-stdlib usr-share-doc dotnet-sdk; do
 done
 
 # Random access: one small file out of the largest image, against extracting all of it.
-small=$(cd "$WORK/corpora/$largest_corpus" && find . -type f -size +1k -size -20k -print | sort | head -n1 | sed 's|^\./||')
+small=$(cd "$WORK/corpora/$largest_corpus" && find . -type f -size +1k -size -20k -print | LC_ALL=C sort | awk 'NR == 1 {sub(/^\.\//, ""); print}')
 : > "$T/c.txt"; : > "$T/x.txt"
 for ((i = 0; i < RUNS; i++)); do
     /usr/bin/time -f "%e" -o "$T/time.txt" "$XAR" cat "$largest" "$small" >/dev/null; cat "$T/time.txt" >> "$T/c.txt"
@@ -62,3 +64,5 @@ echo
 echo "| xar cat of one file ($(basename "$largest" .sqfs): $small) | s | share of a full xar extract |"
 echo "| --- | ---: | ---: |"
 awk -v ct="$ct" -v xt="$xt" 'BEGIN { printf "| cat | %.3f | %.1f%% (extract %.2f s) |\n", ct, (xt > 0 ? 100 * ct / xt : 0), xt }'
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

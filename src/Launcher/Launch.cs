@@ -111,6 +111,11 @@ internal sealed unsafe class Launch
         {
             return Fail(e.Message);
         }
+        catch (Exception e)
+        {
+            // A bug of ours still ends in one line and 127, never in a stack trace.
+            return Fail($"internal error: {e.GetType().Name}: {e.Message}");
+        }
     }
 
     private int RunMounted(XarHeader header, bool mountOnly, string? target, ReadOnlySpan<string> passThrough)
@@ -139,6 +144,7 @@ internal sealed unsafe class Launch
                     ? Fail($"XAREXEC_TARGET {target} is not in the image")
                     : Fail($"cannot open {entry}: {Describe(errno)}");
             }
+            fd = PosixPath.MoveAboveStandardDescriptors(fd, entry);
             if (session.IsNewMount)
                 SetEnv("XARFUSE_NEW_MOUNT", "1", 1);
             else

@@ -96,6 +96,20 @@ public class ReaderCorpusTests : IClassFixture<ReaderCorpusTests.SmallEdge>
         var ul = TestEnv.Run(TestEnv.FindTool("unsquashfs")!, "-l", image).EnsureSuccess("unsquashfs -l");
         AssertSameLines(ul.StandardOutputBytes, l.StandardOutputBytes);
         ReaderCli.Run("verify", image).EnsureSuccess("xar verify");
+
+        // Lookups in the 5000-entry directory go through its directory index: each name must be found.
+        using var opened = SquashFsImage.Open(image);
+        var many = opened.GetEntry("many")!;
+        int count = 0;
+        foreach (var e in opened.EnumerateDirectory(many))
+        {
+            var found = opened.GetEntry(e.NameBytes.Length > 0 ? "many/" + e.Name : "many");
+            Assert.True(found is not null && found.InodeNumber == e.InodeNumber, $"lookup of many/{e.Name}");
+            count++;
+        }
+        Assert.Equal(5000, count);
+        Assert.Null(opened.GetEntry("many/zzzz-not-there"));
+        Assert.Null(opened.GetEntry("many/ "));
     }
 
     [SkippableFact]

@@ -53,4 +53,66 @@ public class ReviewCliTests
         AssertOneLineError(r, 2);
         Assert.False(File.Exists(tmp["out.xar"]));
     }
+
+    /// <summary>
+    /// As a normal user (the launcher's extraction path), a hard link whose first path lies in a
+    /// directory without search permission for its owner (mode 0600) failed: the directory got its
+    /// mode before the second link was made through it ("cannot create hard link: Permission
+    /// denied"). unsquashfs extracts it; so must we, with the modes restored in the end.
+    /// </summary>
+    [SkippableFact]
+    public void HardLinkThroughDirectoryWithoutSearchPermissionExtractsAsNonRoot()
+    {
+        TestEnv.RequireRoot();
+        TestEnv.RequireTool("setpriv");
+        using var tmp = new TempDir("review-hl");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "locked"));
+        Directory.CreateDirectory(Path.Combine(tree, "other"));
+        File.WriteAllText(Path.Combine(tree, "locked", "file"), "data\n");
+        TestEnv.Run("ln", Path.Combine(tree, "locked", "file"), Path.Combine(tree, "other", "link")).EnsureSuccess("ln");
+        TestEnv.Run("chmod", "0600", Path.Combine(tree, "locked")).EnsureSuccess("chmod");
+        string image = tmp["hl.sqfs"];
+        ReaderCli.MkSquashFs(tree, image);
+        string outDir = tmp["out"];
+        Directory.CreateDirectory(outDir);
+        TestEnv.Run("chmod", "0755", tmp.Path, image).EnsureSuccess("chmod");
+        TestEnv.Run("chmod", "0777", outDir).EnsureSuccess("chmod");
+        string target = Path.Combine(outDir, "x");
+        var r = TestEnv.Run(TestEnv.FindTool("setpriv")!, "--reuid=65534", "--regid=65534", "--clear-groups", ReaderCli.XarPath, "extract", image, "-o", target);
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        TestEnv.Run("chmod", "0700", Path.Combine(target, "locked")).EnsureSuccess("chmod");
+        Assert.Equal("data\n", File.ReadAllText(Path.Combine(target, "other", "link")));
+        TestEnv.Run("chmod", "0600", Path.Combine(target, "locked")).EnsureSuccess("chmod");
+        TestEnv.AssertTreesEqual(tree, target, "--no-owner");
+    }
+
+    /// <summary>
+    /// A directory given as FILE: `xar mount DIR` said "Access to the path is denied" with exit 1,
+    /// `xar run DIR` said "no such file". Both are bad input, exit 2, saying what it is.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("mount")]
+    [InlineData("run")]
+    [InlineData("info")]
+    [InlineData("ls")]
+    [InlineData("cat")]
+    [InlineData("extract")]
+    [InlineData("verify")]
+    public void DirectoryGivenAsFileIsBadInput(string command)
+    {
+        using var tmp = new TempDir("review-cli");
+        string dir = tmp["somedir"];
+        Directory.CreateDirectory(dir);
+        string[] args = command switch
+        {
+            "cat" => [command, dir, "x"],
+            "extract" => [command, dir, "-o", tmp["out"]],
+            _ => [command, dir],
+        };
+        var r = TestEnv.Run(new RunOptions(ReaderCli.XarPath, args) { Environment = new Dictionary<string, string?> { ["XAR_MOUNT_ROOT"] = tmp["nomount"] } });
+        AssertOneLineError(r, 2);
+        Assert.Contains("directory", r.StandardError);
+        Assert.False(Path.Exists(tmp["out"]));
+    }
 }

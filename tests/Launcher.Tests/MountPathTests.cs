@@ -145,6 +145,31 @@ public class MountPathTests
         Assert.Matches($@"^{s.MountRoot}/uid-0/{uuid}-seed-myseed-ns-\d+\n$", seeded.StandardOutput);
     }
 
+    [SkippableTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TheDefaultMountRootIsMntXarfuseElseDevShm(bool withMntXarfuse)
+    {
+        Require();
+        TestEnv.RequireTool("unshare");
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        var env = s.Environment();
+        env["XAR_MOUNT_ROOT"] = null;
+        env["XAR_MOUNT_TIMEOUT"] = "2";
+        // A private mount namespace with fresh /mnt and /dev/shm, so the real ones are never touched.
+        string setup = "mount -t tmpfs -o mode=0755 tmpfs /mnt && mount -t tmpfs -o mode=1777 tmpfs /dev/shm && "
+            + (withMntXarfuse ? "mkdir -m 1777 /mnt/xarfuse && " : "")
+            + "\"$0\" \"$1\" && stat -L -c %i /proc/self/ns/mnt";
+        var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", setup, LauncherBinary.Path, xar]) { Environment = env });
+        LaunchAssert.Succeeded(r);
+        string ns = r.StandardOutput.TrimEnd('\n').Split('\n')[^1];
+        string root = withMntXarfuse ? "/mnt/xarfuse" : "/dev/shm";
+        Assert.Matches($@"\nXAR_MOUNT={root}/uid-0/{uuid}-seed-nspid\d+(_cgpid\d+)?-ns-{ns}\n", r.StandardOutput);
+        Assert.Empty(s.Mounts());
+    }
+
     [SkippableFact]
     public void MountRootFromTheHeaderIsUsed()
     {

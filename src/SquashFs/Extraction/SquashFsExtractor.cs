@@ -28,6 +28,8 @@ internal sealed unsafe class SquashFsExtractor
     private readonly HashSet<ulong> _visitedDirectories = [];
     private readonly Dictionary<ulong, byte[]> _linkSources = [];
     private readonly HashSet<string> _warned = [];
+    /// <summary>Directories whose mode lacks owner rwx, children first: their real mode is set last.</summary>
+    private readonly List<(byte[] Path, uint Mode)> _restrictedDirectories = [];
     private byte[] _rootPath = [];
     private int _rootFd = -1;
     private long _entries;
@@ -110,6 +112,11 @@ internal sealed unsafe class SquashFsExtractor
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_workerError);
                 if (walkError is not null)
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(walkError);
+                // Hard links made later may pass through a directory without search permission.
+                foreach (var (path, mode) in _restrictedDirectories)
+                    fixed (byte* p = NativePath.ToCString(path))
+                        if (LibC.FchmodAt(_rootFd, p, mode, 0) != 0)
+                            throw NativePath.Error("set the mode of", path, LibC.LastError);
                 // The root's own attributes go on the temporary directory, then it becomes the target.
                 SetAttributes(_rootFd, _image.Root.Inode, _image.Root, isDirectory: true, []);
             }
@@ -472,7 +479,13 @@ internal sealed unsafe class SquashFsExtractor
                 fixed (byte* v = x.Value)
                     if (LibC.Fsetxattr(fd, n, v, (nuint)x.Value.Length, 0) != 0)
                         XattrFailed(x, path, LibC.LastError);
-        if (LibC.Fchmod(fd, Mode(inode)) != 0)
+        uint mode = Mode(inode);
+        if (isDirectory && path.Length > 0 && (mode & 0x1C0) != 0x1C0)
+        {
+            _restrictedDirectories.Add((path, mode));
+            mode |= 0x1C0;
+        }
+        if (LibC.Fchmod(fd, mode) != 0)
             throw NativePath.Error("set the mode of", path, LibC.LastError);
         var times = stackalloc LibC.Timespec[2];
         times[0].Seconds = times[1].Seconds = inode.ModificationTime;

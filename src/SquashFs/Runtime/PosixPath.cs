@@ -102,6 +102,22 @@ public static class PosixPath
         return false;
     }
 
+    /// <summary>
+    /// A descriptor to keep open across exec, moved to 3 or above: when the launcher started with
+    /// stdin, stdout or stderr closed, open() handed out that number, and the program would read or
+    /// write our lock or target file as a standard stream.
+    /// </summary>
+    public static int MoveAboveStandardDescriptors(int fd, string pathForMessages)
+    {
+        if (fd > 2)
+            return fd;
+        int moved = Fcntl(fd, 0 /* F_DUPFD: lowest free >= 3, without close-on-exec */, 3);
+        if (moved < 0)
+            throw new XarLaunchException($"cannot keep {pathForMessages} open: {Describe(LastError)}");
+        Close(fd);
+        return moved;
+    }
+
     /// <summary>True when the file system holding <paramref name="path"/> is mounted noexec (nothing extracted there could run).</summary>
     public static unsafe bool IsNoExec(string path)
     {
