@@ -57,6 +57,7 @@ internal sealed class DataWriter : IDisposable
     private ExceptionDispatchInfo? _failure;
 
     private readonly HashSet<ulong>? _sharedSizes;
+    private readonly HashSet<int>? _sharedTailLengths;
     private readonly Dictionary<(ulong, string), FileData> _contents = [];
     private readonly Dictionary<string, (uint Index, uint Offset)> _tails = new(StringComparer.Ordinal);
     private byte[]? _fragment;
@@ -85,6 +86,15 @@ internal sealed class DataWriter : IDisposable
             foreach (var f in files)
                 if (f.Size > 0 && !seen.Add(f.Size))
                     _sharedSizes.Add(f.Size);
+            // Likewise only a tail whose length another tail has can share a fragment slot.
+            var seenTails = new HashSet<int>();
+            _sharedTailLengths = [];
+            foreach (var f in files)
+            {
+                int tail = (int)(f.Size % (ulong)_blockSize);
+                if (tail > 0 && !seenTails.Add(tail))
+                    _sharedTailLengths.Add(tail);
+            }
         }
         _workers = new Thread[jobs];
         for (int i = 0; i < jobs; i++)
@@ -196,7 +206,7 @@ internal sealed class DataWriter : IDisposable
     private void AddTail(FileData data, ReadOnlySpan<byte> tail)
     {
         string? key = null;
-        if (_dedup)
+        if (_sharedTailLengths is not null && _sharedTailLengths.Contains(tail.Length))
         {
             key = Convert.ToBase64String(SHA256.HashData(tail)) + tail.Length;
             if (_tails.TryGetValue(key, out var slot))
