@@ -144,6 +144,7 @@ internal sealed unsafe class Launch
                     ? Fail($"XAREXEC_TARGET {target} is not in the image")
                     : Fail($"cannot open {entry}: {Describe(errno)}");
             }
+            fd = PosixPath.MoveAboveStandardDescriptors(fd, entry);
             if (session.IsNewMount)
                 SetEnv("XARFUSE_NEW_MOUNT", "1", 1);
             else

@@ -28,8 +28,9 @@ public static class Program
         // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
         if (parsed.Errors.Count > 0)
         {
-            foreach (var error in parsed.Errors)
-                Console.Error.WriteLine($"xar: {error.Message}");
+            // One line (DESIGN): the first error, its list of allowed values folded onto the line.
+            string message = string.Join(' ', parsed.Errors[0].Message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Console.Error.WriteLine($"xar: {message}");
             return Cli.ExitCodes.BadInput;
         }
         return parsed.Invoke();

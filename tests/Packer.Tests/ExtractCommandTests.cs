@@ -46,4 +46,41 @@ public class ExtractCommandTests
         ExtractTestImages.AssertBadInput(ExtractTestImages.Run("extract", tmp["cut.sqfs"], "-o", Path.Combine(outDir, "x")), "truncated");
         Assert.Empty(Directory.GetFileSystemEntries(outDir));
     }
+
+    /// <summary>
+    /// As a user without privileges (root drops to nobody for this test): setuid/setgid bits are
+    /// dropped, the sticky bit kept, device nodes skipped with a warning, and the rest extracted.
+    /// </summary>
+    [SkippableFact]
+    public void WithoutRootPrivilegedBitsAndDevicesAreSkipped()
+    {
+        TestEnv.RequireRoot();
+        TestEnv.RequireTool("setpriv");
+        using var tmp = new TempDir("extract-nonroot");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "sticky"));
+        File.WriteAllText(Path.Combine(tree, "suid"), "x");
+        TestEnv.Run("chmod", "4755", Path.Combine(tree, "suid")).EnsureSuccess("chmod");
+        TestEnv.Run("chmod", "1777", Path.Combine(tree, "sticky")).EnsureSuccess("chmod");
+        TestEnv.Run("mknod", Path.Combine(tree, "null"), "c", "1", "3").EnsureSuccess("mknod");
+        string image = tmp["image.sqfs"];
+        TestEnv.Run(TestEnv.FindTool("mksquashfs")!, tree, image, "-noappend", "-no-progress", "-quiet").EnsureSuccess("mksquashfs");
+        string work = tmp["work"];
+        Directory.CreateDirectory(work);
+        TestEnv.Run("chmod", "0777", work, tmp.Path).EnsureSuccess("chmod");
+        TestEnv.Run("chmod", "0644", image).EnsureSuccess("chmod");
+        var r = TestEnv.Run(new RunOptions(TestEnv.FindTool("setpriv")!, ["--reuid=65534", "--regid=65534", "--clear-groups", ExtractTestImages.Xar, "extract", image, "-o", Path.Combine(work, "out")])
+        {
+            Environment = new Dictionary<string, string?> { ["HOME"] = work, ["DOTNET_CLI_HOME"] = work },
+        });
+        r.EnsureSuccess("xar extract as nobody");
+        Assert.Contains("device node not created", r.StandardError);
+        string output = Path.Combine(work, "out");
+        Assert.False(File.Exists(Path.Combine(output, "null")));
+        Assert.Equal("755", Stat("%a", Path.Combine(output, "suid")));
+        Assert.Equal("1777", Stat("%a", Path.Combine(output, "sticky")));
+        Assert.Equal("65534", Stat("%u", Path.Combine(output, "suid")));
+    }
+
+    private static string Stat(string format, string path) => TestEnv.Run("stat", "-c", format, path).EnsureSuccess("stat").StandardOutput.Trim();
 }

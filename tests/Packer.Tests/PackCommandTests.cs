@@ -102,8 +102,8 @@ public class PackCommandTests
     public void OutputIntoAMissingDirectoryFailsWithoutLeftovers()
     {
         using var dir = Tree();
-        int rc = Pack(dir["src"], "-o", dir["no/such/dir/out"]);
-        Assert.NotEqual(0, rc);
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["no/such/dir/out"]));
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", dir["src"]));
         Assert.False(Directory.Exists(dir["no"]));
     }
 

@@ -154,6 +154,45 @@ public class WritingImageTests
         Assert.Equal(["src"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
     }
 
+    private sealed class FailingStream(long failAfter) : MemoryStream
+    {
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (Length + buffer.Length > failAfter)
+                throw new IOException("No space left on device");
+            base.Write(buffer.ToArray(), 0, buffer.Length);
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (Length + count > failAfter)
+                throw new IOException("No space left on device");
+            base.Write(buffer, offset, count);
+        }
+    }
+
+    [Fact]
+    public void AWriteFailureStopsEveryThreadAndSurfaces()
+    {
+        using var tree = new TempDir("tree");
+        MakeTree(tree.Path);
+        var e = Assert.Throws<IOException>(() => SquashFsFile.CreateFromDirectory(tree.Path, new FailingStream(200_000),
+            new SquashFsWriterOptions { Jobs = 2, BlockSize = 4096, Compression = new CompressionOptions { Algorithm = SquashFsCompression.Gzip } }));
+        Assert.Equal("No space left on device", e.Message);
+    }
+
+    [Fact]
+    public void CancellingStopsThePack()
+    {
+        using var tree = new TempDir("tree");
+        MakeTree(tree.Path);
+        using var dir = new TempDir("cancel");
+        using var cancel = new CancellationTokenSource();
+        var options = new SquashFsWriterOptions { Jobs = 2, BlockSize = 4096, Progress = p => { if (p.FilesDone == 5) cancel.Cancel(); } };
+        Assert.ThrowsAny<OperationCanceledException>(() => SquashFsFile.CreateFromDirectory(tree.Path, dir["out"], options, cancel.Token));
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
     [Fact]
     public void BadOptionsAreRejectedBeforeAnythingIsWritten()
     {

@@ -46,6 +46,11 @@ public static class CliRunner
         {
             return Fail(file, e.Message, ExitCodes.BadInput);
         }
+        catch (ArgumentException e)
+        {
+            // The library's argument checks (e.g. a PATH with ".." given to extract) are bad usage.
+            return Fail(file, e.Message, ExitCodes.BadInput);
+        }
         catch (UnauthorizedAccessException e)
         {
             return Fail(file, e.Message, ExitCodes.Failure);

@@ -22,7 +22,10 @@ public sealed class ProgressBar : IDisposable
 
     private void Draw(SquashFs.SquashFsWriteProgress p)
     {
-        double fraction = p.BytesTotal > 0 ? Math.Clamp((double)p.BytesRead / p.BytesTotal, 0, 1) : p.FilesTotal > 0 ? (double)p.FilesDone / p.FilesTotal : 1;
+        // Each file costs about as much as 16 KiB of data (open, stat, inode): count both.
+        const double perFile = 16384;
+        double total = p.BytesTotal + p.FilesTotal * perFile;
+        double fraction = total > 0 ? Math.Clamp((p.BytesRead + p.FilesDone * perFile) / total, 0, 1) : 1;
         const int width = 24;
         int filled = (int)(fraction * width);
         string ratio = p.BytesRead > 0 && p.BytesWritten > 0 ? $" ratio {(double)p.BytesWritten / p.BytesRead:0.00}" : "";

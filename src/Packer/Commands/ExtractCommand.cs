@@ -36,14 +36,30 @@ public static class ExtractCommand
                 foreach (var p in selected)
                     if (image.GetEntry(p) is null)
                         throw new UsageException($"{p}: no such path in the image (symlinks are not followed)", path);
+                // Progress only on a terminal; pipes and logs stay quiet.
+                bool showProgress = !beQuiet && !Console.IsErrorRedirected;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                long lastShown = 0;
+                bool shown = false;
                 SquashFsFile.ExtractToDirectory(image, destination, new SquashFsExtractOptions
                 {
+                    Progress = !showProgress ? null : p =>
+                    {
+                        long now = clock.ElapsedMilliseconds;
+                        if (now - lastShown < 250)
+                            return;
+                        lastShown = now;
+                        shown = true;
+                        Console.Error.Write($"\rxar: extracting: {p.Entries} entries, {p.Bytes >> 20} MiB");
+                    },
                     Paths = selected.Length > 0 ? selected : null,
                     MaxDegreeOfParallelism = j,
                     RestoreOwners = !parse.GetValue(noOwners),
                     RestoreXattrs = !parse.GetValue(noXattrs),
                     Warning = beQuiet ? null : message => Console.Error.WriteLine($"xar: {path}: warning: {message}"),
                 });
+                if (shown)
+                    Console.Error.Write("\r\x1b[K");
                 return ExitCodes.Success;
             });
         });

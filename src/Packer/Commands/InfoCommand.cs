@@ -65,9 +65,42 @@ public static class InfoCommand
         list.Add(("fragments", sb.FragmentCount));
         list.Add(("ids", sb.IdCount));
         list.Add(("flags", FlagNames(sb.Flags)));
+        var (dirs, files, symlinks, others, fileBytes) = CountEntries(image);
+        list.Add(("directories", dirs));
+        list.Add(("files", files));
+        list.Add(("symlinks", symlinks));
+        list.Add(("other_entries", others));
+        list.Add(("file_bytes", fileBytes));
         list.Add(("exportable", sb.ExportTableStart != SquashFsConstants.InvalidTableStart));
         list.Add(("xattrs", sb.XattrIdTableStart != SquashFsConstants.InvalidTableStart));
         return list;
+    }
+
+    /// <summary>Entries by type (a hard-linked file counts once per name), from the directory tree only.</summary>
+    private static (long Dirs, long Files, long Symlinks, long Others, long FileBytes) CountEntries(SquashFsImage image)
+    {
+        long dirs = 0, files = 0, symlinks = 0, others = 0, bytes = 0;
+        var seen = new HashSet<uint>();
+        var stack = new Stack<SquashFsEntry>();
+        stack.Push(image.Root);
+        while (stack.Count > 0)
+        {
+            var dir = stack.Pop();
+            if (!seen.Add(dir.InodeNumber))
+                throw new SquashFsCorruptException($"{dir}: directory reached twice (a loop in the image)");
+            dirs++;
+            foreach (var e in image.EnumerateDirectory(dir))
+            {
+                switch (e.EntryType)
+                {
+                    case SquashFsEntryType.Directory: stack.Push(e); break;
+                    case SquashFsEntryType.RegularFile: files++; bytes += e.Length; break;
+                    case SquashFsEntryType.SymbolicLink: symlinks++; break;
+                    default: others++; break;
+                }
+            }
+        }
+        return (dirs, files, symlinks, others, bytes);
     }
 
     private static string FlagNames(SuperblockFlags flags)

@@ -17,6 +17,8 @@ public static class MountCommand
             string path = parse.GetValue(file)!;
             return CliRunner.Run(path, () =>
             {
+                if (Directory.Exists(path))
+                    throw new UsageException("is a directory, not a XAR file", path);
                 var header = XarHeader.ReadFromFile(path);
                 try
                 {

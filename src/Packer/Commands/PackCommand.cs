@@ -15,24 +15,24 @@ public static class PackCommand
     public static Command Create()
     {
         var source = new Argument<string>("SOURCE_DIR") { Description = "Directory to pack" };
-        var output = new Option<string>("--output", "-o") { Description = "File to write (replaced only when packing succeeds)", Required = true };
+        var output = new Option<string>("--output", "-o") { HelpName = "OUT", Description = "File to write (replaced only when packing succeeds)", Required = true };
         var format = new Option<string>("--format") { Description = "xar (default: header + image, executable) or squashfs (bare image)", DefaultValueFactory = _ => "xar" };
         format.AcceptOnlyFromAmong("xar", "squashfs");
-        var exec = new Option<string?>("--exec") { Description = "Entrypoint: executable file inside SOURCE_DIR run with the archive's arguments (xar format)" };
+        var exec = new Option<string?>("--exec") { HelpName = "PATH", Description = "Entrypoint: executable file inside SOURCE_DIR run with the archive's arguments (xar format)" };
         var compression = new Option<string>("--compression", "-c") { Description = "zstd (default), gzip, xz, lz4 or none", DefaultValueFactory = _ => "zstd" };
         compression.AcceptOnlyFromAmong("zstd", "gzip", "xz", "lz4", "none");
-        var level = new Option<int?>("--level") { Description = "Compression level: zstd 1-22 (15), gzip 1-9 (9), xz 0-9 (6), lz4 1-12 (high-compression mode)" };
-        var blockSize = new Option<string>("--block-size", "-b") { Description = "Data block size, a power of two from 4K to 1M (128K)", DefaultValueFactory = _ => "128K" };
+        var level = new Option<int?>("--level") { HelpName = "N", Description = "Compression level: zstd 1-22 (15), gzip 1-9 (9), xz 0-9 (6), lz4 1-12 (high-compression mode)" };
+        var blockSize = new Option<string>("--block-size", "-b") { HelpName = "SIZE", Description = "Data block size, a power of two from 4K to 1M (128K)", DefaultValueFactory = _ => "128K" };
         var noFragments = new Option<bool>("--no-fragments") { Description = "Store file tails as short blocks instead of packing them together" };
         var noDedup = new Option<bool>("--no-dedup") { Description = "Store files with equal content separately" };
         var noXattrs = new Option<bool>("--no-xattrs") { Description = "Leave extended attributes out" };
         var allRoot = new Option<bool>("--all-root") { Description = "Every entry owned by root (uid 0, gid 0)" };
-        var uid = new Option<uint?>("--uid") { Description = "Every entry owned by this uid" };
-        var gid = new Option<uint?>("--gid") { Description = "Every entry gets this gid" };
-        var mtime = new Option<uint?>("--mtime") { Description = "Every entry gets this modification time (seconds since 1970)" };
-        var sort = new Option<string?>("--sort") { Description = "mksquashfs sort file: lines \"PATH PRIORITY\" (-32768..32767, higher stored first)" };
-        var exclude = new Option<string[]>("--exclude") { Description = "Leave out entries matching GLOB (repeatable; without '/' it matches names at any depth)", AllowMultipleArgumentsPerToken = false };
-        var jobs = new Option<int?>("--jobs", "-j") { Description = "Compression threads (default: all cores)" };
+        var uid = new Option<uint?>("--uid") { HelpName = "N", Description = "Every entry owned by this uid" };
+        var gid = new Option<uint?>("--gid") { HelpName = "N", Description = "Every entry gets this gid" };
+        var mtime = new Option<uint?>("--mtime") { HelpName = "EPOCH", Description = "Every entry gets this modification time (seconds since 1970)" };
+        var sort = new Option<string?>("--sort") { HelpName = "FILE", Description = "mksquashfs sort file: lines \"PATH PRIORITY\" (-32768..32767, higher stored first)" };
+        var exclude = new Option<string[]>("--exclude") { HelpName = "GLOB", Description = "Leave out entries matching GLOB (repeatable; without '/' it matches names at any depth)", AllowMultipleArgumentsPerToken = false };
+        var jobs = new Option<int?>("--jobs", "-j") { HelpName = "N", Description = "Compression threads (default: all cores)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output" };
 
         var command = new Command("pack", "Pack a directory into a XAR file (or a bare SquashFS image). SOURCE_DATE_EPOCH sets the image time and VERSION, for reproducible output.")
@@ -44,7 +44,8 @@ public static class PackCommand
         {
             string src = parse.GetValue(source)!;
             string outFile = parse.GetValue(output)!;
-            return CliRunner.Run(src, () =>
+            // Errors name the file they concern (source entry, OUT, sort file) or none for option errors.
+            return CliRunner.Run(null, () =>
             {
                 bool isXar = parse.GetValue(format) == "xar";
                 string? execPath = parse.GetValue(exec);
@@ -58,6 +59,11 @@ public static class PackCommand
                 if (jobCount is < 1 or > 1024)
                     throw new UsageException($"--jobs must be 1..1024, not {jobCount}");
                 string? sortFile = parse.GetValue(sort);
+                if (Directory.Exists(outFile))
+                    throw new UsageException("is a directory (give the file to write)", outFile);
+                string? outDirectory = Path.GetDirectoryName(Path.GetFullPath(outFile));
+                if (outDirectory is not null && !Directory.Exists(outDirectory))
+                    throw new UsageException("no such directory: " + outDirectory, outFile);
                 bool showProgress = !parse.GetValue(quiet) && !Console.IsErrorRedirected;
                 using var progress = showProgress ? new ProgressBar() : null;
                 var imageOptions = new SquashFsWriterOptions
@@ -95,6 +101,22 @@ public static class PackCommand
                 {
                     progress?.Clear();
                     return CliRunner.Fail(null, e.Message, ExitCodes.BadInput);
+                }
+                catch (CompressorUnavailableException e)
+                {
+                    progress?.Clear();
+                    return CliRunner.Fail(null, e.Message, ExitCodes.Failure);
+                }
+                catch (IOException e)
+                {
+                    // Reading the tree reports SourceTreeException; anything else failed writing OUT.
+                    progress?.Clear();
+                    return CliRunner.Fail(outFile, e.Message, ExitCodes.Failure);
+                }
+                catch (UnauthorizedAccessException e)
+                {
+                    progress?.Clear();
+                    return CliRunner.Fail(outFile, e.Message, ExitCodes.Failure);
                 }
                 finally
                 {

@@ -33,10 +33,10 @@ public static class RunCommand
 
     private static int Run(string xarPath, string[] arguments) => CliRunner.Run(xarPath, () =>
     {
+        if (!File.Exists(xarPath))
+            throw new UsageException(Directory.Exists(xarPath) ? "is a directory, not a XAR file" : "no such file", xarPath);
         string launcher = FindLauncher()
             ?? throw new FileNotFoundException("xarexec not found beside xar or on PATH (make install puts it there)", "xarexec");
-        if (!File.Exists(xarPath))
-            throw new UsageException("no such file", xarPath);
         throw ProcessImage.Exec(launcher, [launcher, xarPath, .. arguments]);
     });
 

@@ -18,7 +18,10 @@ public sealed class SquashFsExtractOptions
     /// <summary>Threads decompressing and writing file data; 0 = one per processor.</summary>
     public int MaxDegreeOfParallelism { get; init; }
 
-    /// <summary>Called on the extracting thread as entries are written.</summary>
+    /// <summary>
+    /// Called after each entry is created, from the thread that walks the tree (not the caller's),
+    /// and once at the end. Bytes count file data written so far by all threads.
+    /// </summary>
     public Action<SquashFsExtractProgress>? Progress { get; init; }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Xar.SquashFs.Format;
 using Xar.SquashFs.Native;
@@ -22,17 +21,26 @@ internal sealed unsafe class SquashFsExtractor
     private readonly SquashFsImage _image;
     private readonly SquashFsExtractOptions _options;
     private readonly bool _isRoot;
+    private readonly uint _euid;
+    private readonly uint _egid;
     private readonly bool _restoreOwners;
     private readonly int _parallelism;
     private readonly HashSet<ulong> _visitedDirectories = [];
     private readonly Dictionary<ulong, byte[]> _linkSources = [];
     private readonly HashSet<string> _warned = [];
+    /// <summary>Directories whose mode lacks owner rwx, children first: their real mode is set last.</summary>
+    private readonly List<(byte[] Path, uint Mode)> _restrictedDirectories = [];
     private byte[] _rootPath = [];
     private int _rootFd = -1;
     private long _entries;
     private long _bytes;
 
-    private BlockingCollection<Chunk>? _queue;
+    private WorkQueue<List<Chunk>>? _queue;
+    /// <summary>Chunks handed to the workers together: one hand-off per file costs more than a small file's work.</summary>
+    private List<Chunk> _batch = [];
+    private long _batchBytes;
+    private const int BatchFiles = 48;
+    private const long BatchBytes = 2 << 20;
     private Thread[] _workers = [];
     private Exception? _workerErrorField;
 
@@ -42,7 +50,9 @@ internal sealed unsafe class SquashFsExtractor
     {
         _image = image;
         _options = options ?? new SquashFsExtractOptions();
-        _isRoot = LibC.GetEuid() == 0;
+        _euid = LibC.GetEuid();
+        _egid = LibC.GetEgid();
+        _isRoot = _euid == 0;
         _restoreOwners = _options.RestoreOwners && _isRoot;
         _parallelism = _options.MaxDegreeOfParallelism > 0 ? _options.MaxDegreeOfParallelism : Environment.ProcessorCount;
     }
@@ -72,6 +82,11 @@ internal sealed unsafe class SquashFsExtractor
                 _rootFd = LibC.OpenAt(LibC.AT_FDCWD, p, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
             if (_rootFd < 0)
                 throw NativePath.Error("open", _rootPath, LibC.LastError);
+            // A setgid parent would hand its group (and the setgid bit) down to everything created
+            // here; reset both so new entries start as (euid, egid) and the owner pass can skip
+            // entries that already match.
+            if (LibC.Fchmod(_rootFd, 0x1C0) != 0 || (_restoreOwners && LibC.Fchown(_rootFd, _euid, _egid) != 0))
+                throw NativePath.Error("prepare", _rootPath, LibC.LastError);
             StartWorkers();
             try
             {
@@ -92,10 +107,16 @@ internal sealed unsafe class SquashFsExtractor
                 walker.Start();
                 walker.Join();
                 StopWorkers();
-                if (walkError is not null)
-                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(walkError);
+                // A worker's error first: the walk's own error is then only "extraction stopped".
                 if (_workerError is not null)
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_workerError);
+                if (walkError is not null)
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(walkError);
+                // Hard links made later may pass through a directory without search permission.
+                foreach (var (path, mode) in _restrictedDirectories)
+                    fixed (byte* p = NativePath.ToCString(path))
+                        if (LibC.FchmodAt(_rootFd, p, mode, 0) != 0)
+                            throw NativePath.Error("set the mode of", path, LibC.LastError);
                 // The root's own attributes go on the temporary directory, then it becomes the target.
                 SetAttributes(_rootFd, _image.Root.Inode, _image.Root, isDirectory: true, []);
             }
@@ -250,8 +271,9 @@ internal sealed unsafe class SquashFsExtractor
         var job = new FileJob(fd, layout, entry, path);
         try
         {
-            // Holes first: a sparse block is simply never written.
-            if (layout.Length > 0 && LibC.Ftruncate(fd, layout.Length) != 0)
+            // A sparse block is simply never written; only a hole at the very end needs the size set.
+            bool endsInHole = layout.TailLength == 0 && layout.BlockCount > 0 && layout.IsSparse(layout.BlockCount - 1);
+            if (endsInHole && LibC.Ftruncate(fd, layout.Length) != 0)
                 throw NativePath.Error("set the size of", path, LibC.LastError);
         }
         catch
@@ -289,7 +311,12 @@ internal sealed unsafe class SquashFsExtractor
             return;
         }
         foreach (var c in items)
-            _queue.Add(c);
+        {
+            _batch.Add(c);
+            _batchBytes += c.Tail ? layout.TailLength : (long)c.BlockCount * layout.BlockSize;
+        }
+        if (_batch.Count >= BatchFiles || _batchBytes >= BatchBytes)
+            FlushBatch();
     }
 
     private sealed class FileJob(int fd, FileLayout layout, SquashFsEntry entry, byte[] path)
@@ -308,7 +335,7 @@ internal sealed unsafe class SquashFsExtractor
     {
         if (_parallelism <= 1)
             return;
-        _queue = new BlockingCollection<Chunk>(_parallelism * 8);
+        _queue = new WorkQueue<List<Chunk>>(_parallelism * 2);
         _workers = new Thread[_parallelism];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -317,34 +344,52 @@ internal sealed unsafe class SquashFsExtractor
         }
     }
 
+    private void FlushBatch()
+    {
+        if (_queue is null || _batch.Count == 0)
+            return;
+        _queue.Add(_batch);
+        _batch = [];
+        _batchBytes = 0;
+    }
+
     private void StopWorkers()
     {
         if (_queue is null)
             return;
-        _queue.CompleteAdding();
+        if (_workerError is null)
+            FlushBatch();
+        else
+            foreach (var c in _batch)
+                Abandon(c.Job);
+        _batch = [];
+        _queue.Complete();
         foreach (var w in _workers)
             w.Join();
-        _queue.Dispose();
         _queue = null;
     }
 
     private void WorkerLoop()
     {
         byte[] buffer = new byte[_image.Data.BlockSize];
-        foreach (var chunk in _queue!.GetConsumingEnumerable())
+        var queue = _queue!;
+        while (queue.TryTake(out var batch))
         {
-            if (_workerError is not null)
+            foreach (var chunk in batch)
             {
-                Abandon(chunk.Job);
-                continue;
-            }
-            try
-            {
-                RunChunk(chunk, buffer);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref _workerErrorField, e, null);
+                if (_workerError is not null)
+                {
+                    Abandon(chunk.Job);
+                    continue;
+                }
+                try
+                {
+                    RunChunk(chunk, buffer);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref _workerErrorField, e, null);
+                }
             }
         }
     }
@@ -358,8 +403,9 @@ internal sealed unsafe class SquashFsExtractor
 
     private void ThrowIfWorkerFailed()
     {
-        if (_workerError is not null)
-            throw new IOException("extraction stopped", _workerError);
+        // The worker's own exception, so a corrupt block stays "bad input" and an I/O error stays one.
+        if (_workerError is { } e)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
     }
 
     private void RunChunk(Chunk chunk, byte[]? buffer)
@@ -425,7 +471,7 @@ internal sealed unsafe class SquashFsExtractor
     /// <summary>Owner, xattrs, mode, then times, through a descriptor (regular files and directories).</summary>
     private void SetAttributes(int fd, Inode inode, SquashFsEntry entry, bool isDirectory, byte[] path)
     {
-        if (_restoreOwners && LibC.Fchown(fd, entry.Uid, entry.Gid) != 0)
+        if (_restoreOwners && (entry.Uid != _euid || entry.Gid != _egid) && LibC.Fchown(fd, entry.Uid, entry.Gid) != 0)
             throw NativePath.Error("set the owner of", path, LibC.LastError);
         if (_options.RestoreXattrs && inode.HasXattrs)
             foreach (var x in _image.GetXattrs(entry))
@@ -433,7 +479,13 @@ internal sealed unsafe class SquashFsExtractor
                 fixed (byte* v = x.Value)
                     if (LibC.Fsetxattr(fd, n, v, (nuint)x.Value.Length, 0) != 0)
                         XattrFailed(x, path, LibC.LastError);
-        if (LibC.Fchmod(fd, Mode(inode)) != 0)
+        uint mode = Mode(inode);
+        if (isDirectory && path.Length > 0 && (mode & 0x1C0) != 0x1C0)
+        {
+            _restrictedDirectories.Add((path, mode));
+            mode |= 0x1C0;
+        }
+        if (LibC.Fchmod(fd, mode) != 0)
             throw NativePath.Error("set the mode of", path, LibC.LastError);
         var times = stackalloc LibC.Timespec[2];
         times[0].Seconds = times[1].Seconds = inode.ModificationTime;
@@ -446,7 +498,7 @@ internal sealed unsafe class SquashFsExtractor
     {
         fixed (byte* n = cname)
         {
-            if (_restoreOwners && LibC.FchownAt(dirFd, n, entry.Uid, entry.Gid, LibC.AT_SYMLINK_NOFOLLOW) != 0)
+            if (_restoreOwners && (entry.Uid != _euid || entry.Gid != _egid) && LibC.FchownAt(dirFd, n, entry.Uid, entry.Gid, LibC.AT_SYMLINK_NOFOLLOW) != 0)
                 throw NativePath.Error("set the owner of", path, LibC.LastError);
             if (_options.RestoreXattrs && inode.HasXattrs)
             {
@@ -471,8 +523,8 @@ internal sealed unsafe class SquashFsExtractor
         }
     }
 
-    // As unsquashfs: setuid/setgid only when the owner could be restored too.
-    private uint Mode(Inode inode) => _isRoot && _options.RestoreOwners ? inode.Permissions & 0xFFFu : inode.Permissions & 0x9FFu;
+    // As unsquashfs: setuid/setgid only when the owner is restored too (as root); sticky always.
+    private uint Mode(Inode inode) => _isRoot && _options.RestoreOwners ? inode.Permissions & 0xFFFu : inode.Permissions & 0x3FFu;
 
     private void XattrFailed(SquashFsXattr x, byte[] path, int errno)
     {

@@ -85,6 +85,9 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEuid();
 
+    [LibraryImport("libc", EntryPoint = "getegid")]
+    public static partial uint GetEgid();
+
     /// <summary>glibc's makedev: the dev_t mknod wants.</summary>
     public static ulong MakeDev(uint major, uint minor) =>
         ((ulong)(major & 0xFFFFF000) << 32) | ((ulong)(major & 0xFFF) << 8)

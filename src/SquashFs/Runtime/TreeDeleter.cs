@@ -3,7 +3,9 @@ namespace Xar.SquashFs.Runtime;
 /// <summary>
 /// Deletes a tree the runtime owns (a stale temporary extraction, a collected cache entry):
 /// never follows a symlink, and makes read-only directories writable first so an image's
-/// 0555 directories cannot make an entry undeletable.
+/// 0555 directories cannot make an entry undeletable. Names are handled as raw bytes (the
+/// extractor's remover): an image's names need not be UTF-8, and .NET's string paths cannot
+/// name such a file to delete it.
 /// </summary>
 internal static class TreeDeleter
 {
@@ -17,10 +19,8 @@ internal static class TreeDeleter
             File.Delete(path);
             return;
         }
-        if ((st.Value.Permissions & 0x1C0) != 0x1C0)
-            RuntimeInterop.Chmod(path, (int)(st.Value.Permissions | 0x1C0));
-        foreach (string child in Directory.EnumerateFileSystemEntries(path))
-            Delete(child);
-        Directory.Delete(path);
+        Extraction.TreeRemover.Remove(path);
+        if (PosixPath.TryLstat(path) is not null)
+            throw new IOException($"cannot delete {path} completely");
     }
 }

@@ -123,6 +123,7 @@ public sealed class XarLockFile : IDisposable
     /// </summary>
     public void InheritAcrossExec()
     {
+        _fd = PosixPath.MoveAboveStandardDescriptors(_fd, Path);
         int flags = Fcntl(_fd, F_GETFD, 0);
         if (flags < 0 || Fcntl(_fd, F_SETFD, flags & ~FD_CLOEXEC) != 0)
             throw new XarLaunchException($"cannot keep {Path} open: {Describe(LastError)}");

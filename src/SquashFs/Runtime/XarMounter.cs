@@ -53,7 +53,9 @@ public static class XarMounter
         try
         {
             string mountPath = location.MountPath;
-            if (Mkdir(mountPath, (int)MountDirectoryMode) != 0 && LastError != EEXIST)
+            if (Mkdir(mountPath, (int)MountDirectoryMode) == 0)
+                Chmod(mountPath, (int)MountDirectoryMode); // whatever the umask; checked below
+            else if (LastError != EEXIST)
                 throw new XarLaunchException($"cannot create mount directory {mountPath}: {Describe(LastError)}");
             var state = FuseMount.Probe(mountPath);
             if (state == FuseMountState.Broken)

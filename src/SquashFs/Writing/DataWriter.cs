@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -34,7 +33,7 @@ internal sealed class DataWriter : IDisposable
         public byte[]? Output;
         public int OutputLength;
         public Exception? Error;
-        public readonly ManualResetEventSlim Done = new(false);
+        public bool Completed;
     }
 
     private static readonly byte[] ZeroBlock = new byte[64 * 1024];
@@ -43,11 +42,17 @@ internal sealed class DataWriter : IDisposable
     private readonly int _blockSize;
     private readonly bool _fragments;
     private readonly bool _dedup;
-    private readonly BlockingCollection<Job> _ordered;
-    private readonly BlockingCollection<Job> _work = new(new ConcurrentQueue<Job>());
+    private readonly object _gate = new();
+    private readonly Queue<Job> _ordered = new();
+    private readonly Queue<Job> _work = new();
+    private readonly int _capacity;
+    private bool _addingDone;
+    private bool _stopped;
+    private bool _joined;
     private readonly Thread[] _workers;
     private readonly Thread _writer;
-    private readonly CancellationTokenSource _cancel;
+    private readonly CancellationToken _userCancel;
+    private readonly CancellationTokenRegistration _cancelRegistration;
     private readonly Action<long>? _onBlockRead;
     private ExceptionDispatchInfo? _failure;
 
@@ -66,9 +71,12 @@ internal sealed class DataWriter : IDisposable
         _fragments = !options.NoFragments;
         _dedup = !options.NoDeduplication;
         _onBlockRead = onBlockRead;
-        _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        _userCancel = cancel;
+        _cancelRegistration = cancel.Register(() => Stop(null));
         int jobs = Math.Max(1, options.Jobs);
-        _ordered = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), Math.Max(8, jobs * 4));
+        // Blocks in flight: enough to keep every worker busy, at most ~64 MiB of buffers (in + out).
+        int inFlight = Math.Clamp(jobs * 4, 8, Math.Max(8, (64 << 20) / (2 * _blockSize)));
+        _capacity = inFlight;
         if (_dedup)
         {
             // Only a file whose size another file has can be a duplicate: only those are hashed first.
@@ -111,7 +119,7 @@ internal sealed class DataWriter : IDisposable
         string? hash = null;
         if (_sharedSizes is not null && _sharedSizes.Contains(size))
         {
-            hash = source.Hash(_blockSize, _cancel.Token);
+            hash = source.Hash(_blockSize, _userCancel);
             if (_contents.TryGetValue((size, hash), out var same))
             {
                 inode.Data = same;
@@ -221,73 +229,106 @@ internal sealed class DataWriter : IDisposable
 
     private void Submit(Job job)
     {
-        try
+        lock (_gate)
         {
-            _ordered.Add(job, _cancel.Token);
+            while (_ordered.Count >= _capacity && !_stopped)
+                Monitor.Wait(_gate);
+            if (_stopped)
+            {
+                if (job.Input is not null)
+                    ArrayPool<byte>.Shared.Return(job.Input);
+            }
+            else
+            {
+                _ordered.Enqueue(job);
+                if (job.Zero)
+                    job.Completed = true;
+                else
+                    _work.Enqueue(job);
+                Monitor.PulseAll(_gate);
+                return;
+            }
         }
-        catch (OperationCanceledException)
-        {
-            if (job.Input is not null)
-                ArrayPool<byte>.Shared.Return(job.Input);
-            ThrowIfFailed();
-            throw;
-        }
-        if (job.Zero)
-            job.Done.Set();
-        else
-            _work.Add(job);
+        ThrowIfFailed();
     }
 
     /// <summary>Queues the last fragment block and waits until every block is in the image.</summary>
     public void Complete()
     {
         SubmitFragment();
-        _ordered.CompleteAdding();
+        lock (_gate)
+        {
+            _addingDone = true;
+            Monitor.PulseAll(_gate);
+        }
+        JoinThreads();
+        ThrowIfFailed();
+    }
+
+    private void JoinThreads()
+    {
         _writer.Join();
-        _work.CompleteAdding();
+        lock (_gate)
+        {
+            _addingDone = true;
+            Monitor.PulseAll(_gate);
+        }
         foreach (var w in _workers)
             w.Join();
-        ThrowIfFailed();
-        _cancel.Token.ThrowIfCancellationRequested();
+        _joined = true;
     }
 
     private void ThrowIfFailed()
     {
         _failure?.Throw();
-        if (_cancel.IsCancellationRequested)
-            _cancel.Token.ThrowIfCancellationRequested();
+        _userCancel.ThrowIfCancellationRequested();
+        if (_stopped)
+            throw new OperationCanceledException();
     }
 
-    private void Fail(Exception e)
+    private void Stop(Exception? e)
     {
-        lock (_workers)
-            _failure ??= ExceptionDispatchInfo.Capture(e);
-        _cancel.Cancel();
+        lock (_gate)
+        {
+            if (e is not null)
+                _failure ??= ExceptionDispatchInfo.Capture(e);
+            _stopped = true;
+            Monitor.PulseAll(_gate);
+        }
     }
 
+    // Threads hand jobs over under one lock with Monitor.Wait/PulseAll: no spinning, which on a
+    // machine with few, busy cores costs more than it saves.
     private void CompressLoop(IBlockCompressor compressor)
     {
         try
         {
-            foreach (var job in _work.GetConsumingEnumerable())
+            while (true)
             {
+                Job job;
+                lock (_gate)
+                {
+                    while (_work.Count == 0 && !_addingDone && !_stopped)
+                        Monitor.Wait(_gate);
+                    if (_stopped || _work.Count == 0)
+                        return;
+                    job = _work.Dequeue();
+                }
                 try
                 {
-                    if (!_cancel.IsCancellationRequested)
-                    {
-                        var output = ArrayPool<byte>.Shared.Rent(_blockSize);
-                        job.Output = output;
-                        int n = compressor.Compress(job.Input.AsSpan(0, job.Length), output);
-                        job.OutputLength = n > 0 && n < job.Length ? n : 0;
-                    }
+                    var output = ArrayPool<byte>.Shared.Rent(_blockSize);
+                    job.Output = output;
+                    int n = compressor.Compress(job.Input.AsSpan(0, job.Length), output);
+                    job.OutputLength = n > 0 && n < job.Length ? n : 0;
                 }
                 catch (Exception e)
                 {
                     job.Error = e;
                 }
-                finally
+                lock (_gate)
                 {
-                    job.Done.Set();
+                    job.Completed = true;
+                    Monitor.PulseAll(_gate);
                 }
             }
         }
@@ -301,11 +342,20 @@ internal sealed class DataWriter : IDisposable
     {
         try
         {
-            foreach (var job in _ordered.GetConsumingEnumerable(_cancel.Token))
+            while (true)
             {
+                Job job;
+                lock (_gate)
+                {
+                    while (!_stopped && !(_ordered.Count > 0 && _ordered.Peek().Completed) && !(_ordered.Count == 0 && _addingDone))
+                        Monitor.Wait(_gate);
+                    if (_stopped || _ordered.Count == 0)
+                        return;
+                    job = _ordered.Dequeue();
+                    Monitor.PulseAll(_gate); // room for the reader
+                }
                 try
                 {
-                    job.Done.Wait(); // workers always finish a job (quickly once cancelled): never reuse a buffer they hold
                     if (job.Error is not null)
                         throw job.Error;
                     Write(job);
@@ -319,24 +369,9 @@ internal sealed class DataWriter : IDisposable
                 }
             }
         }
-        catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
-        {
-        }
         catch (Exception e)
         {
-            Fail(e);
-        }
-        finally
-        {
-            // Return what is still queued after a failure.
-            while (_ordered.TryTake(out var left))
-            {
-                left.Done.Wait();
-                if (left.Input is not null)
-                    ArrayPool<byte>.Shared.Return(left.Input);
-                if (left.Output is not null)
-                    ArrayPool<byte>.Shared.Return(left.Output);
-            }
+            Stop(e);
         }
     }
 
@@ -370,21 +405,26 @@ internal sealed class DataWriter : IDisposable
 
     public void Dispose()
     {
-        if (!_ordered.IsAddingCompleted)
+        if (!_joined)
         {
-            _cancel.Cancel();
-            _ordered.CompleteAdding();
-            _writer.Join();
-            _work.CompleteAdding();
-            foreach (var w in _workers)
-                w.Join();
+            Stop(null);
+            JoinThreads();
         }
+        // Every thread is gone: what is still queued can go back to the pool.
+        foreach (var job in _ordered)
+        {
+            if (job.Input is not null)
+                ArrayPool<byte>.Shared.Return(job.Input);
+            if (job.Output is not null)
+                ArrayPool<byte>.Shared.Return(job.Output);
+        }
+        _ordered.Clear();
         if (_fragment is not null)
         {
             ArrayPool<byte>.Shared.Return(_fragment);
             _fragment = null;
         }
-        _cancel.Dispose();
+        _cancelRegistration.Dispose();
     }
 }
 

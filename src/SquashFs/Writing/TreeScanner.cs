@@ -23,6 +23,7 @@ internal sealed unsafe class TreeScanner
     private readonly Dictionary<string, int>? _priorities;
     private readonly Dictionary<(uint, uint, ulong), SourceInode> _hardLinks = [];
     private readonly HashSet<(uint, uint, ulong)> _skip = [];
+    private readonly HashSet<string> _prioritiesUsed = new(StringComparer.Ordinal);
     private readonly CancellationToken _cancel;
     private byte[] _xattrList = new byte[1024];
     private byte[] _xattrValue = new byte[1024];
@@ -88,6 +89,9 @@ internal sealed unsafe class TreeScanner
         }
         if (_priorities is not null)
         {
+            foreach (string key in _priorities.Keys)
+                if (key.Length > 0 && !_prioritiesUsed.Contains(key))
+                    _options.Warning?.Invoke($"sort priority for {key}: no such entry in {sourceDirectory}");
             // Stable: equal priorities keep the walk order.
             var ordered = Files.Select((f, i) => (f, i)).OrderByDescending(t => t.f.Priority).ThenBy(t => t.i).Select(t => t.f).ToList();
             Files.Clear();
@@ -116,7 +120,10 @@ internal sealed unsafe class TreeScanner
                 continue;
             int childPriority = priority;
             if (_priorities is not null && _priorities.TryGetValue(Encoding.UTF8.GetString(childRelative), out int p))
+            {
                 childPriority = p;
+                _prioritiesUsed.Add(Encoding.UTF8.GetString(childRelative));
+            }
 
             if (type != S_IFDIR && st.Nlink > 1 && _hardLinks.TryGetValue((st.DevMajor, st.DevMinor, st.Ino), out var linked))
             {
@@ -172,12 +179,22 @@ internal sealed unsafe class TreeScanner
     private SourceInode MakeInode(byte[] path, in LibC.Statx st, string display, InodeType type, SourceDirectory? directory, byte[]? target, uint? device)
     {
         long mtime = _options.FixedModificationTime ?? st.MtimeSeconds;
+        ushort uidIndex, gidIndex;
+        try
+        {
+            uidIndex = _ids.GetIndex(_options.Uid ?? st.Uid);
+            gidIndex = _ids.GetIndex(_options.Gid ?? st.Gid);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SourceTreeException(display, e.Message, isBadInput: true);
+        }
         var inode = new SourceInode
         {
             Type = type,
             Permissions = (ushort)(st.Mode & 0xFFF),
-            UidIndex = _ids.GetIndex(_options.Uid ?? st.Uid),
-            GidIndex = _ids.GetIndex(_options.Gid ?? st.Gid),
+            UidIndex = uidIndex,
+            GidIndex = gidIndex,
             // SquashFS keeps an unsigned 32-bit time: earlier/later times are clamped to its range.
             ModificationTime = (uint)Math.Clamp(mtime, 0, uint.MaxValue),
             Size = type == InodeType.File ? st.Size : 0,
