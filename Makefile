@@ -15,9 +15,9 @@ all: build
 build:
 	dotnet build Xar.sln -c $(CONFIG) -nologo -v q
 
-# xar as a framework-dependent app, xarexec as a NativeAOT executable, both into out/bin.
+# xar and xarexec, both NativeAOT executables, into out/bin.
 publish:
-	dotnet publish src/Packer/Xar.Packer.csproj -c $(CONFIG) -r $(RID) --self-contained false -nologo -v q -o $(OUT)/xar
+	dotnet publish src/Packer/Xar.Packer.csproj -c $(CONFIG) -r $(RID) -nologo -v q -o $(OUT)/xar
 	dotnet publish src/Launcher/Xar.Launcher.csproj -c $(CONFIG) -r $(RID) -nologo -v q -o $(OUT)/xarexec
 	mkdir -p $(OUT)/bin
 	ln -sf ../xar/xar $(OUT)/bin/xar
