@@ -165,6 +165,41 @@ public class XarCommandTests
     }
 
     [SkippableFact]
+    public void GcReportsAnEntryItCannotDeleteAndGoesOnWithTheRest()
+    {
+        Require();
+        TestEnv.RequireTool("chattr");
+        using var s = new LauncherSandbox();
+        string stuckUuid = TestXar.NewUuid(), oldUuid = TestXar.NewUuid();
+        string stuckXar = TestXar.Build(s.AppTree, s["stuck.xar"], stuckUuid);
+        string oldXar = TestXar.Build(s.AppTree, s["old.xar"], oldUuid);
+        var env = s.Environment();
+        env["XDG_CACHE_HOME"] = s["xdg"];
+        env["TMPDIR"] = s["tmp"];
+        foreach (string xar in (string[])[stuckXar, oldXar])
+            LaunchAssert.Succeeded(s.Run(xar, [], new Dictionary<string, string?>(env) { ["XAR_EXTRACT"] = "1" }));
+        foreach (string uuid in (string[])[stuckUuid, oldUuid])
+            File.SetLastWriteTimeUtc(Path.Combine(s.CacheDir, "lockfile." + uuid), DateTime.UtcNow.AddHours(-1));
+        // An immutable file: even root cannot delete it, so that entry's deletion fails part way.
+        string pinned = Path.Combine(s.CacheDir, stuckUuid, "data", "payload.txt");
+        TestEnv.Run("chattr", "+i", pinned).EnsureSuccess("chattr +i");
+        try
+        {
+            var gc = Xar(s, env, "gc", "--idle", "10m", "--older-than", "10m");
+            Assert.Equal(1, gc.ExitCode);
+            Assert.Contains($"xar: {Path.Combine(s.CacheDir, stuckUuid)}: cannot delete", gc.StandardError);
+            Assert.Single(gc.StandardError.TrimEnd('\n').Split('\n'));
+            Assert.Contains($"deleted: {Path.Combine(s.CacheDir, oldUuid)}\n", gc.StandardOutput);
+            Assert.False(Directory.Exists(Path.Combine(s.CacheDir, oldUuid)));
+            Assert.False(Directory.Exists(Path.Combine(s.CacheDir, stuckUuid))); // renamed away: never seen as complete
+        }
+        finally
+        {
+            TestEnv.Run("chattr", "-R", "-i", s.CacheDir);
+        }
+    }
+
+    [SkippableFact]
     public void GcRejectsABadDuration()
     {
         using var s = new LauncherSandbox();

@@ -25,10 +25,19 @@ public static class GcCommand
                 throw new UsageException($"--older-than {parse.GetValue(olderThan)}: not a duration (like 90s, 15m, 2h, 30d)");
             bool all = parse.GetValue(verbose);
             var actions = XarGarbageCollector.Collect(idleTime, age, parse.GetValue(dryRun));
+            int status = ExitCodes.Success;
             foreach (var a in actions)
-                if (all || a.Outcome is "unmounted" or "deleted" or "would unmount" or "would delete")
+            {
+                if (a.Outcome.StartsWith("cannot ", StringComparison.Ordinal))
+                {
+                    // One entry that cannot go does not stop the others; it makes the run a failure (exit 1).
+                    Console.Error.WriteLine($"xar: {a.Path}: {a.Outcome}");
+                    status = ExitCodes.Failure;
+                }
+                else if (all || a.Outcome is "unmounted" or "deleted" or "would unmount" or "would delete")
                     Console.Out.WriteLine($"{a.Outcome}: {a.Path}");
-            return ExitCodes.Success;
+            }
+            return status;
         }));
         return command;
     }

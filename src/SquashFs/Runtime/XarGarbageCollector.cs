@@ -132,7 +132,18 @@ public static class XarGarbageCollector
                             actions.Add(new("cache", entry, "cannot delete: " + Describe(LastError)));
                             continue;
                         }
-                        TreeDeleter.Delete(doomed);
+                        try
+                        {
+                            TreeDeleter.Delete(doomed);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarLaunchException)
+                        {
+                            // Report it and go on with the other entries; the renamed remains are a leftover,
+                            // never mistaken for a complete entry.
+                            Unlink(lockPath);
+                            actions.Add(new("cache", entry, "cannot delete: " + e.Message));
+                            continue;
+                        }
                     }
                     Unlink(lockPath);
                     actions.Add(new("cache", entry, "deleted"));
