@@ -24,6 +24,33 @@ public class PackCommandTests
     private static string[] Leftovers(TempDir dir) =>
         Directory.GetFiles(dir.Path).Select(Path.GetFileName).Where(n => n!.Contains(".tmp")).ToArray()!;
 
+    [Theory]
+    [InlineData("--mtime", "-5")]
+    [InlineData("--mtime", "4294967296")]
+    [InlineData("--uid", "x")]
+    [InlineData("--gid", "1.5")]
+    public void OwnerAndTimeOutOfRangeSayWhatTheyWant(string option, string value)
+    {
+        using var dir = Tree();
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        int status;
+        try
+        {
+            status = Pack(dir["src"], "-o", dir["out"], option, value);
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+        Assert.Equal(ExitCodes.BadInput, status);
+        Assert.StartsWith($"xar: {option} wants ", error.ToString());
+        Assert.Contains("0 to 4294967295", error.ToString());
+        Assert.DoesNotContain("System.", error.ToString());
+        Assert.False(File.Exists(dir["out"]));
+    }
+
     [Fact]
     public void PacksAnExecutableXarAndABareImage()
     {

@@ -27,9 +27,9 @@ public static class PackCommand
         var noDedup = new Option<bool>("--no-dedup") { Description = "Store files with equal content separately" };
         var noXattrs = new Option<bool>("--no-xattrs") { Description = "Leave extended attributes out" };
         var allRoot = new Option<bool>("--all-root") { Description = "Every entry owned by root (uid 0, gid 0)" };
-        var uid = new Option<uint?>("--uid") { HelpName = "N", Description = "Every entry owned by this uid" };
-        var gid = new Option<uint?>("--gid") { HelpName = "N", Description = "Every entry gets this gid" };
-        var mtime = new Option<uint?>("--mtime") { HelpName = "EPOCH", Description = "Every entry gets this modification time (seconds since 1970)" };
+        var uid = new Option<uint?>("--uid") { HelpName = "N", Description = "Every entry owned by this uid", CustomParser = r => ParseUInt32(r, "--uid", "a uid") };
+        var gid = new Option<uint?>("--gid") { HelpName = "N", Description = "Every entry gets this gid", CustomParser = r => ParseUInt32(r, "--gid", "a gid") };
+        var mtime = new Option<uint?>("--mtime") { HelpName = "EPOCH", Description = "Every entry gets this modification time (seconds since 1970)", CustomParser = r => ParseUInt32(r, "--mtime", "seconds since 1970") };
         var sort = new Option<string?>("--sort") { HelpName = "FILE", Description = "mksquashfs sort file: lines \"PATH PRIORITY\" (-32768..32767, higher stored first)" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "GLOB", Description = "Leave out entries matching GLOB (repeatable; without '/' it matches names at any depth)", AllowMultipleArgumentsPerToken = false };
         var jobs = new Option<int?>("--jobs", "-j") { HelpName = "N", Description = "Compression threads (default: all cores)" };
@@ -171,5 +171,15 @@ public static class PackCommand
             throw new UsageException($"--level {l} is out of range for {name} ({min}..{max})");
         // lz4 has one fast mode; a level selects its high-compression mode (as lz4 -HC).
         return new CompressionOptions { Algorithm = algorithm, Level = level, Lz4HighCompression = algorithm == SquashFsCompression.Lz4 && level is not null };
+    }
+
+    // SquashFS stores uid, gid and mtime as unsigned 32-bit numbers; say so instead of naming a .NET type.
+    private static uint? ParseUInt32(System.CommandLine.Parsing.ArgumentResult result, string option, string what)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (uint.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint value))
+            return value;
+        result.AddError($"{option} wants {what}: a whole number from 0 to 4294967295, not '{text}'");
+        return null;
     }
 }
