@@ -5,7 +5,8 @@ CONFIG ?= Release
 OUT := out
 RID := linux-x64
 # Debian packages the tests talk to (the real peers) and the system codecs we load.
-TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 libzstd1 liblzma5 liblzo2-2 liblz4-1 zlib1g
+TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g
+TEST_LIBS := libzstd.so.1 liblzma.so.5 liblzo2.so.2 liblz4.so.1 libdeflate.so.0
 TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3
 
 .PHONY: all build publish demo test deps install bench clean
@@ -27,6 +28,7 @@ publish:
 # Installs the Debian packages the tests need when one is missing (as root), quietly.
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || [ -x /sbin/$$t ] || missing=1; done; \
+	for l in $(TEST_LIBS); do /sbin/ldconfig -p 2>/dev/null | grep -q "$$l " || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "make deps: installing $(TEST_DEBS)"; \

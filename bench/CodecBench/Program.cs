@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.IO.Compression;
+using System.Runtime.InteropServices;
 using ICSharpCode.SharpZipLib.Zip.Compression;
 using K4os.Compression.LZ4;
 using Xar.SquashFs.Compression;
@@ -72,7 +74,15 @@ foreach (int level in new[] { 9, 6 })
 {
     var o = new CompressionOptions { Algorithm = SquashFsCompression.Gzip, Level = level };
     using var c = Ours(o); using var d = OursD(SquashFsCompression.Gzip, o);
-    Measure($"gzip-{level} runtime ZLibStream", (s, t) => c.Compress(s, t), (s, n, t) => d.Decompress(s.AsSpan(0, n), t));
+    Measure($"gzip-{level} libdeflate (ours)", (s, t) => c.Compress(s, t), (s, n, t) => d.Decompress(s.AsSpan(0, n), t));
+    var zlibOptions = new ZLibCompressionOptions { CompressionLevel = level };
+    Measure($"gzip-{level} runtime ZLibStream", (s, t) =>
+    {
+        using var output = new MemoryStream(t);
+        using (var z = new ZLibStream(output, zlibOptions, leaveOpen: true)) z.Write(s);
+        return (int)output.Position;
+    }, (s, n, t) => d.Decompress(s.AsSpan(0, n), t));
+    Measure($"gzip-{level} system zlib", (s, t) => SystemZlib.Compress(s, t, level), (s, n, t) => d.Decompress(s.AsSpan(0, n), t));
     var deflater = new Deflater(level);
     var inflater = new Inflater();
     Measure($"gzip-{level} SharpZipLib", (s, t) =>
@@ -112,4 +122,19 @@ foreach (int level in new[] { 15, 3 })
     var o = new CompressionOptions { Algorithm = SquashFsCompression.Xz };
     using var c = Ours(o); using var d = OursD(SquashFsCompression.Xz, o);
     Measure("xz-6 system liblzma", (s, t) => c.Compress(s, t), (s, n, t) => d.Decompress(s.AsSpan(0, n), t));
+}
+
+/// <summary>The system zlib (what mksquashfs uses), for comparison only.</summary>
+static unsafe partial class SystemZlib
+{
+    [LibraryImport("libz.so.1")]
+    private static partial int compress2(byte* dest, ref nuint destLen, byte* source, nuint sourceLen, int level);
+
+    public static int Compress(byte[] source, byte[] destination, int level)
+    {
+        nuint length = (nuint)destination.Length;
+        fixed (byte* s = source)
+        fixed (byte* d = destination)
+            return compress2(d, ref length, s, (nuint)source.Length, level) == 0 ? (int)length : 0;
+    }
 }

@@ -52,6 +52,29 @@ public class CompressionTests
         }
     }
 
+    [Fact]
+    public void GzipHonoursEveryLevelAndWritesPlainZlibStreams()
+    {
+        // Text with some structure, so levels differ.
+        var seed = System.Text.Encoding.UTF8.GetBytes(string.Join('\n', Enumerable.Range(0, 12000).Select(i => $"line {i * 7919 % 1000} of {i % 37} words {i * i % 101}")));
+        var data = seed.AsSpan(0, 131072).ToArray();
+        var sizes = new int[10];
+        for (int level = 1; level <= 9; level++)
+        {
+            var options = new CompressionOptions { Algorithm = SquashFsCompression.Gzip, Level = level };
+            using var c = CompressorFactory.CreateCompressor(options, 131072);
+            var packed = new byte[data.Length];
+            sizes[level] = c.Compress(data, packed);
+            Assert.InRange(sizes[level], 1, data.Length / 2);
+            // Any zlib reader takes it: the runtime's ZLibStream, independent of our decompressor.
+            using var z = new ZLibStream(new MemoryStream(packed, 0, sizes[level]), CompressionMode.Decompress);
+            var back = new MemoryStream();
+            z.CopyTo(back);
+            Assert.Equal(data, back.ToArray());
+        }
+        Assert.True(sizes[9] < sizes[1], $"level 9 ({sizes[9]} bytes) should beat level 1 ({sizes[1]})");
+    }
+
     [Theory]
     [MemberData(nameof(WritableCodecs))]
     public void IncompressibleBlocksReportNotSmaller(string codec)

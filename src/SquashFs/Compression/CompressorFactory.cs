@@ -45,7 +45,11 @@ public static class CompressorFactory
 
     public static string Name(SquashFsCompression algorithm) => algorithm.ToString().ToLowerInvariant();
 
-    public static void EnsureAvailable(SquashFsCompression algorithm) => NativeCodecLibraries.Ensure(algorithm);
+    /// <summary>Throws <see cref="CompressorUnavailableException"/> when the system library that reads <paramref name="algorithm"/> is missing.</summary>
+    public static void EnsureReadable(SquashFsCompression algorithm) => NativeCodecLibraries.EnsureReadable(algorithm);
+
+    /// <summary>Throws <see cref="CompressorUnavailableException"/> when the system library that writes <paramref name="algorithm"/> is missing.</summary>
+    public static void EnsureWritable(SquashFsCompression algorithm) => NativeCodecLibraries.EnsureWritable(algorithm);
 
     /// <summary>A compressor for one thread. <paramref name="blockSize"/> is the image block size (xz's default dictionary).</summary>
     public static IBlockCompressor CreateCompressor(CompressionOptions options, int blockSize)
@@ -53,7 +57,7 @@ public static class CompressorFactory
         if (options.Uncompressed)
             return new StoreOnlyCompressor();
         Validate(options, blockSize);
-        EnsureAvailable(options.Algorithm);
+        EnsureWritable(options.Algorithm);
         return options.Algorithm switch
         {
             SquashFsCompression.Gzip => new GzipCodec.Compressor(options.Level ?? GzipCodec.DefaultLevel),
@@ -72,7 +76,7 @@ public static class CompressorFactory
     {
         if (!optionsPayload.IsEmpty)
             DecodeOptions(algorithm, optionsPayload, SquashFsConstants.MaxBlockSize);
-        EnsureAvailable(algorithm);
+        EnsureReadable(algorithm);
         return algorithm switch
         {
             SquashFsCompression.Gzip => new GzipCodec.Decompressor(),

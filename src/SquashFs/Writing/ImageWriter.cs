@@ -179,7 +179,7 @@ internal static class ImageWriter
         if (!options.Compression.Uncompressed)
         {
             CompressorFactory.Validate(options.Compression, b);
-            CompressorFactory.EnsureAvailable(options.Compression.Algorithm);
+            CompressorFactory.EnsureWritable(options.Compression.Algorithm);
         }
         if (options.SortPriorities is not null)
             foreach (var (path, priority) in options.SortPriorities)

@@ -13,10 +13,12 @@ internal static class NativeCodecLibraries
     public const string Lzma = "liblzma.so.5";
     public const string Lz4 = "liblz4.so.1";
     public const string Lzo = "liblzo2.so.2";
+    public const string Deflate = "libdeflate.so.0";
 
     private static readonly Dictionary<string, bool> Loaded = new(StringComparer.Ordinal);
 
-    public static (string Library, string Package)? For(SquashFsCompression algorithm) => algorithm switch
+    /// <summary>The library that reads <paramref name="algorithm"/>, or null for the runtime's own zlib.</summary>
+    public static (string Library, string Package)? ForReading(SquashFsCompression algorithm) => algorithm switch
     {
         SquashFsCompression.Zstd => (Zstd, "libzstd1"),
         SquashFsCompression.Xz or SquashFsCompression.Lzma => (Lzma, "liblzma5"),
@@ -25,9 +27,17 @@ internal static class NativeCodecLibraries
         _ => null, // gzip: the runtime's own zlib
     };
 
-    public static void Ensure(SquashFsCompression algorithm)
+    /// <summary>The library that writes <paramref name="algorithm"/> (gzip: libdeflate, for its ratio).</summary>
+    public static (string Library, string Package)? ForWriting(SquashFsCompression algorithm) =>
+        algorithm == SquashFsCompression.Gzip ? (Deflate, "libdeflate0") : ForReading(algorithm);
+
+    public static void EnsureReadable(SquashFsCompression algorithm) => Ensure(algorithm, ForReading(algorithm), "reading");
+
+    public static void EnsureWritable(SquashFsCompression algorithm) => Ensure(algorithm, ForWriting(algorithm), "writing");
+
+    private static void Ensure(SquashFsCompression algorithm, (string Library, string Package)? needed, string purpose)
     {
-        if (For(algorithm) is not var (library, package))
+        if (needed is not var (library, package))
             return;
         bool ok;
         lock (Loaded)
@@ -40,6 +50,6 @@ internal static class NativeCodecLibraries
         }
         if (!ok)
             throw new CompressorUnavailableException(algorithm,
-                $"{algorithm.ToString().ToLowerInvariant()} needs the system library {library}, which is not installed (Debian: apt-get install {package})");
+                $"{purpose} {algorithm.ToString().ToLowerInvariant()} images needs the system library {library}, which is not installed (Debian: apt-get install {package})");
     }
 }
