@@ -153,4 +153,33 @@ public class WriterPeerTests
         Assert.All(lines, l => Assert.Contains("1234/5678", l));
         Assert.All(lines, l => Assert.Contains("2001-09-09", l));
     }
+
+    /// <summary>
+    /// One sort file, read by mksquashfs and by us from the same directory: a path from the current
+    /// directory ("./"), an absolute one, "DIR/*" and a plain SOURCE_DIR-relative one put the file
+    /// data in the same order in both images (stored raw, so the bytes show the order).
+    /// </summary>
+    [SkippableFact]
+    public void SortFileMeansWhatItMeansToMksquashfs()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        using var dir = new TempDir("writer-sort");
+        string src = dir["src"];
+        Directory.CreateDirectory(Path.Combine(src, "b"));
+        foreach (var name in new[] { "a", "b/c", "d", "e", "f" })
+            File.WriteAllText(Path.Combine(src, name), $"MARKER-{name.Replace('/', '-')}-" + new string('x', 6000));
+        File.WriteAllText(dir["sort"], $"./src/d 10\nb/* 5\n{Path.Combine(src, "a")} -3\nf 2\n");
+        XarProgram.RunIn(dir.Path, null, "pack", "src", "-o", "ours.sqfs", "--quiet", "--format", "squashfs", "-c", "none", "--no-fragments", "--sort", "sort")
+            .EnsureSuccess("xar pack --sort");
+        TestEnv.Run(new RunOptions("mksquashfs", ["src", "theirs.sqfs", "-noI", "-noD", "-noF", "-noX", "-no-fragments", "-sort", "sort", "-noappend", "-quiet"])
+            { WorkingDirectory = dir.Path }).EnsureSuccess("mksquashfs -sort");
+        string[] expected = ["MARKER-d-", "MARKER-b-c-", "MARKER-f-", "MARKER-e-", "MARKER-a-"];
+        foreach (var image in new[] { "theirs.sqfs", "ours.sqfs" })
+        {
+            string text = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(dir[image]));
+            var order = expected.OrderBy(m => text.IndexOf(m, StringComparison.Ordinal)).ToArray();
+            Assert.All(expected, m => Assert.Contains(m, text));
+            Assert.Equal(expected, order);
+        }
+    }
 }

@@ -159,11 +159,20 @@ public class PackCommandTests
     [Fact]
     public void SortFileLines()
     {
-        var p = SortFile.Parse(["# comment", "", "./a/b c 10", "/x -5", "dir/\t32767"], "f");
+        // As in mksquashfs: "/", "./" and "../" paths name files on disk (from the current directory),
+        // anything else is relative to SOURCE_DIR; "DIR/*" is DIR.
+        var p = SortFile.Parse(["# comment", "", "./src/a/b c 10", "/work/src/x -5", "dir/\t32767", "lib/* 7",
+            "../work/src/up 3", "/elsewhere/y 1", "src 2", "/work/src/ 4"], "f", "src", "/work");
         Assert.Equal(10, p["a/b c"]);
         Assert.Equal(-5, p["x"]);
         Assert.Equal(32767, p["dir"]);
-        Assert.Throws<UsageException>(() => SortFile.Parse(["noprio"], "f"));
+        Assert.Equal(7, p["lib"]);
+        Assert.Equal(3, p["up"]);
+        Assert.Equal(1, p["/elsewhere/y"]); // outside SOURCE_DIR: matches nothing, reported as such
+        Assert.Equal(2, p["src"]); // relative to SOURCE_DIR: src/src
+        Assert.Equal(4, p[""]); // SOURCE_DIR itself
+        Assert.Equal(8, p.Count);
+        Assert.Throws<UsageException>(() => SortFile.Parse(["noprio"], "f", "src", "/work"));
     }
 
     /// <summary>With no compression the file bytes lie in the image as they are: their order shows the data order.</summary>

@@ -4,12 +4,14 @@ namespace Xar.Packer.Cli;
 
 /// <summary>
 /// mksquashfs sort files: one "PATH PRIORITY" per line (the path may hold spaces; the priority is
-/// the last word, -32768..32767). Paths are relative to the source directory. Blank lines and lines
-/// starting with '#' are skipped.
+/// the last word, -32768..32767). As in mksquashfs, a path starting with "/", "./" or "../" names a
+/// file on disk (relative to the current directory) and applies when that file is inside SOURCE_DIR;
+/// any other path is relative to SOURCE_DIR; a trailing "/*" means the directory. Blank lines and
+/// lines starting with '#' are skipped.
 /// </summary>
 public static class SortFile
 {
-    public static Dictionary<string, int> Read(string file)
+    public static Dictionary<string, int> Read(string file, string sourceDirectory)
     {
         string[] lines;
         try
@@ -20,11 +22,14 @@ public static class SortFile
         {
             throw new UsageException("no such sort file", file);
         }
-        return Parse(lines, file);
+        return Parse(lines, file, sourceDirectory, Environment.CurrentDirectory);
     }
 
-    public static Dictionary<string, int> Parse(IEnumerable<string> lines, string file)
+    /// <summary>Keys are paths relative to SOURCE_DIR ("" for SOURCE_DIR itself); a path on disk
+    /// outside SOURCE_DIR is kept whole, so it matches nothing and is reported as such.</summary>
+    public static Dictionary<string, int> Parse(IEnumerable<string> lines, string file, string sourceDirectory, string currentDirectory)
     {
+        string[] roots = SourceRoots(Path.GetFullPath(sourceDirectory, currentDirectory));
         var result = new Dictionary<string, int>(StringComparer.Ordinal);
         int number = 0;
         foreach (string raw in lines)
@@ -38,11 +43,44 @@ public static class SortFile
                 || priority < short.MinValue || priority > short.MaxValue)
                 throw new UsageException($"line {number}: expected \"PATH PRIORITY\" with a priority from -32768 to 32767", file);
             string path = line[..split].TrimEnd();
-            while (path.StartsWith("./", StringComparison.Ordinal))
-                path = path[2..];
-            path = path.Trim('/');
+            if (path.Length > 2 && path.EndsWith("/*", StringComparison.Ordinal))
+                path = path[..^2];
+            if (path.StartsWith('/') || path.StartsWith("./", StringComparison.Ordinal) || path.StartsWith("../", StringComparison.Ordinal)
+                || path is "." or "..")
+                path = RelativeToSource(Path.GetFullPath(path, currentDirectory), roots);
+            else
+                path = path.Trim('/');
             result[path] = priority;
         }
         return result;
+    }
+
+    /// <summary>SOURCE_DIR as given and, when it is a symlink, the directory it names (what is packed).</summary>
+    private static string[] SourceRoots(string source)
+    {
+        source = source.Length > 1 ? source.TrimEnd('/') : source;
+        try
+        {
+            if (Directory.ResolveLinkTarget(source, returnFinalTarget: true) is { } target)
+                return [source, target.FullName.TrimEnd('/')];
+        }
+        catch (IOException)
+        {
+        }
+        return [source];
+    }
+
+    private static string RelativeToSource(string full, string[] roots)
+    {
+        full = full.Length > 1 ? full.TrimEnd('/') : full;
+        foreach (string root in roots)
+        {
+            if (full == root)
+                return "";
+            string prefix = root == "/" ? "/" : root + "/";
+            if (full.StartsWith(prefix, StringComparison.Ordinal))
+                return full[prefix.Length..];
+        }
+        return full;
     }
 }

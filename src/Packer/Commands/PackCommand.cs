@@ -77,7 +77,7 @@ public static class PackCommand
                     Gid = parse.GetValue(allRoot) ? 0 : parse.GetValue(gid),
                     FixedModificationTime = parse.GetValue(mtime),
                     Jobs = jobCount ?? Environment.ProcessorCount,
-                    SortPriorities = sortFile is null ? null : SortFile.Read(sortFile),
+                    SortPriorities = sortFile is null ? null : SortFile.Read(sortFile, src),
                     Excludes = parse.GetValue(exclude) ?? [],
                     Progress = progress is null ? null : progress.Report,
                     Warning = parse.GetValue(quiet) ? null : message => { progress?.Clear(); Console.Error.WriteLine($"xar: warning: {message}"); },
