@@ -101,22 +101,22 @@ echo "$table"
 
 if [[ $RECORD == --record ]]; then
     commit=$(git -C .. rev-parse --short HEAD)
-    python3 - "$HERE/RESULTS.md" "$commit" "$table" "$RUNS" "$SLOW_RUNS" "$load" <<'PY'
+    python3 - "$HERE/RESULTS.md" "$commit" "$table" "$RUNS" "$SLOW_RUNS" "$load" "$WORK" <<'PY'
 import sys, re, datetime
-path, commit, table, runs, slow, load = sys.argv[1:]
+path, commit, table, runs, slow, load, work = sys.argv[1:]
 text = open(path).read()
-section = (f"## Launch (bench/launch.sh)\n\nCommit {commit}, {datetime.date.today()}, medians of {runs} runs "
-           f"({slow} for extraction), times in ms. direct = `/bin/sh -e ROOT/xar_bootstrap.sh X.xar` (what the "
-           "launcher execs); warm = mounted; cold = unmounted before each run (squashfuse_ll starts); "
-           "cached / first = XAR_EXTRACT=1 with the cache entry present / removed before each run. "
-           "Targets: warm overhead <= 2 ms, cold <= 5 ms, cached <= 2 ms, first stdlib extraction <= 1.2 x unsquashfs. "
-           f"Load average when it finished: {load} on 2 cores shared with other agents' builds and tests, so wall "
-           "times are noisy; the CPU column is the steadier one.\n\n"
-           + table + "\n")
-if re.search(r"^## Launch", text, re.M):
-    text = re.sub(r"^## Launch.*?(?=^## |\Z)", section + "\n", text, flags=re.M | re.S)
+# A new subsection on top of the Launch section; earlier runs stay below it as history.
+head = "## Launch (bench/launch.sh)\n\n"
+sub = (f"### Commit {commit}, {datetime.date.today()}\n\n`bench/launch.sh --record`, work files under {work}, "
+       f"medians of {runs} runs ({slow} for extraction), times in ms. direct = `/bin/sh -e ROOT/xar_bootstrap.sh X.xar` "
+       "(what the launcher execs); warm = mounted; cold = unmounted before each run (squashfuse_ll starts); "
+       "cached / first = XAR_EXTRACT=1 with the cache entry present / removed before each run. "
+       "Targets: warm overhead <= 2 ms, cold <= 5 ms, cached <= 2 ms, first stdlib extraction <= 1.2 x unsquashfs. "
+       f"Load average when it finished: {load} on 2 cores.\n\n" + table + "\n\n")
+if head in text:
+    text = text.replace(head, head + sub, 1)
 else:
-    text = text.rstrip("\n") + "\n\n" + section
+    text = text.rstrip("\n") + "\n\n" + head + sub
 open(path, "w").write(text)
 PY
     echo "recorded in bench/RESULTS.md"
