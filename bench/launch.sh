@@ -6,7 +6,8 @@
 # For each: the entrypoint run directly from the mount/cache (/bin/sh -e ROOT/xar_bootstrap.sh,
 # exactly what the launcher execs) against ./X.xar warm (mounted), cold (unmounted before each
 # run), on the extraction path cached, and first run (cache emptied before each run); plus the
-# first extraction of stdlib against unsquashfs of the same image. Medians of hyperfine runs.
+# first extraction of stdlib against unsquashfs of the same image. Medians of hyperfine runs; the
+# direct, warm and cached commands run interleaved in BENCH_ROUNDS rounds (default 6).
 # Usage: bench/launch.sh [--record]   (--record writes the table into bench/RESULTS.md, "## Launch")
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,6 +15,7 @@ HERE=$(pwd)
 BIN=${XAR_BIN:-$(cd .. && pwd)/out/bin}
 WORK=${BENCH_WORK:-$HERE/work}/launch
 RUNS=${BENCH_RUNS:-60}
+ROUNDS=${BENCH_ROUNDS:-6}
 SLOW_RUNS=${BENCH_SLOW_RUNS:-5}
 RECORD=${1:-}
 for t in hyperfine python3 unsquashfs fusermount3; do command -v $t >/dev/null || { echo "launch.sh: needs $t" >&2; exit 1; }; done
@@ -36,6 +38,29 @@ median() {
     python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.2f/%.2f" % (r["median"] * 1000, (r["user"] + r["system"]) * 1000))' "$WORK/$name.json"
 }
 
+# interleaved NAME=CMD...: ROUNDS rounds, each running every command RUNS/ROUNDS times in turn, so a
+# slow drift of the machine (other work, page cache, the VM's memory daemon) hits all of them
+# alike; prints "NAME MEDIAN_MS/CPU_MS" per command: the median of the rounds' medians, mean CPU.
+interleaved() {
+    local r spec per=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+    for ((r = 0; r < ROUNDS; r++)); do
+        for spec in "$@"; do
+            median "${spec%%=*}-r$r" -w 3 -r "$per" "${spec#*=}" >/dev/null
+        done
+    done
+    for spec in "$@"; do
+        python3 - "$WORK" "${spec%%=*}" "$ROUNDS" <<'PY'
+import json, statistics, sys
+work, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rs = [json.load(open(f"{work}/{name}-r{r}.json"))["results"][0] for r in range(rounds)]
+print("%s %.2f/%.2f" % (name, statistics.median(r["median"] for r in rs) * 1000,
+                        statistics.mean(r["user"] + r["system"] for r in rs) * 1000))
+PY
+    done
+}
+# value NAME < interleaved output: the measurement of NAME
+value() { awk -v n="$1" '$1 == n { print $2 }'; }
+
 PY=$(python3 -c 'import sys; print(sys.executable)')   # the interpreter itself, not a pyenv shim
 STDLIB=${BENCH_WORK:-$HERE/work}/corpora/python-stdlib
 [[ -d $STDLIB ]] || bash ../../shared/bench/corpus.sh "$(dirname "$STDLIB")" python-stdlib >/dev/null
@@ -53,15 +78,14 @@ for app in hello stdlib; do
     xar=$WORK/$app.xar
     uuid=$(python3 -c 'import sys; print([l.split("\"")[1] for l in open(sys.argv[1], "rb").read(8192).decode("utf-8", "replace").split("\n") if l.startswith("UUID=")][0])' "$xar")
     mnt=$(xarexec -m "$xar")
-    direct=$(median "$app-direct" -w 5 -r "$RUNS" "/bin/sh -e $mnt/xar_bootstrap.sh $xar")
-    warm=$(median "$app-warm" -w 5 -r "$RUNS" "$xar")
-    warm_x=$(median "$app-warm-xarexec" -w 5 -r "$RUNS" "$BIN/xarexec $xar")
+    m=$(interleaved "direct=/bin/sh -e $mnt/xar_bootstrap.sh $xar" "warm=$xar" "warmx=$BIN/xarexec $xar")
+    direct=$(value direct <<<"$m"); warm=$(value warm <<<"$m"); warm_x=$(value warmx <<<"$m")
     cold=$(median "$app-cold" -r "$RUNS" -p "fusermount3 -u -z $mnt" "$xar")
     fusermount3 -u -z "$mnt" 2>/dev/null || true
     export XAR_EXTRACT=1
     "$xar" >/dev/null 2>&1
-    cached_direct=$(median "$app-cached-direct" -w 5 -r "$RUNS" "/bin/sh -e $WORK/cache/$uuid/xar_bootstrap.sh $xar")
-    cached=$(median "$app-cached" -w 5 -r "$RUNS" "$xar")
+    m=$(interleaved "cdirect=/bin/sh -e $WORK/cache/$uuid/xar_bootstrap.sh $xar" "cached=$xar")
+    cached_direct=$(value cdirect <<<"$m"); cached=$(value cached <<<"$m")
     first=$(median "$app-first" -r "$SLOW_RUNS" -p "rm -rf $WORK/cache/$uuid $WORK/cache/lockfile.$uuid" "$xar")
     unset XAR_EXTRACT
     rows+=("$app $direct $warm $warm_x $cold $cached_direct $cached $first")
