@@ -90,6 +90,10 @@ for app in hello stdlib; do
     unset XAR_EXTRACT
     rows+=("$app $direct $warm $warm_x $cold $cached_direct $cached $first")
 done
+# What any launcher pays before doing its work: the shebang's /usr/bin/env hop (with this LANG),
+# and a process start: a C program, and xarexec printing its help (process + NativeAOT runtime).
+m=$(interleaved "true=/bin/true" "envtrue=/usr/bin/env true" "help=$BIN/xarexec -h")
+floor="Floors in the same run (median ms): \`/bin/true\` $(value true <<<"$m" | cut -d/ -f1), \`/usr/bin/env true\` $(value envtrue <<<"$m" | cut -d/ -f1) (LANG=${LANG:-unset}), \`xarexec -h\` $(value help <<<"$m" | cut -d/ -f1)."
 unsq=$(median unsquashfs -r "$SLOW_RUNS" -p "rm -rf $WORK/unsq" "unsquashfs -q -n -o 4096 -d $WORK/unsq $WORK/stdlib.xar")
 ours=$(median extract-only -r "$SLOW_RUNS" -p "rm -rf $WORK/ours" "$BIN/xar extract $WORK/stdlib.xar -o $WORK/ours --quiet")
 
@@ -119,6 +123,8 @@ out.append(f"First extraction of stdlib.xar: launcher first run {first_stdlib:.0
 print("\n".join(out))
 PY
 )
+table="$table
+$floor"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "Launch times (load average $load on $(nproc) cores)."
 echo "$table"
