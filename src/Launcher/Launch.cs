@@ -188,38 +188,10 @@ internal sealed unsafe class Launch
     /// <summary>Replaces this process with <c>/bin/sh -e ENTRY XARPATH ARGS...</c>; returns only on failure.</summary>
     private int Exec(string entry, ReadOnlySpan<string> passThrough)
     {
-        int count = passThrough.Length + 4;
-        var strings = new byte[count][];
-        strings[0] = "/bin/sh\0"u8.ToArray();
-        strings[1] = "-e\0"u8.ToArray();
-        strings[2] = NulTerminated(entry);
-        strings[3] = NulTerminated(_xarPath!);
-        for (int i = 0; i < passThrough.Length; i++)
-            strings[i + 4] = NulTerminated(passThrough[i]);
-        var handles = new System.Runtime.InteropServices.GCHandle[count];
-        byte** argv = stackalloc byte*[count + 1];
-        for (int i = 0; i < count; i++)
-        {
-            handles[i] = System.Runtime.InteropServices.GCHandle.Alloc(strings[i], System.Runtime.InteropServices.GCHandleType.Pinned);
-            argv[i] = (byte*)handles[i].AddrOfPinnedObject();
-        }
-        argv[count] = null;
-        // The .NET runtime ignores SIGPIPE for itself; an ignored signal would stay ignored in the program.
-        Signal(SIGPIPE, 0 /* SIG_DFL */);
         Umask(_savedUmask);
-        Execv(argv[0], argv);
-        int errno = LastError;
+        var error = ProcessImage.Exec("/bin/sh", ["/bin/sh", "-e", entry, _xarPath!, .. passThrough]);
         Umask(0x12);
-        foreach (var h in handles)
-            h.Free();
-        return Fail($"cannot exec /bin/sh: {Describe(errno)}");
-    }
-
-    private static byte[] NulTerminated(string s)
-    {
-        var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
-        Encoding.UTF8.GetBytes(s, bytes);
-        return bytes;
+        return Fail(error.Message);
     }
 
     /// <summary>Reads the first bytes of the file and parses them by Facebook's header rules.</summary>

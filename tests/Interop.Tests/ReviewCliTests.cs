@@ -75,7 +75,7 @@ public class ReviewCliTests
         TestEnv.RequireTool("setpriv");
         // The checkout (or the .NET runtime) may be out of an unprivileged user's reach: nothing to test then.
         var probe = TestEnv.Run(TestEnv.FindTool("setpriv")!, "--reuid=65534", "--regid=65534", "--clear-groups", ReaderCli.XarPath, "--version");
-        Skip.If(probe.ExitCode != 0, "xar cannot run as uid 65534 here: " + probe.StandardError);
+        TestEnv.Require(probe.ExitCode == 0, "xar cannot run as uid 65534 here: " + probe.StandardError);
         using var tmp = new TempDir("review-hl");
         string tree = tmp["tree"];
         Directory.CreateDirectory(Path.Combine(tree, "locked"));

@@ -2,14 +2,13 @@ using System.Runtime.InteropServices;
 
 namespace Xar.Launcher.Native;
 
-/// <summary>The libc calls of the launcher's own steps (read the header, exec). Source-generated, AOT-safe.</summary>
+/// <summary>The libc calls of the launcher's own steps (read the header, print, set the environment). Source-generated, AOT-safe.</summary>
 internal static unsafe partial class LibC
 {
     private const string Libc = "libc";
 
     public const int O_RDONLY = 0, O_CLOEXEC = 0x80000, O_NOCTTY = 0x100;
     public const int EINTR = 4, ENOENT = 2, ENOTDIR = 20, EISDIR = 21;
-    public const int SIGPIPE = 13, SIGXFSZ = 25;
 
     [LibraryImport(Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Open(string path, int flags, int mode);
@@ -31,12 +30,6 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Libc, EntryPoint = "unsetenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int UnsetEnv(string name);
-
-    [LibraryImport(Libc, EntryPoint = "execv", SetLastError = true)]
-    public static partial int Execv(byte* path, byte** argv);
-
-    [LibraryImport(Libc, EntryPoint = "signal")]
-    public static partial nint Signal(int signal, nint handler);
 
     public static int LastError => Marshal.GetLastPInvokeError();
 

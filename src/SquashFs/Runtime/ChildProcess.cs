@@ -30,30 +30,13 @@ internal static unsafe class ChildProcess
         if (Pipe2(pipe, O_CLOEXEC) != 0)
             throw new XarLaunchException($"cannot create a pipe: {Describe(LastError)}");
         int readEnd = pipe[0], writeEnd = pipe[1];
-        var allocations = new List<nint>(arguments.Length + 2);
         byte* actions = stackalloc byte[512];
         byte* attributes = stackalloc byte[1024];
         byte* signals = stackalloc byte[256];
         int pid;
+        using var argv = new NativeArgv(executable, [executable, .. arguments]);
         try
         {
-            byte* Utf8(string s)
-            {
-                int n = Encoding.UTF8.GetByteCount(s);
-                byte* p = (byte*)NativeMemory.Alloc((nuint)n + 1);
-                allocations.Add((nint)p);
-                fixed (char* c = s)
-                    Encoding.UTF8.GetBytes(c, s.Length, p, n);
-                p[n] = 0;
-                return p;
-            }
-
-            byte** argv = stackalloc byte*[arguments.Length + 2];
-            argv[0] = Utf8(executable);
-            for (int i = 0; i < arguments.Length; i++)
-                argv[i + 1] = Utf8(arguments[i]);
-            argv[arguments.Length + 1] = null;
-
             FileActionsInit(actions);
             FileActionsAddOpen(actions, 0, "/dev/null", O_RDONLY, 0);
             FileActionsAddOpen(actions, 1, "/dev/null", O_WRONLY, 0);
@@ -65,7 +48,7 @@ internal static unsafe class ChildProcess
             SigEmptySet(signals);
             SpawnAttrSetSigMask(attributes, signals);
             SpawnAttrSetFlags(attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-            int error = PosixSpawn(out pid, argv[0], actions, attributes, argv, Environ);
+            int error = PosixSpawn(out pid, argv.Path, actions, attributes, argv.Argv, Environ);
             FileActionsDestroy(actions);
             SpawnAttrDestroy(attributes);
             if (error != 0)
@@ -74,8 +57,6 @@ internal static unsafe class ChildProcess
         finally
         {
             Close(writeEnd);
-            foreach (nint p in allocations)
-                NativeMemory.Free((void*)p);
         }
 
         int status;

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Xar.SquashFs.Runtime;
 
@@ -13,36 +12,11 @@ public static unsafe partial class ProcessImage
     /// </summary>
     public static XarLaunchException Exec(string path, IReadOnlyList<string> argv)
     {
-        var blocks = new List<nint>(argv.Count + 1);
-        try
-        {
-            byte* Utf8(string s)
-            {
-                int n = Encoding.UTF8.GetByteCount(s);
-                byte* p = (byte*)NativeMemory.Alloc((nuint)n + 1);
-                blocks.Add((nint)p);
-                fixed (char* c = s)
-                    Encoding.UTF8.GetBytes(c, s.Length, p, n);
-                p[n] = 0;
-                return p;
-            }
-
-            byte** args = (byte**)NativeMemory.Alloc((nuint)(argv.Count + 1), (nuint)sizeof(byte*));
-            blocks.Add((nint)args);
-            for (int i = 0; i < argv.Count; i++)
-                args[i] = Utf8(argv[i]);
-            args[argv.Count] = null;
-            byte* file = Utf8(path);
-            signal(13 /* SIGPIPE */, 0 /* SIG_DFL */);
-            execv(file, args);
-            int errno = Marshal.GetLastPInvokeError();
-            return new XarLaunchException($"cannot run {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
-        }
-        finally
-        {
-            foreach (nint p in blocks)
-                NativeMemory.Free((void*)p);
-        }
+        using var native = new NativeArgv(path, [.. argv]);
+        signal(13 /* SIGPIPE */, 0 /* SIG_DFL */);
+        execv(native.Path, native.Argv);
+        int errno = Marshal.GetLastPInvokeError();
+        return new XarLaunchException($"cannot run {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
     }
 
     [LibraryImport("libc", SetLastError = true)]

@@ -1,0 +1,52 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Xar.SquashFs.Runtime;
+
+/// <summary>
+/// A program path and its NULL-terminated argv as NUL-terminated UTF-8 strings in native memory,
+/// for execv and posix_spawn; freed on Dispose (which never runs after a successful exec).
+/// </summary>
+internal sealed unsafe class NativeArgv : IDisposable
+{
+    private byte* _path;
+    private byte** _argv;
+    private readonly int _count;
+
+    /// <param name="path">The file to run.</param>
+    /// <param name="argv">Its arguments, argv[0] first (the name the program sees).</param>
+    public NativeArgv(string path, ReadOnlySpan<string> argv)
+    {
+        _count = argv.Length;
+        _path = Copy(path);
+        _argv = (byte**)NativeMemory.AllocZeroed((nuint)(_count + 1), (nuint)sizeof(byte*));
+        for (int i = 0; i < argv.Length; i++)
+            _argv[i] = Copy(argv[i]);
+    }
+
+    public byte* Path => _path;
+
+    public byte** Argv => _argv;
+
+    private static byte* Copy(string s)
+    {
+        int n = Encoding.UTF8.GetByteCount(s);
+        byte* p = (byte*)NativeMemory.Alloc((nuint)n + 1);
+        fixed (char* c = s)
+            Encoding.UTF8.GetBytes(c, s.Length, p, n);
+        p[n] = 0;
+        return p;
+    }
+
+    public void Dispose()
+    {
+        if (_argv is null)
+            return;
+        for (int i = 0; i < _count; i++)
+            NativeMemory.Free(_argv[i]);
+        NativeMemory.Free(_argv);
+        NativeMemory.Free(_path);
+        _argv = null;
+        _path = null;
+    }
+}
