@@ -118,4 +118,43 @@ public class WriterXarTests
         // every mtime (symlinks' too: -h) pinned, so only the creation order differs
         TestEnv.Run("find", root, "-exec", "touch", "-h", "-d", "@1622505600", "{}", "+").EnsureSuccess("touch");
     }
+
+    /// <summary>`-o -` writes the same bytes to standard output that `-o FILE` writes to FILE, and leaves nothing in TMPDIR.</summary>
+    [Fact]
+    public void OutputToStandardOutputIsTheSameArchive()
+    {
+        using var dir = new TempDir("writer-stdout");
+        string app = MakeApp(dir);
+        Directory.CreateDirectory(dir["tmp"]);
+        var env = new Dictionary<string, string?> { ["SOURCE_DATE_EPOCH"] = "1700000000", ["TMPDIR"] = dir["tmp"] };
+        foreach (var format in new[] { "xar", "squashfs" })
+        {
+            string[] exec = format == "xar" ? ["--exec", "bin/run me"] : [];
+            XarProgram.Run(env, ["pack", app, "-o", dir[format], "--quiet", "--format", format, .. exec]).EnsureSuccess("xar pack -o FILE");
+            var piped = XarProgram.Run(env, ["pack", app, "-o", "-", "--quiet", "--format", format, .. exec]).EnsureSuccess("xar pack -o -");
+            Assert.Equal(File.ReadAllBytes(dir[format]), piped.StandardOutputBytes);
+            Assert.Empty(Directory.GetFileSystemEntries(dir["tmp"]));
+        }
+
+        var failed = XarProgram.Run(env, "pack", dir["missing"], "-o", "-", "--quiet");
+        Assert.Equal(2, failed.ExitCode);
+        Assert.Empty(failed.StandardOutputBytes);
+        Assert.Empty(Directory.GetFileSystemEntries(dir["tmp"]));
+    }
+
+    /// <summary>An image is not sent to a terminal: `-o -` there is a usage error (exit 2), as gzip does.</summary>
+    [SkippableFact]
+    public void OutputToATerminalIsRefused()
+    {
+        TestEnv.RequireTool("script");
+        string? bin = Environment.GetEnvironmentVariable("XAR_BIN");
+        TestEnv.Require(bin is not null && File.Exists(Path.Combine(bin, "xar")), "needs XAR_BIN (make test)");
+        using var dir = new TempDir("writer-tty");
+        string app = MakeApp(dir);
+        // script(1) runs the command on a pseudo-terminal and passes its exit status back (-e).
+        var r = TestEnv.Run("script", "-qec", $"'{Path.Combine(bin!, "xar")}' pack '{app}' -o - --quiet", "/dev/null");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("standard output is a terminal", r.StandardOutput);
+        Assert.DoesNotContain("hsqs", r.StandardOutput);
+    }
 }

@@ -15,7 +15,7 @@ public static class PackCommand
     public static Command Create()
     {
         var source = new Argument<string>("SOURCE_DIR") { Description = "Directory to pack" };
-        var output = new Option<string>("--output", "-o") { HelpName = "OUT", Description = "File to write (replaced only when packing succeeds)", Required = true };
+        var output = new Option<string>("--output", "-o") { HelpName = "OUT", Description = "File to write (replaced only when packing succeeds), or - for standard output", Required = true };
         var format = new Option<string>("--format") { Description = "xar (default: header + image, executable) or squashfs (bare image)", DefaultValueFactory = _ => "xar" };
         format.AcceptOnlyFromAmong("xar", "squashfs");
         var exec = new Option<string?>("--exec") { HelpName = "PATH", Description = "Entrypoint: executable file inside SOURCE_DIR run with the archive's arguments (xar format)" };
@@ -59,7 +59,14 @@ public static class PackCommand
                 if (jobCount is < 1 or > 1024)
                     throw new UsageException($"--jobs must be 1..1024, not {jobCount}");
                 string? sortFile = parse.GetValue(sort);
-                if (Directory.Exists(outFile))
+                // "-o -": pack into a temporary file, then copy it to stdout (the writer seeks back to
+                // finish the superblock, and a failed pack must not leave half an image in a pipe).
+                bool toStdout = outFile == "-";
+                if (toStdout && !Console.IsOutputRedirected)
+                    throw new UsageException("standard output is a terminal; redirect it or give a file to -o");
+                if (toStdout)
+                    outFile = Path.Combine(Path.GetTempPath(), $"xar-pack-{Environment.ProcessId}-{Guid.NewGuid():N}.out");
+                else if (Directory.Exists(outFile))
                     throw new UsageException("is a directory (give the file to write)", outFile);
                 string? outDirectory = Path.GetDirectoryName(Path.GetFullPath(outFile));
                 if (outDirectory is not null && !Directory.Exists(outDirectory))
@@ -85,12 +92,22 @@ public static class PackCommand
                 using var cancel = new CancellationTokenSource();
                 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
                 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
+                string displayOut = toStdout ? "standard output" : outFile;
+                long packedSize = 0;
                 try
                 {
                     if (isXar)
                         XarFile.CreateFromDirectory(src, outFile, new XarWriterOptions { Image = imageOptions, ExecPath = execPath }, cancel.Token);
                     else
                         SquashFsFile.CreateFromDirectory(src, outFile, imageOptions, cancel.Token);
+                    packedSize = new FileInfo(outFile).Length;
+                    if (toStdout)
+                    {
+                        using var packed = new FileStream(outFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+                        using var stdout = Console.OpenStandardOutput();
+                        packed.CopyTo(stdout, 1 << 20);
+                        stdout.Flush();
+                    }
                 }
                 catch (SourceTreeException e)
                 {
@@ -111,21 +128,22 @@ public static class PackCommand
                 {
                     // Reading the tree reports SourceTreeException; anything else failed writing OUT.
                     progress?.Clear();
-                    return CliRunner.Fail(outFile, e.Message, ExitCodes.Failure);
+                    return CliRunner.Fail(displayOut, e.Message, ExitCodes.Failure);
                 }
                 catch (UnauthorizedAccessException e)
                 {
                     progress?.Clear();
-                    return CliRunner.Fail(outFile, e.Message, ExitCodes.Failure);
+                    return CliRunner.Fail(displayOut, e.Message, ExitCodes.Failure);
                 }
                 finally
                 {
                     progress?.Clear();
+                    if (toStdout)
+                        File.Delete(outFile);
                 }
                 if (progress is not null)
                 {
-                    long size = new FileInfo(outFile).Length;
-                    progress.Done(size);
+                    progress.Done(packedSize);
                 }
                 return ExitCodes.Success;
             });
