@@ -49,6 +49,14 @@ public class WriterXarTests
         {
             var r = TestEnv.Run("/bin/sh", "-e", Path.Combine(mount, header.ExecTarget!), xar, "a", "b c").EnsureSuccess("bootstrap");
             Assert.Equal($"args: [a] [b c]\npath={xar}\nmount={mount}\npayload\n", r.StandardOutput);
+            // Relative paths (./app.xar run from its directory; a script path relative to the
+            // current directory): XAR_PATH and XAR_MOUNT still come out absolute.
+            r = TestEnv.Run(new RunOptions("/bin/sh", ["-e", "mnt/" + header.ExecTarget, "./app.xar", "x"]) { WorkingDirectory = dir.Path })
+                .EnsureSuccess("bootstrap, relative paths");
+            Assert.Equal($"args: [x]\npath={xar}\nmount={mount}\npayload\n", r.StandardOutput);
+            r = TestEnv.Run(new RunOptions("/bin/sh", ["-e", header.ExecTarget!, "../app.xar"]) { WorkingDirectory = mount })
+                .EnsureSuccess("bootstrap, run from the mount");
+            Assert.Equal($"args:\npath={mount}/../app.xar\nmount={mount}\npayload\n", r.StandardOutput);
         }
         finally
         {

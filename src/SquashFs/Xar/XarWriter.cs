@@ -135,10 +135,15 @@ public static class XarFile
         var s = new StringBuilder();
         s.Append("#!/bin/sh\n");
         s.Append("# Written by xar pack. Run as: /bin/sh -e THIS_SCRIPT XAR_FILE [ARGS...]\n");
-        s.Append("XAR_PATH=\"$1\"\n");
+        // Both absolute, so the program may change directory. Launchers pass an absolute script
+        // path: no subshell (a fork per start) is needed for XAR_MOUNT then.
+        s.Append("case \"$1\" in ''|/*) XAR_PATH=\"$1\" ;; *) XAR_PATH=\"$PWD/${1#./}\" ;; esac\n");
         s.Append("shift\n");
-        s.Append("case \"$0\" in */*) XAR_MOUNT=\"${0%/*}\" ;; *) XAR_MOUNT=. ;; esac\n");
-        s.Append("XAR_MOUNT=$(cd -- \"$XAR_MOUNT\" && pwd)\n");
+        s.Append("case \"$0\" in\n");
+        s.Append("/*) XAR_MOUNT=\"${0%/*}\"; XAR_MOUNT=\"${XAR_MOUNT:-/}\" ;;\n");
+        s.Append("*/*) XAR_MOUNT=$(cd -- \"${0%/*}\" && pwd) ;;\n");
+        s.Append("*) XAR_MOUNT=\"$PWD\" ;;\n");
+        s.Append("esac\n");
         s.Append("export XAR_PATH XAR_MOUNT\n");
         s.Append("exec \"$XAR_MOUNT\"/").Append(quoted).Append(" \"$@\"\n");
         return Encoding.UTF8.GetBytes(s.ToString());
