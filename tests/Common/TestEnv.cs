@@ -107,6 +107,22 @@ public static partial class TestEnv
         return new ProcessResult(p.ExitCode, stdout.ToArray(), errTask.Result);
     }
 
+    /// <summary>
+    /// The published program <paramref name="name"/> ($XAR_BIN, set by `make test`) copied into
+    /// <paramref name="directory"/> with mode 0755, so another user (nobody) can run it wherever
+    /// the checkout lives. The directory's parents must be reachable too.
+    /// </summary>
+    public static string PublishedProgramForAnyUser(string name, string directory)
+    {
+        string? bin = Environment.GetEnvironmentVariable("XAR_BIN");
+        Require(bin is not null && File.Exists(System.IO.Path.Combine(bin, name)), $"needs XAR_BIN with {name} (make test)");
+        Directory.CreateDirectory(directory);
+        string copy = System.IO.Path.Combine(directory, name);
+        File.Copy(System.IO.Path.Combine(bin!, name), copy, overwrite: true);
+        Run("chmod", "0755", directory, copy).EnsureSuccess("chmod");
+        return copy;
+    }
+
     /// <summary>Runs treediff.sh and fails the test with its report unless the two sides are identical.</summary>
     public static void AssertTreesEqual(string a, string b, params string[] options)
     {

@@ -72,8 +72,9 @@ public class ExtractCommandTests
         string work = tmp["work"];
         Directory.CreateDirectory(work);
         TestEnv.Run("chmod", "0777", work, tmp.Path).EnsureSuccess("chmod");
+        string xar = TestEnv.PublishedProgramForAnyUser("xar", tmp["bin"]); // runnable by nobody wherever the checkout lives
         TestEnv.Run("chmod", "0644", image).EnsureSuccess("chmod");
-        var r = TestEnv.Run(new RunOptions(TestEnv.FindTool("setpriv")!, ["--reuid=65534", "--regid=65534", "--clear-groups", ExtractTestImages.Xar, "extract", image, "-o", Path.Combine(work, "out")])
+        var r = TestEnv.Run(new RunOptions(TestEnv.FindTool("setpriv")!, ["--reuid=65534", "--regid=65534", "--clear-groups", xar, "extract", image, "-o", Path.Combine(work, "out")])
         {
             Environment = new Dictionary<string, string?> { ["HOME"] = work, ["DOTNET_CLI_HOME"] = work },
         });
