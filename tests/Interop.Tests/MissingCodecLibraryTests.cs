@@ -1,0 +1,72 @@
+using Xar.Tests;
+
+namespace Xar.Interop.Tests;
+
+/// <summary>
+/// A codec's system library missing (hidden in a private mount namespace by a bind mount of
+/// /dev/null over it): one line naming the library and the package to install, and nothing written.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public class MissingCodecLibraryTests
+{
+    private static ProcessResult WithoutLibrary(string soname, string workingDirectory, string command)
+    {
+        TestEnv.RequireRoot();
+        TestEnv.RequireTool("unshare");
+        string library = TestEnv.Run("/bin/sh", "-c", $"/sbin/ldconfig -p | awk '$1 == \"{soname}\" {{ print $NF; exit }}'").StandardOutput.Trim();
+        TestEnv.Require(library.Length > 0, $"needs {soname} installed (to hide it)");
+        string real = TestEnv.Run("readlink", "-f", library).EnsureSuccess("readlink").StandardOutput.Trim();
+        return TestEnv.Run(new RunOptions("unshare", ["-m", "/bin/sh", "-c", $"mount --bind /dev/null '{real}' && {command}"])
+        {
+            WorkingDirectory = workingDirectory,
+        });
+    }
+
+    [SkippableFact]
+    public void PackingGzipWithoutLibdeflateSaysWhatToInstall()
+    {
+        string xar = ReaderCli.XarPath;
+        using var dir = new TempDir("nocodec-pack");
+        Directory.CreateDirectory(dir["src"]);
+        File.WriteAllText(dir["src/f"], "data\n");
+        var r = WithoutLibrary("libdeflate.so.0", dir.Path, $"'{xar}' pack src -o out.xar -c gzip --quiet");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("xar: writing gzip images needs the system library libdeflate.so.0, which is not installed (Debian: apt-get install libdeflate0)\n", r.StandardError);
+        Assert.Equal(["src"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
+    }
+
+    [SkippableFact]
+    public void ReadingZstdWithoutLibzstdSaysWhatToInstall()
+    {
+        string xar = ReaderCli.XarPath;
+        using var dir = new TempDir("nocodec-read");
+        Directory.CreateDirectory(dir["src"]);
+        File.WriteAllText(dir["src/f"], "data\n");
+        TestEnv.Run(xar, "pack", dir["src"], "-o", dir["app.xar"], "-c", "zstd", "--quiet").EnsureSuccess("xar pack");
+        var r = WithoutLibrary("libzstd.so.1", dir.Path, $"'{xar}' extract app.xar -o out");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("reading zstd images needs the system library libzstd.so.1, which is not installed (Debian: apt-get install libzstd1)", r.StandardError);
+        Assert.Single(r.StandardError.TrimEnd('\n').Split('\n'));
+        Assert.False(Path.Exists(dir["out"]));
+    }
+
+    /// <summary>The launcher's extraction path: exit 127, one line, no cache entry (only its unlocked lock file).</summary>
+    [SkippableFact]
+    public void LauncherExtractionWithoutLibzstdSaysWhatToInstall()
+    {
+        string? bin = Environment.GetEnvironmentVariable("XAR_BIN");
+        TestEnv.Require(bin is not null && File.Exists(Path.Combine(bin, "xarexec")), "needs XAR_BIN with xarexec (make test)");
+        using var dir = new TempDir("nocodec-launch");
+        Directory.CreateDirectory(dir["src"]);
+        File.WriteAllText(dir["src/run"], "#!/bin/sh\necho ran\n");
+        File.SetUnixFileMode(dir["src/run"], (UnixFileMode)0x1ED);
+        TestEnv.Run(ReaderCli.XarPath, "pack", dir["src"], "-o", dir["app.xar"], "-c", "zstd", "--exec", "run", "--quiet").EnsureSuccess("xar pack");
+        string cache = dir["cache"];
+        var r = WithoutLibrary("libzstd.so.1", dir.Path, $"XAR_EXTRACT=1 XAR_CACHE_DIR='{cache}' '{Path.Combine(bin!, "xarexec")}' app.xar");
+        Assert.Equal(127, r.ExitCode);
+        Assert.Equal("", r.StandardOutput);
+        Assert.StartsWith("xarexec: app.xar: ", r.StandardError);
+        Assert.EndsWith("reading zstd images needs the system library libzstd.so.1, which is not installed (Debian: apt-get install libzstd1)\n", r.StandardError);
+        Assert.All(Directory.GetFileSystemEntries(cache).Select(Path.GetFileName), name => Assert.StartsWith("lockfile.", name));
+    }
+}
