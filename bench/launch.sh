@@ -7,7 +7,8 @@
 # exactly what the launcher execs) against ./X.xar warm (mounted), cold (unmounted before each
 # run), on the extraction path cached, and first run (cache emptied before each run); plus the
 # first extraction of stdlib against unsquashfs of the same image. Medians of hyperfine runs; the
-# direct, warm and cached commands run interleaved in BENCH_ROUNDS rounds (default 6).
+# direct, warm and cached commands run interleaved in BENCH_ROUNDS rounds (default 6). As root,
+# every measurement is repeated with `xar binfmt install` in effect (rows APP+binfmt).
 # Usage: bench/launch.sh [--record]   (--record writes the table into bench/RESULTS.md, "## Launch")
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -73,22 +74,40 @@ chmod 755 "$WORK/stdlib-tree/run.sh"
 xar pack "$WORK/stdlib-tree" -o "$WORK/stdlib.xar" --exec run.sh --quiet
 rm -rf "$WORK/stdlib-tree"
 
+# With root, each app is measured twice: started through the shebang's /usr/bin/env (as on any
+# machine), and with `xar binfmt install` (the kernel starts xarexec directly); rows "APP+binfmt".
+BINFMT_NAME=xar-bench-$$
+modes=env
+if [[ $(id -u) == 0 ]] && "$BIN/xar" binfmt install --no-persist --name "$BINFMT_NAME" --launcher "$BIN/xarexec" >/dev/null 2>&1; then
+    "$BIN/xar" binfmt uninstall --name "$BINFMT_NAME" >/dev/null
+    modes="env binfmt"
+fi
+trap '"$BIN/xar" binfmt uninstall --name "$BINFMT_NAME" >/dev/null 2>&1; cleanup' EXIT
+
 rows=()
 for app in hello stdlib; do
+  for mode in $modes; do
+    label=$app
+    if [[ $mode == binfmt ]]; then
+        "$BIN/xar" binfmt install --no-persist --name "$BINFMT_NAME" --launcher "$BIN/xarexec" >/dev/null
+        label=$app+binfmt
+    fi
     xar=$WORK/$app.xar
     uuid=$(python3 -c 'import sys; print([l.split("\"")[1] for l in open(sys.argv[1], "rb").read(8192).decode("utf-8", "replace").split("\n") if l.startswith("UUID=")][0])' "$xar")
     mnt=$(xarexec -m "$xar")
     m=$(interleaved "direct=/bin/sh -e $mnt/xar_bootstrap.sh $xar" "warm=$xar" "warmx=$BIN/xarexec $xar")
     direct=$(value direct <<<"$m"); warm=$(value warm <<<"$m"); warm_x=$(value warmx <<<"$m")
-    cold=$(median "$app-cold" -r "$RUNS" -p "fusermount3 -u -z $mnt" "$xar")
+    cold=$(median "$label-cold" -r "$RUNS" -p "fusermount3 -u -z $mnt" "$xar")
     fusermount3 -u -z "$mnt" 2>/dev/null || true
     export XAR_EXTRACT=1
     "$xar" >/dev/null 2>&1
     m=$(interleaved "cdirect=/bin/sh -e $WORK/cache/$uuid/xar_bootstrap.sh $xar" "cached=$xar")
     cached_direct=$(value cdirect <<<"$m"); cached=$(value cached <<<"$m")
-    first=$(median "$app-first" -r "$SLOW_RUNS" -p "rm -rf $WORK/cache/$uuid $WORK/cache/lockfile.$uuid" "$xar")
+    first=$(median "$label-first" -r "$SLOW_RUNS" -p "rm -rf $WORK/cache/$uuid $WORK/cache/lockfile.$uuid" "$xar")
     unset XAR_EXTRACT
-    rows+=("$app $direct $warm $warm_x $cold $cached_direct $cached $first")
+    [[ $mode == binfmt ]] && "$BIN/xar" binfmt uninstall --name "$BINFMT_NAME" >/dev/null
+    rows+=("$label $direct $warm $warm_x $cold $cached_direct $cached $first")
+  done
 done
 # What any launcher pays before doing its work: the shebang's /usr/bin/env hop (with this LANG),
 # and a process start: a C program, and xarexec printing its help (process + NativeAOT runtime).
@@ -141,6 +160,7 @@ sub = (f"### Commit {commit}, {datetime.date.today()}\n\n`bench/launch.sh --reco
        f"medians of {runs} runs ({slow} for extraction), times in ms. direct = `/bin/sh -e ROOT/xar_bootstrap.sh X.xar` "
        "(what the launcher execs); warm = mounted; cold = unmounted before each run (squashfuse_ll starts); "
        "cached / first = XAR_EXTRACT=1 with the cache entry present / removed before each run. "
+       "Rows APP+binfmt: the same with `xar binfmt install` (the kernel starts xarexec itself, no /usr/bin/env). "
        "Targets: warm overhead <= 2 ms, cold <= 5 ms, cached <= 2 ms, first stdlib extraction <= 1.2 x unsquashfs. "
        f"Load average when it finished: {load} on 2 cores.\n\n" + table + "\n\n")
 if head in text:

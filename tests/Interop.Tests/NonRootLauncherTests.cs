@@ -2,16 +2,16 @@ using Xar.Tests;
 
 namespace Xar.Interop.Tests;
 
-/// <summary>The launcher's mount path for an ordinary user: squashfuse through the setuid fusermount3.</summary>
-[CollectionDefinition("dev-fuse-mode", DisableParallelization = true)]
-public sealed class DevFuseModeCollection;
+/// <summary>Tests that change machine-wide state for a moment (/dev/fuse's mode, binfmt_misc): one at a time.</summary>
+[CollectionDefinition("machine-wide", DisableParallelization = true)]
+public sealed class MachineWideCollection;
 
 /// <summary>
 /// Most users are not root and most desktops have /dev/fuse mode 0666: the launcher must mount
 /// there (not fall back to extraction), share the mount, unmount with fusermount3, and recover a
 /// mount whose squashfuse was killed. Runs as nobody, with /dev/fuse made 0666 for the test.
 /// </summary>
-[Collection("dev-fuse-mode")]
+[Collection("machine-wide")]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public class NonRootLauncherTests
 {

@@ -128,6 +128,9 @@ internal static unsafe partial class RuntimeInterop
     [LibraryImport(Libc, EntryPoint = "umount2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Umount2(string target, int flags);
 
+    [LibraryImport(Libc, EntryPoint = "mount", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Mount(string source, string target, string fileSystemType, nuint flags, nint data);
+
     [LibraryImport(Libc, EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Access(string path, int mode);
 
