@@ -54,6 +54,12 @@ public class BinfmtTests
             Assert.False(File.Exists(persistent));
             Assert.Equal(1, ReaderCli.Run("binfmt", "status", "--name", name).ExitCode);
             Assert.Equal(127, RunXar().ExitCode);
+
+            // Without --launcher: the xarexec installed with this xar (out/bin beside out/xar).
+            TestEnv.Run(new RunOptions(ReaderCli.XarPath, ["binfmt", "install", "--name", name, "--no-persist"])
+                { Environment = new Dictionary<string, string?> { ["PATH"] = "/usr/bin:/bin" } }).EnsureSuccess("xar binfmt install");
+            Assert.Equal($"{name}: enabled, interpreter {Path.GetFullPath(xarexec)}, until reboot\n",
+                ReaderCli.Run("binfmt", "status", "--name", name).StandardOutput);
         }
         finally
         {

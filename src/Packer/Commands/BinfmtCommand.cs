@@ -29,14 +29,14 @@ public static class BinfmtCommand
 
     private static Command Install()
     {
-        var launcher = new Option<string?>("--launcher") { HelpName = "PATH", Description = "xarexec to run (default: xarexec on PATH)" };
+        var launcher = new Option<string?>("--launcher") { HelpName = "PATH", Description = "xarexec to run (default: the one installed with this xar, else xarexec on PATH)" };
         var noPersist = new Option<bool>("--no-persist") { Description = $"register until the next reboot only (no {BinfmtRegistration.PersistentDirectory}/NAME.conf)" };
         var name = NameOption();
         var command = new Command("install", "Register xarexec for files starting with \"#!/usr/bin/env xarexec_fuse\".") { launcher, noPersist, name };
         command.SetAction(parse => CliRunner.Run(null, () =>
         {
             string path = parse.GetValue(launcher) is { } given ? Path.GetFullPath(given)
-                : BinfmtRegistration.DefaultLauncher() ?? throw new UsageException("no xarexec on PATH; give --launcher PATH");
+                : BinfmtRegistration.DefaultLauncher(Environment.ProcessPath) ?? throw new UsageException("no xarexec on PATH; give --launcher PATH");
             string entry = parse.GetValue(name)!;
             bool persist = !parse.GetValue(noPersist);
             Run(() => BinfmtRegistration.Register(entry, path, persist));

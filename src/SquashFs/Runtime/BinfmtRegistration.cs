@@ -25,9 +25,20 @@ public static class BinfmtRegistration
     /// <summary>The line written to binfmt_misc's register file (and to /etc/binfmt.d).</summary>
     public static string RegistrationLine(string name, string launcher) => $":{name}:M::{Magic}::{launcher}:";
 
-    /// <summary>xarexec on PATH, as an absolute path, or null.</summary>
-    public static string? DefaultLauncher()
+    /// <summary>
+    /// The xarexec installed with the program at <paramref name="programPath"/> (beside it, or in
+    /// the bin/ of its install prefix: PREFIX/lib/xar/xar/xar, out/xar/xar), else xarexec on PATH;
+    /// an absolute path, or null.
+    /// </summary>
+    public static string? DefaultLauncher(string? programPath)
     {
+        if (programPath is not null && Path.GetDirectoryName(Path.GetFullPath(programPath)) is { } dir)
+            foreach (string relative in (ReadOnlySpan<string>)["xarexec", "../bin/xarexec", "../../../bin/xarexec"])
+            {
+                string candidate = Path.GetFullPath(Path.Combine(dir, relative));
+                if (PosixPath.TryStat(candidate) is { IsRegularFile: true } && Access(candidate, 1 /* X_OK */) == 0)
+                    return candidate;
+            }
         string? found = ChildProcess.FindOnPath("xarexec");
         return found is null ? null : Path.GetFullPath(found);
     }
