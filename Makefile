@@ -48,6 +48,8 @@ install: publish
 	ln -sf ../lib/xar/xar/xar $(PREFIX)/bin/xar
 	install -m 0755 $(OUT)/bin/xarexec $(PREFIX)/bin/xarexec
 	ln -sf xarexec $(PREFIX)/bin/xarexec_fuse
+	@# BINFMT=1 (as root): the kernel starts XAR files with this xarexec directly (see README).
+	@if [ "$(BINFMT)" = 1 ]; then $(PREFIX)/bin/xar binfmt install --launcher $(abspath $(PREFIX))/bin/xarexec; fi
 
 bench: build publish
 	XAR_BIN=$(CURDIR)/$(OUT)/bin bash bench/run.sh
