@@ -35,6 +35,8 @@ public class BinfmtTests
 
         var before = RunXar();
         Assert.Equal(127, before.ExitCode); // env: 'xarexec_fuse': No such file or directory
+        // install creates /etc/binfmt.d where the machine has none; the test takes it away again.
+        bool hadConfigDirectory = Directory.Exists("/etc/binfmt.d");
         try
         {
             var install = ReaderCli.Run("binfmt", "install", "--name", name, "--launcher", xarexec);
@@ -64,6 +66,8 @@ public class BinfmtTests
         finally
         {
             ReaderCli.Run("binfmt", "uninstall", "--name", name);
+            if (!hadConfigDirectory && Directory.Exists("/etc/binfmt.d") && !Directory.EnumerateFileSystemEntries("/etc/binfmt.d").Any())
+                Directory.Delete("/etc/binfmt.d");
         }
     }
 

@@ -16,6 +16,19 @@ internal static class NativePath
 
     public static byte[] ToCString(string path) => ToCString(Encoding.UTF8.GetBytes(path));
 
+    /// <summary>DIR/NAME; just NAME when DIR is empty, no second '/' when DIR ends in one ("/").</summary>
+    public static byte[] Join(ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name)
+    {
+        if (dir.IsEmpty)
+            return name.ToArray();
+        int separator = dir[^1] == (byte)'/' ? 0 : 1;
+        var b = new byte[dir.Length + separator + name.Length];
+        dir.CopyTo(b);
+        b[dir.Length] = (byte)'/';
+        name.CopyTo(b.AsSpan(dir.Length + separator));
+        return b;
+    }
+
     /// <summary>A name for messages: UTF-8 where it is, \xNN escapes for other bytes.</summary>
     public static string Display(ReadOnlySpan<byte> bytes)
     {

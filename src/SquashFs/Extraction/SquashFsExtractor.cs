@@ -172,7 +172,7 @@ internal sealed unsafe class SquashFsExtractor
                 if (childSelection.Whole)
                     childSelection = null;
             }
-            byte[] childPath = Join(relPath, name);
+            byte[] childPath = NativePath.Join(relPath, name);
             ExtractEntry(entry, dirFd, childPath, name, childSelection, depth);
             _entries++;
             _options.Progress?.Invoke(new SquashFsExtractProgress(_entries, Interlocked.Read(ref _bytes)));
@@ -553,16 +553,6 @@ internal sealed unsafe class SquashFsExtractor
         name.Length > 0 && !name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8)
         && name.IndexOfAny((byte)'/', (byte)0) < 0;
 
-    private static byte[] Join(byte[] dir, byte[] name)
-    {
-        if (dir.Length == 0)
-            return name;
-        var b = new byte[dir.Length + 1 + name.Length];
-        dir.CopyTo(b, 0);
-        b[dir.Length] = (byte)'/';
-        name.CopyTo(b, dir.Length + 1);
-        return b;
-    }
 
     /// <summary>The paths asked for, as a tree of names; a node marked Whole takes everything below it.</summary>
     private sealed class Selection

@@ -1,6 +1,7 @@
 using System.Text;
 using Xar.SquashFs.Format;
 using Xar.SquashFs.Native;
+using Xar.SquashFs.Extraction;
 
 namespace Xar.SquashFs.Writing;
 
@@ -114,8 +115,8 @@ internal sealed unsafe class TreeScanner
         names.Sort(static (a, b) => a.AsSpan().SequenceCompareTo(b));
         foreach (byte[] name in names)
         {
-            byte[] childPath = Join(path, name);
-            byte[] childRelative = relative.Length == 0 ? name : Join(relative, name);
+            byte[] childPath = NativePath.Join(path, name);
+            byte[] childRelative = NativePath.Join(relative, name);
             if (!_excludes.IsEmpty && _excludes.IsExcluded(childRelative, name))
                 continue;
             if (name.Length > SquashFsConstants.MaxNameLength)
@@ -221,14 +222,6 @@ internal sealed unsafe class TreeScanner
         return inode;
     }
 
-    private static byte[] Join(byte[] a, byte[] b)
-    {
-        var r = new byte[a.Length + 1 + b.Length];
-        a.CopyTo(r, 0);
-        r[a.Length] = (byte)'/';
-        b.CopyTo(r, a.Length + 1);
-        return r;
-    }
 
     private static string Display(byte[] path) => Encoding.UTF8.GetString(path);
 
