@@ -9,6 +9,18 @@ namespace Xar.SquashFs.Reading;
 /// </summary>
 internal sealed class Inode
 {
+    /// <summary>The fields every inode type starts with.</summary>
+    public Inode(in InodeHeader header)
+    {
+        Type = header.Type;
+        Permissions = header.Permissions;
+        UidIndex = header.UidIndex;
+        GidIndex = header.GidIndex;
+        ModificationTime = header.ModificationTime;
+        InodeNumber = header.InodeNumber;
+        Reference = header.Reference;
+    }
+
     public InodeType Type { get; init; }
     public ushort Permissions { get; init; }
     public ushort UidIndex { get; init; }
@@ -57,3 +69,7 @@ internal sealed class Inode
 
     public uint DeviceMinor => (Device & 0xFF) | ((Device >> 12) & 0xFFF00);
 }
+
+/// <summary>The common head of every inode, as read from the table.</summary>
+internal readonly record struct InodeHeader(
+    InodeType Type, ushort Permissions, ushort UidIndex, ushort GidIndex, uint ModificationTime, uint InodeNumber, MetadataReference Reference);

@@ -49,6 +49,7 @@ internal sealed class InodeReader
             throw new SquashFsCorruptException($"{what}: inode number {number} is out of range (1..{_sb.InodeCount})");
         if (uid >= _sb.IdCount || gid >= _sb.IdCount)
             throw new SquashFsCorruptException($"{what}: uid/gid index {uid}/{gid} is out of range (id table has {_sb.IdCount} entries)");
+        var header = new InodeHeader(type, mode, uid, gid, mtime, number, reference);
         switch (type)
         {
             case InodeType.Directory:
@@ -58,9 +59,8 @@ internal sealed class InodeReader
                 ushort size = c.ReadUInt16();
                 ushort offset = c.ReadUInt16();
                 uint parent = c.ReadUInt32();
-                return CheckDirectory(new Inode
+                return CheckDirectory(new Inode(header)
                 {
-                    Type = type, Permissions = mode, UidIndex = uid, GidIndex = gid, ModificationTime = mtime, InodeNumber = number, Reference = reference,
                     DirectoryBlock = block, LinkCount = nlink, DirectorySize = size, DirectoryOffset = offset, ParentInode = parent,
                 }, what);
             }
@@ -73,9 +73,8 @@ internal sealed class InodeReader
                 ushort indexCount = c.ReadUInt16();
                 ushort offset = c.ReadUInt16();
                 uint xattr = c.ReadUInt32();
-                return CheckDirectory(new Inode
+                return CheckDirectory(new Inode(header)
                 {
-                    Type = type, Permissions = mode, UidIndex = uid, GidIndex = gid, ModificationTime = mtime, InodeNumber = number, Reference = reference,
                     LinkCount = nlink, DirectorySize = size, DirectoryBlock = block, ParentInode = parent, DirectoryIndexCount = indexCount,
                     DirectoryOffset = offset, XattrIndex = xattr, DirectoryIndex = c.Position,
                 }, what);
@@ -86,9 +85,8 @@ internal sealed class InodeReader
                 uint frag = c.ReadUInt32();
                 uint fragOffset = c.ReadUInt32();
                 uint size = c.ReadUInt32();
-                return CheckFile(new Inode
+                return CheckFile(new Inode(header)
                 {
-                    Type = type, Permissions = mode, UidIndex = uid, GidIndex = gid, ModificationTime = mtime, InodeNumber = number, Reference = reference,
                     BlocksStart = start, FragmentIndex = frag, FragmentOffset = fragOffset, FileSize = size,
                     BlockCount = BlockCount(size, frag, what), BlockList = c.Position,
                 }, what);
@@ -104,9 +102,8 @@ internal sealed class InodeReader
                 uint xattr = c.ReadUInt32();
                 if (start > (ulong)_sb.BytesUsed || size > long.MaxValue / 2)
                     throw new SquashFsCorruptException($"{what}: file start {start} or size {size} is out of range");
-                return CheckFile(new Inode
+                return CheckFile(new Inode(header)
                 {
-                    Type = type, Permissions = mode, UidIndex = uid, GidIndex = gid, ModificationTime = mtime, InodeNumber = number, Reference = reference,
                     BlocksStart = (long)start, FileSize = (long)size, Sparse = sparse, LinkCount = nlink, FragmentIndex = frag,
                     FragmentOffset = fragOffset, XattrIndex = xattr, BlockCount = BlockCount((long)size, frag, what), BlockList = c.Position,
                 }, what);
@@ -123,9 +120,8 @@ internal sealed class InodeReader
                 if (target.AsSpan().Contains((byte)0))
                     throw new SquashFsCorruptException($"{what}: symlink target contains a NUL byte");
                 uint xattr = type == InodeType.ExtendedSymlink ? c.ReadUInt32() : SquashFsConstants.InvalidIndex;
-                return Check(new Inode
+                return Check(new Inode(header)
                 {
-                    Type = type, Permissions = mode, UidIndex = uid, GidIndex = gid, ModificationTime = mtime, InodeNumber = number, Reference = reference,
                     LinkCount = nlink, SymlinkTarget = target, XattrIndex = xattr,
                 }, what);
             }
@@ -137,9 +133,8 @@ internal sealed class InodeReader
                 uint nlink = c.ReadUInt32();
                 uint dev = c.ReadUInt32();
                 uint xattr = type.IsExtended() ? c.ReadUInt32() : SquashFsConstants.InvalidIndex;
-                return Check(new Inode
+                return Check(new Inode(header)
                 {
-                    Type = type, Permissions = mode, UidIndex = uid, GidIndex = gid, ModificationTime = mtime, InodeNumber = number, Reference = reference,
                     LinkCount = nlink, Device = dev, XattrIndex = xattr,
                 }, what);
             }
@@ -147,9 +142,8 @@ internal sealed class InodeReader
             {
                 uint nlink = c.ReadUInt32();
                 uint xattr = type.IsExtended() ? c.ReadUInt32() : SquashFsConstants.InvalidIndex;
-                return Check(new Inode
+                return Check(new Inode(header)
                 {
-                    Type = type, Permissions = mode, UidIndex = uid, GidIndex = gid, ModificationTime = mtime, InodeNumber = number, Reference = reference,
                     LinkCount = nlink, XattrIndex = xattr,
                 }, what);
             }
