@@ -213,9 +213,12 @@ internal sealed unsafe class SquashFsExtractor
         {
             if (_linkSources.TryGetValue(key, out var source))
             {
-                fixed (byte* s = NativePath.ToCString(source))
+                // Beyond PATH_MAX the source is reached through its directory (LongPath).
+                bool shortSource = source.Length < LongPath.PathMax;
+                using var longSource = shortSource ? default : LongPath.For(source, _rootFd);
+                fixed (byte* s = shortSource ? NativePath.ToCString(source) : longSource.CString)
                 fixed (byte* n = cname)
-                    if (LibC.LinkAt(_rootFd, s, dirFd, n, 0) != 0)
+                    if (LibC.LinkAt(shortSource ? _rootFd : LibC.AT_FDCWD, s, dirFd, n, 0) != 0)
                         throw NativePath.Error("create hard link", path, LibC.LastError);
                 return;
             }
@@ -503,11 +506,8 @@ internal sealed unsafe class SquashFsExtractor
             if (_options.RestoreXattrs && inode.HasXattrs)
             {
                 // No fd-relative lsetxattr exists; every directory on this path is one we created.
-                byte[] full = new byte[_rootPath.Length + 1 + path.Length + 1];
-                _rootPath.CopyTo(full, 0);
-                full[_rootPath.Length] = (byte)'/';
-                path.CopyTo(full, _rootPath.Length + 1);
-                fixed (byte* f = full)
+                using var full = LongPath.For(NativePath.Join(_rootPath, path));
+                fixed (byte* f = full.CString)
                     foreach (var x in _image.GetXattrs(entry))
                         fixed (byte* xn = NativePath.ToCString(x.NameBytes))
                         fixed (byte* v = x.Value)

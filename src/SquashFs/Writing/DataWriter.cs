@@ -461,17 +461,19 @@ internal sealed unsafe class FileSource : IDisposable
         if (inode.Content is not null)
             return new FileSource(inode, null, inode.Content, default);
         var path = inode.SourcePath!;
-        int fd;
-        fixed (byte* p = path)
+        int fd, errno = 0;
+        using (var longPath = LongPath.For(path.AsSpan(0, path.Length - 1)))
+        fixed (byte* p = longPath.CString)
         {
             fd = LibC.Open(p, LibC.ORdOnly | LibC.OCloExec | LibC.ONoFollow | LibC.ONoAtime, 0);
             if (fd < 0 && Marshal.GetLastPInvokeError() == LibC.EPERM)
                 fd = LibC.Open(p, LibC.ORdOnly | LibC.OCloExec | LibC.ONoFollow, 0); // O_NOATIME needs ownership
+            if (fd < 0)
+                errno = Marshal.GetLastPInvokeError(); // before the long path's directory is closed
         }
         string display = System.Text.Encoding.UTF8.GetString(path.AsSpan(0, path.Length - 1));
         if (fd < 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
             throw errno == LibC.ENOENT
                 ? new SourceTreeException(display, "disappeared while the tree was read")
                 : new SourceTreeException(display, "cannot open: " + LibC.ErrorText(errno));

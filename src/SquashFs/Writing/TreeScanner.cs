@@ -246,7 +246,8 @@ internal sealed unsafe class TreeScanner
     private static LibC.Statx Stat(byte[] path, string display, bool mustExist)
     {
         LibC.Statx st;
-        fixed (byte* p = ZeroTerminated(path))
+        using var longPath = LongPath.For(path);
+        fixed (byte* p = longPath.CString)
         {
             if (LibC.StatxCall(LibC.AtFdCwd, p, LibC.AtSymlinkNoFollow | LibC.AtNoAutomount, LibC.StatxBasicStats, &st) != 0)
             {
@@ -266,7 +267,8 @@ internal sealed unsafe class TreeScanner
     private List<byte[]> ReadDirectory(byte[] path, string display)
     {
         var names = new List<byte[]>();
-        fixed (byte* p = ZeroTerminated(path))
+        using var longPath = LongPath.For(path);
+        fixed (byte* p = longPath.CString)
         {
             nint dir = LibC.OpenDir(p);
             if (dir == 0)
@@ -301,7 +303,8 @@ internal sealed unsafe class TreeScanner
     private static byte[] ReadLink(byte[] path, in LibC.Statx st, string display)
     {
         int size = (int)Math.Max(st.Size, 255) + 1;
-        fixed (byte* p = ZeroTerminated(path))
+        using var longPath = LongPath.For(path);
+        fixed (byte* p = longPath.CString)
         {
             while (true)
             {
@@ -325,7 +328,8 @@ internal sealed unsafe class TreeScanner
     private List<Xattr> ReadXattrs(byte[] path, string display)
     {
         var set = new List<Xattr>();
-        fixed (byte* p = ZeroTerminated(path))
+        using var longPath = LongPath.For(path);
+        fixed (byte* p = longPath.CString)
         {
             nint listLength;
             while (true)
