@@ -57,6 +57,11 @@ public class WriterXarTests
             r = TestEnv.Run(new RunOptions("/bin/sh", ["-e", header.ExecTarget!, "../app.xar"]) { WorkingDirectory = mount })
                 .EnsureSuccess("bootstrap, run from the mount");
             Assert.Equal($"args:\npath={mount}/../app.xar\nmount={mount}\npayload\n", r.StandardOutput);
+            // From the root directory: one slash, not "//" ($PWD is "/").
+            string fromRoot = Path.GetRelativePath("/", xar);
+            r = TestEnv.Run(new RunOptions("/bin/sh", ["-e", Path.Combine(mount, header.ExecTarget!), fromRoot]) { WorkingDirectory = "/" })
+                .EnsureSuccess("bootstrap, run from /");
+            Assert.Equal($"args:\npath=/{fromRoot}\nmount={mount}\npayload\n", r.StandardOutput);
         }
         finally
         {

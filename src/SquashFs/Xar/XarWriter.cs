@@ -137,7 +137,7 @@ public static class XarFile
         s.Append("# Written by xar pack. Run as: /bin/sh -e THIS_SCRIPT XAR_FILE [ARGS...]\n");
         // Both absolute, so the program may change directory. Launchers pass an absolute script
         // path: no subshell (a fork per start) is needed for XAR_MOUNT then.
-        s.Append("case \"$1\" in ''|/*) XAR_PATH=\"$1\" ;; *) XAR_PATH=\"$PWD/${1#./}\" ;; esac\n");
+        s.Append("case \"$1\" in ''|/*) XAR_PATH=\"$1\" ;; *) XAR_PATH=\"${PWD%/}/${1#./}\" ;; esac\n");
         s.Append("shift\n");
         s.Append("case \"$0\" in\n");
         s.Append("/*) XAR_MOUNT=\"${0%/*}\"; XAR_MOUNT=\"${XAR_MOUNT:-/}\" ;;\n");
