@@ -31,7 +31,7 @@ internal sealed class DataBlockReader
     public int BlockSize => _blockSize;
 
     /// <summary>Checks a block size word (bit 24 = stored raw; 0 = a sparse block of zeros).</summary>
-    public void CheckSizeWord(uint word, string what)
+    public void CheckSizeWord(uint word, Subject what)
     {
         if ((word & ~(0x00FFFFFFu | SquashFsConstants.DataBlockUncompressedBit)) != 0 || (word & 0x00FFFFFF) > _blockSize)
             throw new SquashFsCorruptException($"{what}: block size word 0x{word:x8} is larger than the block size ({_blockSize})");
@@ -42,7 +42,7 @@ internal sealed class DataBlockReader
     /// into <paramref name="destination"/>, which must come out exactly <paramref name="expected"/> bytes.
     /// A size of 0 is a sparse block: zeros, nothing read.
     /// </summary>
-    public void ReadBlock(long position, uint word, Span<byte> destination, int expected, string what)
+    public void ReadBlock(long position, uint word, Span<byte> destination, int expected, Subject what)
     {
         CheckSizeWord(word, what);
         int diskSize = (int)(word & 0x00FFFFFF);
@@ -69,7 +69,7 @@ internal sealed class DataBlockReader
     }
 
     /// <summary>Copies <paramref name="length"/> bytes at <paramref name="offset"/> out of fragment block <paramref name="index"/>.</summary>
-    public void ReadFragment(uint index, uint offset, Span<byte> destination, string what)
+    public void ReadFragment(uint index, uint offset, Span<byte> destination, Subject what)
     {
         var (data, length) = GetFragment(index, what);
         if (offset > length || destination.Length > length - offset)
@@ -77,7 +77,7 @@ internal sealed class DataBlockReader
         data.AsSpan((int)offset, destination.Length).CopyTo(destination);
     }
 
-    private (byte[] Data, int Length) GetFragment(uint index, string what)
+    private (byte[] Data, int Length) GetFragment(uint index, Subject what)
     {
         lock (_gate)
         {
@@ -97,8 +97,8 @@ internal sealed class DataBlockReader
         int length;
         try
         {
-            _source.ReadExactly(entry.Start, raw.AsSpan(0, entry.DiskSize), $"fragment block {index}");
-            length = _decompressors.Decode(raw.AsSpan(0, entry.DiskSize), entry.Compressed, data, $"fragment block {index}");
+            _source.ReadExactly(entry.Start, raw.AsSpan(0, entry.DiskSize), new Subject("fragment block {0}", index));
+            length = _decompressors.Decode(raw.AsSpan(0, entry.DiskSize), entry.Compressed, data, new Subject("fragment block {0}", index));
         }
         finally
         {

@@ -38,7 +38,7 @@ internal sealed class DirectoryReader
         long size = directory.DirectorySize;
         if (size <= 3 || consumed >= size)
             yield break;
-        string what = $"directory (inode {directory.InodeNumber})";
+        var what = new Subject("directory (inode {0})", directory.InodeNumber);
         var c = new MetadataCursor(_reader, _tableStart, _tableEnd, block, offset, what);
         var name = new byte[SquashFsConstants.MaxNameLength];
         while (size - consumed >= HeaderSize)
@@ -92,7 +92,7 @@ internal sealed class DirectoryReader
         long consumed = 3;
         if (directory.DirectoryIndexCount > 0 && directory.Type == InodeType.ExtendedDirectory)
         {
-            string what = $"directory index (inode {directory.InodeNumber})";
+            var what = new Subject("directory index (inode {0})", directory.InodeNumber);
             var c = new MetadataCursor(_reader, (long)_sb.InodeTableStart, (long)_sb.InodeTableStart + _inodeTableSize,
                 directory.DirectoryIndex.Block, directory.DirectoryIndex.Offset, what);
             var name = new byte[SquashFsConstants.MaxNameLength];

@@ -19,7 +19,7 @@ internal sealed class FileLayout
         long p = inode.BlocksStart;
         for (int i = 0; i < sizes.Length; i++)
         {
-            data.CheckSizeWord(sizes[i], $"inode {inode.InodeNumber} block {i}");
+            data.CheckSizeWord(sizes[i], new Subject("inode {0} block {1}", inode.InodeNumber, (ulong)i));
             _positions[i] = p;
             p += sizes[i] & 0x00FFFFFF;
             if (p > dataEnd)
@@ -50,8 +50,8 @@ internal sealed class FileLayout
 
     /// <summary>Decodes block <paramref name="index"/> into <paramref name="destination"/> (at least BlockSize bytes).</summary>
     public void ReadBlock(DataBlockReader data, int index, Span<byte> destination) =>
-        data.ReadBlock(_positions[index], SizeWords[index], destination, BlockLength(index), $"inode {Inode.InodeNumber} block {index}");
+        data.ReadBlock(_positions[index], SizeWords[index], destination, BlockLength(index), new Subject("inode {0} block {1}", Inode.InodeNumber, (ulong)index));
 
     public void ReadTail(DataBlockReader data, Span<byte> destination) =>
-        data.ReadFragment(Inode.FragmentIndex, Inode.FragmentOffset, destination[..TailLength], $"inode {Inode.InodeNumber} tail");
+        data.ReadFragment(Inode.FragmentIndex, Inode.FragmentOffset, destination[..TailLength], new Subject("inode {0} tail", Inode.InodeNumber));
 }

@@ -15,7 +15,7 @@ internal abstract class ImageSource : IDisposable
     public abstract long Length { get; }
 
     /// <summary>Reads exactly <c>buffer.Length</c> bytes at <paramref name="position"/> or throws.</summary>
-    public void ReadExactly(long position, Span<byte> buffer, string what)
+    public void ReadExactly(long position, Span<byte> buffer, Subject what)
     {
         if (position < 0 || position > Length || buffer.Length > Length - position)
             throw new SquashFsCorruptException($"{what} at byte {position} (+{buffer.Length}) lies outside the image ({Length} bytes)");
@@ -109,16 +109,19 @@ internal sealed class DecompressorPool(Func<Compression.IBlockDecompressor> fact
             _idle.Add(decompressor);
     }
 
+    private static string Describe(Subject what, long metadataBlock) =>
+        metadataBlock < 0 ? what.ToString() : $"{what}: metadata block at {metadataBlock}";
+
     /// <summary>
     /// Decompresses one block (or copies it when stored raw) into <paramref name="destination"/>
-    /// and returns the length.
+    /// and returns the length. <paramref name="metadataBlock"/>: where the metadata block is, for messages.
     /// </summary>
-    public int Decode(ReadOnlySpan<byte> source, bool compressed, Span<byte> destination, string what)
+    public int Decode(ReadOnlySpan<byte> source, bool compressed, Span<byte> destination, Subject what, long metadataBlock = -1)
     {
         if (!compressed)
         {
             if (source.Length > destination.Length)
-                throw new SquashFsCorruptException($"{what}: uncompressed block of {source.Length} bytes is larger than {destination.Length}");
+                throw new SquashFsCorruptException($"{Describe(what, metadataBlock)}: uncompressed block of {source.Length} bytes is larger than {destination.Length}");
             source.CopyTo(destination);
             return source.Length;
         }
@@ -129,11 +132,11 @@ internal sealed class DecompressorPool(Func<Compression.IBlockDecompressor> fact
         }
         catch (SquashFsCorruptException e)
         {
-            throw new SquashFsCorruptException($"{what}: {e.Message}", e);
+            throw new SquashFsCorruptException($"{Describe(what, metadataBlock)}: {e.Message}", e);
         }
         catch (InvalidDataException e)
         {
-            throw new SquashFsCorruptException($"{what}: {e.Message}", e);
+            throw new SquashFsCorruptException($"{Describe(what, metadataBlock)}: {e.Message}", e);
         }
         finally
         {

@@ -116,7 +116,7 @@ internal sealed class ImageVerifier(SquashFsImage image)
         _report.FileBytes += layout.Length;
     }
 
-    private long WalkMetadata(long start, long end, string what)
+    private long WalkMetadata(long start, long end, Subject what)
     {
         long count = 0;
         long p = start;

@@ -29,12 +29,12 @@ internal sealed class InodeReader
 
     public long TableEnd => _tableEnd;
 
-    public MetadataCursor Open(MetadataReference reference, string what) =>
+    public MetadataCursor Open(MetadataReference reference, Subject what) =>
         new(_reader, _tableStart, _tableEnd, reference.Block, reference.Offset, what);
 
     public Inode Read(MetadataReference reference)
     {
-        string what = $"inode {reference}";
+        var what = new Subject("inode {0}:{1}", reference.Block, reference.Offset);
         var c = Open(reference, what);
         var type = (InodeType)c.ReadUInt16();
         if (!type.IsValid())
@@ -155,7 +155,7 @@ internal sealed class InodeReader
     {
         if (inode.BlockCount == 0)
             return [];
-        string what = $"inode {inode.Reference} block list";
+        var what = new Subject("inode {0}:{1} block list", inode.Reference.Block, inode.Reference.Offset);
         var c = Open(inode.BlockList, what);
         var sizes = new uint[inode.BlockCount];
         var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(sizes.AsSpan());
@@ -165,7 +165,7 @@ internal sealed class InodeReader
         return sizes;
     }
 
-    private int BlockCount(long size, uint fragment, string what)
+    private int BlockCount(long size, uint fragment, Subject what)
     {
         long bs = _sb.BlockSize;
         long count = fragment == SquashFsConstants.InvalidIndex ? (size + bs - 1) / bs : size / bs;
@@ -175,7 +175,7 @@ internal sealed class InodeReader
         return (int)count;
     }
 
-    private Inode CheckFile(Inode inode, string what)
+    private Inode CheckFile(Inode inode, Subject what)
     {
         if (inode.HasFragment)
         {
@@ -188,14 +188,14 @@ internal sealed class InodeReader
         return Check(inode, what);
     }
 
-    private Inode CheckDirectory(Inode inode, string what)
+    private Inode CheckDirectory(Inode inode, Subject what)
     {
         if (inode.DirectoryOffset >= SquashFsConstants.MetadataBlockSize)
             throw new SquashFsCorruptException($"{what}: directory offset {inode.DirectoryOffset} is past a metadata block");
         return Check(inode, what);
     }
 
-    private Inode Check(Inode inode, string what)
+    private Inode Check(Inode inode, Subject what)
     {
         if (inode.HasXattrs && _sb.XattrIdTableStart == SquashFsConstants.InvalidTableStart)
             throw new SquashFsCorruptException($"{what}: xattr index {inode.XattrIndex} but the image has no xattr table");

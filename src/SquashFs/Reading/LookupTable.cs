@@ -14,13 +14,13 @@ internal sealed class LookupTable
     private readonly long[] _blocks;
     private readonly long _blocksEnd;
     private readonly int _entrySize;
-    private readonly string _what;
+    private readonly Subject _what;
 
     /// <param name="listStart">Where the location list starts (image-relative).</param>
     /// <param name="count">Records in the table.</param>
     /// <param name="blocksStart">Lowest position a block may have (the previous table's end).</param>
     public LookupTable(ImageSource source, MetadataReader reader, long listStart, long count, int entrySize,
-        long blocksStart, string what)
+        long blocksStart, Subject what)
     {
         _reader = reader;
         _entrySize = entrySize;
@@ -100,7 +100,7 @@ internal sealed class IdTable
 
     public int Count => _ids.Length;
 
-    public uint this[ushort index, string what] =>
+    public uint this[ushort index, Subject what] =>
         index < _ids.Length ? _ids[index]
             : throw new SquashFsCorruptException($"{what}: id index {index} is out of range (id table has {_ids.Length} entries)");
 }

@@ -38,7 +38,7 @@ internal sealed class MetadataReader
     /// The block whose header is at <paramref name="position"/> (image-relative). The whole block
     /// must end before <paramref name="limit"/> (the end of the table it belongs to).
     /// </summary>
-    public MetadataBlock Read(long position, long limit, string what)
+    public MetadataBlock Read(long position, long limit, Subject what)
     {
         lock (_gate)
         {
@@ -69,7 +69,7 @@ internal sealed class MetadataReader
         return block;
     }
 
-    private MetadataBlock Decode(long position, long limit, string what)
+    private MetadataBlock Decode(long position, long limit, Subject what)
     {
         Span<byte> header = stackalloc byte[2];
         if (position < 0 || position + 2 > limit)
@@ -87,7 +87,7 @@ internal sealed class MetadataReader
         {
             _source.ReadExactly(position + 2, raw.AsSpan(0, size), what);
             var data = new byte[SquashFsConstants.MetadataBlockSize];
-            int length = _decompressors.Decode(raw.AsSpan(0, size), compressed, data, $"{what}: metadata block at {position}");
+            int length = _decompressors.Decode(raw.AsSpan(0, size), compressed, data, what, metadataBlock: position);
             if (length <= 0)
                 throw new SquashFsCorruptException($"{what}: metadata block at {position} is empty");
             return new MetadataBlock(data, length, position + 2 + size);
@@ -109,12 +109,12 @@ internal sealed class MetadataCursor
     private readonly MetadataReader _reader;
     private readonly long _tableStart;
     private readonly long _tableEnd;
-    private readonly string _what;
+    private readonly Subject _what;
     private MetadataBlock _block;
     private long _blockPosition;
     private int _offset;
 
-    public MetadataCursor(MetadataReader reader, long tableStart, long tableEnd, ulong block, int offset, string what)
+    public MetadataCursor(MetadataReader reader, long tableStart, long tableEnd, ulong block, int offset, Subject what)
     {
         _reader = reader;
         _tableStart = tableStart;

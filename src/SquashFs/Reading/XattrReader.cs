@@ -45,7 +45,7 @@ internal sealed class XattrReader
 
     public IReadOnlyList<SquashFsXattr> Read(uint index)
     {
-        string what = $"xattr set {index}";
+        var what = new Subject("xattr set {0}", index);
         Span<byte> rec = stackalloc byte[16];
         _ids.Read(index, rec);
         var reference = MetadataReference.FromPacked(BinaryPrimitives.ReadUInt64LittleEndian(rec));
@@ -76,7 +76,7 @@ internal sealed class XattrReader
                 if (valueSize != 8)
                     throw new SquashFsCorruptException($"{what}: out-of-line value reference of {valueSize} bytes (must be 8)");
                 var valueRef = MetadataReference.FromPacked(c.ReadUInt64());
-                var vc = new MetadataCursor(_reader, _kvStart, _kvEnd, valueRef.Block, valueRef.Offset, what + " value");
+                var vc = new MetadataCursor(_reader, _kvStart, _kvEnd, valueRef.Block, valueRef.Offset, new Subject("xattr set {0} value", index));
                 value = ReadValue(vc, vc.ReadUInt32(), what);
             }
             else
@@ -88,7 +88,7 @@ internal sealed class XattrReader
         return result;
     }
 
-    private static byte[] ReadValue(MetadataCursor c, uint size, string what)
+    private static byte[] ReadValue(MetadataCursor c, uint size, Subject what)
     {
         if (size > MaxValueSize)
             throw new SquashFsCorruptException($"{what}: value of {size} bytes (at most {MaxValueSize})");
