@@ -157,8 +157,15 @@ internal sealed class MetadataCursor
         }
     }
 
+    // A field inside the current block is read in place; only one that crosses into the next block is copied.
     public ushort ReadUInt16()
     {
+        if (_block.Length - _offset >= 2)
+        {
+            ushort value = BinaryPrimitives.ReadUInt16LittleEndian(_block.Payload[_offset..]);
+            _offset += 2;
+            return value;
+        }
         Span<byte> b = stackalloc byte[2];
         Read(b);
         return BinaryPrimitives.ReadUInt16LittleEndian(b);
@@ -166,6 +173,12 @@ internal sealed class MetadataCursor
 
     public uint ReadUInt32()
     {
+        if (_block.Length - _offset >= 4)
+        {
+            uint value = BinaryPrimitives.ReadUInt32LittleEndian(_block.Payload[_offset..]);
+            _offset += 4;
+            return value;
+        }
         Span<byte> b = stackalloc byte[4];
         Read(b);
         return BinaryPrimitives.ReadUInt32LittleEndian(b);
@@ -173,6 +186,12 @@ internal sealed class MetadataCursor
 
     public ulong ReadUInt64()
     {
+        if (_block.Length - _offset >= 8)
+        {
+            ulong value = BinaryPrimitives.ReadUInt64LittleEndian(_block.Payload[_offset..]);
+            _offset += 8;
+            return value;
+        }
         Span<byte> b = stackalloc byte[8];
         Read(b);
         return BinaryPrimitives.ReadUInt64LittleEndian(b);
