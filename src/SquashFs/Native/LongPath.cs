@@ -31,26 +31,32 @@ internal readonly unsafe struct LongPath : IDisposable
     public byte[] CString { get; }
 
     /// <summary>
-    /// <paramref name="path"/> (no NUL; relative paths start at <paramref name="startFd"/>, which
-    /// may be AT_FDCWD) made usable. A failure to open a directory on the way leaves the full path,
-    /// so the caller's own call reports the error.
+    /// <paramref name="path"/> (no NUL) made usable by a call that resolves it against AT_FDCWD. A
+    /// relative path starts at <paramref name="startFd"/> (AT_FDCWD: the working directory). When
+    /// a directory on the way cannot be opened, the path is left whole (under startFd), so the
+    /// caller's own call fails and reports why.
     /// </summary>
     public static LongPath For(ReadOnlySpan<byte> path, int startFd = LibC.AtFdCwd)
     {
         bool direct = startFd == LibC.AtFdCwd || (path.Length > 0 && path[0] == (byte)'/');
-        if ((path.Length < PathMax && direct) || (!ProcFdAvailable && startFd == LibC.AtFdCwd))
-            return new LongPath(ToCString(path), -1);
+        if ((path.Length < PathMax && direct) || !ProcFdAvailable)
+            return new LongPath(direct ? ToCString(path) : Below(startFd, path), -1);
         int slash = path.LastIndexOf((byte)'/');
         ReadOnlySpan<byte> directory = slash < 0 ? [] : slash == 0 ? "/"u8 : path[..slash];
-        ReadOnlySpan<byte> name = path[(slash + 1)..];
         int fd = OpenDirectory(startFd, directory);
         if (fd < 0)
-            return new LongPath(ToCString(path), -1);
+            return new LongPath(direct ? ToCString(path) : Below(startFd, path), -1);
+        return new LongPath(Below(fd, path[(slash + 1)..]), fd);
+    }
+
+    /// <summary>/proc/self/fd/FD/PATH, NUL-terminated: PATH resolved below the directory FD.</summary>
+    private static byte[] Below(int fd, ReadOnlySpan<byte> path)
+    {
         var prefix = System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}/");
-        var bytes = new byte[prefix.Length + name.Length + 1];
+        var bytes = new byte[prefix.Length + path.Length + 1];
         prefix.CopyTo(bytes, 0);
-        name.CopyTo(bytes.AsSpan(prefix.Length));
-        return new LongPath(bytes, fd);
+        path.CopyTo(bytes.AsSpan(prefix.Length));
+        return bytes;
     }
 
     public void Dispose()
