@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using Xar.SquashFs.Format;
 
 namespace Xar.SquashFs.Reading;
@@ -157,44 +159,25 @@ internal sealed class MetadataCursor
         }
     }
 
+    public ushort ReadUInt16() => ReadInteger<ushort>();
+
+    public uint ReadUInt32() => ReadInteger<uint>();
+
+    public ulong ReadUInt64() => ReadInteger<ulong>();
+
     // A field inside the current block is read in place; only one that crosses into the next block is copied.
-    public ushort ReadUInt16()
+    private T ReadInteger<T>() where T : unmanaged, IBinaryInteger<T>
     {
-        if (_block.Length - _offset >= 2)
+        int size = Unsafe.SizeOf<T>();
+        if (_block.Length - _offset >= size)
         {
-            ushort value = BinaryPrimitives.ReadUInt16LittleEndian(_block.Payload[_offset..]);
-            _offset += 2;
-            return value;
-        }
-        Span<byte> b = stackalloc byte[2];
-        Read(b);
-        return BinaryPrimitives.ReadUInt16LittleEndian(b);
-    }
-
-    public uint ReadUInt32()
-    {
-        if (_block.Length - _offset >= 4)
-        {
-            uint value = BinaryPrimitives.ReadUInt32LittleEndian(_block.Payload[_offset..]);
-            _offset += 4;
-            return value;
-        }
-        Span<byte> b = stackalloc byte[4];
-        Read(b);
-        return BinaryPrimitives.ReadUInt32LittleEndian(b);
-    }
-
-    public ulong ReadUInt64()
-    {
-        if (_block.Length - _offset >= 8)
-        {
-            ulong value = BinaryPrimitives.ReadUInt64LittleEndian(_block.Payload[_offset..]);
-            _offset += 8;
+            T value = T.ReadLittleEndian(_block.Payload.Slice(_offset, size), isUnsigned: true);
+            _offset += size;
             return value;
         }
         Span<byte> b = stackalloc byte[8];
-        Read(b);
-        return BinaryPrimitives.ReadUInt64LittleEndian(b);
+        Read(b[..size]);
+        return T.ReadLittleEndian(b[..size], isUnsigned: true);
     }
 
     private void NextBlock()
