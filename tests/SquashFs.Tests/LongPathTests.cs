@@ -55,7 +55,7 @@ public sealed unsafe class LongPathTests
     {
         LibC.Statx st;
         fixed (byte* p = path.CString)
-            return LibC.StatxCall(LibC.AtFdCwd, p, LibC.AtSymlinkNoFollow, LibC.StatxBasicStats, &st) == 0 ? (long)st.Size : null;
+            return LibC.StatxCall(path.DirectoryFd, p, LibC.AtSymlinkNoFollow, LibC.StatxBasicStats, &st) == 0 ? (long)st.Size : null;
     }
 
     [Fact]
@@ -63,6 +63,7 @@ public sealed unsafe class LongPathTests
     {
         using var path = LongPath.For("/etc/hostname"u8);
         Assert.Equal("/etc/hostname\0"u8.ToArray(), path.CString);
+        Assert.Equal(LibC.AtFdCwd, path.DirectoryFd);
     }
 
     [Fact]
@@ -76,6 +77,7 @@ public sealed unsafe class LongPathTests
         using (var path = LongPath.For(absolute))
         {
             Assert.StartsWith("/proc/self/fd/", Encoding.ASCII.GetString(path.CString));
+            Assert.Equal(LibC.AtFdCwd, path.DirectoryFd);
             Assert.Equal(5, SizeOf(path));
         }
 
@@ -84,9 +86,13 @@ public sealed unsafe class LongPathTests
         {
             using (var below = LongPath.For(Encoding.UTF8.GetBytes(relative), rootFd))
                 Assert.Equal(5, SizeOf(below));
-            // A short path below a directory descriptor, too.
+            // A short path below a directory descriptor stays as it is, for an *at call on that descriptor.
             using (var shortBelow = LongPath.For(Encoding.UTF8.GetBytes(Level), rootFd))
+            {
+                Assert.Equal(rootFd, shortBelow.DirectoryFd);
+                Assert.Equal(Encoding.UTF8.GetBytes(Level + "\0"), shortBelow.CString);
                 Assert.NotNull(SizeOf(shortBelow));
+            }
             // A missing directory on the way: the caller's call fails instead of reaching something else.
             byte[] missing = Encoding.UTF8.GetBytes(relative.Replace(Level + "/" + Level + "/leaf", "missing/" + Level + "/leaf"));
             using (var broken = LongPath.For(missing, rootFd))

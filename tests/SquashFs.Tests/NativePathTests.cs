@@ -11,6 +11,7 @@ public sealed class NativePathTests
     [InlineData("d/e", "name with space", "d/e/name with space")]
     [InlineData("/", "etc", "/etc")]
     [InlineData("/src", "f", "/src/f")]
+    [InlineData("/", "", "/")]
     public void JoinPutsOneSlashBetweenDirectoryAndName(string dir, string name, string expected) =>
         Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(NativePath.Join(System.Text.Encoding.UTF8.GetBytes(dir), System.Text.Encoding.UTF8.GetBytes(name))));
 

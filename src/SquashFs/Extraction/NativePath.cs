@@ -24,7 +24,8 @@ internal static class NativePath
         int separator = dir[^1] == (byte)'/' ? 0 : 1;
         var b = new byte[dir.Length + separator + name.Length];
         dir.CopyTo(b);
-        b[dir.Length] = (byte)'/';
+        if (separator == 1)
+            b[dir.Length] = (byte)'/';
         name.CopyTo(b.AsSpan(dir.Length + separator));
         return b;
     }

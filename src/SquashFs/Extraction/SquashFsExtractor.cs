@@ -213,12 +213,10 @@ internal sealed unsafe class SquashFsExtractor
         {
             if (_linkSources.TryGetValue(key, out var source))
             {
-                // Beyond PATH_MAX the source is reached through its directory (LongPath).
-                bool shortSource = source.Length < LongPath.PathMax;
-                using var longSource = shortSource ? default : LongPath.For(source, _rootFd);
-                fixed (byte* s = shortSource ? NativePath.ToCString(source) : longSource.CString)
+                using var from = LongPath.For(source, _rootFd);
+                fixed (byte* s = from.CString)
                 fixed (byte* n = cname)
-                    if (LibC.LinkAt(shortSource ? _rootFd : LibC.AT_FDCWD, s, dirFd, n, 0) != 0)
+                    if (LibC.LinkAt(from.DirectoryFd, s, dirFd, n, 0) != 0)
                         throw NativePath.Error("create hard link", path, LibC.LastError);
                 return;
             }

@@ -1,3 +1,5 @@
+using Xar.SquashFs.Extraction;
+
 namespace Xar.SquashFs.Native;
 
 /// <summary>
@@ -15,62 +17,58 @@ internal readonly unsafe struct LongPath : IDisposable
     /// <summary>Bytes opened per openat while walking down a long path; well below PATH_MAX.</summary>
     private const int StepLength = 3072;
 
-    private readonly int _directoryFd;
+    private readonly int _ownedFd;
     /// <summary>False for a path passed as it is, and for default(LongPath): nothing to close.</summary>
-    private readonly bool _ownsDirectory;
+    private readonly bool _ownsFd;
     private static readonly bool ProcFdAvailable = Directory.Exists("/proc/self/fd");
 
-    private LongPath(byte[] cString, int directoryFd)
+    private LongPath(int directoryFd, byte[] cString, int ownedFd)
     {
+        DirectoryFd = directoryFd;
         CString = cString;
-        _directoryFd = directoryFd;
-        _ownsDirectory = directoryFd >= 0;
+        _ownedFd = ownedFd;
+        _ownsFd = ownedFd >= 0;
     }
 
-    /// <summary>The NUL-terminated path to hand to libc.</summary>
+    /// <summary>The directory descriptor for an *at call (AT_FDCWD for calls that take a plain path).</summary>
+    public int DirectoryFd { get; }
+
+    /// <summary>The NUL-terminated path to hand to libc, with <see cref="DirectoryFd"/>.</summary>
     public byte[] CString { get; }
 
     /// <summary>
-    /// <paramref name="path"/> (no NUL) made usable by a call that resolves it against AT_FDCWD. A
-    /// relative path starts at <paramref name="startFd"/> (AT_FDCWD: the working directory). When
-    /// a directory on the way cannot be opened, the path is left whole (under startFd), so the
-    /// caller's own call fails and reports why.
+    /// <paramref name="path"/> (no NUL) made usable. A relative path starts at
+    /// <paramref name="startFd"/>; calls that take a plain path (no directory descriptor) must use
+    /// the default, AT_FDCWD. When a directory on the way cannot be opened, the path is left whole,
+    /// so the caller's own call fails and reports why.
     /// </summary>
     public static LongPath For(ReadOnlySpan<byte> path, int startFd = LibC.AtFdCwd)
     {
-        bool direct = startFd == LibC.AtFdCwd || (path.Length > 0 && path[0] == (byte)'/');
-        if ((path.Length < PathMax && direct) || !ProcFdAvailable)
-            return new LongPath(direct ? ToCString(path) : Below(startFd, path), -1);
+        if (path.Length < PathMax || !ProcFdAvailable)
+            return new LongPath(startFd, NativePath.ToCString(path), -1);
         int slash = path.LastIndexOf((byte)'/');
-        ReadOnlySpan<byte> directory = slash < 0 ? [] : slash == 0 ? "/"u8 : path[..slash];
+        ReadOnlySpan<byte> directory = slash < 0 ? "."u8 : slash == 0 ? "/"u8 : path[..slash];
         int fd = OpenDirectory(startFd, directory);
         if (fd < 0)
-            return new LongPath(direct ? ToCString(path) : Below(startFd, path), -1);
-        return new LongPath(Below(fd, path[(slash + 1)..]), fd);
-    }
-
-    /// <summary>/proc/self/fd/FD/PATH, NUL-terminated: PATH resolved below the directory FD.</summary>
-    private static byte[] Below(int fd, ReadOnlySpan<byte> path)
-    {
+            return new LongPath(startFd, NativePath.ToCString(path), -1);
         var prefix = System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}/");
-        var bytes = new byte[prefix.Length + path.Length + 1];
+        var leaf = path[(slash + 1)..];
+        var bytes = new byte[prefix.Length + leaf.Length + 1];
         prefix.CopyTo(bytes, 0);
-        path.CopyTo(bytes.AsSpan(prefix.Length));
-        return bytes;
+        leaf.CopyTo(bytes.AsSpan(prefix.Length));
+        return new LongPath(LibC.AtFdCwd, bytes, fd);
     }
 
     public void Dispose()
     {
-        if (_ownsDirectory)
-            LibC.Close(_directoryFd);
+        if (_ownsFd)
+            LibC.Close(_ownedFd);
     }
 
     /// <summary>Opens <paramref name="directory"/> (O_PATH) below <paramref name="startFd"/> in steps that each fit PATH_MAX; -1 on failure.</summary>
     private static int OpenDirectory(int startFd, ReadOnlySpan<byte> directory)
     {
         int fd = startFd;
-        if (directory.IsEmpty)
-            directory = "."u8;
         while (!directory.IsEmpty)
         {
             int length = directory.Length;
@@ -82,7 +80,7 @@ internal readonly unsafe struct LongPath : IDisposable
                     length = directory.Length;
             }
             int next;
-            fixed (byte* p = ToCString(directory[..length]))
+            fixed (byte* p = NativePath.ToCString(directory[..length]))
                 next = LibC.OpenAt(fd, p, LibC.O_PATH | LibC.O_DIRECTORY | LibC.OCloExec, 0);
             if (fd != startFd)
                 LibC.Close(fd);
@@ -91,13 +89,6 @@ internal readonly unsafe struct LongPath : IDisposable
             fd = next;
             directory = directory[length..];
         }
-        return fd == startFd ? -1 : fd;
-    }
-
-    private static byte[] ToCString(ReadOnlySpan<byte> bytes)
-    {
-        var b = new byte[bytes.Length + 1];
-        bytes.CopyTo(b);
-        return b;
+        return fd;
     }
 }

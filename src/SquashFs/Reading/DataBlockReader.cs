@@ -97,8 +97,9 @@ internal sealed class DataBlockReader
         int length;
         try
         {
-            _source.ReadExactly(entry.Start, raw.AsSpan(0, entry.DiskSize), new Subject("fragment block {0}", index));
-            length = _decompressors.Decode(raw.AsSpan(0, entry.DiskSize), entry.Compressed, data, new Subject("fragment block {0}", index));
+            var fragment = new Subject("fragment block {0}", index);
+            _source.ReadExactly(entry.Start, raw.AsSpan(0, entry.DiskSize), fragment);
+            length = _decompressors.Decode(raw.AsSpan(0, entry.DiskSize), entry.Compressed, data, fragment);
         }
         finally
         {
