@@ -5,9 +5,9 @@ CONFIG ?= Release
 OUT := out
 RID := linux-x64
 # Debian packages the tests talk to (the real peers) and the system codecs we load.
-TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g
+TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g
 TEST_LIBS := libzstd.so.1 liblzma.so.5 liblzo2.so.2 liblz4.so.1 libdeflate.so.0
-TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3
+TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace
 
 .PHONY: all build publish demo test deps install bench clean
 

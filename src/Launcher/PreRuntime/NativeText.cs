@@ -1,0 +1,151 @@
+namespace Xar.Launcher.PreRuntime;
+
+/// <summary>A run of bytes in memory that outlives its use (the header buffer, argv, envp): no copy, no allocation.</summary>
+internal readonly unsafe struct NativeText(byte* start, int length)
+{
+    public readonly byte* Start = start;
+    public readonly int Length = length;
+
+    public bool IsEmpty => Length == 0;
+
+    public bool IsNull => Start == null;
+
+    public byte this[int index] => Start[index];
+
+    /// <summary>A NUL-terminated C string (an argv or envp entry).</summary>
+    public static NativeText FromCString(byte* text)
+    {
+        int length = 0;
+        while (text[length] != 0)
+            length++;
+        return new NativeText(text, length);
+    }
+
+    public NativeText Slice(int start, int length) => new(Start + start, length);
+
+    public NativeText Slice(int start) => new(Start + start, Length - start);
+
+    public bool SequenceEqual(ReadOnlySpan<byte> other)
+    {
+        if (other.Length != Length)
+            return false;
+        for (int i = 0; i < Length; i++)
+            if (Start[i] != other[i])
+                return false;
+        return true;
+    }
+
+    public bool SequenceEqual(NativeText other)
+    {
+        if (other.Length != Length)
+            return false;
+        for (int i = 0; i < Length; i++)
+            if (Start[i] != other.Start[i])
+                return false;
+        return true;
+    }
+
+    public bool StartsWith(ReadOnlySpan<byte> prefix)
+    {
+        if (prefix.Length > Length)
+            return false;
+        for (int i = 0; i < prefix.Length; i++)
+            if (Start[i] != prefix[i])
+                return false;
+        return true;
+    }
+
+    public int IndexOf(byte value, int from = 0)
+    {
+        for (int i = from; i < Length; i++)
+            if (Start[i] == value)
+                return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// Printable ASCII only. Where .NET would decode a value as UTF-8 (names, paths from the header or
+    /// the environment), only ASCII round-trips byte for byte; anything else is left to the full launcher.
+    /// </summary>
+    public bool IsPlainAscii()
+    {
+        for (int i = 0; i < Length; i++)
+            if (Start[i] is < 0x20 or >= 0x7F)
+                return false;
+        return true;
+    }
+}
+
+/// <summary>
+/// A path assembled in a fixed stack buffer of PATH_MAX bytes, always NUL-terminated. Overflow is not
+/// an error here, only a reason to leave the launch to the full launcher: <see cref="Fits"/> turns false.
+/// </summary>
+internal unsafe struct PathBuilder
+{
+    public const int Capacity = 4096;
+
+    private readonly byte* _buffer;
+    private int _length;
+    private bool _overflow;
+
+    public PathBuilder(byte* buffer)
+    {
+        _buffer = buffer;
+        _length = 0;
+        _overflow = false;
+        buffer[0] = 0;
+    }
+
+    public readonly bool Fits => !_overflow;
+
+    public readonly int Length => _length;
+
+    /// <summary>The NUL-terminated path (valid while the buffer lives).</summary>
+    public readonly byte* CString => _buffer;
+
+    public readonly NativeText Text => new(_buffer, _length);
+
+    public void Truncate(int length)
+    {
+        _length = length;
+        _buffer[length] = 0;
+    }
+
+    public void Append(ReadOnlySpan<byte> bytes)
+    {
+        for (int i = 0; i < bytes.Length; i++)
+            Append(bytes[i]);
+    }
+
+    public void Append(NativeText text)
+    {
+        for (int i = 0; i < text.Length; i++)
+            Append(text[i]);
+    }
+
+    public void Append(byte value)
+    {
+        if (_length + 1 >= Capacity)
+        {
+            _overflow = true;
+            return;
+        }
+        _buffer[_length++] = value;
+        _buffer[_length] = 0;
+    }
+
+    /// <summary>Plain decimal, as .NET's invariant ToString() writes an unsigned number.</summary>
+    public void AppendDecimal(ulong value)
+    {
+        byte* digits = stackalloc byte[20];
+        int count = 0;
+        do
+        {
+            digits[count++] = (byte)('0' + (int)(value % 10));
+            value /= 10;
+        }
+        while (value != 0);
+        while (count > 0)
+            Append(digits[--count]);
+    }
+}
