@@ -9,6 +9,9 @@
 # first extraction of stdlib against unsquashfs of the same image. Medians of hyperfine runs; the
 # direct, warm and cached commands run interleaved in BENCH_ROUNDS rounds (default 6). As root,
 # every measurement is repeated with `xar binfmt install` in effect (rows APP+binfmt).
+# XAR_REFERENCE_LAUNCHER=PATH (optional): another XAR launcher, e.g. Facebook's xarexec_fuse built
+# from source, measured warm on hello in the same interleaved rounds as ours (both started directly,
+# no env hop), so the ratio ours/theirs holds whatever the machine's speed that day.
 # Usage: bench/launch.sh [--record]   (--record writes the table into bench/RESULTS.md, "## Launch")
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,6 +22,8 @@ RUNS=${BENCH_RUNS:-60}
 ROUNDS=${BENCH_ROUNDS:-6}
 SLOW_RUNS=${BENCH_SLOW_RUNS:-5}
 RECORD=${1:-}
+REFERENCE=${XAR_REFERENCE_LAUNCHER:-}
+[[ -z $REFERENCE || -x $REFERENCE ]] || { echo "launch.sh: XAR_REFERENCE_LAUNCHER=$REFERENCE is not executable" >&2; exit 1; }
 for t in hyperfine python3 unsquashfs fusermount3; do command -v $t >/dev/null || { echo "launch.sh: needs $t" >&2; exit 1; }; done
 [[ -x $BIN/xarexec && -e $BIN/xar ]] || { echo "launch.sh: no xar/xarexec in $BIN (make publish)" >&2; exit 1; }
 
@@ -97,6 +102,17 @@ for app in hello stdlib; do
     mnt=$(xarexec -m "$xar")
     m=$(interleaved "direct=/bin/sh -e $mnt/xar_bootstrap.sh $xar" "warm=$xar" "warmx=$BIN/xarexec $xar")
     direct=$(value direct <<<"$m"); warm=$(value warm <<<"$m"); warm_x=$(value warmx <<<"$m")
+    if [[ -n $REFERENCE && $app == hello && $mode == env ]]; then
+        refmnt=$("$REFERENCE" -m "$xar")
+        m=$(interleaved "odirect=/bin/sh -e $mnt/xar_bootstrap.sh $xar" "ours=$BIN/xarexec $xar" \
+            "rdirect=/bin/sh -e $refmnt/xar_bootstrap.sh $xar" "theirs=$REFERENCE $xar")
+        reference=$(python3 -c 'import sys
+o, od, t, td = (float(x.split("/")[0]) for x in sys.argv[1:5])
+print(f"Reference launcher `{sys.argv[5]}`, warm on hello, both started directly (no env), same rounds: "
+      f"ours {o - od:+.2f} ms, reference {t - td:+.2f} ms over the entrypoint; ratio ours/reference {(o - od) / (t - td):.2f}.")' \
+            "$(value ours <<<"$m")" "$(value odirect <<<"$m")" "$(value theirs <<<"$m")" "$(value rdirect <<<"$m")" "$REFERENCE")
+        fusermount3 -u -z "$refmnt" 2>/dev/null || true
+    fi
     cold=$(median "$label-cold" -r "$RUNS" -p "fusermount3 -u -z $mnt" "$xar")
     fusermount3 -u -z "$mnt" 2>/dev/null || true
     export XAR_EXTRACT=1
@@ -143,7 +159,8 @@ print("\n".join(out))
 PY
 )
 table="$table
-$floor"
+$floor${reference:+
+$reference}"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "Launch times (load average $load on $(nproc) cores)."
 echo "$table"
