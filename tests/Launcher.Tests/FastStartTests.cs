@@ -19,63 +19,57 @@ public class FastStartTests
     }
 
     /// <summary>
-    /// The launcher's own system calls (strace, no -f: the warm and cached paths start no child) up to
-    /// its exec of /bin/sh; asserts that exec happened.
+    /// The launcher's own system calls (strace without -f: squashfuse daemonizes, and the launcher
+    /// runs nothing else) up to its exec of /bin/sh, and what the program printed.
     /// </summary>
-    private static string[] TracedUntilShell(LauncherSandbox s, string xar, bool extract)
+    private static (string[] Calls, string Output) TracedUntilShell(LauncherSandbox s, string xar, bool extract, params string[] options)
     {
         TestEnv.RequireTool("strace");
         string log = s["strace-" + Guid.NewGuid().ToString("N") + ".log"];
-        var r = TestEnv.Run(new RunOptions("strace", ["-o", log, "-e", "trace=openat,execve", LauncherBinary.Path, xar, "a b"])
+        var r = TestEnv.Run(new RunOptions("strace", ["-o", log, "-e", "trace=openat,execve", LauncherBinary.Path, .. options, xar, "a b"])
         {
             Environment = s.Environment(extract),
             WorkingDirectory = s.Work,
         });
         LaunchAssert.Succeeded(r);
-        Assert.StartsWith("[a b]\n", r.StandardOutput);
         var lines = File.ReadAllLines(log);
+        if (options.Length > 0)
+            return (lines, r.StandardOutput);
+        Assert.StartsWith("[a b]\n", r.StandardOutput);
         int shell = Array.FindIndex(lines, l => l.StartsWith("execve(\"/bin/sh\", [\"/bin/sh\", \"-e\", ", StringComparison.Ordinal));
         Assert.True(shell > 0, "no exec of /bin/sh in:\n" + string.Join("\n", lines));
-        return lines[..shell];
+        return (lines[..shell], r.StandardOutput);
     }
 
-    /// <summary>What only the runtime's start opens (its cgroup and stack probes): absent means it never started.</summary>
-    private static void AssertNoRuntimeStart(string[] launcherCalls)
-    {
-        foreach (string line in launcherCalls)
-        {
-            Assert.DoesNotContain("/proc/self/mountinfo", line);
-            Assert.DoesNotContain("/proc/self/maps", line);
-        }
-    }
+    /// <summary>The runtime's start reads these (its cgroup and stack probes); the launcher itself never does.</summary>
+    private static bool RuntimeStarted(string[] launcherCalls) =>
+        launcherCalls.Any(l => l.Contains("/proc/self/mountinfo") || l.Contains("/proc/self/maps"));
 
     [SkippableFact]
-    public void AWarmLaunchExecsBeforeTheRuntimeStarts()
+    public void FirstColdAndWarmLaunchesExecBeforeTheRuntimeStarts()
     {
         Require();
         using var s = new LauncherSandbox();
         string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var cold = TracedColdRunOpensTheRuntime(s, xar);
-        Assert.Contains(cold, l => l.Contains("/proc/self/mountinfo"));
-        var warm = TracedUntilShell(s, xar, extract: false);
-        AssertNoRuntimeStart(warm);
-        Assert.Contains(warm, l => l.Contains("/xar_bootstrap.sh\", O_RDONLY|O_NOCTTY)")); // the target, held open across exec
-        Assert.Single(s.Mounts());
-    }
+        // The check can see the runtime: -n is an option, which only Main handles.
+        Assert.True(RuntimeStarted(TracedUntilShell(s, xar, extract: false, "-n").Calls));
 
-    /// <summary>The first run mounts, so the full launcher runs: the check above would notice a runtime start.</summary>
-    private static string[] TracedColdRunOpensTheRuntime(LauncherSandbox s, string xar)
-    {
-        string log = s["strace-cold.log"];
-        // -f would follow squashfuse into the background; without it the launcher's own calls are all there.
-        var r = TestEnv.Run(new RunOptions("strace", ["-o", log, "-e", "trace=openat,execve", LauncherBinary.Path, xar])
-        {
-            Environment = s.Environment(),
-            WorkingDirectory = s.Work,
-        });
-        LaunchAssert.Succeeded(r);
-        Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
-        return File.ReadAllLines(log);
+        var first = TracedUntilShell(s, xar, extract: false); // nothing exists yet: directories, lock file, mount
+        Assert.False(RuntimeStarted(first.Calls));
+        Assert.Contains("NEW_MOUNT=1\n", first.Output);
+        string mount = Assert.Single(s.Mounts());
+
+        var warm = TracedUntilShell(s, xar, extract: false);
+        Assert.False(RuntimeStarted(warm.Calls));
+        Assert.Contains("NEW_MOUNT=\n", warm.Output);
+        Assert.Contains(warm.Calls, l => l.Contains("/xar_bootstrap.sh\", O_RDONLY|O_NOCTTY)")); // the target, held open across exec
+
+        TestEnv.Run("fusermount3", "-u", "-z", mount).EnsureSuccess("fusermount3");
+        Assert.Empty(s.Mounts());
+        var cold = TracedUntilShell(s, xar, extract: false); // mounts again (the idle timeout's case)
+        Assert.False(RuntimeStarted(cold.Calls));
+        Assert.Contains("NEW_MOUNT=1\n", cold.Output);
+        Assert.Equal(mount, Assert.Single(s.Mounts()));
     }
 
     [SkippableFact]
@@ -89,8 +83,7 @@ public class FastStartTests
         var first = s.Run(xar, [], extract: true);
         LaunchAssert.Succeeded(first);
         Assert.Contains("extracted once", first.StandardError);
-        var cached = TracedUntilShell(s, xar, extract: true);
-        AssertNoRuntimeStart(cached);
+        Assert.False(RuntimeStarted(TracedUntilShell(s, xar, extract: true).Calls));
 
         // While the program runs, the entry's lock is held (shared), so gc sees the entry in use.
         string lockFile = Path.Combine(s.CacheDir, "lockfile." + uuid);
@@ -239,5 +232,64 @@ public class FastStartTests
         File.SetUnixFileMode(lockFile, (UnixFileMode)0x1A4); // 0644
         r = s.Run(xar, [], extract: true);
         Assert.Contains("has mode 0644, expected 0600", LaunchAssert.OneLineFailure(r, xar));
+    }
+
+    public static TheoryData<string, string, string?> SquashfuseCases => new()
+    {
+        { "user_allow_other\n", "app.xar", null },
+        { "# user_allow_other\n  user_allow_other\t\n", "./sub/../app.xar", "5" },
+        { "#user_allow_other\nmount_max = 10\n", "sub/.././/app.xar", "" },
+        { "", "app.xar", "0" },
+    };
+
+    /// <summary>
+    /// The fast start and Main (which `-m` goes through) spawn squashfuse with the same command line:
+    /// full image path, offset, timeout, allow_root from /etc/fuse.conf (a private one, bind-mounted
+    /// in a mount namespace of the test's own).
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(SquashfuseCases))]
+    public void TheFastStartSpawnsSquashfuseExactlyAsMainDoes(string fuseConf, string relativePath, string? timeout)
+    {
+        Require();
+        TestEnv.RequireTool("unshare");
+        TestEnv.RequireTool("strace");
+        using var s = new LauncherSandbox();
+        TestXar.Build(s.AppTree, Path.Combine(s.Work, "app.xar"));
+        Directory.CreateDirectory(Path.Combine(s.Work, "sub"));
+        File.WriteAllText(s["fuse.conf"], fuseConf);
+        string script = """
+            set -e
+            mount --bind "$CONF" /etc/fuse.conf
+            cmdline() { for p in $(pgrep -x squashfuse_ll); do tr '\0' ' ' < /proc/$p/cmdline; echo; done | grep -F -- " $1"; }
+            dir=$("$LAUNCHER" -m "$XAR")
+            echo "main: $(cmdline "$dir")"
+            umount -l "$dir"
+            while pgrep -f -x ".* $dir" >/dev/null; do sleep 0.05; done
+            out=$(strace -o "$TRACE" -e trace=openat "$LAUNCHER" "$XAR")
+            case "$out" in *NEW_MOUNT=1*) ;; *) echo "no new mount: $out"; exit 1;; esac
+            if grep -q /proc/self/mountinfo "$TRACE"; then echo "the runtime started: Main mounted"; exit 1; fi
+            echo "fast: $(cmdline "$dir")"
+            umount -l "$dir"
+            """;
+        var env = s.Environment();
+        env["CONF"] = s["fuse.conf"];
+        env["LAUNCHER"] = LauncherBinary.Path;
+        env["XAR"] = relativePath;
+        env["XAR_MOUNT_TIMEOUT"] = timeout;
+        env["TRACE"] = s["strace.log"];
+        var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script])
+        {
+            Environment = env,
+            WorkingDirectory = s.Work,
+        });
+        LaunchAssert.Succeeded(r);
+        var lines = r.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string main = Assert.Single(lines, l => l.StartsWith("main: ", StringComparison.Ordinal))[6..];
+        string fast = Assert.Single(lines, l => l.StartsWith("fast: ", StringComparison.Ordinal))[6..];
+        Assert.Equal(main, fast);
+        string options = "offset=4096" + (timeout is null ? ",timeout=870" : timeout is "5" ? ",timeout=5" : "")
+            + (fuseConf.Split('\n').Any(l => l.Trim() == "user_allow_other") ? ",allow_root" : "");
+        Assert.Contains($" -o {options} {Path.Combine(s.Work, "app.xar")} ", fast);
     }
 }

@@ -19,7 +19,7 @@ namespace Xar.Launcher.PreRuntime;
 internal static unsafe class FastStart
 {
     private const int HeaderBytes = 8192 + 4; // XarHeader.BytesNeeded
-    private const uint RootMode = 0x3FF, UserDirectoryMode = 0x1ED, LockFileMode = 0x180, CacheDirectoryMode = 0x1C0;
+    private const uint RootMode = 0x3FF, UserDirectoryMode = 0x1ED, MountDirectoryMode = 0x1ED, LockFileMode = 0x180, CacheDirectoryMode = 0x1C0;
 
     private enum Outcome
     {
@@ -27,6 +27,8 @@ internal static unsafe class FastStart
         Defer,
         /// <summary>FUSE cannot serve here: the launcher uses the extraction cache.</summary>
         UseCache,
+        /// <summary>The image is mounted and serves.</summary>
+        Mounted,
     }
 
     [RuntimeExport("xarexec_fast_start")]
@@ -108,6 +110,14 @@ internal static unsafe class FastStart
 
     private static Outcome TryMounted(int argc, byte** argv, ProcessEnvironment env, in HeaderScan header)
     {
+        uint savedUmask = Umask(0x12); // 022 for what we create, as Launch does; restored before exec
+        var outcome = TryMountedUnderUmask(argc, argv, env, header, savedUmask);
+        Umask(savedUmask);
+        return outcome;
+    }
+
+    private static Outcome TryMountedUnderUmask(int argc, byte** argv, ProcessEnvironment env, in HeaderScan header, uint savedUmask)
+    {
         byte* rootBuffer = stackalloc byte[PathBuilder.Capacity];
         var root = new PathBuilder(rootBuffer);
         var outcome = ResolveMountRoot(env, header, ref root);
@@ -144,29 +154,244 @@ internal static unsafe class FastStart
         if (!userDirectory.Fits || !lockPath.Fits || !mountPath.Fits || !entry.Fits)
             return Outcome.Defer;
 
-        Statx st;
-        if (!TryStat(userDirectory.CString, follow: false, &st, out bool exists) || !exists || !IsOwned(st, directory: true, UserDirectoryMode))
+        // XarMounter.MountOrReuse, up to the mount itself.
+        if (!EnsureOwnedDirectory(userDirectory.CString, UserDirectoryMode))
             return Outcome.Defer;
-        int lockFd = OpenLock(lockPath.CString, LOCK_EX);
+        int lockFd = OpenLock(lockPath.CString, LOCK_EX, create: true);
         if (lockFd < 0)
             return Outcome.Defer;
+        if (Mkdir(mountPath.CString, (int)MountDirectoryMode) == 0)
+            Chmod(mountPath.CString, (int)MountDirectoryMode); // whatever the umask; checked below
+        else if (Errno != EEXIST)
+            return CloseAndDefer(lockFd);
         long* fs = stackalloc long[32];
-        if (StatFs(mountPath.CString, fs) != 0 || fs[0] != FUSE_SUPER_MAGIC || Futimens(lockFd, null) != 0)
+        if (StatFs(mountPath.CString, fs) != 0)
+            return CloseAndDefer(lockFd); // broken (ENOTCONN): Main unmounts and mounts again
+        bool isNewMount = fs[0] != FUSE_SUPER_MAGIC;
+        if (isNewMount)
         {
-            Close(lockFd); // not mounted (or broken): Main mounts, or recovers the mount
-            return Outcome.Defer;
+            // Checked only now: once mounted, the directory shows the image root's owner and mode.
+            Statx st;
+            if (!TryStat(mountPath.CString, follow: false, &st, out bool exists) || !exists || !IsOwned(st, directory: true, MountDirectoryMode))
+                return CloseAndDefer(lockFd);
+            var mounted = Mount(argv[1], header.Offset, mountPath.CString, env);
+            if (mounted != Outcome.Mounted)
+            {
+                Close(lockFd);
+                return mounted; // FUSE cannot serve: the cache, as Launch falls back to it
+            }
         }
         // Held open and inherited, so the mount cannot time out between exec and the shell opening it.
-        int targetFd = MoveAboveStandardDescriptors(Open(entry.CString, O_RDONLY | O_NOCTTY, 0));
+        int targetFd = Futimens(lockFd, null) == 0 ? MoveAboveStandardDescriptors(Open(entry.CString, O_RDONLY | O_NOCTTY, 0)) : -1;
         if (targetFd >= 0)
         {
-            fixed (byte* newMount = "XARFUSE_NEW_MOUNT\0"u8)
-                UnsetEnv(newMount);
+            fixed (byte* newMountName = "XARFUSE_NEW_MOUNT\0"u8)
+            fixed (byte* one = "1\0"u8)
+            {
+                if (isNewMount)
+                    SetEnv(newMountName, one, 1);
+                else
+                    UnsetEnv(newMountName);
+            }
+            Umask(savedUmask);
             Exec(argc, argv, entry.CString);
+            Umask(0x12);
             Close(targetFd);
         }
-        Close(lockFd);
+        // A failed start leaves no mount behind; Main tries again and says what went wrong.
+        if (isNewMount)
+            HelperProcess.TryUnmountLazily(mountPath.CString, env.Get("PATH"u8), env.Envp);
+        return CloseAndDefer(lockFd);
+    }
+
+    private static Outcome CloseAndDefer(int fd)
+    {
+        Close(fd);
         return Outcome.Defer;
+    }
+
+    /// <summary>PosixPath.EnsureOwnedDirectory: created with <paramref name="mode"/> unless it exists, then checked.</summary>
+    private static bool EnsureOwnedDirectory(byte* path, uint mode)
+    {
+        if (Mkdir(path, (int)mode) == 0)
+        {
+            if (Chmod(path, (int)mode) != 0)
+                return false;
+        }
+        else if (Errno != EEXIST)
+        {
+            return false;
+        }
+        Statx st;
+        return TryStat(path, follow: false, &st, out bool exists) && exists && IsOwned(st, directory: true, mode);
+    }
+
+    /// <summary>
+    /// FuseMount.Mount: <c>squashfuse_ll -o offset=N[,timeout=T][,allow_root] IMAGE MOUNTPOINT</c> (or
+    /// squashfuse, without the timeout it rejects), then waits for the mount to serve. UseCache when
+    /// squashfuse is missing or fails, or its mount does not appear (then nothing is left mounted).
+    /// </summary>
+    private static Outcome Mount(byte* xarPath, long offset, byte* mountPath, ProcessEnvironment env)
+    {
+        var pathVariable = env.Get("PATH"u8);
+        byte* programBuffer = stackalloc byte[PathBuilder.Capacity];
+        var program = new PathBuilder(programBuffer);
+        bool lowLevel = HelperProcess.TryFind(pathVariable, "squashfuse_ll"u8, ref program, systemFallbacks: false);
+        if (!lowLevel && !HelperProcess.TryFind(pathVariable, "squashfuse"u8, ref program, systemFallbacks: false))
+            return Outcome.UseCache;
+
+        byte* optionsBuffer = stackalloc byte[256];
+        var options = new PathBuilder(optionsBuffer);
+        options.Append("offset="u8);
+        options.AppendDecimal((ulong)offset);
+        long timeout = env.MountTimeoutSeconds();
+        if (timeout > 0 && lowLevel)
+        {
+            options.Append(",timeout="u8);
+            options.AppendDecimal((ulong)timeout);
+        }
+        switch (FuseConfAllowsOther())
+        {
+            case null:
+                return Outcome.Defer;
+            case true:
+                options.Append(",allow_root"u8);
+                break;
+        }
+
+        byte* imageBuffer = stackalloc byte[PathBuilder.Capacity];
+        var image = new PathBuilder(imageBuffer);
+        if (!TryFullPath(NativeText.FromCString(xarPath), ref image))
+            return Outcome.Defer;
+
+        byte** args = stackalloc byte*[6];
+        fixed (byte* dashO = "-o\0"u8)
+        {
+            args[0] = program.CString;
+            args[1] = dashO;
+            args[2] = options.CString;
+            args[3] = image.CString;
+            args[4] = mountPath;
+            args[5] = null;
+            if (!HelperProcess.RunAndSucceed(program.CString, args, env.Envp))
+                return Outcome.UseCache;
+        }
+
+        // FuseMount.WaitForMount: up to 9 s, polling from 50 us up to every 20 ms.
+        long* fs = stackalloc long[32];
+        long sleep = 50, waited = 0;
+        while (true)
+        {
+            if (StatFs(mountPath, fs) == 0 && fs[0] == FUSE_SUPER_MAGIC)
+                return Outcome.Mounted;
+            if (waited > 9_000_000)
+            {
+                HelperProcess.TryUnmountLazily(mountPath, pathVariable, env.Envp);
+                return Outcome.UseCache;
+            }
+            HelperProcess.SleepMicroseconds(sleep);
+            waited += sleep;
+            sleep = sleep * 2 > 20_000 ? 20_000 : sleep * 2;
+        }
+    }
+
+    /// <summary>FuseMount.FuseConfAllowsOther: a <c>user_allow_other</c> line in /etc/fuse.conf; null when unsure.</summary>
+    private static bool? FuseConfAllowsOther()
+    {
+        byte* text = stackalloc byte[4096];
+        int fd;
+        fixed (byte* conf = "/etc/fuse.conf\0"u8)
+            fd = Open(conf, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+            return false;
+        int total = 0;
+        while (total < 4096)
+        {
+            nint n = Read(fd, text + total, 4096 - total);
+            if (n < 0 && Errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            total += (int)n;
+        }
+        Close(fd);
+        if (total >= 4096)
+            return false;
+        var all = new NativeText(text, total);
+        for (int i = 0; i < total; i++)
+            if (text[i] >= 0x80)
+                return null; // .NET trims Unicode spaces too: leave such a file to Main
+        int start = 0;
+        while (start <= total)
+        {
+            int newline = all.IndexOf((byte)'\n', start);
+            int end = newline < 0 ? total : newline;
+            int a = start, b = end;
+            while (a < b && IsSpace(text[a]))
+                a++;
+            while (b > a && IsSpace(text[b - 1]))
+                b--;
+            if (all.Slice(a, b - a).SequenceEqual("user_allow_other"u8))
+                return true;
+            if (newline < 0)
+                break;
+            start = newline + 1;
+        }
+        return false;
+    }
+
+    private static bool IsSpace(byte c) => c is (byte)' ' or (byte)'\t' or (byte)'\r' or 0x0B or 0x0C;
+
+    /// <summary>Path.GetFullPath: the current directory in front of a relative path; ".", ".." and repeated '/' resolved as text.</summary>
+    private static bool TryFullPath(NativeText path, ref PathBuilder full)
+    {
+        byte* joined = stackalloc byte[PathBuilder.Capacity];
+        var raw = new PathBuilder(joined);
+        if (path.IsEmpty || !path.IsPlainAscii())
+            return false;
+        if (path[0] != '/')
+        {
+            if (GetCwd(joined, PathBuilder.Capacity) == null)
+                return false;
+            raw.Truncate(NativeText.FromCString(joined).Length);
+            raw.Append((byte)'/');
+        }
+        raw.Append(path);
+        if (!raw.Fits)
+            return false;
+        var text = raw.Text;
+        full.Truncate(0);
+        int i = 0;
+        while (i < text.Length)
+        {
+            while (i < text.Length && text[i] == '/')
+                i++;
+            int end = text.IndexOf((byte)'/', i);
+            if (end < 0)
+                end = text.Length;
+            int length = end - i;
+            if (length == 0 || (length == 1 && text[i] == '.'))
+            {
+            }
+            else if (length == 2 && text[i] == '.' && text[i + 1] == '.')
+            {
+                int last = full.Length;
+                while (last > 0 && full.CString[last - 1] != '/')
+                    last--;
+                full.Truncate(last > 0 ? last - 1 : 0);
+            }
+            else
+            {
+                full.Append((byte)'/');
+                full.Append(text.Slice(i, length));
+            }
+            i = end;
+        }
+        if (full.Length == 0)
+            full.Append((byte)'/');
+        if (text[text.Length - 1] == '/' && full.Length > 1)
+            full.Append((byte)'/');
+        return full.Fits;
     }
 
     /// <summary>
@@ -458,11 +683,11 @@ internal static unsafe class FastStart
     /// XarLockFile.Acquire for a lock file that exists: opened without following a link, checked
     /// (a regular file of ours, 0600), locked, and still the file at the path. -1 otherwise.
     /// </summary>
-    private static int OpenLock(byte* path, int operation)
+    private static int OpenLock(byte* path, int operation, bool create = false)
     {
         int fd;
         do
-            fd = Open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
+            fd = Open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (create ? O_CREAT : 0), (int)LockFileMode);
         while (fd < 0 && Errno == EINTR);
         if (fd < 0)
             return -1;
@@ -559,6 +784,8 @@ internal static unsafe class FastStart
     {
         private readonly byte** _envp = envp;
 
+        public byte** Envp => _envp;
+
         /// <summary>The value of <paramref name="name"/>; IsNull when unset.</summary>
         public NativeText Get(ReadOnlySpan<byte> name)
         {
@@ -572,6 +799,18 @@ internal static unsafe class FastStart
                     return NativeText.FromCString(text + i + 1);
             }
             return default;
+        }
+
+        /// <summary>FuseMount.TimeoutSeconds, once <see cref="MountTimeoutIsValid"/>: unset 870, empty 0.</summary>
+        public long MountTimeoutSeconds()
+        {
+            var text = Get("XAR_MOUNT_TIMEOUT"u8);
+            if (text.IsNull)
+                return 870;
+            long value = 0;
+            for (int i = 0; i < text.Length; i++)
+                value = value * 10 + (text[i] - '0');
+            return value;
         }
 
         /// <summary>FuseMount.TimeoutSeconds would throw on a bad XAR_MOUNT_TIMEOUT even for a live mount: leave that to Main.</summary>
