@@ -111,7 +111,20 @@ o, od, t, td = (float(x.split("/")[0]) for x in sys.argv[1:5])
 print(f"Reference launcher `{sys.argv[5]}`, warm on hello, both started directly (no env), same rounds: "
       f"ours {o - od:+.2f} ms, reference {t - td:+.2f} ms over the entrypoint; ratio ours/reference {(o - od) / (t - td):.2f}.")' \
             "$(value ours <<<"$m")" "$(value odirect <<<"$m")" "$(value theirs <<<"$m")" "$(value rdirect <<<"$m")" "$REFERENCE")
+        # Cold, both started directly: each unmounted before every run, alternating in rounds.
+        oc=() tc=()
+        for ((r = 0; r < ROUNDS; r++)); do
+            "$BIN/xarexec" -m "$xar" >/dev/null
+            oc+=("$(median "oursc-r$r" -r $(( (RUNS + ROUNDS - 1) / ROUNDS )) -p "fusermount3 -u -z $mnt" "$BIN/xarexec $xar")")
+            tc+=("$(median "theirsc-r$r" -r $(( (RUNS + ROUNDS - 1) / ROUNDS )) -p "fusermount3 -u -z $refmnt" "$REFERENCE $xar")")
+        done
+        reference+=$(python3 -c 'import statistics, sys
+half = len(sys.argv) // 2
+o = statistics.median(float(x.split("/")[0]) for x in sys.argv[1:half + 1])
+t = statistics.median(float(x.split("/")[0]) for x in sys.argv[half + 1:])
+print(f" Cold (unmounted before each run), same way: ours {o:.2f} ms, reference {t:.2f} ms; ratio {o / t:.2f}.")' "${oc[@]}" "${tc[@]}")
         fusermount3 -u -z "$refmnt" 2>/dev/null || true
+        "$BIN/xarexec" -m "$xar" >/dev/null
     fi
     cold=$(median "$label-cold" -r "$RUNS" -p "fusermount3 -u -z $mnt" "$xar")
     fusermount3 -u -z "$mnt" 2>/dev/null || true
