@@ -23,6 +23,8 @@ internal sealed unsafe class Launch
         "XAR_EXTRACT=1 (always extract), XAR_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/xar).\n";
 
     private readonly string[] _args;
+    private byte[][]? _rawArgs;
+    private int _xarIndex;
     private string? _xarPath;
     private uint _savedUmask;
 
@@ -62,7 +64,7 @@ internal sealed unsafe class Launch
             return LauncherFailure;
         }
         _xarPath = _args[i];
-        var passThrough = _args.AsSpan(i + 1);
+        _xarIndex = i;
         try
         {
             var header = ReadHeader(_xarPath);
@@ -82,14 +84,14 @@ internal sealed unsafe class Launch
                 {
                     if (!File.Exists("/dev/fuse"))
                         throw new FuseUnavailableException("no /dev/fuse");
-                    return RunMounted(header, mountOnly, target, passThrough);
+                    return RunMounted(header, mountOnly, target);
                 }
                 catch (FuseUnavailableException e)
                 {
                     reason = e.Reason;
                 }
             }
-            return RunExtracted(header, mountOnly, target, passThrough, reason);
+            return RunExtracted(header, mountOnly, target, reason);
         }
         catch (XarHeaderException e)
         {
@@ -118,7 +120,7 @@ internal sealed unsafe class Launch
         }
     }
 
-    private int RunMounted(XarHeader header, bool mountOnly, string? target, ReadOnlySpan<string> passThrough)
+    private int RunMounted(XarHeader header, bool mountOnly, string? target)
     {
         var location = XarMountLayout.Locate(header);
         for (int attempt = 0; ; attempt++)
@@ -149,7 +151,7 @@ internal sealed unsafe class Launch
                 SetEnv("XARFUSE_NEW_MOUNT", "1", 1);
             else
                 UnsetEnv("XARFUSE_NEW_MOUNT");
-            int result = Exec(entry, passThrough);
+            int result = Exec(entry);
             Close(fd);
             session.UnmountIfNew();
             return result;
@@ -160,7 +162,7 @@ internal sealed unsafe class Launch
     /// Where FUSE cannot serve: the cache entry (extracted now if missing, once, with one line on
     /// stderr saying why), its lock held shared by the program for as long as it runs.
     /// </summary>
-    private int RunExtracted(XarHeader header, bool mountOnly, string? target, ReadOnlySpan<string> passThrough, string reason)
+    private int RunExtracted(XarHeader header, bool mountOnly, string? target, string reason)
     {
         using var entry = XarCache.TryOpenExisting(header)
             ?? XarCache.OpenOrExtract(_xarPath!, header, ExtractImage);
@@ -177,7 +179,7 @@ internal sealed unsafe class Launch
             return Fail($"XAREXEC_TARGET {target} is not in the image");
         entry.Lock.InheritAcrossExec();
         UnsetEnv("XARFUSE_NEW_MOUNT");
-        return Exec(script, passThrough);
+        return Exec(script);
     }
 
     /// <summary>The whole image, all or nothing, into a directory that must not exist. Owners and
@@ -185,11 +187,18 @@ internal sealed unsafe class Launch
     private static void ExtractImage(string xarPath, string destination) =>
         SquashFsFile.ExtractToDirectory(xarPath, destination, new SquashFsExtractOptions { RestoreOwners = false, RestoreXattrs = false });
 
-    /// <summary>Replaces this process with <c>/bin/sh -e ENTRY XARPATH ARGS...</c>; returns only on failure.</summary>
-    private int Exec(string entry, ReadOnlySpan<string> passThrough)
+    /// <summary>
+    /// Replaces this process with <c>/bin/sh -e ENTRY XARPATH ARGS...</c>, the XAR path and arguments
+    /// byte for byte as given; returns only on failure.
+    /// </summary>
+    private int Exec(string entry)
     {
         Umask(_savedUmask);
-        var error = ProcessImage.Exec("/bin/sh", ["/bin/sh", "-e", entry, _xarPath!, .. passThrough]);
+        _rawArgs ??= RawArguments.Of(_args);
+        var argv = new List<byte[]>(_rawArgs.Length - _xarIndex + 3) { "/bin/sh"u8.ToArray(), "-e"u8.ToArray(), Encoding.UTF8.GetBytes(entry) };
+        for (int i = _xarIndex; i < _rawArgs.Length; i++)
+            argv.Add(_rawArgs[i]);
+        var error = ProcessImage.Exec("/bin/sh", argv);
         Umask(0x12);
         return Fail(error.Message);
     }

@@ -40,6 +40,33 @@ public class ExecutionTests
         }
     }
 
+    /// <summary>
+    /// Bytes that are not UTF-8 (a Latin-1 name) reach the program unchanged, on the first run
+    /// (which mounts or extracts) and on the next (which reuses): .NET's string arguments would
+    /// have replaced them.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(LaunchMode.Mount)]
+    [InlineData(LaunchMode.ForcedExtract)]
+    [InlineData(LaunchMode.NoSquashfuse)]
+    public void ArgumentsThatAreNotUtf8ReachTheProgramByteForByte(LaunchMode mode)
+    {
+        LaunchModes.Require(mode);
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var env = LaunchModes.Environment(mode, s);
+        env["LAUNCHER"] = LauncherBinary.Path;
+        env["XAR"] = xar;
+        // The program prints "[caf\xe9 \xff]\n[plain]\n" first: 17 bytes.
+        const string script = "\"$LAUNCHER\" \"$XAR\" \"$(printf 'caf\\351 \\377')\" plain | /usr/bin/head -c 17 | /usr/bin/od -An -tx1";
+        for (int run = 0; run < 2; run++)
+        {
+            var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script]) { Environment = env, WorkingDirectory = s.Work });
+            LaunchAssert.Succeeded(r);
+            Assert.Equal("5b636166e920ff5d0a5b706c61696e5d0a", string.Concat(r.StandardOutput.Where(char.IsAsciiHexDigit)));
+        }
+    }
+
     [SkippableTheory]
     [InlineData(LaunchMode.Mount)]
     [InlineData(LaunchMode.ForcedExtract)]

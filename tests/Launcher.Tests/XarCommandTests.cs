@@ -81,6 +81,26 @@ public class XarCommandTests
     }
 
     [SkippableFact]
+    public void RunPassesArgumentsThatAreNotUtf8ByteForByte()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var env = s.Environment();
+        env["PATH"] = Path.GetDirectoryName(LauncherBinary.Path) + ":" + Environment.GetEnvironmentVariable("PATH");
+        env["XARBIN"] = XarBinary;
+        env["XAR"] = xar;
+        // The program prints "[caf\xe9 \xff]\n[-o]\n" first: 14 bytes.
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "\"$XARBIN\" run \"$XAR\" \"$(printf 'caf\\351 \\377')\" -o | head -c 14 | od -An -tx1"])
+        {
+            Environment = env,
+            WorkingDirectory = s.Work,
+        });
+        LaunchAssert.Succeeded(r);
+        Assert.Equal("5b636166e920ff5d0a5b2d6f5d0a", string.Concat(r.StandardOutput.Where(char.IsAsciiHexDigit)));
+    }
+
+    [SkippableFact]
     public void GcUnmountsIdleMountsOnlyAndDeletesOldCacheEntriesNotInUse()
     {
         Require();

@@ -16,7 +16,7 @@ public static class RunCommand
         var rest = new Argument<string[]>("ARGS") { Description = "passed to the program unchanged", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("run", "Run a XAR file (as executing it does): mount or extract it, then start its program.") { file, rest };
         // Only reached for `xar run --help`-like parses: Program.Main hands real runs to TryRun first.
-        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(rest) ?? []));
+        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(rest) ?? [], null));
         return command;
     }
 
@@ -28,15 +28,18 @@ public static class RunCommand
     {
         if (args.Length < 2 || args[0] != "run" || args[1].StartsWith('-'))
             return null;
-        return Run(args[1], args[2..]);
+        return Run(args[1], args[2..], RawArguments.Of(args)[1..]);
     }
 
-    private static int Run(string xarPath, string[] arguments) => CliRunner.Run(xarPath, () =>
+    /// <param name="raw">FILE and ARGS as the bytes given, when known: what is passed on.</param>
+    private static int Run(string xarPath, string[] arguments, byte[][]? raw) => CliRunner.Run(xarPath, () =>
     {
         if (!File.Exists(xarPath))
             throw new UsageException(Directory.Exists(xarPath) ? "is a directory, not a XAR file" : "no such file", xarPath);
         string launcher = FindLauncher()
             ?? throw new FileNotFoundException("xarexec not found beside xar or on PATH (make install puts it there)", "xarexec");
+        if (raw is not null)
+            throw ProcessImage.Exec(launcher, [System.Text.Encoding.UTF8.GetBytes(launcher), .. raw]);
         throw ProcessImage.Exec(launcher, [launcher, xarPath, .. arguments]);
     });
 

@@ -24,6 +24,21 @@ internal sealed unsafe class NativeArgv : IDisposable
             _argv[i] = Copy(argv[i]);
     }
 
+    /// <param name="path">The file to run.</param>
+    /// <param name="argv">Its arguments as bytes, argv[0] first.</param>
+    public NativeArgv(string path, IReadOnlyList<byte[]> argv)
+    {
+        _count = argv.Count;
+        _path = Copy(path);
+        _argv = (byte**)NativeMemory.AllocZeroed((nuint)(_count + 1), (nuint)sizeof(byte*));
+        for (int i = 0; i < argv.Count; i++)
+        {
+            _argv[i] = (byte*)NativeMemory.Alloc((nuint)argv[i].Length + 1);
+            argv[i].CopyTo(new Span<byte>(_argv[i], argv[i].Length));
+            _argv[i][argv[i].Length] = 0;
+        }
+    }
+
     public byte* Path => _path;
 
     public byte** Argv => _argv;

@@ -19,6 +19,16 @@ public static unsafe partial class ProcessImage
         return new XarLaunchException($"cannot run {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
     }
 
+    /// <summary>As <see cref="Exec(string, IReadOnlyList{string})"/>, with the arguments as bytes (any but NUL).</summary>
+    public static XarLaunchException Exec(string path, IReadOnlyList<byte[]> argv)
+    {
+        using var native = new NativeArgv(path, argv);
+        signal(13 /* SIGPIPE */, 0 /* SIG_DFL */);
+        execv(native.Path, native.Argv);
+        int errno = Marshal.GetLastPInvokeError();
+        return new XarLaunchException($"cannot run {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int execv(byte* path, byte** argv);
 
