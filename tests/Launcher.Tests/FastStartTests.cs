@@ -234,12 +234,12 @@ public class FastStartTests
         Assert.Contains("has mode 0644, expected 0600", LaunchAssert.OneLineFailure(r, xar));
     }
 
-    public static TheoryData<string, string, string?> SquashfuseCases => new()
+    public static TheoryData<string, string, string?, string?> SquashfuseCases => new()
     {
-        { "user_allow_other\n", "app.xar", null },
-        { "# user_allow_other\n  user_allow_other\t\n", "./sub/../app.xar", "5" },
-        { "#user_allow_other\nmount_max = 10\n", "sub/.././/app.xar", "" },
-        { "", "app.xar", "0" },
+        { "user_allow_other\n", "app.xar", null, null },
+        { "# user_allow_other\n  user_allow_other\t\n", "./sub/../app.xar", "5", "build-42" },
+        { "#user_allow_other\nmount_max = 10\n", "sub/.././/app.xar", "", "with/slash" },
+        { "", "app.xar", "0", "" },
     };
 
     /// <summary>
@@ -249,7 +249,7 @@ public class FastStartTests
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(SquashfuseCases))]
-    public void TheFastStartSpawnsSquashfuseExactlyAsMainDoes(string fuseConf, string relativePath, string? timeout)
+    public void TheFastStartSpawnsSquashfuseExactlyAsMainDoes(string fuseConf, string relativePath, string? timeout, string? seed)
     {
         Require();
         TestEnv.RequireTool("unshare");
@@ -277,6 +277,7 @@ public class FastStartTests
         env["LAUNCHER"] = LauncherBinary.Path;
         env["XAR"] = relativePath;
         env["XAR_MOUNT_TIMEOUT"] = timeout;
+        env["XAR_MOUNT_SEED"] = seed;
         env["TRACE"] = s["strace.log"];
         var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script])
         {
@@ -291,5 +292,6 @@ public class FastStartTests
         string options = "offset=4096" + (timeout is null ? ",timeout=870" : timeout is "5" ? ",timeout=5" : "")
             + (fuseConf.Split('\n').Any(l => l.Trim() == "user_allow_other") ? ",allow_root" : "");
         Assert.Contains($" -o {options} {Path.Combine(s.Work, "app.xar")} ", fast);
+        Assert.Equal(seed == "build-42", fast.Contains("-seed-build-42-ns-"));
     }
 }
