@@ -29,6 +29,8 @@ public sealed class XarCacheEntry : IDisposable
     public void Dispose() => Lock.Dispose();
 }
 
+// xarexec's pre-runtime fast start (src/Launcher/PreRuntime/FastStart.cs) repeats the cache lookup
+// allocation-free: a change to the roots or checks here must be made there too (FastStartTests hold them together).
 /// <summary>
 /// The extraction cache, for where FUSE cannot serve: <c>${XAR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/xar}/UUID</c>,
 /// extracted once (into a temporary sibling, renamed into place, under <c>lockfile.UUID</c>), so an

@@ -31,6 +31,8 @@ public sealed class XarMountLocation
     public string LockPath => UserDirectory + "/" + XarMountLayout.LockFilePrefix + DirectoryName;
 }
 
+// xarexec's pre-runtime fast start (src/Launcher/PreRuntime/FastStart.cs) repeats these names and checks
+// allocation-free: a change here must be made there too (FastStartTests hold them together).
 public static class XarMountLayout
 {
     public const string LockFilePrefix = "lockfile.";

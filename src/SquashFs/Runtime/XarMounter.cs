@@ -36,6 +36,7 @@ public sealed class XarMountSession : IDisposable
     public void Dispose() => Lock.Dispose();
 }
 
+// Repeated allocation-free by xarexec's pre-runtime fast start (src/Launcher/PreRuntime/FastStart.cs).
 public static class XarMounter
 {
     public const uint MountDirectoryMode = 0x1ED; // 0755

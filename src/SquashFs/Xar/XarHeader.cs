@@ -2,6 +2,8 @@ using System.Text;
 
 namespace Xar.SquashFs.Xar;
 
+// xarexec's pre-runtime fast start takes a header only when these rules would (src/Launcher/PreRuntime/HeaderScan.cs;
+// HeaderScanTests compare the two): a rule added here must be added there, or the scan must refuse what it breaks.
 /// <summary>
 /// The text header in front of the SquashFS image of a XAR file (Facebook's format):
 /// a shebang line, <c>OFFSET="N"</c> on line 2, <c>NAME="value"</c> lines, <c>#xar_stop</c>,
