@@ -294,4 +294,33 @@ public class FastStartTests
         Assert.Contains($" -o {options} {Path.Combine(s.Work, "app.xar")} ", fast);
         Assert.Equal(seed == "build-42", fast.Contains("-seed-build-42-ns-"));
     }
+
+    /// <summary>
+    /// Started with stdin and stdout closed, the program finds them closed, on every path (first
+    /// mount, warm, first extraction, cached): the descriptors the launcher hands on (the target,
+    /// the cache lock) never take 0, 1 or 2.
+    /// </summary>
+    [SkippableFact]
+    public void ClosedStandardDescriptorsStayClosedForTheProgram()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string tree = s["fd-tree"];
+        Directory.CreateDirectory(tree);
+        TestXar.WriteExecutable(Path.Combine(tree, TestXar.BootstrapName), TestXar.Bootstrap("report"));
+        TestXar.WriteExecutable(Path.Combine(tree, "report"),
+            "#!/bin/sh\nr=\nfor fd in 0 1 2; do if [ -e /proc/$$/fd/$fd ]; then r=\"$r$fd:open \"; else r=\"$r$fd:closed \"; fi; done\necho \"$r\" >\"$OUT\"\n");
+        string xar = TestXar.Build(tree, s["fd.xar"]);
+        foreach (bool extract in (bool[])[false, false, true, true])
+        {
+            var env = s.Environment(extract);
+            env["OUT"] = s["report.txt"];
+            env["LAUNCHER"] = LauncherBinary.Path;
+            env["XAR"] = xar;
+            File.Delete(s["report.txt"]);
+            var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "exec \"$LAUNCHER\" \"$XAR\" <&- >&-"]) { Environment = env, WorkingDirectory = s.Work });
+            Assert.True(File.Exists(s["report.txt"]), $"the program did not run (extract={extract}): {r.StandardError}");
+            Assert.Equal("0:closed 1:closed 2:open \n", File.ReadAllText(s["report.txt"]));
+        }
+    }
 }
