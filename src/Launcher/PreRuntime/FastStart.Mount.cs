@@ -196,23 +196,10 @@ internal static unsafe partial class FastStart
     private static bool? FuseConfAllowsOther()
     {
         byte* text = stackalloc byte[4096];
-        int fd;
+        int total;
         fixed (byte* conf = "/etc/fuse.conf\0"u8)
-            fd = Open(conf, O_RDONLY | O_CLOEXEC, 0);
-        if (fd < 0)
-            return false;
-        int total = 0;
-        while (total < 4096)
-        {
-            nint n = Read(fd, text + total, 4096 - total);
-            if (n < 0 && Errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            total += (int)n;
-        }
-        Close(fd);
-        if (total >= 4096)
+            total = ReadFile(conf, 0, text, 4096, out _); // XarMountLayout.ReadSmallFile: what was read counts
+        if (total is < 0 or >= 4096)
             return false;
         var all = new NativeText(text, total);
         for (int i = 0; i < total; i++)
@@ -381,23 +368,10 @@ internal static unsafe partial class FastStart
     {
         inode = 0;
         byte* text = stackalloc byte[4096];
-        int fd;
+        int total;
         fixed (byte* cgroupFile = "/proc/self/cgroup\0"u8)
-            fd = Open(cgroupFile, O_RDONLY | O_CLOEXEC, 0);
-        if (fd < 0)
-            return CgroupLookup.None;
-        int total = 0;
-        while (total < 4096)
-        {
-            nint n = Read(fd, text + total, 4096 - total);
-            if (n < 0 && Errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            total += (int)n;
-        }
-        Close(fd);
-        if (total >= 4096)
+            total = ReadFile(cgroupFile, 0, text, 4096, out _); // XarMountLayout.ReadSmallFile: what was read counts
+        if (total is < 0 or >= 4096)
             return CgroupLookup.None;
         var all = new NativeText(text, total);
         int newline = all.IndexOf((byte)'\n');

@@ -65,21 +65,28 @@ internal static unsafe partial class FastStart
     /// <summary>Up to <see cref="HeaderBytes"/> bytes of the file; -1 when it cannot be opened or read.</summary>
     private static int ReadHeader(byte* path, byte* buffer)
     {
-        int fd = Open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+        int total = ReadFile(path, O_NOCTTY, buffer, HeaderBytes, out bool readFailed);
+        return readFailed ? -1 : total;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="capacity"/> bytes of a file, read until end of file or an error
+    /// (<paramref name="readFailed"/>); -1 when it cannot be opened.
+    /// </summary>
+    private static int ReadFile(byte* path, int flags, byte* buffer, int capacity, out bool readFailed)
+    {
+        readFailed = false;
+        int fd = Open(path, O_RDONLY | O_CLOEXEC | flags, 0);
         if (fd < 0)
             return -1;
         int total = 0;
-        while (total < HeaderBytes)
+        while (total < capacity)
         {
-            nint n = Read(fd, buffer + total, HeaderBytes - total);
+            nint n = Read(fd, buffer + total, capacity - total);
             if (n < 0 && Errno == EINTR)
                 continue;
-            if (n < 0)
-            {
-                total = -1;
-                break;
-            }
-            if (n == 0)
+            readFailed = n < 0;
+            if (n <= 0)
                 break;
             total += (int)n;
         }

@@ -4,7 +4,7 @@ using System.Text;
 namespace Xar.SquashFs.Runtime;
 
 /// <summary>
-/// A program path and its NULL-terminated argv as NUL-terminated UTF-8 strings in native memory,
+/// A program path and its NULL-terminated argv as NUL-terminated byte strings (UTF-8 when given as .NET strings) in native memory,
 /// for execv and posix_spawn; freed on Dispose (which never runs after a successful exec).
 /// </summary>
 internal sealed unsafe class NativeArgv : IDisposable
@@ -16,12 +16,8 @@ internal sealed unsafe class NativeArgv : IDisposable
     /// <param name="path">The file to run.</param>
     /// <param name="argv">Its arguments, argv[0] first (the name the program sees).</param>
     public NativeArgv(string path, ReadOnlySpan<string> argv)
+        : this(path, ToUtf8(argv))
     {
-        _count = argv.Length;
-        _path = Copy(path);
-        _argv = (byte**)NativeMemory.AllocZeroed((nuint)(_count + 1), (nuint)sizeof(byte*));
-        for (int i = 0; i < argv.Length; i++)
-            _argv[i] = Copy(argv[i]);
     }
 
     /// <param name="path">The file to run.</param>
@@ -42,6 +38,14 @@ internal sealed unsafe class NativeArgv : IDisposable
     public byte* Path => _path;
 
     public byte** Argv => _argv;
+
+    private static byte[][] ToUtf8(ReadOnlySpan<string> strings)
+    {
+        var bytes = new byte[strings.Length][];
+        for (int i = 0; i < strings.Length; i++)
+            bytes[i] = Encoding.UTF8.GetBytes(strings[i]);
+        return bytes;
+    }
 
     private static byte* Copy(string s)
     {

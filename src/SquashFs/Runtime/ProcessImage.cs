@@ -10,14 +10,8 @@ public static unsafe partial class ProcessImage
     /// back to its default first (.NET ignores it, and an ignored signal stays ignored across exec).
     /// Returns only on failure, with the cause.
     /// </summary>
-    public static XarLaunchException Exec(string path, IReadOnlyList<string> argv)
-    {
-        using var native = new NativeArgv(path, [.. argv]);
-        signal(13 /* SIGPIPE */, 0 /* SIG_DFL */);
-        execv(native.Path, native.Argv);
-        int errno = Marshal.GetLastPInvokeError();
-        return new XarLaunchException($"cannot run {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
-    }
+    public static XarLaunchException Exec(string path, IReadOnlyList<string> argv) =>
+        Exec(path, argv.Select(a => System.Text.Encoding.UTF8.GetBytes(a)).ToArray());
 
     /// <summary>As <see cref="Exec(string, IReadOnlyList{string})"/>, with the arguments as bytes (any but NUL).</summary>
     public static XarLaunchException Exec(string path, IReadOnlyList<byte[]> argv)

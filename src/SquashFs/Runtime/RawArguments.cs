@@ -15,7 +15,7 @@ public static class RawArguments
     /// </summary>
     public static byte[][] Of(string[] args)
     {
-        var encoded = Array.ConvertAll(args, a => Encoding.UTF8.GetBytes(a));
+        byte[][] Encoded() => Array.ConvertAll(args, a => Encoding.UTF8.GetBytes(a));
         byte[] cmdline;
         try
         {
@@ -23,7 +23,7 @@ public static class RawArguments
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return encoded;
+            return Encoded();
         }
         var raw = new List<byte[]>(args.Length + 1);
         int start = 0;
@@ -35,10 +35,10 @@ public static class RawArguments
             start = i + 1;
         }
         if (raw.Count != args.Length + 1)
-            return encoded;
+            return Encoded();
         for (int i = 0; i < args.Length; i++)
             if (Encoding.UTF8.GetString(raw[i + 1]) != args[i])
-                return encoded;
+                return Encoded();
         return raw.GetRange(1, args.Length).ToArray();
     }
 }
