@@ -245,7 +245,8 @@ public class FastStartTests
     /// <summary>
     /// The fast start and Main (which `-m` goes through) spawn squashfuse with the same command line:
     /// full image path, offset, timeout, allow_root from /etc/fuse.conf (a private one, bind-mounted
-    /// in a mount namespace of the test's own).
+    /// in a mount namespace of the test's own). A squashfuse_ll first on PATH records each command
+    /// line it gets, then runs the real one: reading them back from /proc raced with other tests.
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(SquashfuseCases))]
@@ -258,19 +259,21 @@ public class FastStartTests
         TestXar.Build(s.AppTree, Path.Combine(s.Work, "app.xar"));
         Directory.CreateDirectory(Path.Combine(s.Work, "sub"));
         File.WriteAllText(s["fuse.conf"], fuseConf);
+        string bin = s["bin"];
+        Directory.CreateDirectory(bin);
+        // One line per run: the path it was started by, then each argument, in brackets.
+        TestXar.WriteExecutable(Path.Combine(bin, "squashfuse_ll"),
+            "#!/bin/sh\nline=\"[$0]\"\nfor a in \"$@\"; do line=\"$line [$a]\"; done\necho \"$line\" >>\"$SPAWN_LOG\"\nexec \"$REAL_SQUASHFUSE\" \"$@\"\n");
         string script = """
             set -e
             mount --bind "$CONF" /etc/fuse.conf
-            cmdline() { for p in $(pgrep -x squashfuse_ll); do tr '\0' ' ' < /proc/$p/cmdline; echo; done | grep -F -- " $1"; }
             dir=$("$LAUNCHER" -m "$XAR")
-            echo "main: $(cmdline "$dir")"
             umount -l "$dir"
-            while pgrep -f -x ".* $dir" >/dev/null; do sleep 0.05; done
             out=$(strace -o "$TRACE" -e trace=openat "$LAUNCHER" "$XAR")
             case "$out" in *NEW_MOUNT=1*) ;; *) echo "no new mount: $out"; exit 1;; esac
             if grep -q /proc/self/mountinfo "$TRACE"; then echo "the runtime started: Main mounted"; exit 1; fi
-            echo "fast: $(cmdline "$dir")"
             umount -l "$dir"
+            echo "$dir"
             """;
         var env = s.Environment();
         env["CONF"] = s["fuse.conf"];
@@ -279,20 +282,23 @@ public class FastStartTests
         env["XAR_MOUNT_TIMEOUT"] = timeout;
         env["XAR_MOUNT_SEED"] = seed;
         env["TRACE"] = s["strace.log"];
+        env["SPAWN_LOG"] = s["spawns.log"];
+        env["REAL_SQUASHFUSE"] = TestEnv.FindTool("squashfuse_ll");
+        env["PATH"] = bin + ":" + System.Environment.GetEnvironmentVariable("PATH");
         var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script])
         {
             Environment = env,
             WorkingDirectory = s.Work,
         });
         LaunchAssert.Succeeded(r);
-        var lines = r.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        string main = Assert.Single(lines, l => l.StartsWith("main: ", StringComparison.Ordinal))[6..];
-        string fast = Assert.Single(lines, l => l.StartsWith("fast: ", StringComparison.Ordinal))[6..];
-        Assert.Equal(main, fast);
+        string mountDir = r.StandardOutput.Trim();
+        var spawns = File.ReadAllLines(s["spawns.log"]);
+        Assert.Equal(2, spawns.Length); // Main's, then the fast start's
+        Assert.Equal(spawns[0], spawns[1]);
         string options = "offset=4096" + (timeout is null ? ",timeout=870" : timeout is "5" ? ",timeout=5" : "")
             + (fuseConf.Split('\n').Any(l => l.Trim() == "user_allow_other") ? ",allow_root" : "");
-        Assert.Contains($" -o {options} {Path.Combine(s.Work, "app.xar")} ", fast);
-        Assert.Equal(seed == "build-42", fast.Contains("-seed-build-42-ns-"));
+        Assert.Equal($"[{Path.Combine(bin, "squashfuse_ll")}] [-o] [{options}] [{Path.Combine(s.Work, "app.xar")}] [{mountDir}]", spawns[1]);
+        Assert.Equal(seed == "build-42", mountDir.Contains("-seed-build-42-ns-"));
     }
 
     /// <summary>
