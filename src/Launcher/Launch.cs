@@ -33,6 +33,7 @@ internal sealed unsafe class Launch
     public int Run()
     {
         _savedUmask = Umask(0x12); // 022 for the directories and files we create; restored before exec
+        string? mountDidNotAppear = FastStartMountDidNotAppear();
         bool mountOnly = false, printOnly = false;
         int i = 0;
         for (; i < _args.Length && _args[i].Length > 1 && _args[i][0] == '-'; i++)
@@ -84,6 +85,8 @@ internal sealed unsafe class Launch
                 {
                     if (!File.Exists("/dev/fuse"))
                         throw new FuseUnavailableException("no /dev/fuse");
+                    if (mountDidNotAppear is not null)
+                        throw new FuseUnavailableException(FuseMount.MountDidNotAppear(mountDidNotAppear));
                     return RunMounted(header, mountOnly, target);
                 }
                 catch (FuseUnavailableException e)
@@ -118,6 +121,24 @@ internal sealed unsafe class Launch
             // A bug of ours still ends in one line and 127, never in a stack trace.
             return Fail($"internal error: {e.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// The squashfuse program whose mount the fast start waited for in vain in this process (then
+    /// Main extracts at once rather than wait again), or null. The variable is removed either way:
+    /// it is the launcher's own, and the program never sees it.
+    /// </summary>
+    private static string? FastStartMountDidNotAppear()
+    {
+        string? value = Environment.GetEnvironmentVariable(FuseMount.MountDidNotAppearVariable);
+        if (value is null)
+            return null;
+        UnsetEnv(FuseMount.MountDidNotAppearVariable);
+        string pid = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (string program in (ReadOnlySpan<string>)[FuseMount.LowLevelProgram, FuseMount.HighLevelProgram])
+            if (value == program + " " + pid)
+                return program;
+        return null;
     }
 
     private int RunMounted(XarHeader header, bool mountOnly, string? target)

@@ -29,6 +29,63 @@ public class FallbackTests
         Assert.Equal("", again.StandardError);
     }
 
+    /// <summary>
+    /// A squashfuse_ll that exits 0 but never mounts: the launcher waits for the mount once (9 s), then
+    /// extracts and says why. The fast start, which made that wait, tells Main so, instead of Main
+    /// spawning squashfuse and waiting again; the program never sees how it was told.
+    /// </summary>
+    [SkippableFact]
+    public void AMountThatNeverAppearsIsWaitedForOnceThenExtracted()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        TestEnv.Require(File.Exists("/dev/fuse"), "needs /dev/fuse");
+        using var s = new LauncherSandbox();
+        string tree = s["tree"];
+        Directory.CreateDirectory(tree);
+        TestXar.WriteExecutable(Path.Combine(tree, TestXar.BootstrapName), TestXar.Bootstrap("report"));
+        TestXar.WriteExecutable(Path.Combine(tree, "report"), "#!/bin/sh\necho \"args=$*\"\nenv | grep '^XAREXEC' || echo 'no XAREXEC variable'\n");
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(tree, s["app.xar"], uuid);
+        string bin = s["fake-bin"];
+        Directory.CreateDirectory(bin);
+        TestXar.WriteExecutable(Path.Combine(bin, "squashfuse_ll"), "#!/bin/sh\necho spawned >>\"$SPAWN_LOG\"\nexit 0\n");
+        var env = s.Environment();
+        env["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH");
+        env["SPAWN_LOG"] = s["spawns.log"];
+        var r = s.Run(xar, ["x"], env);
+        LaunchAssert.Succeeded(r);
+        Assert.Equal("args=x\nno XAREXEC variable\n", r.StandardOutput);
+        Assert.Equal($"xarexec: {xar}: the squashfuse_ll mount did not appear within 9 s: extracted once into {Path.Combine(s.CacheDir, uuid)}\n", r.StandardError);
+        Assert.Equal(["spawned"], File.ReadAllLines(s["spawns.log"]));
+        Assert.Empty(s.Mounts());
+    }
+
+    /// <summary>The variable by which the fast start tells Main that a mount did not appear counts only when set in the same process.</summary>
+    [SkippableFact]
+    public void TheMountDidNotAppearVariableFromOutsideChangesNothing()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        TestEnv.RequireFuse();
+        using var s = new LauncherSandbox();
+        string tree = s["tree"];
+        Directory.CreateDirectory(tree);
+        TestXar.WriteExecutable(Path.Combine(tree, TestXar.BootstrapName), TestXar.Bootstrap("report"));
+        TestXar.WriteExecutable(Path.Combine(tree, "report"), "#!/bin/sh\nenv | grep '^XAREXEC' || echo 'no XAREXEC variable'\n");
+        string xar = TestXar.Build(tree, s["app.xar"]);
+        var env = s.Environment();
+        env["XAREXEC_MOUNT_DID_NOT_APPEAR"] = "squashfuse_ll 1";
+        var mountOnly = TestEnv.Run(new RunOptions(LauncherBinary.Path, ["-m", xar]) { Environment = env, WorkingDirectory = s.Work });
+        LaunchAssert.Succeeded(mountOnly);
+        Assert.Equal("", mountOnly.StandardError);
+        Assert.Equal(Assert.Single(s.Mounts()), mountOnly.StandardOutput.Trim()); // Main mounted: no extraction
+        foreach (bool extract in (bool[])[false, true, true])
+        {
+            var r = s.Run(xar, [], env, extract: extract); // through the fast start, then Main, then the fast start
+            LaunchAssert.Succeeded(r);
+            Assert.Equal("no XAREXEC variable\n", r.StandardOutput);
+        }
+    }
+
     [SkippableFact]
     public void NoMountRootFallsBackToExtraction()
     {

@@ -137,7 +137,7 @@ internal static unsafe partial class FastStart
         if (!lowLevel && !HelperProcess.TryFind(pathVariable, "squashfuse"u8, ref program, systemFallbacks: false))
             return Outcome.UseCache;
 
-        byte* optionsBuffer = stackalloc byte[256];
+        byte* optionsBuffer = stackalloc byte[PathBuilder.Capacity]; // PathBuilder's size, whatever the text
         var options = new PathBuilder(optionsBuffer);
         options.Append("offset="u8);
         options.AppendDecimal((ulong)offset);
@@ -184,7 +184,7 @@ internal static unsafe partial class FastStart
             if (waited > 9_000_000)
             {
                 HelperProcess.TryUnmountLazily(mountPath, pathVariable, env.Envp);
-                return Outcome.UseCache;
+                return lowLevel ? Outcome.LowLevelMountDidNotAppear : Outcome.HighLevelMountDidNotAppear;
             }
             HelperProcess.SleepMicroseconds(sleep);
             waited += sleep;

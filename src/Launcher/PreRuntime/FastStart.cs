@@ -29,6 +29,10 @@ internal static unsafe partial class FastStart
         UseCache,
         /// <summary>The image is mounted and serves.</summary>
         Mounted,
+        /// <summary>squashfuse_ll ran, but its mount did not appear: the cache, and Main is told not to wait again.</summary>
+        LowLevelMountDidNotAppear,
+        /// <summary>The same for the high-level squashfuse.</summary>
+        HighLevelMountDidNotAppear,
     }
 
     [RuntimeExport("xarexec_fast_start")]
@@ -40,6 +44,12 @@ internal static unsafe partial class FastStart
         if (xarPath[0] == '-' && xarPath[1] != 0)
             return; // an option: Launch parses those
         var env = new ProcessEnvironment(envp);
+        if (!env.Get("XAREXEC_MOUNT_DID_NOT_APPEAR"u8).IsNull)
+        {
+            // Only this process may tell its Main that (see the end); from outside it is dropped, as Launch drops it.
+            fixed (byte* name = "XAREXEC_MOUNT_DID_NOT_APPEAR\0"u8)
+                UnsetEnv(name);
+        }
         if (!env.MountTimeoutIsValid())
             return;
 
@@ -58,8 +68,21 @@ internal static unsafe partial class FastStart
         bool fuseExists;
         fixed (byte* devFuse = "/dev/fuse\0"u8)
             fuseExists = StatxAt(AT_FDCWD, devFuse, 0, STATX_BASIC_STATS, &fuse) == 0 && !fuse.IsDirectory; // File.Exists
-        if (!fuseExists || TryMounted(argc, argv, env, header) == Outcome.UseCache)
-            TryCached(argc, argv, env, header);
+        var outcome = fuseExists ? TryMounted(argc, argv, env, header) : Outcome.UseCache;
+        if (outcome is Outcome.Defer or Outcome.Mounted)
+            return;
+        TryCached(argc, argv, env, header);
+        if (outcome != Outcome.UseCache)
+        {
+            // Main extracts now: FuseMount.MountDidNotAppearVariable = "PROGRAM PID", the pid proving
+            // it was set in this very process. Launch removes it before exec.
+            byte* valueBuffer = stackalloc byte[PathBuilder.Capacity];
+            var value = new PathBuilder(valueBuffer);
+            value.Append(outcome == Outcome.LowLevelMountDidNotAppear ? "squashfuse_ll "u8 : "squashfuse "u8);
+            value.AppendDecimal((ulong)GetPid());
+            fixed (byte* name = "XAREXEC_MOUNT_DID_NOT_APPEAR\0"u8)
+                SetEnv(name, value.CString, 1);
+        }
     }
 
     /// <summary>Up to <see cref="HeaderBytes"/> bytes of the file; -1 when it cannot be opened or read.</summary>

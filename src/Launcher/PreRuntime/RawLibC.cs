@@ -106,6 +106,9 @@ internal static unsafe partial class RawLibC
     [LibraryImport(Libc, EntryPoint = "setenv"), SuppressGCTransition]
     public static partial int SetEnv(byte* name, byte* value, int overwrite);
 
+    [LibraryImport(Libc, EntryPoint = "getpid"), SuppressGCTransition]
+    public static partial int GetPid();
+
     [LibraryImport(Libc, EntryPoint = "getcwd"), SuppressGCTransition]
     public static partial byte* GetCwd(byte* buffer, nuint size);
 

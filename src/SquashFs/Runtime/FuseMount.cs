@@ -20,6 +20,17 @@ public static class FuseMount
     /// <summary>14.5 minutes: idle mounts go away by themselves, just before gc's 15-minute default would unmount them.</summary>
     public const int DefaultTimeoutSeconds = 870;
     private static readonly TimeSpan MountWait = TimeSpan.FromSeconds(9);
+
+    /// <summary>
+    /// Set by the launcher's fast start (src/Launcher/PreRuntime) to the program's name when it
+    /// spawned squashfuse and waited in vain for the mount, so that the full launcher extracts at
+    /// once instead of waiting again. Never passed on to the program.
+    /// </summary>
+    public const string MountDidNotAppearVariable = "XAREXEC_MOUNT_DID_NOT_APPEAR";
+
+    /// <summary>Why FUSE did not serve when <paramref name="program"/>'s mount never appeared.</summary>
+    public static string MountDidNotAppear(string program) =>
+        $"the {program} mount did not appear within {MountWait.TotalSeconds:0} s";
     private static readonly string[] SystemDirectories = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
     public static unsafe FuseMountState Probe(string path)
@@ -97,7 +108,7 @@ public static class FuseMount
             if (Environment.TickCount64 - start > MountWait.TotalMilliseconds)
             {
                 TryUnmount(mountPath, lazy: true);
-                throw new FuseUnavailableException($"the {program} mount did not appear within {MountWait.TotalSeconds:0} s");
+                throw new FuseUnavailableException(MountDidNotAppear(program));
             }
             SleepMicroseconds(sleep);
             sleep = Math.Min(sleep * 2, 20_000);
