@@ -23,7 +23,6 @@ internal sealed unsafe class Launch
         "XAR_EXTRACT=1 (always extract), XAR_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/xar).\n";
 
     private readonly string[] _args;
-    private byte[][]? _rawArgs;
     private int _xarIndex;
     private string? _xarPath;
     private uint _savedUmask;
@@ -215,11 +214,7 @@ internal sealed unsafe class Launch
     private int Exec(string entry)
     {
         Umask(_savedUmask);
-        _rawArgs ??= RawArguments.Of(_args);
-        var argv = new List<byte[]>(_rawArgs.Length - _xarIndex + 3) { "/bin/sh"u8.ToArray(), "-e"u8.ToArray(), Encoding.UTF8.GetBytes(entry) };
-        for (int i = _xarIndex; i < _rawArgs.Length; i++)
-            argv.Add(_rawArgs[i]);
-        var error = ProcessImage.Exec("/bin/sh", argv);
+        var error = ProcessImage.Exec("/bin/sh", [.. RawArguments.Utf8("/bin/sh", "-e", entry), .. RawArguments.Of(_args)[_xarIndex..]]);
         Umask(0x12);
         return Fail(error.Message);
     }

@@ -14,13 +14,13 @@ internal static unsafe partial class FastStart
         int count = 0;
         byte* scratch = stackalloc byte[PathBuilder.Capacity];
         uint euid = GetEuid();
+        var xdg = env.Get("XDG_CACHE_HOME"u8);
+        var home = env.Get("HOME"u8);
+        var tmp = env.Get("TMPDIR"u8);
 
         for (int candidate = 0; candidate < MaxRoots; candidate++)
         {
             var path = new PathBuilder(scratch);
-            var xdg = env.Get("XDG_CACHE_HOME"u8);
-            var home = env.Get("HOME"u8);
-            var tmp = env.Get("TMPDIR"u8);
             switch (candidate)
             {
                 case 0:
@@ -62,11 +62,7 @@ internal static unsafe partial class FastStart
                 continue;
             if (!path.Fits || !path.Text.IsPlainAscii())
                 return;
-            int trimmed = path.Length;
-            if (trimmed > 1)
-                while (trimmed > 0 && scratch[trimmed - 1] == '/')
-                    trimmed--;
-            path.Truncate(trimmed);
+            path.TrimTrailingSlashes();
             bool duplicate = false;
             for (int i = 0; i < count; i++)
                 duplicate |= new NativeText(buffers + i * PathBuilder.Capacity, lengths[i]).SequenceEqual(path.Text);

@@ -308,11 +308,7 @@ internal static unsafe partial class FastStart
         if (!root.Fits || !TryStat(root.CString, follow: true, &st, out exists) || !exists || !st.IsDirectory
             || st.Permissions != RootMode || (st.Uid != 0 && st.Uid != GetEuid()))
             return Outcome.Defer;
-        int trimmed = root.Length;
-        if (trimmed > 1)
-            while (trimmed > 0 && root.CString[trimmed - 1] == '/')
-                trimmed--;
-        root.Truncate(trimmed);
+        root.TrimTrailingSlashes();
         return null;
     }
 

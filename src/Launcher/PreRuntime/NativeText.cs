@@ -111,6 +111,16 @@ internal unsafe struct PathBuilder
         _buffer[length] = 0;
     }
 
+    /// <summary>Drops trailing '/' as Path.TrimEndingDirectorySeparator does, but keeps a lone "/".</summary>
+    public void TrimTrailingSlashes()
+    {
+        int end = _length;
+        if (end > 1)
+            while (end > 0 && _buffer[end - 1] == '/')
+                end--;
+        Truncate(end);
+    }
+
     public void Append(ReadOnlySpan<byte> bytes)
     {
         for (int i = 0; i < bytes.Length; i++)

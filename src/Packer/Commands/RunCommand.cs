@@ -38,9 +38,7 @@ public static class RunCommand
             throw new UsageException(Directory.Exists(xarPath) ? "is a directory, not a XAR file" : "no such file", xarPath);
         string launcher = FindLauncher()
             ?? throw new FileNotFoundException("xarexec not found beside xar or on PATH (make install puts it there)", "xarexec");
-        if (raw is not null)
-            throw ProcessImage.Exec(launcher, [System.Text.Encoding.UTF8.GetBytes(launcher), .. raw]);
-        throw ProcessImage.Exec(launcher, [launcher, xarPath, .. arguments]);
+        throw ProcessImage.Exec(launcher, [.. RawArguments.Utf8(launcher), .. raw ?? RawArguments.Utf8([xarPath, .. arguments])]);
     });
 
     /// <summary>xarexec beside the xar executable (also in the bin/ of an install or out/ tree), else on PATH.</summary>

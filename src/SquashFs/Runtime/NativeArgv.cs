@@ -16,7 +16,7 @@ internal sealed unsafe class NativeArgv : IDisposable
     /// <param name="path">The file to run.</param>
     /// <param name="argv">Its arguments, argv[0] first (the name the program sees).</param>
     public NativeArgv(string path, ReadOnlySpan<string> argv)
-        : this(path, ToUtf8(argv))
+        : this(path, RawArguments.Utf8(argv))
     {
     }
 
@@ -38,14 +38,6 @@ internal sealed unsafe class NativeArgv : IDisposable
     public byte* Path => _path;
 
     public byte** Argv => _argv;
-
-    private static byte[][] ToUtf8(ReadOnlySpan<string> strings)
-    {
-        var bytes = new byte[strings.Length][];
-        for (int i = 0; i < strings.Length; i++)
-            bytes[i] = Encoding.UTF8.GetBytes(strings[i]);
-        return bytes;
-    }
 
     private static byte* Copy(string s)
     {

@@ -6,14 +6,11 @@ namespace Xar.SquashFs.Runtime;
 public static unsafe partial class ProcessImage
 {
     /// <summary>
-    /// execv(<paramref name="path"/>, <paramref name="argv"/>) with the live environment. SIGPIPE goes
-    /// back to its default first (.NET ignores it, and an ignored signal stays ignored across exec).
+    /// execv(<paramref name="path"/>, <paramref name="argv"/>) with the live environment, the arguments
+    /// as bytes (any but NUL; <see cref="RawArguments.Utf8"/> for strings). SIGPIPE goes back to its
+    /// default first (.NET ignores it, and an ignored signal stays ignored across exec).
     /// Returns only on failure, with the cause.
     /// </summary>
-    public static XarLaunchException Exec(string path, IReadOnlyList<string> argv) =>
-        Exec(path, argv.Select(a => System.Text.Encoding.UTF8.GetBytes(a)).ToArray());
-
-    /// <summary>As <see cref="Exec(string, IReadOnlyList{string})"/>, with the arguments as bytes (any but NUL).</summary>
     public static XarLaunchException Exec(string path, IReadOnlyList<byte[]> argv)
     {
         using var native = new NativeArgv(path, argv);

@@ -15,7 +15,7 @@ public static class RawArguments
     /// </summary>
     public static byte[][] Of(string[] args)
     {
-        byte[][] Encoded() => Array.ConvertAll(args, a => Encoding.UTF8.GetBytes(a));
+        byte[][] Encoded() => Utf8(args);
         byte[] cmdline;
         try
         {
@@ -40,5 +40,14 @@ public static class RawArguments
             if (Encoding.UTF8.GetString(raw[i + 1]) != args[i])
                 return Encoded();
         return raw.GetRange(1, args.Length).ToArray();
+    }
+
+    /// <summary>Arguments given as strings, as the bytes to pass on: UTF-8.</summary>
+    public static byte[][] Utf8(params ReadOnlySpan<string> strings)
+    {
+        var bytes = new byte[strings.Length][];
+        for (int i = 0; i < strings.Length; i++)
+            bytes[i] = Encoding.UTF8.GetBytes(strings[i]);
+        return bytes;
     }
 }
