@@ -72,6 +72,47 @@ public class FastStartTests
         Assert.Equal(mount, Assert.Single(s.Mounts()));
     }
 
+    /// <summary>
+    /// A mount root and a cache named with trailing slashes: the fast start trims them as Main does,
+    /// so it execs the target under the directory `-n` prints and under the entry Main extracted,
+    /// path for path, without starting the runtime.
+    /// </summary>
+    [SkippableFact]
+    public void RootsNamedWithTrailingSlashesAreTheSameRootsToTheFastStart()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        var env = s.Environment();
+        env["XAR_MOUNT_ROOT"] = s.MountRoot + "//";
+        env["XAR_CACHE_DIR"] = s.CacheDir + "/";
+        ProcessResult Launch(params string[] args) =>
+            TestEnv.Run(new RunOptions(args[0], args[1..]) { Environment = env, WorkingDirectory = s.Work });
+        void ExecsBeforeTheRuntime(string directory)
+        {
+            string log = s["strace-" + Guid.NewGuid().ToString("N") + ".log"];
+            var r = Launch("strace", "-s", "4096", "-o", log, "-e", "trace=openat,execve", LauncherBinary.Path, xar);
+            LaunchAssert.Succeeded(r);
+            Assert.Equal("", r.StandardError); // mounted, or found in the cache: nothing extracted
+            var calls = File.ReadAllLines(log);
+            Assert.False(RuntimeStarted(calls));
+            Assert.Contains(calls, l => l.StartsWith($"execve(\"/bin/sh\", [\"/bin/sh\", \"-e\", \"{directory}/{TestXar.BootstrapName}\"", StringComparison.Ordinal));
+        }
+
+        var printed = Launch(LauncherBinary.Path, "-n", xar);
+        LaunchAssert.Succeeded(printed);
+        ExecsBeforeTheRuntime(printed.StandardOutput.Trim());
+        Assert.Equal(printed.StandardOutput.Trim(), Assert.Single(s.Mounts()));
+
+        env["XAR_EXTRACT"] = "1";
+        var first = Launch(LauncherBinary.Path, xar);
+        LaunchAssert.Succeeded(first);
+        string entry = Path.Combine(s.CacheDir, uuid);
+        Assert.EndsWith($"extracted once into {entry}\n", first.StandardError);
+        ExecsBeforeTheRuntime(entry);
+    }
+
     [SkippableFact]
     public void ACachedLaunchExecsBeforeTheRuntimeStartsAndHoldsTheEntrysLock()
     {
