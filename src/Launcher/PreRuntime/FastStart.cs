@@ -261,31 +261,32 @@ internal static unsafe partial class FastStart
         /// <summary>FuseMount.TimeoutSeconds, once <see cref="MountTimeoutIsValid"/>: unset 870, empty 0.</summary>
         public long MountTimeoutSeconds()
         {
-            var text = Get("XAR_MOUNT_TIMEOUT"u8);
-            if (text.IsNull)
-                return 870;
-            long value = 0;
-            for (int i = 0; i < text.Length; i++)
-                value = value * 10 + (text[i] - '0');
-            return value;
+            TryMountTimeoutSeconds(out long seconds);
+            return seconds;
         }
 
         /// <summary>FuseMount.TimeoutSeconds would throw on a bad XAR_MOUNT_TIMEOUT even for a live mount: leave that to Main.</summary>
-        public bool MountTimeoutIsValid()
+        public bool MountTimeoutIsValid() => TryMountTimeoutSeconds(out _);
+
+        /// <summary>FuseMount.TimeoutSeconds without its trimming (text it would trim goes to Main): false where it would throw.</summary>
+        private bool TryMountTimeoutSeconds(out long seconds)
         {
+            seconds = 0;
             var text = Get("XAR_MOUNT_TIMEOUT"u8);
-            if (text.IsNull || text.IsEmpty)
+            if (text.IsNull)
+            {
+                seconds = 870;
                 return true;
+            }
             if (text.Length > 10)
                 return false;
-            long value = 0;
             for (int i = 0; i < text.Length; i++)
             {
                 if (text[i] is < (byte)'0' or > (byte)'9')
                     return false;
-                value = value * 10 + (text[i] - '0');
+                seconds = seconds * 10 + (text[i] - '0');
             }
-            return value <= int.MaxValue;
+            return seconds <= int.MaxValue;
         }
     }
 }
