@@ -1,10 +1,9 @@
 using System.Text;
-using Xar.Launcher.Native;
+using Xar.Posix;
 using Xar.SquashFs;
 using Xar.SquashFs.Format;
-using Xar.SquashFs.Runtime;
-using Xar.SquashFs.Xar;
-using static Xar.Launcher.Native.LibC;
+using Xar.Runtime;
+using static Xar.Posix.LibC;
 
 namespace Xar.Launcher;
 
@@ -204,8 +203,11 @@ internal sealed unsafe class Launch
 
     /// <summary>The whole image, all or nothing, into a directory that must not exist. Owners and
     /// xattrs are not restored: the cache belongs to the user running it.</summary>
-    private static void ExtractImage(string xarPath, string destination) =>
-        SquashFsFile.ExtractToDirectory(xarPath, destination, new SquashFsExtractOptions { RestoreOwners = false, RestoreXattrs = false });
+    private static void ExtractImage(string xarPath, string destination)
+    {
+        using var archive = XarArchive.Open(xarPath);
+        SquashFsFile.ExtractToDirectory(archive.Image, destination, new SquashFsExtractOptions { RestoreOwners = false, RestoreXattrs = false });
+    }
 
     /// <summary>
     /// Replaces this process with <c>/bin/sh -e ENTRY XARPATH ARGS...</c>, the XAR path and arguments

@@ -5,7 +5,7 @@ namespace Xar.SquashFs;
 public static partial class SquashFsFile
 {
     /// <summary>
-    /// Extracts a XAR file or a bare SquashFS image (told apart by their first bytes) into
+    /// Extracts the SquashFS image at the start of <paramref name="sourceFile"/> into
     /// <paramref name="destinationDirectory"/>, which must not exist yet. The tree is written into a
     /// temporary sibling directory and renamed into place, so the destination is complete or absent.
     /// </summary>

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Xar.SquashFs.Xar;
+using Xar.Runtime;
 using Xar.Tests;
 
 namespace Xar.Interop.Tests;

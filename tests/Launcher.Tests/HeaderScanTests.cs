@@ -1,6 +1,6 @@
 using System.Text;
 using Xar.Launcher.PreRuntime;
-using Xar.SquashFs.Xar;
+using Xar.Runtime;
 
 namespace Xar.Launcher.Tests;
 

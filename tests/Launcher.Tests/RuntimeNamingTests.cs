@@ -1,4 +1,4 @@
-using Xar.SquashFs.Runtime;
+using Xar.Runtime;
 
 namespace Xar.Launcher.Tests;
 

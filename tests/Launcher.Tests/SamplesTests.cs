@@ -49,5 +49,5 @@ public class SamplesTests
         Assert.EndsWith("arguments: [--x]\n", r.StandardOutput);
     }
 
-    private static string XarHeaderUuid(string xar) => Xar.SquashFs.Xar.XarHeader.ReadFromFile(xar).Uuid;
+    private static string XarHeaderUuid(string xar) => Xar.Runtime.XarHeader.ReadFromFile(xar).Uuid;
 }

@@ -1,5 +1,5 @@
 using System.Text;
-using Xar.SquashFs.Xar;
+using Xar.Runtime;
 using Xar.Tests;
 
 namespace Xar.Launcher.Tests;

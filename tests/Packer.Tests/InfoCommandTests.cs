@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Xar.SquashFs.Xar;
+using Xar.Runtime;
 using Xar.Tests;
 
 namespace Xar.Packer.Tests;

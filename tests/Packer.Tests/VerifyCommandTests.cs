@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using Xar.SquashFs.Xar;
+using Xar.Runtime;
 using Xar.Tests;
 
 namespace Xar.Packer.Tests;

@@ -1,5 +1,5 @@
 using System.Text;
-using Xar.SquashFs.Native;
+using Xar.Posix;
 using Xar.Tests;
 using Xunit;
 
@@ -55,7 +55,7 @@ public sealed unsafe class LongPathTests
     {
         LibC.Statx st;
         fixed (byte* p = path.CString)
-            return LibC.StatxCall(path.DirectoryFd, p, LibC.AtSymlinkNoFollow, LibC.StatxBasicStats, &st) == 0 ? (long)st.Size : null;
+            return LibC.StatxAt(path.DirectoryFd, p, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &st) == 0 ? (long)st.Size : null;
     }
 
     [Fact]
@@ -63,7 +63,7 @@ public sealed unsafe class LongPathTests
     {
         using var path = LongPath.For("/etc/hostname"u8);
         Assert.Equal("/etc/hostname\0"u8.ToArray(), path.CString);
-        Assert.Equal(LibC.AtFdCwd, path.DirectoryFd);
+        Assert.Equal(LibC.AT_FDCWD, path.DirectoryFd);
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed unsafe class LongPathTests
         using (var path = LongPath.For(absolute))
         {
             Assert.StartsWith("/proc/self/fd/", Encoding.ASCII.GetString(path.CString));
-            Assert.Equal(LibC.AtFdCwd, path.DirectoryFd);
+            Assert.Equal(LibC.AT_FDCWD, path.DirectoryFd);
             Assert.Equal(5, SizeOf(path));
         }
 

@@ -1,5 +1,6 @@
 using Xar.SquashFs.Extraction;
 using Xunit;
+using Xar.Posix;
 
 namespace Xar.SquashFs.Tests;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using Xar.SquashFs.Format;
-using Xar.SquashFs.Xar;
+using Xar.SquashFs;
 using Xar.Tests;
 
 namespace Xar.SquashFs.Tests;
@@ -32,7 +32,6 @@ public sealed class ReadingApiTests : IDisposable
     {
         Build();
         using var image = SquashFsImage.Open(_image);
-        Assert.Null(image.XarHeader);
         Assert.Equal(4096u, image.Superblock.BlockSize);
         Assert.Equal(SquashFsCompression.Gzip, image.CompressionOptions.Algorithm);
         Assert.Equal(SquashFsEntryType.Directory, image.Root.EntryType);
@@ -46,7 +45,7 @@ public sealed class ReadingApiTests : IDisposable
         Assert.Equal(SquashFsEntryType.RegularFile, hello.EntryType);
         Assert.Equal(13, hello.Length);
         Assert.Equal(1700000000u, hello.ModificationTimeSeconds);
-        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1700000000), hello.ModificationTime);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1700000000), hello.Mtime);
         Assert.Equal(2u, hello.HardLinkCount);
         Assert.Equal(image.GetEntry("hello-hard")!.InodeNumber, hello.InodeNumber);
         Assert.Equal(File.GetUnixFileMode(Path.Combine(_tree, "hello.txt")), hello.Mode);
@@ -110,31 +109,31 @@ public sealed class ReadingApiTests : IDisposable
     }
 
     [SkippableFact]
-    public void XarFilesOpenByHeaderByStreamAndByOffset()
+    public void ImagesOpenAtAnOffsetByPathHandleAndStream()
     {
         byte[] bytes = Build();
-        var header = new XarHeader("0123456789abcdef", "1700000000", "run.sh");
-        string xar = _tmp["app.xar"];
-        File.WriteAllBytes(xar, [.. header.ToBytes(), .. bytes]);
-        using (var image = SquashFsImage.Open(xar))
+        byte[] prefix = new byte[4096];
+        new Random(7).NextBytes(prefix);
+        string file = _tmp["prefixed"];
+        File.WriteAllBytes(file, [.. prefix, .. bytes]);
+        using (var image = SquashFsImage.Open(file, 4096))
         {
-            Assert.Equal("0123456789abcdef", image.XarHeader!.Uuid);
             Assert.Equal(4096, image.ImageOffset);
             Assert.NotNull(image.GetEntry("sub/a"));
         }
-        using (var image = SquashFsImage.Open(new MemoryStream(File.ReadAllBytes(xar))))
-            Assert.Equal("run.sh", image.XarHeader!.ExecTarget);
-        using (var image = SquashFsImage.Open(xar, 4096))
-            Assert.Null(image.XarHeader);
-        using (var stream = new MemoryStream(File.ReadAllBytes(xar)))
+        using (var handle = File.OpenHandle(file))
+        {
+            using (var image = SquashFsImage.Open(handle, 4096, leaveOpen: true))
+                Assert.NotNull(image.GetEntry("hello.txt"));
+            Assert.False(handle.IsClosed);
+        }
+        using (var stream = new MemoryStream(File.ReadAllBytes(file)))
         {
             using (var image = SquashFsImage.Open(stream, 4096, leaveOpen: true))
                 Assert.NotNull(image.GetEntry("hello.txt"));
             Assert.True(stream.CanRead);
         }
-        Assert.Throws<SquashFsCorruptException>(() => SquashFsImage.Open(xar, 0));
-        File.WriteAllText(_tmp["text"], "#!/bin/sh\necho not a xar\n");
-        Assert.Throws<XarHeaderException>(() => SquashFsImage.Open(_tmp["text"]));
+        Assert.Throws<SquashFsCorruptException>(() => SquashFsImage.Open(file));
         File.WriteAllText(_tmp["short"], "hsqs");
         Assert.Throws<SquashFsCorruptException>(() => SquashFsImage.Open(_tmp["short"]));
     }

@@ -54,7 +54,7 @@ public class WritingImageTests
         Assert.Equal(SquashFsCompression.Gzip, sb.Compression);
         Assert.Equal(65536u, sb.BlockSize);
         Assert.Equal(16, sb.BlockLog);
-        Assert.Equal(1234567890u, sb.ModificationTime);
+        Assert.Equal(1234567890u, sb.Mtime);
         Assert.Equal(40u + 4 + 1 + 1, sb.InodeCount); // files, dirs, symlink, root
         Assert.True(sb.BytesUsed <= (ulong)image.Length && sb.BytesUsed > (ulong)image.Length - 4096);
         // the kernel reads the tables in this order and sizes each by the next one's start

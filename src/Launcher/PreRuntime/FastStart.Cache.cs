@@ -1,4 +1,5 @@
-using static Xar.Launcher.PreRuntime.RawLibC;
+using Xar.Posix;
+using static Xar.Posix.RawLibC;
 
 namespace Xar.Launcher.PreRuntime;
 
@@ -78,7 +79,7 @@ internal static unsafe partial class FastStart
         byte* entryBuffer = stackalloc byte[PathBuilder.Capacity];
         byte* lockBuffer = stackalloc byte[PathBuilder.Capacity];
         byte* scriptBuffer = stackalloc byte[PathBuilder.Capacity];
-        Statx st;
+        LibC.Statx st;
         bool exists;
         for (int i = 0; i < count; i++)
         {
@@ -107,7 +108,7 @@ internal static unsafe partial class FastStart
                 continue;
             if (!CacheRootUsable(root.Start, shared[i]))
                 return;
-            int lockFd = OpenLock(lockPath.CString, LOCK_SH);
+            int lockFd = OpenLock(lockPath.CString, LibC.LOCK_SH);
             if (lockFd < 0)
                 return;
             if (!TryStat(entry.CString, follow: false, &st, out exists) || !exists || !st.IsDirectory)
@@ -116,11 +117,11 @@ internal static unsafe partial class FastStart
                 return;
             }
             // The program inherits the shared lock: gc never deletes an entry in use.
-            if (Futimens(lockFd, null) == 0 && StatxAt(AT_FDCWD, script.CString, 0, STATX_BASIC_STATS, &st) == 0)
+            if (Futimens(lockFd, null) == 0 && StatxAt(LibC.AT_FDCWD, script.CString, 0, LibC.STATX_BASIC_STATS, &st) == 0)
             {
                 int inherited = MoveAboveStandardDescriptors(lockFd);
-                int flags = inherited < 0 ? -1 : Fcntl(inherited, F_GETFD, 0);
-                if (flags >= 0 && Fcntl(inherited, F_SETFD, flags & ~FD_CLOEXEC) == 0)
+                int flags = inherited < 0 ? -1 : Fcntl(inherited, LibC.F_GETFD, 0);
+                if (flags >= 0 && Fcntl(inherited, LibC.F_SETFD, flags & ~LibC.FD_CLOEXEC) == 0)
                 {
                     fixed (byte* newMount = "XARFUSE_NEW_MOUNT\0"u8)
                         UnsetEnv(newMount);
@@ -137,11 +138,11 @@ internal static unsafe partial class FastStart
     /// <summary>XarCache.CheckRoot: a shared root is ours, 0700, not a link; the user's own may be a link, ours, writable by us alone.</summary>
     private static bool CacheRootUsable(byte* root, bool isShared)
     {
-        Statx st;
+        LibC.Statx st;
         if (!TryStat(root, follow: !isShared, &st, out bool exists) || !exists)
             return false;
         if (isShared)
             return IsOwned(st, directory: true, CacheDirectoryMode);
-        return st.IsDirectory && st.Uid == GetEuid() && (st.Permissions & 0x12) == 0 && Access(root, W_OK) == 0;
+        return st.IsDirectory && st.Uid == GetEuid() && (st.Permissions & 0x12) == 0 && Access(root, LibC.W_OK) == 0;
     }
 }

@@ -1,4 +1,5 @@
-using static Xar.Launcher.PreRuntime.RawLibC;
+using Xar.Posix;
+using static Xar.Posix.RawLibC;
 
 namespace Xar.Launcher.PreRuntime;
 
@@ -54,21 +55,21 @@ internal static unsafe partial class FastStart
         // XarMounter.MountOrReuse, up to the mount itself.
         if (!EnsureOwnedDirectory(userDirectory.CString, UserDirectoryMode))
             return Outcome.Defer;
-        int lockFd = OpenLock(lockPath.CString, LOCK_EX, create: true);
+        int lockFd = OpenLock(lockPath.CString, LibC.LOCK_EX, create: true);
         if (lockFd < 0)
             return Outcome.Defer;
         if (Mkdir(mountPath.CString, (int)MountDirectoryMode) == 0)
             Chmod(mountPath.CString, (int)MountDirectoryMode); // whatever the umask; checked below
-        else if (Errno != EEXIST)
+        else if (Errno != LibC.EEXIST)
             return CloseAndDefer(lockFd);
         long* fs = stackalloc long[32];
         if (StatFs(mountPath.CString, fs) != 0)
-            return CloseAndDefer(lockFd); // broken (ENOTCONN): Main unmounts and mounts again
-        bool isNewMount = fs[0] != FUSE_SUPER_MAGIC;
+            return CloseAndDefer(lockFd); // broken (LibC.ENOTCONN): Main unmounts and mounts again
+        bool isNewMount = fs[0] != LibC.FUSE_SUPER_MAGIC;
         if (isNewMount)
         {
             // Checked only now: once mounted, the directory shows the image root's owner and mode.
-            Statx st;
+            LibC.Statx st;
             if (!TryStat(mountPath.CString, follow: false, &st, out bool exists) || !exists || !IsOwned(st, directory: true, MountDirectoryMode))
                 return CloseAndDefer(lockFd);
             var mounted = Mount(argv[1], header.Offset, mountPath.CString, env);
@@ -79,7 +80,7 @@ internal static unsafe partial class FastStart
             }
         }
         // Held open and inherited, so the mount cannot time out between exec and the shell opening it.
-        int targetFd = Futimens(lockFd, null) == 0 ? MoveAboveStandardDescriptors(Open(entry.CString, O_RDONLY | O_NOCTTY, 0)) : -1;
+        int targetFd = Futimens(lockFd, null) == 0 ? MoveAboveStandardDescriptors(Open(entry.CString, LibC.O_RDONLY | LibC.O_NOCTTY, 0)) : -1;
         if (targetFd >= 0)
         {
             fixed (byte* newMountName = "XARFUSE_NEW_MOUNT\0"u8)
@@ -115,11 +116,11 @@ internal static unsafe partial class FastStart
             if (Chmod(path, (int)mode) != 0)
                 return false;
         }
-        else if (Errno != EEXIST)
+        else if (Errno != LibC.EEXIST)
         {
             return false;
         }
-        Statx st;
+        LibC.Statx st;
         return TryStat(path, follow: false, &st, out bool exists) && exists && IsOwned(st, directory: true, mode);
     }
 
@@ -179,7 +180,7 @@ internal static unsafe partial class FastStart
         long sleep = 50, waited = 0;
         while (true)
         {
-            if (StatFs(mountPath, fs) == 0 && fs[0] == FUSE_SUPER_MAGIC)
+            if (StatFs(mountPath, fs) == 0 && fs[0] == LibC.FUSE_SUPER_MAGIC)
                 return Outcome.Mounted;
             if (waited > 9_000_000)
             {
@@ -287,7 +288,7 @@ internal static unsafe partial class FastStart
         var named = env.Get("XAR_MOUNT_ROOT"u8);
         if (named.IsNull || named.IsEmpty)
             named = header.MountRoot;
-        Statx st;
+        LibC.Statx st;
         bool exists;
         if (named.IsNull || named.IsEmpty)
         {
@@ -317,7 +318,7 @@ internal static unsafe partial class FastStart
     {
         name.Append(uuid);
         var seed = env.Get("XAR_MOUNT_SEED"u8);
-        Statx st;
+        LibC.Statx st;
         bool exists;
         if (!seed.IsNull && !seed.IsEmpty && seed.IndexOf((byte)'/') < 0)
         {
@@ -334,7 +335,7 @@ internal static unsafe partial class FastStart
             if (exists)
             {
                 name.Append("-seed-nspid"u8);
-                name.AppendDecimal(st.Inode);
+                name.AppendDecimal(st.Ino);
                 switch (CgroupInode(out ulong cgroup))
                 {
                     case CgroupLookup.Found:
@@ -352,7 +353,7 @@ internal static unsafe partial class FastStart
         if (exists)
         {
             name.Append("-ns-"u8);
-            name.AppendDecimal(st.Inode);
+            name.AppendDecimal(st.Ino);
         }
         return name.Fits;
     }
@@ -380,7 +381,7 @@ internal static unsafe partial class FastStart
         if (!path.IsPlainAscii())
             return CgroupLookup.Unsure;
         byte* buffer = stackalloc byte[PathBuilder.Capacity];
-        Statx st;
+        LibC.Statx st;
         for (int attempt = 0; attempt < 2; attempt++)
         {
             var full = new PathBuilder(buffer);
@@ -389,9 +390,9 @@ internal static unsafe partial class FastStart
             full.Append(path);
             if (!full.Fits)
                 return CgroupLookup.Unsure;
-            if (StatxAt(AT_FDCWD, full.CString, 0, STATX_BASIC_STATS, &st) == 0)
+            if (StatxAt(LibC.AT_FDCWD, full.CString, 0, LibC.STATX_BASIC_STATS, &st) == 0)
             {
-                inode = st.Inode;
+                inode = st.Ino;
                 return CgroupLookup.Found;
             }
         }

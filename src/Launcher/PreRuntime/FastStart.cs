@@ -1,5 +1,6 @@
 using System.Runtime;
-using static Xar.Launcher.PreRuntime.RawLibC;
+using Xar.Posix;
+using static Xar.Posix.RawLibC;
 
 namespace Xar.Launcher.PreRuntime;
 
@@ -64,10 +65,10 @@ internal static unsafe partial class FastStart
             TryCached(argc, argv, env, header);
             return;
         }
-        Statx fuse;
+        LibC.Statx fuse;
         bool fuseExists;
         fixed (byte* devFuse = "/dev/fuse\0"u8)
-            fuseExists = StatxAt(AT_FDCWD, devFuse, 0, STATX_BASIC_STATS, &fuse) == 0 && !fuse.IsDirectory; // File.Exists
+            fuseExists = StatxAt(LibC.AT_FDCWD, devFuse, 0, LibC.STATX_BASIC_STATS, &fuse) == 0 && !fuse.IsDirectory; // File.Exists
         var outcome = fuseExists ? TryMounted(argc, argv, env, header) : Outcome.UseCache;
         if (outcome is Outcome.Defer or Outcome.Mounted)
             return;
@@ -88,7 +89,7 @@ internal static unsafe partial class FastStart
     /// <summary>Up to <see cref="HeaderBytes"/> bytes of the file; -1 when it cannot be opened or read.</summary>
     private static int ReadHeader(byte* path, byte* buffer)
     {
-        int total = ReadFile(path, O_NOCTTY, buffer, HeaderBytes, out bool readFailed);
+        int total = ReadFile(path, LibC.O_NOCTTY, buffer, HeaderBytes, out bool readFailed);
         return readFailed ? -1 : total;
     }
 
@@ -99,14 +100,14 @@ internal static unsafe partial class FastStart
     private static int ReadFile(byte* path, int flags, byte* buffer, int capacity, out bool readFailed)
     {
         readFailed = false;
-        int fd = Open(path, O_RDONLY | O_CLOEXEC | flags, 0);
+        int fd = Open(path, LibC.O_RDONLY | LibC.O_CLOEXEC | flags, 0);
         if (fd < 0)
             return -1;
         int total = 0;
         while (total < capacity)
         {
             nint n = Read(fd, buffer + total, capacity - total);
-            if (n < 0 && Errno == EINTR)
+            if (n < 0 && Errno == LibC.EINTR)
                 continue;
             readFailed = n < 0;
             if (n <= 0)
@@ -144,13 +145,13 @@ internal static unsafe partial class FastStart
     {
         int fd;
         do
-            fd = Open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (create ? O_CREAT : 0), (int)LockFileMode);
-        while (fd < 0 && Errno == EINTR);
+            fd = Open(path, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NOCTTY | LibC.O_NONBLOCK | (create ? LibC.O_CREAT : 0), (int)LockFileMode);
+        while (fd < 0 && Errno == LibC.EINTR);
         if (fd < 0)
             return -1;
-        Statx held, now;
+        LibC.Statx held, now;
         bool exists = false;
-        if (StatxAt(fd, EmptyPath(), AT_EMPTY_PATH, STATX_BASIC_STATS, &held) != 0 || !IsOwned(held, directory: false, LockFileMode))
+        if (StatxAt(fd, EmptyPath(), LibC.AT_EMPTY_PATH, LibC.STATX_BASIC_STATS, &held) != 0 || !IsOwned(held, directory: false, LockFileMode))
         {
             Close(fd);
             return -1;
@@ -158,9 +159,9 @@ internal static unsafe partial class FastStart
         int locked;
         do
             locked = Flock(fd, operation);
-        while (locked != 0 && Errno == EINTR);
+        while (locked != 0 && Errno == LibC.EINTR);
         // gc deletes lock files it holds: the lock must be on the file now at the path.
-        if (locked != 0 || !TryStat(path, follow: false, &now, out exists) || !exists || now.Inode != held.Inode)
+        if (locked != 0 || !TryStat(path, follow: false, &now, out exists) || !exists || now.Ino != held.Ino)
         {
             Close(fd);
             return -1;
@@ -175,14 +176,14 @@ internal static unsafe partial class FastStart
     }
 
     /// <summary>statx; false on errors other than "does not exist" (PosixPath.TryStat/TryLstat throw on those).</summary>
-    private static bool TryStat(byte* path, bool follow, Statx* st, out bool exists)
+    private static bool TryStat(byte* path, bool follow, LibC.Statx* st, out bool exists)
     {
-        exists = StatxAt(AT_FDCWD, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, st) == 0;
-        return exists || Errno is ENOENT or ENOTDIR;
+        exists = StatxAt(LibC.AT_FDCWD, path, follow ? 0 : LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, st) == 0;
+        return exists || Errno is LibC.ENOENT or LibC.ENOTDIR;
     }
 
     /// <summary>PosixPath.CheckOwned: the right type, our user, one of our groups, exactly <paramref name="mode"/>.</summary>
-    private static bool IsOwned(in Statx st, bool directory, uint mode)
+    private static bool IsOwned(in LibC.Statx st, bool directory, uint mode)
     {
         if (directory ? !st.IsDirectory : !st.IsRegularFile)
             return false;
@@ -206,7 +207,7 @@ internal static unsafe partial class FastStart
     {
         if (fd < 0 || fd > 2)
             return fd;
-        int moved = Fcntl(fd, F_DUPFD, 3);
+        int moved = Fcntl(fd, LibC.F_DUPFD, 3);
         Close(fd);
         return moved;
     }
@@ -229,7 +230,7 @@ internal static unsafe partial class FastStart
             for (int i = 1; i < argc; i++)
                 args[2 + i] = argv[i];
             args[argc + 2] = null;
-            Signal(SIGPIPE, 0 /* SIG_DFL */);
+            Signal(LibC.SIGPIPE, 0 /* SIG_DFL */);
             Execv(sh, args);
         }
         if (args != stackArgs)

@@ -1,7 +1,7 @@
 namespace Xar.Launcher.PreRuntime;
 
 /// <summary>
-/// The header values the fast start needs, found by the rules of <see cref="Xar.SquashFs.Xar.XarHeader.Parse"/>
+/// The header values the fast start needs, found by the rules of <see cref="Xar.Runtime.XarHeader.Parse"/>
 /// over the bytes read from the file. It accepts only headers that Parse accepts with the same values;
 /// for anything it is unsure of it says no, and the full launcher parses (and names what is wrong).
 /// </summary>

@@ -1,4 +1,5 @@
-using static Xar.Launcher.PreRuntime.RawLibC;
+using Xar.Posix;
+using static Xar.Posix.RawLibC;
 
 namespace Xar.Launcher.PreRuntime;
 
@@ -26,9 +27,9 @@ internal static unsafe class HelperProcess
                     found.Append(pathVariable.Slice(start, end - start));
                     found.Append((byte)'/');
                     found.Append(name);
-                    Statx st;
-                    if (found.Fits && Access(found.CString, X_OK) == 0
-                        && StatxAt(AT_FDCWD, found.CString, 0, STATX_BASIC_STATS, &st) == 0 && st.IsRegularFile)
+                    LibC.Statx st;
+                    if (found.Fits && Access(found.CString, LibC.X_OK) == 0
+                        && StatxAt(LibC.AT_FDCWD, found.CString, 0, LibC.STATX_BASIC_STATS, &st) == 0 && st.IsRegularFile)
                         return true;
                 }
                 if (colon < 0)
@@ -43,7 +44,7 @@ internal static unsafe class HelperProcess
                 found.Truncate(0);
                 found.Append(i switch { 0 => "/usr/bin/"u8, 1 => "/bin/"u8, 2 => "/usr/sbin/"u8, _ => "/sbin/"u8 });
                 found.Append(name);
-                if (found.Fits && Access(found.CString, X_OK) == 0)
+                if (found.Fits && Access(found.CString, LibC.X_OK) == 0)
                     return true;
             }
         }
@@ -61,16 +62,16 @@ internal static unsafe class HelperProcess
         fixed (byte* devNull = "/dev/null\0"u8)
         {
             FileActionsInit(actions);
-            FileActionsAddOpen(actions, 0, devNull, O_RDONLY, 0);
-            FileActionsAddOpen(actions, 1, devNull, O_WRONLY, 0);
-            FileActionsAddOpen(actions, 2, devNull, O_WRONLY, 0);
+            FileActionsAddOpen(actions, 0, devNull, LibC.O_RDONLY, 0);
+            FileActionsAddOpen(actions, 1, devNull, LibC.O_WRONLY, 0);
+            FileActionsAddOpen(actions, 2, devNull, LibC.O_WRONLY, 0);
             FileActionsAddCloseFrom(actions, 3);
             SpawnAttrInit(attributes);
             SigFillSet(signals);
             SpawnAttrSetSigDefault(attributes, signals);
             SigEmptySet(signals);
             SpawnAttrSetSigMask(attributes, signals);
-            SpawnAttrSetFlags(attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+            SpawnAttrSetFlags(attributes, LibC.POSIX_SPAWN_SETSIGDEF | LibC.POSIX_SPAWN_SETSIGMASK);
             error = PosixSpawn(&pid, program, actions, attributes, argv, envp);
             FileActionsDestroy(actions);
             SpawnAttrDestroy(attributes);
@@ -79,7 +80,7 @@ internal static unsafe class HelperProcess
             return false;
         int status;
         while (WaitPid(pid, &status, 0) < 0)
-            if (Errno != EINTR)
+            if (Errno != LibC.EINTR)
                 return false;
         return status == 0; // exited, status 0
     }
@@ -89,9 +90,9 @@ internal static unsafe class HelperProcess
     {
         if (GetEuid() == 0)
         {
-            if (Umount2(mountPath, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+            if (Umount2(mountPath, LibC.MNT_DETACH | LibC.UMOUNT_NOFOLLOW) == 0)
                 return true;
-            if (Errno != EPERM)
+            if (Errno != LibC.EPERM)
                 return false;
         }
         byte* buffer = stackalloc byte[PathBuilder.Capacity];

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Xar.SquashFs;
+using Xar.Runtime;
 
 namespace Xar.Packer.Cli;
 
@@ -14,12 +14,12 @@ public static class ImageInput
     };
 
     /// <summary>Opens FILE as a XAR or a bare image, or the image at <paramref name="offset"/>.</summary>
-    public static SquashFsImage Open(string file, long? offset)
+    public static XarArchive Open(string file, long? offset)
     {
         if (Directory.Exists(file))
             throw new UsageException("is a directory, not an image", file);
         if (offset is < 0)
             throw new UsageException("--offset must not be negative", file);
-        return offset is null ? SquashFsImage.Open(file) : SquashFsImage.Open(file, offset.Value);
+        return XarArchive.Open(file, offset);
     }
 }

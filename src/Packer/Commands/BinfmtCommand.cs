@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Xar.Packer.Cli;
-using Xar.SquashFs.Runtime;
+using Xar.Runtime;
 
 namespace Xar.Packer.Commands;
 

@@ -19,7 +19,8 @@ public static class CatCommand
             return CliRunner.Run(input, () =>
             {
                 string p = parse.GetValue(path)!;
-                using var image = ImageInput.Open(input, parse.GetValue(offset));
+                using var archive = ImageInput.Open(input, parse.GetValue(offset));
+                var image = archive.Image;
                 var entry = image.GetEntry(p, followSymlinks: true) ?? throw new UsageException($"{p}: no such file in the image");
                 if (entry.EntryType != SquashFsEntryType.RegularFile)
                     throw new UsageException($"{p}: not a regular file ({entry.EntryType})");

@@ -34,7 +34,8 @@ public static class ExtractCommand
                 // An existing destination (even a dangling symlink) is bad usage: we never merge into one.
                 if (Path.Exists(destination) || new FileInfo(destination).LinkTarget is not null)
                     throw new UsageException("already exists; extract creates a new directory (choose another -o)", destination);
-                using var image = ImageInput.Open(path, parse.GetValue(offset));
+                using var archive = ImageInput.Open(path, parse.GetValue(offset));
+                var image = archive.Image;
                 var selected = parse.GetValue(paths) ?? [];
                 foreach (var p in selected)
                     if (image.GetEntry(p) is null)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Xar.Packer.Cli;
+using Xar.Runtime;
 using Xar.SquashFs;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
@@ -23,25 +24,26 @@ public static class InfoCommand
             string input = parse.GetValue(file)!;
             return CliRunner.Run(input, () =>
             {
-                using var image = ImageInput.Open(input, parse.GetValue(offset));
-                var fields = Collect(image, new FileInfo(input).Length);
+                using var archive = ImageInput.Open(input, parse.GetValue(offset));
+                var fields = Collect(archive, new FileInfo(input).Length);
                 if (parse.GetValue(json))
-                    WriteJson(image, fields);
+                    WriteJson(archive.Header, fields);
                 else
-                    WriteText(image, fields);
+                    WriteText(archive.Header, fields);
                 return ExitCodes.Success;
             });
         });
         return command;
     }
 
-    private static List<(string Key, object Value)> Collect(SquashFsImage image, long fileLength)
+    private static List<(string Key, object Value)> Collect(XarArchive archive, long fileLength)
     {
+        var image = archive.Image;
         var sb = image.Superblock;
         var o = image.CompressionOptions;
         var list = new List<(string, object)>
         {
-            ("format", image.XarHeader is null ? "squashfs" : "xar"),
+            ("format", archive.Header is null ? "squashfs" : "xar"),
             ("file_size", fileLength),
             ("image_offset", image.ImageOffset),
             ("squashfs_version", $"{sb.VersionMajor}.{sb.VersionMinor}"),
@@ -60,7 +62,7 @@ public static class InfoCommand
             list.Add(("lz4_high_compression", o.Lz4HighCompression));
         list.Add(("block_size", sb.BlockSize));
         list.Add(("bytes_used", sb.BytesUsed));
-        list.Add(("created", DateTimeOffset.FromUnixTimeSeconds(sb.ModificationTime).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)));
+        list.Add(("created", DateTimeOffset.FromUnixTimeSeconds(sb.Mtime).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)));
         list.Add(("inodes", sb.InodeCount));
         list.Add(("fragments", sb.FragmentCount));
         list.Add(("ids", sb.IdCount));
@@ -112,10 +114,10 @@ public static class InfoCommand
         return string.Join(",", names);
     }
 
-    private static void WriteText(SquashFsImage image, List<(string Key, object Value)> fields)
+    private static void WriteText(XarHeader? xarHeader, List<(string Key, object Value)> fields)
     {
         var text = new StringBuilder();
-        if (image.XarHeader is { } header)
+        if (xarHeader is { } header)
         {
             text.Append("XAR header:\n");
             text.Append(CultureInfo.InvariantCulture, $"  OFFSET={header.Offset}\n");
@@ -135,13 +137,13 @@ public static class InfoCommand
         _ => value.ToString() ?? "",
     };
 
-    private static void WriteJson(SquashFsImage image, List<(string Key, object Value)> fields)
+    private static void WriteJson(XarHeader? xarHeader, List<(string Key, object Value)> fields)
     {
         using var stdout = Console.OpenStandardOutput();
         using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
-            if (image.XarHeader is { } header)
+            if (xarHeader is { } header)
             {
                 w.WriteStartObject("xar");
                 w.WriteNumber("OFFSET", header.Offset);

@@ -26,7 +26,8 @@ public static class LsCommand
             string input = parse.GetValue(file)!;
             return CliRunner.Run(input, () =>
             {
-                using var image = ImageInput.Open(input, parse.GetValue(offset));
+                using var archive = ImageInput.Open(input, parse.GetValue(offset));
+                var image = archive.Image;
                 using var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
                 var lister = new Lister(image, stdout, parse.GetValue(longFormat));
                 lister.Run(parse.GetValue(path));

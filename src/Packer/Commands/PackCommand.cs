@@ -5,7 +5,8 @@ using Xar.Packer.Cli;
 using Xar.SquashFs;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
-using Xar.SquashFs.Xar;
+using Xar.Runtime;
+using Xar.SquashFs.Writing;
 
 namespace Xar.Packer.Commands;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using Xar.Packer.Cli;
+using Xar.Runtime;
 using Xar.SquashFs;
 
 namespace Xar.Packer.Commands;
@@ -22,9 +23,9 @@ public static class VerifyCommand
             string input = parse.GetValue(file)!;
             return CliRunner.Run(input, () =>
             {
-                using var image = ImageInput.Open(input, parse.GetValue(offset));
-                var report = image.Verify();
-                string uuid = CheckUuid(input, image);
+                using var archive = ImageInput.Open(input, parse.GetValue(offset));
+                var report = archive.Image.Verify();
+                string uuid = CheckUuid(input, archive.Header);
                 if (!parse.GetValue(quiet))
                     Console.Out.Write(
                         $"{input}: OK: {report.Inodes} inodes ({report.Directories} directories, {report.Files} files, {report.Symlinks} symlinks, {report.Others} other), " +
@@ -40,9 +41,9 @@ public static class VerifyCommand
     /// (the bytes from OFFSET to the end). Other tools pick UUIDs freely, so a UUID that is not
     /// the hash is reported, not rejected; one that matches proves the image intact.
     /// </summary>
-    private static string CheckUuid(string path, SquashFsImage image)
+    private static string CheckUuid(string path, XarHeader? xarHeader)
     {
-        if (image.XarHeader is not { } header)
+        if (xarHeader is not { } header)
             return "no XAR header";
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         stream.Position = header.Offset;

@@ -1,6 +1,6 @@
 using System.Text;
 using Xar.SquashFs.Format;
-using Xar.SquashFs.Native;
+using Xar.Posix;
 using Xar.SquashFs.Reading;
 
 namespace Xar.SquashFs.Extraction;
@@ -72,7 +72,7 @@ internal sealed unsafe class SquashFsExtractor
         string temp = Path.Combine(parent, $".{baseName}.xar-tmp-{Guid.NewGuid():N}");
         fixed (byte* t = NativePath.ToCString(temp))
             if (LibC.MkdirAt(LibC.AT_FDCWD, t, 0x1C0) != 0)
-                throw new IOException($"cannot create {temp}: {LibC.ErrorText(LibC.LastError)}");
+                throw new IOException($"cannot create {temp}: {LibC.Describe(LibC.LastError)}");
         bool done = false;
         try
         {
@@ -147,7 +147,7 @@ internal sealed unsafe class SquashFsExtractor
             int errno = LibC.LastError;
             if (errno == LibC.EEXIST)
                 throw new IOException($"{to}: already exists");
-            throw new IOException($"cannot rename {from} to {to}: {LibC.ErrorText(errno)}");
+            throw new IOException($"cannot rename {from} to {to}: {LibC.Describe(errno)}");
         }
     }
 
@@ -209,7 +209,7 @@ internal sealed unsafe class SquashFsExtractor
             return;
         }
 
-        if (inode.LinkCount > 1)
+        if (inode.Nlink > 1)
         {
             if (_linkSources.TryGetValue(key, out var source))
             {
@@ -489,7 +489,7 @@ internal sealed unsafe class SquashFsExtractor
         if (LibC.Fchmod(fd, mode) != 0)
             throw NativePath.Error("set the mode of", path, LibC.LastError);
         var times = stackalloc LibC.Timespec[2];
-        times[0].Seconds = times[1].Seconds = inode.ModificationTime;
+        times[0].Seconds = times[1].Seconds = inode.Mtime;
         if (LibC.Futimens(fd, times) != 0)
             throw NativePath.Error("set the time of", path, LibC.LastError);
     }
@@ -515,7 +515,7 @@ internal sealed unsafe class SquashFsExtractor
             if (!isSymlink && LibC.FchmodAt(dirFd, n, Mode(inode), 0) != 0)
                 throw NativePath.Error("set the mode of", path, LibC.LastError);
             var times = stackalloc LibC.Timespec[2];
-            times[0].Seconds = times[1].Seconds = inode.ModificationTime;
+            times[0].Seconds = times[1].Seconds = inode.Mtime;
             if (LibC.UtimensAt(dirFd, n, times, LibC.AT_SYMLINK_NOFOLLOW) != 0)
                 throw NativePath.Error("set the time of", path, LibC.LastError);
         }
@@ -528,7 +528,7 @@ internal sealed unsafe class SquashFsExtractor
     {
         if (errno is LibC.EPERM or LibC.ENOTSUP or 13 /* EACCES */)
         {
-            Warn("xattr:" + x.Name, $"{NativePath.Display(path)}: xattr {x.Name} not restored: {LibC.ErrorText(errno)}");
+            Warn("xattr:" + x.Name, $"{NativePath.Display(path)}: xattr {x.Name} not restored: {LibC.Describe(errno)}");
             return;
         }
         throw NativePath.Error($"set xattr {x.Name} on", path, errno);

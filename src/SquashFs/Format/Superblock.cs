@@ -7,7 +7,7 @@ public sealed record class Superblock
 {
     public uint InodeCount { get; set; }
     /// <summary>Image creation time, seconds since the epoch (unsigned 32-bit).</summary>
-    public uint ModificationTime { get; set; }
+    public uint Mtime { get; set; }
     public uint BlockSize { get; set; }
     public uint FragmentCount { get; set; }
     public SquashFsCompression Compression { get; set; }
@@ -33,7 +33,7 @@ public sealed record class Superblock
         var d = destination;
         BinaryPrimitives.WriteUInt32LittleEndian(d[0..], SquashFsConstants.Magic);
         BinaryPrimitives.WriteUInt32LittleEndian(d[4..], InodeCount);
-        BinaryPrimitives.WriteUInt32LittleEndian(d[8..], ModificationTime);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[8..], Mtime);
         BinaryPrimitives.WriteUInt32LittleEndian(d[12..], BlockSize);
         BinaryPrimitives.WriteUInt32LittleEndian(d[16..], FragmentCount);
         BinaryPrimitives.WriteUInt16LittleEndian(d[20..], (ushort)Compression);
@@ -68,7 +68,7 @@ public sealed record class Superblock
         var sb = new Superblock
         {
             InodeCount = BinaryPrimitives.ReadUInt32LittleEndian(s[4..]),
-            ModificationTime = BinaryPrimitives.ReadUInt32LittleEndian(s[8..]),
+            Mtime = BinaryPrimitives.ReadUInt32LittleEndian(s[8..]),
             BlockSize = BinaryPrimitives.ReadUInt32LittleEndian(s[12..]),
             FragmentCount = BinaryPrimitives.ReadUInt32LittleEndian(s[16..]),
             Compression = (SquashFsCompression)BinaryPrimitives.ReadUInt16LittleEndian(s[20..]),

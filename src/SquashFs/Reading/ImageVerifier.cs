@@ -1,4 +1,5 @@
 using Xar.SquashFs.Format;
+using Xar.Posix;
 
 namespace Xar.SquashFs.Reading;
 
@@ -51,7 +52,7 @@ internal sealed class ImageVerifier(SquashFsImage image)
             {
                 string where = entry.FullName;
                 if (!Extraction.SquashFsExtractor.IsSafeName(entry.NameBytes))
-                    throw new SquashFsCorruptException($"{dir.FullName}/: invalid entry name \"{Extraction.NativePath.Display(entry.NameBytes)}\"");
+                    throw new SquashFsCorruptException($"{dir.FullName}/: invalid entry name \"{NativePath.Display(entry.NameBytes)}\"");
                 if (!names.Add(entry.NameBytes))
                     throw new SquashFsCorruptException($"{where}: the name appears twice in its directory");
                 Record(entry);

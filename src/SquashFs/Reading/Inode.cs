@@ -16,7 +16,7 @@ internal sealed class Inode
         Permissions = header.Permissions;
         UidIndex = header.UidIndex;
         GidIndex = header.GidIndex;
-        ModificationTime = header.ModificationTime;
+        Mtime = header.Mtime;
         InodeNumber = header.InodeNumber;
         Reference = header.Reference;
     }
@@ -25,12 +25,12 @@ internal sealed class Inode
     public ushort Permissions { get; init; }
     public ushort UidIndex { get; init; }
     public ushort GidIndex { get; init; }
-    public uint ModificationTime { get; init; }
+    public uint Mtime { get; init; }
     public uint InodeNumber { get; init; }
     /// <summary>Where the inode was found (its reference in the inode table).</summary>
     public MetadataReference Reference { get; init; }
 
-    public uint LinkCount { get; init; } = 1;
+    public uint Nlink { get; init; } = 1;
     public uint XattrIndex { get; init; } = SquashFsConstants.InvalidIndex;
 
     // Directories
@@ -72,4 +72,4 @@ internal sealed class Inode
 
 /// <summary>The common head of every inode, as read from the table.</summary>
 internal readonly record struct InodeHeader(
-    InodeType Type, ushort Permissions, ushort UidIndex, ushort GidIndex, uint ModificationTime, uint InodeNumber, MetadataReference Reference);
+    InodeType Type, ushort Permissions, ushort UidIndex, ushort GidIndex, uint Mtime, uint InodeNumber, MetadataReference Reference);

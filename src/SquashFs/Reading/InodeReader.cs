@@ -61,7 +61,7 @@ internal sealed class InodeReader
                 uint parent = c.ReadUInt32();
                 return CheckDirectory(new Inode(header)
                 {
-                    DirectoryBlock = block, LinkCount = nlink, DirectorySize = size, DirectoryOffset = offset, ParentInode = parent,
+                    DirectoryBlock = block, Nlink = nlink, DirectorySize = size, DirectoryOffset = offset, ParentInode = parent,
                 }, what);
             }
             case InodeType.ExtendedDirectory:
@@ -75,7 +75,7 @@ internal sealed class InodeReader
                 uint xattr = c.ReadUInt32();
                 return CheckDirectory(new Inode(header)
                 {
-                    LinkCount = nlink, DirectorySize = size, DirectoryBlock = block, ParentInode = parent, DirectoryIndexCount = indexCount,
+                    Nlink = nlink, DirectorySize = size, DirectoryBlock = block, ParentInode = parent, DirectoryIndexCount = indexCount,
                     DirectoryOffset = offset, XattrIndex = xattr, DirectoryIndex = c.Position,
                 }, what);
             }
@@ -104,7 +104,7 @@ internal sealed class InodeReader
                     throw new SquashFsCorruptException($"{what}: file start {start} or size {size} is out of range");
                 return CheckFile(new Inode(header)
                 {
-                    BlocksStart = (long)start, FileSize = (long)size, Sparse = sparse, LinkCount = nlink, FragmentIndex = frag,
+                    BlocksStart = (long)start, FileSize = (long)size, Sparse = sparse, Nlink = nlink, FragmentIndex = frag,
                     FragmentOffset = fragOffset, XattrIndex = xattr, BlockCount = BlockCount((long)size, frag, what), BlockList = c.Position,
                 }, what);
             }
@@ -122,7 +122,7 @@ internal sealed class InodeReader
                 uint xattr = type == InodeType.ExtendedSymlink ? c.ReadUInt32() : SquashFsConstants.InvalidIndex;
                 return Check(new Inode(header)
                 {
-                    LinkCount = nlink, SymlinkTarget = target, XattrIndex = xattr,
+                    Nlink = nlink, SymlinkTarget = target, XattrIndex = xattr,
                 }, what);
             }
             case InodeType.BlockDevice:
@@ -135,7 +135,7 @@ internal sealed class InodeReader
                 uint xattr = type.IsExtended() ? c.ReadUInt32() : SquashFsConstants.InvalidIndex;
                 return Check(new Inode(header)
                 {
-                    LinkCount = nlink, Device = dev, XattrIndex = xattr,
+                    Nlink = nlink, Device = dev, XattrIndex = xattr,
                 }, what);
             }
             default: // fifo, socket
@@ -144,7 +144,7 @@ internal sealed class InodeReader
                 uint xattr = type.IsExtended() ? c.ReadUInt32() : SquashFsConstants.InvalidIndex;
                 return Check(new Inode(header)
                 {
-                    LinkCount = nlink, XattrIndex = xattr,
+                    Nlink = nlink, XattrIndex = xattr,
                 }, what);
             }
         }

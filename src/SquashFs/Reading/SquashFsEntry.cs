@@ -55,9 +55,9 @@ public sealed class SquashFsEntry
     public uint Gid { get; }
 
     /// <summary>Seconds since the epoch, as stored (unsigned 32-bit).</summary>
-    public uint ModificationTimeSeconds => Inode.ModificationTime;
+    public uint ModificationTimeSeconds => Inode.Mtime;
 
-    public DateTimeOffset ModificationTime => DateTimeOffset.FromUnixTimeSeconds(Inode.ModificationTime);
+    public DateTimeOffset Mtime => DateTimeOffset.FromUnixTimeSeconds(Inode.Mtime);
 
     /// <summary>File size; symlink target length; a directory's listing size as stored.</summary>
     public long Length => Inode.BasicType switch
@@ -80,7 +80,7 @@ public sealed class SquashFsEntry
 
     public uint InodeNumber => Inode.InodeNumber;
 
-    public uint HardLinkCount => Inode.LinkCount;
+    public uint HardLinkCount => Inode.Nlink;
 
     public bool HasXattrs => Inode.HasXattrs;
 

@@ -4,12 +4,12 @@ using Microsoft.Win32.SafeHandles;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
 using Xar.SquashFs.Reading;
-using Xar.SquashFs.Xar;
 
 namespace Xar.SquashFs;
 
 /// <summary>
-/// A SquashFS 4.0 image opened for reading: a bare image, or the image inside a XAR file.
+/// A SquashFS 4.0 image opened for reading, at offset 0 of a file or stream or at any offset inside one
+/// (a container format in front of it is its caller's business).
 /// Random access: look up a path, list a directory, read a file from any offset, decompressing
 /// only the blocks needed. Every table and reference is checked; corrupt input throws
 /// <see cref="SquashFsCorruptException"/> naming what is wrong. Thread-safe for reading.
@@ -26,11 +26,10 @@ public sealed class SquashFsImage : IDisposable
     private readonly ExportTable? _export;
     private bool _disposed;
 
-    private SquashFsImage(ImageSource source, long offset, XarHeader? xarHeader)
+    private SquashFsImage(ImageSource source, long offset)
     {
         _source = source;
         ImageOffset = offset;
-        XarHeader = xarHeader;
         Span<byte> sbBytes = stackalloc byte[SquashFsConstants.SuperblockSize];
         if (source.Length < SquashFsConstants.SuperblockSize)
             throw new SquashFsCorruptException($"image is {source.Length} bytes, shorter than a superblock (96)");
@@ -96,9 +95,6 @@ public sealed class SquashFsImage : IDisposable
 
     public Superblock Superblock { get; }
 
-    /// <summary>The XAR header when the image was opened from a XAR file.</summary>
-    public XarHeader? XarHeader { get; }
-
     /// <summary>Where the image starts in the file or stream.</summary>
     public long ImageOffset { get; }
 
@@ -119,77 +115,45 @@ public sealed class SquashFsImage : IDisposable
     internal long DataEnd { get; }
     internal long DirectoryTableEnd { get; }
 
-    /// <summary>Opens a XAR file (the image offset is taken from its header) or a bare SquashFS image.</summary>
-    public static SquashFsImage Open(string path)
-    {
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        try
-        {
-            Span<byte> start = stackalloc byte[2];
-            int n = RandomAccess.Read(handle, start, 0);
-            XarHeader? header = null;
-            if (XarHeader.LooksLikeXar(start[..n]))
-            {
-                var buffer = new byte[XarHeader.BytesNeeded];
-                int got = 0;
-                while (got < buffer.Length)
-                {
-                    int r = RandomAccess.Read(handle, buffer.AsSpan(got), got);
-                    if (r == 0)
-                        break;
-                    got += r;
-                }
-                header = XarHeader.Parse(buffer.AsSpan(0, got));
-            }
-            return new SquashFsImage(ImageSource.FromFile(handle, header?.Offset ?? 0, ownsHandle: true), header?.Offset ?? 0, header);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
+    /// <summary>Opens the SquashFS image at the start of a file.</summary>
+    public static SquashFsImage Open(string path) => Open(path, 0);
 
     /// <summary>Opens the SquashFS image that starts at byte <paramref name="offset"/> of a file.</summary>
     public static SquashFsImage Open(string path, long offset)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return Open(handle, offset, leaveOpen: false);
+    }
+
+    /// <summary>
+    /// Opens the image at <paramref name="offset"/> of an open file, read with pread (no shared position):
+    /// what a caller checked through this descriptor is what is read, even if the path is replaced.
+    /// </summary>
+    public static SquashFsImage Open(SafeFileHandle handle, long offset, bool leaveOpen = false)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
         try
         {
-            return new SquashFsImage(ImageSource.FromFile(handle, offset, ownsHandle: true), offset, null);
+            return new SquashFsImage(ImageSource.FromFile(handle, offset, ownsHandle: !leaveOpen), offset);
         }
         catch
         {
-            handle.Dispose();
+            if (!leaveOpen)
+                handle.Dispose();
             throw;
         }
     }
 
-    /// <summary>
-    /// Opens an image in a readable, seekable stream at <paramref name="offset"/>. With offset 0 a
-    /// XAR file is recognised by its header and the image is read at the header's OFFSET.
-    /// </summary>
+    /// <summary>Opens the image at <paramref name="offset"/> of a readable, seekable stream.</summary>
     public static SquashFsImage Open(Stream stream, long offset = 0, bool leaveOpen = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        XarHeader? header = null;
         try
         {
-            if (offset == 0)
-            {
-                stream.Position = 0;
-                Span<byte> start = stackalloc byte[2];
-                int n = stream.ReadAtLeast(start, 2, throwOnEndOfStream: false);
-                if (XarHeader.LooksLikeXar(start[..n]))
-                {
-                    stream.Position = 0;
-                    header = XarHeader.Read(stream);
-                    offset = header.Offset;
-                }
-            }
-            return new SquashFsImage(ImageSource.FromStream(stream, offset, leaveOpen), offset, header);
+            return new SquashFsImage(ImageSource.FromStream(stream, offset, leaveOpen), offset);
         }
         catch
         {

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
-using Xar.SquashFs.Native;
+using Xar.Posix;
 
 namespace Xar.SquashFs.Writing;
 
@@ -465,9 +465,9 @@ internal sealed unsafe class FileSource : IDisposable
         using (var longPath = LongPath.For(path.AsSpan(0, path.Length - 1)))
         fixed (byte* p = longPath.CString)
         {
-            fd = LibC.Open(p, LibC.ORdOnly | LibC.OCloExec | LibC.ONoFollow | LibC.ONoAtime, 0);
+            fd = LibC.Open(p, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NOATIME, 0);
             if (fd < 0 && Marshal.GetLastPInvokeError() == LibC.EPERM)
-                fd = LibC.Open(p, LibC.ORdOnly | LibC.OCloExec | LibC.ONoFollow, 0); // O_NOATIME needs ownership
+                fd = LibC.Open(p, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0); // O_NOATIME needs ownership
             if (fd < 0)
                 errno = Marshal.GetLastPInvokeError(); // before the long path's directory is closed
         }
@@ -476,11 +476,11 @@ internal sealed unsafe class FileSource : IDisposable
         {
             throw errno == LibC.ENOENT
                 ? new SourceTreeException(display, "disappeared while the tree was read")
-                : new SourceTreeException(display, "cannot open: " + LibC.ErrorText(errno));
+                : new SourceTreeException(display, "cannot open: " + LibC.Describe(errno));
         }
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         var st = StatFd(handle, display);
-        if (st.Size != inode.SourceSize || st.MtimeSeconds * 1_000_000_000 + st.MtimeNanoseconds != inode.SourceMtimeNanoseconds
+        if (st.Size != inode.SourceSize || st.Mtime.Seconds * 1_000_000_000 + st.Mtime.Nanoseconds != inode.SourceMtimeNanoseconds
             || (st.Mode & 0xF000) != 0x8000)
         {
             handle.Dispose();
@@ -493,8 +493,8 @@ internal sealed unsafe class FileSource : IDisposable
     {
         LibC.Statx st;
         byte empty = 0;
-        if (LibC.StatxCall((int)handle.DangerousGetHandle(), &empty, LibC.AtEmptyPath, LibC.StatxBasicStats, &st) != 0)
-            throw new SourceTreeException(display, "cannot stat: " + LibC.ErrorText(Marshal.GetLastPInvokeError()));
+        if (LibC.StatxAt((int)handle.DangerousGetHandle(), &empty, LibC.AT_EMPTY_PATH, LibC.STATX_BASIC_STATS, &st) != 0)
+            throw new SourceTreeException(display, "cannot stat: " + LibC.Describe(Marshal.GetLastPInvokeError()));
         return st;
     }
 
@@ -511,7 +511,7 @@ internal sealed unsafe class FileSource : IDisposable
         long start = (long)offset;
         if (_nextData > start)
             return _nextData >= start + length;
-        long next = LibC.LSeek((int)_handle.DangerousGetHandle(), start, LibC.SeekData);
+        long next = LibC.LSeek((int)_handle.DangerousGetHandle(), start, LibC.SEEK_DATA);
         if (next < 0)
         {
             if (Marshal.GetLastPInvokeError() != LibC.ENXIO)
@@ -582,8 +582,8 @@ internal sealed unsafe class FileSource : IDisposable
         if (RandomAccess.Read(_handle, one, (long)_inode.Size) != 0)
             throw new SourceTreeException(Display, "changed while it was read (it grew)");
         var st = StatFd(_handle, Display);
-        if (st.Size != _opened.Size || st.MtimeSeconds != _opened.MtimeSeconds || st.MtimeNanoseconds != _opened.MtimeNanoseconds
-            || st.CtimeSeconds != _opened.CtimeSeconds || st.CtimeNanoseconds != _opened.CtimeNanoseconds)
+        if (st.Size != _opened.Size || st.Mtime.Seconds != _opened.Mtime.Seconds || st.Mtime.Nanoseconds != _opened.Mtime.Nanoseconds
+            || st.Ctime.Seconds != _opened.Ctime.Seconds || st.Ctime.Nanoseconds != _opened.Ctime.Nanoseconds)
             throw new SourceTreeException(Display, "changed while it was read");
     }
 

@@ -89,7 +89,7 @@ internal static class ImageWriter
         var sb = new Superblock
         {
             InodeCount = (uint)order.Count,
-            ModificationTime = imageTime,
+            Mtime = imageTime,
             BlockSize = (uint)options.BlockSize,
             FragmentCount = (uint)fragments.Count,
             Compression = compression.Algorithm,

@@ -62,7 +62,7 @@ internal sealed class InodeWriter(MetadataWriter table)
             {
                 var data = inode.Data!;
                 EnsureCapacity(ref b, 64 + data.BlockSizes.Length * 4);
-                bool extended = hasXattrs || inode.LinkCount > 1 || data.Size > uint.MaxValue
+                bool extended = hasXattrs || inode.Nlink > 1 || data.Size > uint.MaxValue
                     || data.BlocksStart > uint.MaxValue || data.SparseBytes > 0;
                 if (!extended)
                 {
@@ -78,7 +78,7 @@ internal sealed class InodeWriter(MetadataWriter table)
                     b.U64(data.BlocksStart);
                     b.U64(data.Size);
                     b.U64(data.SparseBytes);
-                    b.U32(inode.LinkCount);
+                    b.U32(inode.Nlink);
                     b.U32(data.FragmentIndex);
                     b.U32(data.FragmentOffset);
                     b.U32(inode.XattrIndex);
@@ -92,7 +92,7 @@ internal sealed class InodeWriter(MetadataWriter table)
                 var target = inode.SymlinkTarget!;
                 EnsureCapacity(ref b, 64 + target.Length);
                 Header(ref b, inode, hasXattrs ? InodeType.ExtendedSymlink : InodeType.Symlink);
-                b.U32(inode.LinkCount);
+                b.U32(inode.Nlink);
                 b.U32((uint)target.Length);
                 b.Bytes(target);
                 if (hasXattrs)
@@ -102,7 +102,7 @@ internal sealed class InodeWriter(MetadataWriter table)
             case InodeType.BlockDevice:
             case InodeType.CharDevice:
                 Header(ref b, inode, hasXattrs ? type.ToExtended() : type);
-                b.U32(inode.LinkCount);
+                b.U32(inode.Nlink);
                 b.U32(inode.DeviceNumber);
                 if (hasXattrs)
                     b.U32(inode.XattrIndex);
@@ -110,7 +110,7 @@ internal sealed class InodeWriter(MetadataWriter table)
             case InodeType.Fifo:
             case InodeType.Socket:
                 Header(ref b, inode, hasXattrs ? type.ToExtended() : type);
-                b.U32(inode.LinkCount);
+                b.U32(inode.Nlink);
                 if (hasXattrs)
                     b.U32(inode.XattrIndex);
                 break;
@@ -135,7 +135,7 @@ internal sealed class InodeWriter(MetadataWriter table)
         b.U16(inode.Permissions);
         b.U16(inode.UidIndex);
         b.U16(inode.GidIndex);
-        b.U32(inode.ModificationTime);
+        b.U32(inode.Mtime);
         b.U32(inode.Number);
     }
 }

@@ -36,10 +36,10 @@ internal sealed class SourceInode
 
     public ushort GidIndex { get; set; }
 
-    public uint ModificationTime { get; init; }
+    public uint Mtime { get; init; }
 
     /// <summary>Names of this inode inside the image (not st_nlink: links outside the tree do not count).</summary>
-    public uint LinkCount { get; set; } = 1;
+    public uint Nlink { get; set; } = 1;
 
     public ulong Size { get; init; }
 

@@ -1,6 +1,6 @@
 using System.Text;
 using Xar.SquashFs.Format;
-using Xar.SquashFs.Native;
+using Xar.Posix;
 using Xar.SquashFs.Extraction;
 
 namespace Xar.SquashFs.Writing;
@@ -85,7 +85,7 @@ internal sealed unsafe class TreeScanner
                 Permissions = (ushort)(extra.Mode & 0xFFF),
                 UidIndex = _ids.GetIndex(_options.Uid ?? 0),
                 GidIndex = _ids.GetIndex(_options.Gid ?? 0),
-                ModificationTime = _options.FixedModificationTime ?? root.ModificationTime,
+                Mtime = _options.FixedModificationTime ?? root.Mtime,
                 Size = (ulong)extra.Content.Length,
                 Content = extra.Content,
             };
@@ -135,7 +135,7 @@ internal sealed unsafe class TreeScanner
 
             if (type != S_IFDIR && st.Nlink > 1 && _hardLinks.TryGetValue((st.DevMajor, st.DevMinor, st.Ino), out var linked))
             {
-                linked.LinkCount++;
+                linked.Nlink++;
                 directory.Entries.Add(new SourceEntry(name, linked));
                 continue;
             }
@@ -186,7 +186,7 @@ internal sealed unsafe class TreeScanner
 
     private SourceInode MakeInode(byte[] path, in LibC.Statx st, string display, InodeType type, SourceDirectory? directory, byte[]? target, uint? device)
     {
-        long mtime = _options.FixedModificationTime ?? st.MtimeSeconds;
+        long mtime = _options.FixedModificationTime ?? st.Mtime.Seconds;
         ushort uidIndex, gidIndex;
         try
         {
@@ -204,13 +204,13 @@ internal sealed unsafe class TreeScanner
             UidIndex = uidIndex,
             GidIndex = gidIndex,
             // SquashFS keeps an unsigned 32-bit time: earlier/later times are clamped to its range.
-            ModificationTime = (uint)Math.Clamp(mtime, 0, uint.MaxValue),
+            Mtime = (uint)Math.Clamp(mtime, 0, uint.MaxValue),
             Size = type == InodeType.File ? st.Size : 0,
             SymlinkTarget = target,
             DeviceNumber = device ?? 0,
             SourcePath = type == InodeType.File ? [.. path, 0] : null,
             SourceSize = st.Size,
-            SourceMtimeNanoseconds = st.MtimeSeconds * 1_000_000_000 + st.MtimeNanoseconds,
+            SourceMtimeNanoseconds = st.Mtime.Seconds * 1_000_000_000 + st.Mtime.Nanoseconds,
             Directory = directory,
         };
         if (_xattrs is not null)
@@ -232,7 +232,7 @@ internal sealed unsafe class TreeScanner
             return null;
         LibC.Statx st;
         byte empty = 0;
-        return LibC.StatxCall((int)fs.SafeFileHandle.DangerousGetHandle(), &empty, LibC.AtEmptyPath, LibC.StatxBasicStats, &st) == 0 ? st : null;
+        return LibC.StatxAt((int)fs.SafeFileHandle.DangerousGetHandle(), &empty, LibC.AT_EMPTY_PATH, LibC.STATX_BASIC_STATS, &st) == 0 ? st : null;
     }
 
     /// <summary>statx of a path (following nothing), or null when it does not exist.</summary>
@@ -240,7 +240,7 @@ internal sealed unsafe class TreeScanner
     {
         LibC.Statx st;
         fixed (byte* p = ZeroTerminated(Encoding.UTF8.GetBytes(path)))
-            return LibC.StatxCall(LibC.AtFdCwd, p, LibC.AtSymlinkNoFollow, LibC.StatxBasicStats, &st) == 0 ? st : null;
+            return LibC.StatxAt(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &st) == 0 ? st : null;
     }
 
     private static LibC.Statx Stat(byte[] path, string display, bool mustExist)
@@ -249,14 +249,14 @@ internal sealed unsafe class TreeScanner
         using var longPath = LongPath.For(path);
         fixed (byte* p = longPath.CString)
         {
-            if (LibC.StatxCall(LibC.AtFdCwd, p, LibC.AtSymlinkNoFollow | LibC.AtNoAutomount, LibC.StatxBasicStats, &st) != 0)
+            if (LibC.StatxAt(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW | LibC.AT_NO_AUTOMOUNT, LibC.STATX_BASIC_STATS, &st) != 0)
             {
                 int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
                 if (errno == LibC.ENOENT)
                     throw mustExist
                         ? new SourceTreeException(display, "no such directory", isBadInput: true)
                         : new SourceTreeException(display, "disappeared while the tree was read");
-                throw new SourceTreeException(display, LibC.ErrorText(errno), isBadInput: mustExist);
+                throw new SourceTreeException(display, LibC.Describe(errno), isBadInput: mustExist);
             }
         }
         return st;
@@ -272,7 +272,7 @@ internal sealed unsafe class TreeScanner
         {
             nint dir = LibC.OpenDir(p);
             if (dir == 0)
-                throw new SourceTreeException(display, "cannot open directory: " + LibC.ErrorText(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+                throw new SourceTreeException(display, "cannot open directory: " + LibC.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
             try
             {
                 while (true)
@@ -282,7 +282,7 @@ internal sealed unsafe class TreeScanner
                     {
                         int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
                         if (errno != 0)
-                            throw new SourceTreeException(display, "cannot read directory: " + LibC.ErrorText(errno));
+                            throw new SourceTreeException(display, "cannot read directory: " + LibC.Describe(errno));
                         break;
                     }
                     var name = new ReadOnlySpan<byte>(entry + LibC.DirentNameOffset, 256);
@@ -313,7 +313,7 @@ internal sealed unsafe class TreeScanner
                 fixed (byte* b = buffer)
                     n = LibC.ReadLink(p, b, size);
                 if (n < 0)
-                    throw new SourceTreeException(display, "cannot read symlink: " + LibC.ErrorText(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+                    throw new SourceTreeException(display, "cannot read symlink: " + LibC.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
                 if (n < size)
                 {
                     if (n == 0)
@@ -342,7 +342,7 @@ internal sealed unsafe class TreeScanner
                 if (errno == LibC.ENOTSUP)
                     return set;
                 if (errno != LibC.ERANGE)
-                    throw new SourceTreeException(display, "cannot list extended attributes: " + LibC.ErrorText(errno));
+                    throw new SourceTreeException(display, "cannot list extended attributes: " + LibC.Describe(errno));
                 listLength = LibC.LListXattr(p, null, 0);
                 _xattrList = new byte[Math.Max(_xattrList.Length * 2, listLength + 1)];
             }
@@ -379,7 +379,7 @@ internal sealed unsafe class TreeScanner
                         if (errno == LibC.ENODATA)
                             break; // removed between list and get
                         if (errno != LibC.ERANGE)
-                            throw new SourceTreeException(display, $"cannot read extended attribute {Encoding.UTF8.GetString(fullName)}: " + LibC.ErrorText(errno));
+                            throw new SourceTreeException(display, $"cannot read extended attribute {Encoding.UTF8.GetString(fullName)}: " + LibC.Describe(errno));
                         len = LibC.LGetXattr(p, n, null, 0);
                         _xattrValue = new byte[Math.Max(_xattrValue.Length * 2, len + 1)];
                     }

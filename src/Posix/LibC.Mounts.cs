@@ -1,0 +1,16 @@
+using System.Runtime.InteropServices;
+
+namespace Xar.Posix;
+
+/// <summary>Mounting and unmounting.</summary>
+public static unsafe partial class LibC
+{
+    public const int MNT_FORCE = 1, MNT_DETACH = 2, UMOUNT_NOFOLLOW = 8;
+    public const ulong MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4;
+
+    [LibraryImport(Library, EntryPoint = "umount2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Umount2(string target, int flags);
+
+    [LibraryImport(Library, EntryPoint = "mount", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Mount(string source, string target, string fileSystemType, nuint flags, nint data);
+}

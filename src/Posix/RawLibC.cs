@@ -1,0 +1,133 @@
+using System.Runtime.InteropServices;
+
+namespace Xar.Posix;
+
+/// <summary>
+/// The variants of <see cref="LibC"/>'s calls for code that runs before the .NET runtime starts (the
+/// launch core): bound at link time (DirectPInvoke), blittable arguments only, no GC transition and no
+/// last-error marshalling (both need the runtime); errno is read through <c>__errno_location</c>.
+/// Constants and structs are <see cref="LibC"/>'s.
+/// </summary>
+public static unsafe partial class RawLibC
+{
+    private const string Libc = LibC.Library;
+
+    public static int Errno => *ErrnoLocation();
+
+    [LibraryImport(Libc, EntryPoint = "__errno_location"), SuppressGCTransition]
+    private static partial int* ErrnoLocation();
+
+    [LibraryImport(Libc, EntryPoint = "open"), SuppressGCTransition]
+    public static partial int Open(byte* path, int flags, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "close"), SuppressGCTransition]
+    public static partial int Close(int fd);
+
+    [LibraryImport(Libc, EntryPoint = "read"), SuppressGCTransition]
+    public static partial nint Read(int fd, byte* buffer, nint count);
+
+    [LibraryImport(Libc, EntryPoint = "statx"), SuppressGCTransition]
+    public static partial int StatxAt(int dirFd, byte* path, int flags, uint mask, LibC.Statx* buffer);
+
+    [LibraryImport(Libc, EntryPoint = "statfs"), SuppressGCTransition]
+    public static partial int StatFs(byte* path, long* buffer);
+
+    [LibraryImport(Libc, EntryPoint = "flock"), SuppressGCTransition]
+    public static partial int Flock(int fd, int operation);
+
+    [LibraryImport(Libc, EntryPoint = "futimens"), SuppressGCTransition]
+    public static partial int Futimens(int fd, void* times);
+
+    [LibraryImport(Libc, EntryPoint = "fcntl"), SuppressGCTransition]
+    public static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport(Libc, EntryPoint = "access"), SuppressGCTransition]
+    public static partial int Access(byte* path, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "geteuid"), SuppressGCTransition]
+    public static partial uint GetEuid();
+
+    [LibraryImport(Libc, EntryPoint = "getegid"), SuppressGCTransition]
+    public static partial uint GetEgid();
+
+    [LibraryImport(Libc, EntryPoint = "getgroups"), SuppressGCTransition]
+    public static partial int GetGroups(int size, uint* list);
+
+    [LibraryImport(Libc, EntryPoint = "unsetenv"), SuppressGCTransition]
+    public static partial int UnsetEnv(byte* name);
+
+    [LibraryImport(Libc, EntryPoint = "signal"), SuppressGCTransition]
+    public static partial nint Signal(int signal, nint handler);
+
+    [LibraryImport(Libc, EntryPoint = "execv"), SuppressGCTransition]
+    public static partial int Execv(byte* path, byte** argv);
+
+    [LibraryImport(Libc, EntryPoint = "malloc"), SuppressGCTransition]
+    public static partial void* Malloc(nuint size);
+
+    [LibraryImport(Libc, EntryPoint = "free"), SuppressGCTransition]
+    public static partial void Free(void* pointer);
+
+    [LibraryImport(Libc, EntryPoint = "mkdir"), SuppressGCTransition]
+    public static partial int Mkdir(byte* path, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "chmod"), SuppressGCTransition]
+    public static partial int Chmod(byte* path, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "umask"), SuppressGCTransition]
+    public static partial uint Umask(uint mask);
+
+    [LibraryImport(Libc, EntryPoint = "setenv"), SuppressGCTransition]
+    public static partial int SetEnv(byte* name, byte* value, int overwrite);
+
+    [LibraryImport(Libc, EntryPoint = "getpid"), SuppressGCTransition]
+    public static partial int GetPid();
+
+    [LibraryImport(Libc, EntryPoint = "getcwd"), SuppressGCTransition]
+    public static partial byte* GetCwd(byte* buffer, nuint size);
+
+    [LibraryImport(Libc, EntryPoint = "umount2"), SuppressGCTransition]
+    public static partial int Umount2(byte* target, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "waitpid"), SuppressGCTransition]
+    public static partial int WaitPid(int pid, int* status, int options);
+
+    [LibraryImport(Libc, EntryPoint = "nanosleep"), SuppressGCTransition]
+    public static partial int NanoSleep(long* request, long* remaining);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawn_file_actions_init"), SuppressGCTransition]
+    public static partial int FileActionsInit(void* actions);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawn_file_actions_destroy"), SuppressGCTransition]
+    public static partial int FileActionsDestroy(void* actions);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawn_file_actions_addopen"), SuppressGCTransition]
+    public static partial int FileActionsAddOpen(void* actions, int fd, byte* path, int flags, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawn_file_actions_addclosefrom_np"), SuppressGCTransition]
+    public static partial int FileActionsAddCloseFrom(void* actions, int lowFd);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_init"), SuppressGCTransition]
+    public static partial int SpawnAttrInit(void* attr);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_destroy"), SuppressGCTransition]
+    public static partial int SpawnAttrDestroy(void* attr);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_setflags"), SuppressGCTransition]
+    public static partial int SpawnAttrSetFlags(void* attr, short flags);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_setsigdefault"), SuppressGCTransition]
+    public static partial int SpawnAttrSetSigDefault(void* attr, void* sigset);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_setsigmask"), SuppressGCTransition]
+    public static partial int SpawnAttrSetSigMask(void* attr, void* sigset);
+
+    [LibraryImport(Libc, EntryPoint = "sigemptyset"), SuppressGCTransition]
+    public static partial int SigEmptySet(void* set);
+
+    [LibraryImport(Libc, EntryPoint = "sigfillset"), SuppressGCTransition]
+    public static partial int SigFillSet(void* set);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawn"), SuppressGCTransition]
+    public static partial int PosixSpawn(int* pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
+}

@@ -1,0 +1,139 @@
+using static Xar.Posix.LibC;
+using Xar.Posix;
+
+namespace Xar.Runtime;
+
+/// <summary>
+/// A lock file (<c>lockfile.NAME</c>) held with flock. Created 0600 and checked (a regular file of
+/// ours, mode 0600, never through a symlink) before it is trusted. Its mtime is the "last used" time
+/// that gc reads. Close-on-exec unless <see cref="InheritAcrossExec"/> is called.
+/// </summary>
+public sealed class XarLockFile : IDisposable
+{
+    public const uint Mode = 0x180; // 0600
+    private int _fd;
+
+    private XarLockFile(int fd, string path)
+    {
+        _fd = fd;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public int FileDescriptor => _fd;
+
+    /// <summary>Opens (creating when missing) and checks the lock file, without locking it yet.</summary>
+    public static XarLockFile Open(string path, bool create = true)
+    {
+        int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (create ? O_CREAT : 0);
+        int fd;
+        do
+            fd = LibC.Open(path, flags, (int)Mode);
+        while (fd < 0 && LastError == EINTR);
+        if (fd < 0)
+        {
+            int errno = LastError;
+            if (!create && errno == ENOENT)
+                throw new FileNotFoundException($"no lock file {path}", path);
+            throw new XarLaunchException($"cannot open lock file {path}: {Describe(errno)}");
+        }
+        var lockFile = new XarLockFile(fd, path);
+        try
+        {
+            PosixPath.CheckOwned(path, PosixPath.FStat(fd, path), expectDirectory: false, Mode);
+        }
+        catch
+        {
+            lockFile.Dispose();
+            throw;
+        }
+        return lockFile;
+    }
+
+    /// <summary>
+    /// Opens and locks <paramref name="path"/>, retrying when the file was replaced or removed while we
+    /// waited (gc deletes lock files it holds): the lock we return is on the file now at the path.
+    /// </summary>
+    public static XarLockFile Acquire(string path, bool exclusive)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var lockFile = Open(path);
+            try
+            {
+                lockFile.Lock(exclusive ? LOCK_EX : LOCK_SH);
+                if (PosixPath.TryLstat(path) is { } now && now.Inode == PosixPath.FStat(lockFile._fd, path).Inode)
+                    return lockFile;
+                if (attempt >= 100)
+                    throw new XarLaunchException($"lock file {path} keeps being replaced");
+            }
+            catch
+            {
+                lockFile.Dispose();
+                throw;
+            }
+            lockFile.Dispose();
+        }
+    }
+
+    public void LockExclusive() => Lock(LOCK_EX);
+
+    /// <summary>Shared: many runs may use the entry; an exclusive taker (gc) knows it is in use.</summary>
+    public void LockShared() => Lock(LOCK_SH);
+
+    public bool TryLockExclusive() => TryLock(LOCK_EX);
+
+    public bool TryLockShared() => TryLock(LOCK_SH);
+
+    private void Lock(int operation)
+    {
+        while (Flock(_fd, operation) != 0)
+        {
+            int errno = LastError;
+            if (errno != EINTR)
+                throw new XarLaunchException($"cannot lock {Path}: {Describe(errno)}");
+        }
+    }
+
+    private bool TryLock(int operation)
+    {
+        while (Flock(_fd, operation | LOCK_NB) != 0)
+        {
+            int errno = LastError;
+            if (errno == EWOULDBLOCK)
+                return false;
+            if (errno != EINTR)
+                throw new XarLaunchException($"cannot lock {Path}: {Describe(errno)}");
+        }
+        return true;
+    }
+
+    /// <summary>Sets the mtime to now: "last used", which gc compares with its idle limit.</summary>
+    public unsafe void Touch()
+    {
+        if (Futimens(_fd, null) != 0)
+            throw new XarLaunchException($"cannot touch {Path}: {Describe(LastError)}");
+    }
+
+    public long LastUsedSeconds => PosixPath.FStat(_fd, Path).ModifiedSeconds;
+
+    /// <summary>
+    /// Keeps the descriptor (and so the lock) open in the program the launcher execs, for as long as
+    /// it and its children run: how gc tells a cache entry in use from an idle one.
+    /// </summary>
+    public void InheritAcrossExec()
+    {
+        _fd = PosixPath.MoveAboveStandardDescriptors(_fd, Path);
+        int flags = Fcntl(_fd, F_GETFD, 0);
+        if (flags < 0 || Fcntl(_fd, F_SETFD, flags & ~FD_CLOEXEC) != 0)
+            throw new XarLaunchException($"cannot keep {Path} open: {Describe(LastError)}");
+    }
+
+    public void Dispose()
+    {
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+            Close(fd);
+    }
+}

@@ -1,0 +1,182 @@
+using static Xar.Posix.LibC;
+using Xar.Posix;
+
+namespace Xar.Runtime;
+
+/// <summary>What gc did (or, on a dry run, would do) to one mount or cache entry.</summary>
+public readonly record struct XarGcAction(string Kind, string Path, string Outcome);
+
+/// <summary>
+/// Cleans up after XARs, for this user: unmounts squashfuse mounts of ours whose lock file was last
+/// touched longer ago than the idle limit (holding the lock, as Facebook's cleaner does, and never a
+/// busy one), and deletes cache entries unused for longer than the age limit (never one in use:
+/// running programs hold the entry's lock shared).
+/// </summary>
+public static class XarGarbageCollector
+{
+    public static IReadOnlyList<XarGcAction> Collect(TimeSpan idle, TimeSpan olderThan, bool dryRun)
+    {
+        var actions = new List<XarGcAction>();
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        CollectMounts(actions, now - (long)idle.TotalSeconds, dryRun);
+        CollectCache(actions, now - (long)olderThan.TotalSeconds, dryRun);
+        return actions;
+    }
+
+    private static void CollectMounts(List<XarGcAction> actions, long usedBefore, bool dryRun)
+    {
+        string userDirName = "uid-" + GetEuid();
+        foreach (var mount in MountTable.Read())
+        {
+            if (!mount.IsSquashFuse)
+                continue;
+            string name = Path.GetFileName(mount.MountPoint);
+            string? parent = Path.GetDirectoryName(mount.MountPoint);
+            if (parent is null || Path.GetFileName(parent) != userDirName || XarMountLayout.TryParseDirectoryName(name) is null)
+                continue;
+            string lockPath = parent + "/" + XarMountLayout.LockFilePrefix + name;
+            if (PosixPath.TryLstat(lockPath) is null)
+                continue;
+            XarLockFile lockFile;
+            try
+            {
+                lockFile = XarLockFile.Open(lockPath, create: false);
+            }
+            catch (Exception e) when (e is XarLaunchException or FileNotFoundException)
+            {
+                actions.Add(new("mount", mount.MountPoint, "skipped: " + e.Message));
+                continue;
+            }
+            using (lockFile)
+            {
+                if (!lockFile.TryLockExclusive())
+                {
+                    actions.Add(new("mount", mount.MountPoint, "in use (locked)"));
+                    continue;
+                }
+                if (lockFile.LastUsedSeconds > usedBefore)
+                {
+                    actions.Add(new("mount", mount.MountPoint, "recently used"));
+                    continue;
+                }
+                if (dryRun)
+                {
+                    actions.Add(new("mount", mount.MountPoint, "would unmount"));
+                    continue;
+                }
+                string? error = FuseMount.TryUnmount(mount.MountPoint, lazy: false);
+                if (error is not null)
+                {
+                    actions.Add(new("mount", mount.MountPoint, "in use: " + error));
+                    continue;
+                }
+                Rmdir(mount.MountPoint);
+                Unlink(lockPath);
+                actions.Add(new("mount", mount.MountPoint, "unmounted"));
+            }
+        }
+    }
+
+    private static void CollectCache(List<XarGcAction> actions, long usedBefore, bool dryRun)
+    {
+        foreach (var root in XarCache.Roots())
+        {
+            if (PosixPath.TryLstat(root.Path) is null && PosixPath.TryStat(root.Path) is null)
+                continue;
+            IEnumerable<string> lockFiles;
+            try
+            {
+                lockFiles = Directory.GetFiles(root.Path, XarCache.LockFilePrefix + "*");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            foreach (string lockPath in lockFiles)
+            {
+                string uuid = Path.GetFileName(lockPath)[XarCache.LockFilePrefix.Length..];
+                if (uuid.Length == 0 || uuid.AsSpan().ContainsAnyExcept("0123456789abcdefABCDEF"))
+                    continue;
+                string entry = root.Path + "/" + uuid;
+                XarLockFile lockFile;
+                try
+                {
+                    lockFile = XarLockFile.Open(lockPath, create: false);
+                }
+                catch (Exception e) when (e is XarLaunchException or FileNotFoundException)
+                {
+                    continue;
+                }
+                using (lockFile)
+                {
+                    if (!lockFile.TryLockExclusive())
+                    {
+                        actions.Add(new("cache", entry, "in use"));
+                        continue;
+                    }
+                    if (lockFile.LastUsedSeconds > usedBefore)
+                    {
+                        actions.Add(new("cache", entry, "recently used"));
+                        continue;
+                    }
+                    if (dryRun)
+                    {
+                        actions.Add(new("cache", entry, "would delete"));
+                        continue;
+                    }
+                    // Renamed first so no launcher ever sees a half-deleted entry as complete.
+                    if (PosixPath.TryLstat(entry) is { IsDirectory: true })
+                    {
+                        string doomed = root.Path + "/." + uuid + ".xar-tmp-gc" + Guid.NewGuid().ToString("N");
+                        if (Rename(entry, doomed) != 0)
+                        {
+                            actions.Add(new("cache", entry, "cannot delete: " + Describe(LastError)));
+                            continue;
+                        }
+                        try
+                        {
+                            TreeRemover.Delete(doomed);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarLaunchException)
+                        {
+                            // Report it and go on with the other entries; the renamed remains are a leftover,
+                            // never mistaken for a complete entry.
+                            Unlink(lockPath);
+                            actions.Add(new("cache", entry, "cannot delete: " + e.Message));
+                            continue;
+                        }
+                    }
+                    Unlink(lockPath);
+                    actions.Add(new("cache", entry, "deleted"));
+                }
+            }
+        }
+    }
+
+    /// <summary>Parses durations like 90s, 15m, 2h, 30d, 1w (a bare number is seconds).</summary>
+    public static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = default;
+        text = text.Trim();
+        if (text.Length == 0)
+            return false;
+        char unit = text[^1];
+        string number = char.IsAsciiDigit(unit) ? text : text[..^1];
+        if (!double.TryParse(number, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out double value) || value < 0)
+            return false;
+        double seconds = unit switch
+        {
+            's' => value,
+            'm' => value * 60,
+            'h' => value * 3600,
+            'd' => value * 86400,
+            'w' => value * 7 * 86400,
+            _ when char.IsAsciiDigit(unit) => value,
+            _ => double.NaN,
+        };
+        if (double.IsNaN(seconds) || seconds > TimeSpan.MaxValue.TotalSeconds / 2)
+            return false;
+        duration = TimeSpan.FromSeconds(seconds);
+        return true;
+    }
+}

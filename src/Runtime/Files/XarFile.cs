@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Xar.SquashFs;
+using Xar.SquashFs.Writing;
+
+namespace Xar.Runtime;
+
+/// <summary>How <see cref="XarFile.CreateFromDirectory"/> builds a XAR file.</summary>
+public sealed record class XarWriterOptions
+{
+    /// <summary>How the SquashFS image inside is built.</summary>
+    public SquashFsWriterOptions Image { get; init; } = new();
+
+    /// <summary>
+    /// The entrypoint: a path relative to the source directory of an executable file. The image gets
+    /// a small /bin/sh bootstrap script as XAREXEC_TARGET that runs it with the archive's arguments.
+    /// Null: no XAREXEC_TARGET (the archive can only be mounted).
+    /// </summary>
+    public string? ExecPath { get; init; }
+
+    /// <summary>VERSION header value. Null: SOURCE_DATE_EPOCH when set, else the current time.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>MOUNT_ROOT header value (optional).</summary>
+    public string? MountRoot { get; init; }
+
+    /// <summary>DEPENDENCIES header value (optional).</summary>
+    public IReadOnlyList<string>? Dependencies { get; init; }
+}
+
+/// <summary>Creates XAR files: Facebook's header (DESIGN.md) followed by a SquashFS image at offset 4096.</summary>
+public static class XarFile
+{
+    public const string BootstrapName = "xar_bootstrap.sh";
+
+    /// <summary>
+    /// Packs <paramref name="sourceDirectory"/> into a XAR file at <paramref name="destinationFile"/> (mode 0755),
+    /// through a temporary sibling renamed into place when complete. Returns the header written.
+    /// The UUID is the first 16 hex digits of the image's SHA-256.
+    /// </summary>
+    public static XarHeader CreateFromDirectory(string sourceDirectory, string destinationFile, XarWriterOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sourceDirectory);
+        ArgumentNullException.ThrowIfNull(destinationFile);
+        options ??= new XarWriterOptions();
+        ImageWriter.Validate(options.Image);
+        string version = options.Version ?? ImageWriter.DefaultImageTime().ToString(CultureInfo.InvariantCulture);
+        if (version.Length == 0 || !version.All(char.IsAsciiDigit))
+            throw new ArgumentException($"VERSION \"{version}\" must be an unsigned integer");
+        if (!Directory.Exists(sourceDirectory))
+            throw new SourceTreeException(sourceDirectory, "no such directory", isBadInput: true);
+
+        var image = options.Image with { ReplacedFile = Path.GetFullPath(destinationFile) };
+        string? target = null;
+        if (options.ExecPath is not null)
+        {
+            string exec = CheckExecutable(sourceDirectory, options.ExecPath);
+            CheckNotExcluded(options.ExecPath, exec, image.Excludes);
+            target = BootstrapName;
+            for (int i = 1; Path.Exists(Path.Combine(sourceDirectory, target)); i++)
+                target = $"xar_bootstrap_{i}.sh";
+            image = image with
+            {
+                ExtraRootFiles = [.. image.ExtraRootFiles ?? [], new SquashFsWriterOptions.ExtraFile(target, BootstrapScript(exec), 0x1ED /* 0755 */)],
+            };
+        }
+
+        XarHeader? header = null;
+        var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        AtomicFile.Write(destinationFile, mode, stream =>
+        {
+            stream.Write(new byte[XarHeader.DefaultOffset]);
+            ImageWriter.Write(sourceDirectory, stream, image, cancellationToken);
+            stream.Flush();
+            stream.Position = XarHeader.DefaultOffset;
+            string uuid = Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
+            var extra = new List<KeyValuePair<string, string>>();
+            if (options.Dependencies is { Count: > 0 } deps)
+                extra.Add(new(XarHeader.DependenciesName, string.Join(' ', deps)));
+            if (options.MountRoot is not null)
+                extra.Add(new(XarHeader.MountRootName, options.MountRoot));
+            header = new XarHeader(uuid, version, target, extra);
+            stream.Position = 0;
+            stream.Write(header.ToBytes());
+        });
+        return header!;
+    }
+
+    /// <summary>An entrypoint that --exclude leaves out would make an archive that cannot start.</summary>
+    private static void CheckNotExcluded(string execPath, string relative, IReadOnlyList<string>? excludes)
+    {
+        if (excludes is null || excludes.Count == 0)
+            return;
+        var matcher = new ExcludeMatcher(excludes);
+        string prefix = "";
+        foreach (string part in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".")
+                continue;
+            prefix = prefix.Length == 0 ? part : prefix + "/" + part;
+            if (matcher.IsExcluded(System.Text.Encoding.UTF8.GetBytes(prefix), System.Text.Encoding.UTF8.GetBytes(part)))
+                throw new SourceTreeException(execPath, $"--exec: {prefix} is left out by --exclude", isBadInput: true);
+        }
+    }
+
+    /// <summary>The exec path must name an executable file inside the tree; returns it '/'-separated without leading "./".</summary>
+    private static string CheckExecutable(string sourceDirectory, string execPath)
+    {
+        string relative = execPath.Replace('\\', '/');
+        while (relative.StartsWith("./", StringComparison.Ordinal))
+            relative = relative[2..];
+        if (relative.Length == 0 || relative.StartsWith('/') || relative.Split('/').Contains(".."))
+            throw new SourceTreeException(execPath, "--exec must be a path inside the source directory (relative, without ..)", isBadInput: true);
+        string full = Path.Combine(sourceDirectory, relative);
+        var info = new FileInfo(full);
+        if (info.LinkTarget is not null)
+            info = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
+        if (!info.Exists)
+            throw new SourceTreeException(execPath, $"--exec: no such file in {sourceDirectory}", isBadInput: true);
+        if (!OperatingSystem.IsWindows() && (info.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+            throw new SourceTreeException(execPath, "--exec: the file is not executable (no x permission)", isBadInput: true);
+        return relative;
+    }
+
+    /// <summary>
+    /// The XAREXEC_TARGET script. Launchers run it as <c>/bin/sh -e TARGET XARPATH ARGS...</c>: it
+    /// drops XARPATH (keeping it in XAR_PATH), sets XAR_MOUNT to the directory holding the files,
+    /// and execs the entrypoint with the remaining arguments.
+    /// </summary>
+    internal static byte[] BootstrapScript(string execRelativePath)
+    {
+        string quoted = "'" + execRelativePath.Replace("'", "'\\''") + "'";
+        var s = new StringBuilder();
+        s.Append("#!/bin/sh\n");
+        s.Append("# Written by xar pack. Run as: /bin/sh -e THIS_SCRIPT XAR_FILE [ARGS...]\n");
+        // Both absolute, so the program may change directory. Launchers pass an absolute script
+        // path: no subshell (a fork per start) is needed for XAR_MOUNT then.
+        s.Append("case \"$1\" in ''|/*) XAR_PATH=\"$1\" ;; *) XAR_PATH=\"${PWD%/}/${1#./}\" ;; esac\n");
+        s.Append("shift\n");
+        s.Append("case \"$0\" in\n");
+        s.Append("/*) XAR_MOUNT=\"${0%/*}\"; XAR_MOUNT=\"${XAR_MOUNT:-/}\" ;;\n");
+        s.Append("*/*) XAR_MOUNT=$(cd -- \"${0%/*}\" && pwd) ;;\n");
+        s.Append("*) XAR_MOUNT=\"$PWD\" ;;\n");
+        s.Append("esac\n");
+        s.Append("export XAR_PATH XAR_MOUNT\n");
+        s.Append("exec \"$XAR_MOUNT\"/").Append(quoted).Append(" \"$@\"\n");
+        return Encoding.UTF8.GetBytes(s.ToString());
+    }
+}

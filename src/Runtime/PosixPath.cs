@@ -1,0 +1,129 @@
+using static Xar.Posix.LibC;
+
+namespace Xar.Runtime;
+
+/// <summary>What lstat/fstat say about a path: just the fields the runtime's safety checks need.</summary>
+public readonly record struct PosixFileStatus(uint Mode, uint Uid, uint Gid, ulong Inode, long ModifiedSeconds)
+{
+    public uint Permissions => Mode & 0xFFF;
+    public bool IsDirectory => (Mode & S_IFMT) == S_IFDIR;
+    public bool IsRegularFile => (Mode & S_IFMT) == S_IFREG;
+    public bool IsSymbolicLink => (Mode & S_IFMT) == S_IFLNK;
+}
+
+/// <summary>
+/// The owner/mode checks of every directory and lock file the runtime uses, so another user can
+/// never plant a mount point, a lock or a cache entry for us to trust (Facebook's check_file_sanity,
+/// with lstat so a symlink is never followed).
+/// </summary>
+public static class PosixPath
+{
+    public static uint EffectiveUserId => GetEuid();
+
+    /// <summary>lstat; null when the path does not exist, XarLaunchException for any other failure.</summary>
+    public static PosixFileStatus? TryLstat(string path)
+    {
+        if (StatxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out var st) == 0)
+            return ToStatus(st);
+        int errno = LastError;
+        if (errno is ENOENT or ENOTDIR)
+            return null;
+        throw new XarLaunchException($"cannot stat {path}: {Describe(errno)}");
+    }
+
+    /// <summary>stat, following symlinks (for a mount root such as /dev/shm, which may be a link).</summary>
+    public static PosixFileStatus? TryStat(string path)
+    {
+        if (StatxAt(AT_FDCWD, path, 0, STATX_BASIC_STATS, out var st) == 0)
+            return ToStatus(st);
+        int errno = LastError;
+        if (errno is ENOENT or ENOTDIR)
+            return null;
+        throw new XarLaunchException($"cannot stat {path}: {Describe(errno)}");
+    }
+
+    public static PosixFileStatus FStat(int fd, string pathForMessages)
+    {
+        if (FStatx(fd, out var st) != 0)
+            throw new XarLaunchException($"cannot stat {pathForMessages}: {Describe(LastError)}");
+        return ToStatus(st);
+    }
+
+    internal static PosixFileStatus ToStatus(in Statx st) =>
+        new(st.Mode, st.Uid, st.Gid, st.Ino, st.Mtime.Seconds);
+
+    /// <summary>Creates <paramref name="path"/> with <paramref name="mode"/> unless it exists; then checks it.</summary>
+    public static void EnsureOwnedDirectory(string path, uint mode)
+    {
+        if (Mkdir(path, (int)mode) != 0)
+        {
+            int errno = LastError;
+            if (errno != EEXIST)
+                throw new XarLaunchException($"cannot create directory {path}: {Describe(errno)}");
+        }
+        else if (Chmod(path, (int)mode) != 0)
+        {
+            // The umask (e.g. 077 under `xar mount`) took bits away: the mode checked below is exact.
+            throw new XarLaunchException($"cannot set the mode of {path}: {Describe(LastError)}");
+        }
+        CheckOwned(path, TryLstat(path), expectDirectory: true, mode);
+    }
+
+    /// <summary>Fails unless the status is a directory (or regular file) owned by us, in one of our groups, with exactly <paramref name="mode"/>.</summary>
+    public static void CheckOwned(string path, PosixFileStatus? status, bool expectDirectory, uint mode)
+    {
+        if (status is not { } st)
+            throw new XarLaunchException($"{path} does not exist");
+        if (expectDirectory && !st.IsDirectory)
+            throw new XarLaunchException($"{path} should be a directory{(st.IsSymbolicLink ? ", not a symbolic link" : "")}");
+        if (!expectDirectory && !st.IsRegularFile)
+            throw new XarLaunchException($"{path} should be a regular file{(st.IsSymbolicLink ? ", not a symbolic link" : "")}");
+        uint euid = GetEuid();
+        if (st.Uid != euid)
+            throw new XarLaunchException($"{path} is owned by uid {st.Uid}, not by uid {euid}");
+        if (!IsOurGroup(st.Gid))
+            throw new XarLaunchException($"{path} belongs to group {st.Gid}, which is not one of ours");
+        if (st.Permissions != mode)
+            throw new XarLaunchException($"{path} has mode {Convert.ToString(st.Permissions, 8).PadLeft(4, '0')}, expected {Convert.ToString(mode, 8).PadLeft(4, '0')}");
+    }
+
+    private static unsafe bool IsOurGroup(uint gid)
+    {
+        if (gid == GetEgid())
+            return true;
+        int count = GetGroups(0, null);
+        if (count <= 0)
+            return false;
+        uint* groups = stackalloc uint[Math.Min(count, 65536)];
+        count = GetGroups(count, groups);
+        for (int i = 0; i < count; i++)
+            if (groups[i] == gid)
+                return true;
+        return false;
+    }
+
+    /// <summary>
+    /// A descriptor to keep open across exec, moved to 3 or above: when the launcher started with
+    /// stdin, stdout or stderr closed, open() handed out that number, and the program would read or
+    /// write our lock or target file as a standard stream.
+    /// </summary>
+    public static int MoveAboveStandardDescriptors(int fd, string pathForMessages)
+    {
+        if (fd > 2)
+            return fd;
+        int moved = Fcntl(fd, 0 /* F_DUPFD: lowest free >= 3, without close-on-exec */, 3);
+        if (moved < 0)
+            throw new XarLaunchException($"cannot keep {pathForMessages} open: {Describe(LastError)}");
+        Close(fd);
+        return moved;
+    }
+
+    /// <summary>True when the file system holding <paramref name="path"/> is mounted noexec (nothing extracted there could run).</summary>
+    public static unsafe bool IsNoExec(string path)
+    {
+        ulong* buffer = stackalloc ulong[32];
+        if (StatVfs(path, (byte*)buffer) != 0)
+            return false;
+        return (buffer[9] & ST_NOEXEC) != 0;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text;
+
+namespace Xar.Runtime;
+
+/// <summary>
+/// The command line's arguments as the bytes the process was given. .NET hands Main strings decoded
+/// from UTF-8, which replaces any invalid byte; a XAR's arguments (a Latin-1 file name, say) must
+/// reach the program unchanged (xarexec, `xar run`), so they are read back from /proc/self/cmdline.
+/// </summary>
+public static class RawArguments
+{
+    /// <summary>
+    /// argv[1..] as bytes, checked against <paramref name="args"/> (same count, each decoding to the
+    /// same string); when /proc cannot tell, the strings encoded as UTF-8, which is exact for valid UTF-8.
+    /// </summary>
+    public static byte[][] Of(string[] args)
+    {
+        byte[][] Encoded() => Utf8(args);
+        byte[] cmdline;
+        try
+        {
+            cmdline = File.ReadAllBytes("/proc/self/cmdline");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Encoded();
+        }
+        var raw = new List<byte[]>(args.Length + 1);
+        int start = 0;
+        for (int i = 0; i < cmdline.Length; i++)
+        {
+            if (cmdline[i] != 0)
+                continue;
+            raw.Add(cmdline[start..i]);
+            start = i + 1;
+        }
+        if (raw.Count != args.Length + 1)
+            return Encoded();
+        for (int i = 0; i < args.Length; i++)
+            if (Encoding.UTF8.GetString(raw[i + 1]) != args[i])
+                return Encoded();
+        return raw.GetRange(1, args.Length).ToArray();
+    }
+
+    /// <summary>Arguments given as strings, as the bytes to pass on: UTF-8.</summary>
+    public static byte[][] Utf8(params ReadOnlySpan<string> strings)
+    {
+        var bytes = new byte[strings.Length][];
+        for (int i = 0; i < strings.Length; i++)
+            bytes[i] = Encoding.UTF8.GetBytes(strings[i]);
+        return bytes;
+    }
+}
