@@ -4,9 +4,9 @@ namespace Xar.Launcher;
 /// <c>xarexec [-m | -n | -h] XARFILE [ARGS...]</c>: the interpreter named by a XAR's shebang line.
 /// Mounts the image with squashfuse (or extracts it once into a cache where FUSE cannot serve) and
 /// execs <c>/bin/sh -e ROOT/XAREXEC_TARGET XARFILE ARGS...</c> in place of itself.
-/// Main runs only when PreRuntime/FastStart, which runs before the runtime starts, left the launch to it.
+/// Main runs only when PreRuntime/FastStart, which runs the same launch core before the runtime starts, left the launch to it.
 /// </summary>
 public static class Program
 {
-    public static int Main(string[] args) => new Launch(args).Run();
+    public static int Main(string[] args) => Launch.Run(args);
 }

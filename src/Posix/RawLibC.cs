@@ -130,4 +130,34 @@ public static unsafe partial class RawLibC
 
     [LibraryImport(Libc, EntryPoint = "posix_spawn"), SuppressGCTransition]
     public static partial int PosixSpawn(int* pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
+
+    [LibraryImport(Libc, EntryPoint = "openat"), SuppressGCTransition]
+    public static partial int OpenAt(int dirFd, byte* path, int flags, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "pread64"), SuppressGCTransition]
+    public static partial nint Pread(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport(Libc, EntryPoint = "write"), SuppressGCTransition]
+    public static partial nint Write(int fd, byte* buffer, nint count);
+
+    [LibraryImport(Libc, EntryPoint = "mkdirat"), SuppressGCTransition]
+    public static partial int MkdirAt(int dirFd, byte* path, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "fchmodat"), SuppressGCTransition]
+    public static partial int FchmodAt(int dirFd, byte* path, int mode, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "fstatfs"), SuppressGCTransition]
+    public static partial int FStatFs(int fd, long* buffer);
+
+    [LibraryImport(Libc, EntryPoint = "fstatvfs"), SuppressGCTransition]
+    public static partial int FStatVfs(int fd, ulong* buffer);
+
+    [LibraryImport(Libc, EntryPoint = "readlink"), SuppressGCTransition]
+    public static partial nint ReadLink(byte* path, byte* buffer, nint size);
+
+    [LibraryImport(Libc, EntryPoint = "pipe2"), SuppressGCTransition]
+    public static partial int Pipe2(int* fds, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawn_file_actions_adddup2"), SuppressGCTransition]
+    public static partial int FileActionsAddDup2(void* actions, int fd, int newFd);
 }

@@ -24,7 +24,7 @@ public class WriterErrorTests
         // a copy of the program that nobody may read wherever the checkout lives
         string program = dir["program"];
         Directory.CreateDirectory(program);
-        foreach (string name in new[] { "xar.dll", "xar.runtimeconfig.json", "xar.deps.json", "Xar.SquashFs.dll", "System.CommandLine.dll" })
+        foreach (string name in new[] { "xar.dll", "xar.runtimeconfig.json", "xar.deps.json", "Xar.Posix.dll", "Xar.SquashFs.dll", "Xar.Runtime.dll", "System.CommandLine.dll" })
             File.Copy(Path.Combine(AppContext.BaseDirectory, name), Path.Combine(program, name));
         TestEnv.Run("chmod", "-R", "a+rX", program).EnsureSuccess("chmod");
         string[] xar = ["dotnet", Path.Combine(program, "xar.dll")];

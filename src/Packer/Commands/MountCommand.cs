@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Xar.Packer.Cli;
 using Xar.Runtime;
+using Xar.Runtime.Launching;
 
 namespace Xar.Packer.Commands;
 
@@ -18,11 +19,9 @@ public static class MountCommand
             {
                 if (Directory.Exists(path))
                     throw new UsageException("is a directory, not a XAR file", path);
-                var header = XarHeader.ReadFromFile(path);
                 try
                 {
-                    using var session = XarMounter.MountOrReuse(path, header, XarMountLayout.Locate(header));
-                    Console.Out.WriteLine(session.MountPath);
+                    Console.Out.WriteLine(XarLauncher.Launch(System.Text.Encoding.UTF8.GetBytes(path), [], LaunchMode.MountOnly, _ => { }));
                 }
                 catch (FuseUnavailableException e)
                 {

@@ -1,12 +1,13 @@
 using System.CommandLine;
 using Xar.Packer.Cli;
 using Xar.Runtime;
+using Xar.Runtime.Launching;
 
 namespace Xar.Packer.Commands;
 
 /// <summary>
-/// `xar run FILE [ARGS...]`: the same as executing the XAR file: execs the xarexec beside `xar`
-/// (or on PATH) with the file and every argument after it, untouched (options included).
+/// `xar run FILE [ARGS...]`: the same as executing the XAR file: the launch core with the file and every
+/// argument after it, untouched (options included); no xarexec needed.
 /// </summary>
 public static class RunCommand
 {
@@ -32,33 +33,24 @@ public static class RunCommand
     }
 
     /// <param name="raw">FILE and ARGS as the bytes given, when known: what is passed on.</param>
-    private static int Run(string xarPath, string[] arguments, byte[][]? raw) => CliRunner.Run(xarPath, () =>
+    private static int Run(string xarPath, string[] arguments, byte[][]? raw)
     {
         if (!File.Exists(xarPath))
-            throw new UsageException(Directory.Exists(xarPath) ? "is a directory, not a XAR file" : "no such file", xarPath);
-        string launcher = FindLauncher()
-            ?? throw new FileNotFoundException("xarexec not found beside xar or on PATH (make install puts it there)", "xarexec");
-        throw ProcessImage.Exec(launcher, [.. RawArguments.Utf8(launcher), .. raw ?? RawArguments.Utf8([xarPath, .. arguments])]);
-    });
-
-    /// <summary>xarexec beside the xar executable (also in the bin/ of an install or out/ tree), else on PATH.</summary>
-    public static string? FindLauncher()
-    {
-        string? self = Environment.ProcessPath;
-        if (self is not null)
+            return CliRunner.Run(xarPath, () => throw new UsageException(Directory.Exists(xarPath) ? "is a directory, not a XAR file" : "no such file", xarPath));
+        raw ??= RawArguments.Utf8([xarPath, .. arguments]);
+        try
         {
-            string dir = Path.GetDirectoryName(self)!;
-            // out/xar/xar beside out/bin; PREFIX/lib/xar/xar/xar beside PREFIX/bin (make install).
-            foreach (string candidate in (string[])[Path.Combine(dir, "xarexec"), Path.Combine(dir, "..", "bin", "xarexec"), Path.Combine(dir, "..", "..", "..", "bin", "xarexec")])
-                if (File.Exists(candidate))
-                    return Path.GetFullPath(candidate);
+            // The launch core, as xarexec runs it: returns only when the program could not be started.
+            XarLauncher.Launch(raw[0], raw[1..], LaunchMode.Run, notice => Console.Error.Write($"xar: {xarPath}: {notice}\n"));
+            return LauncherFailure;
         }
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        catch (XarLaunchException e)
         {
-            string candidate = Path.Combine(dir, "xarexec");
-            if (File.Exists(candidate))
-                return candidate;
+            Console.Error.Write($"xar: {xarPath}: {e.Message.ReplaceLineEndings(" ").Trim()}\n");
+            return LauncherFailure;
         }
-        return null;
     }
+
+    /// <summary>A launcher failure, as xarexec's: never taken for the program's own exit status.</summary>
+    public const int LauncherFailure = 127;
 }

@@ -2,8 +2,6 @@ using System.Text;
 
 namespace Xar.Runtime;
 
-// xarexec's pre-runtime fast start takes a header only when these rules would (src/Launcher/PreRuntime/HeaderScan.cs;
-// HeaderScanTests compare the two): a rule added here must be added there, or the scan must refuse what it breaks.
 /// <summary>
 /// The text header in front of the SquashFS image of a XAR file (Facebook's format):
 /// a shebang line, <c>OFFSET="N"</c> on line 2, <c>NAME="value"</c> lines, <c>#xar_stop</c>,
@@ -16,10 +14,10 @@ public sealed class XarHeader
     /// <summary>Writers always put the image here (Facebook's launcher reads no other offset).</summary>
     public const int DefaultOffset = 4096;
     /// <summary>Readers accept any positive multiple of this up to <see cref="MaxHeaderSize"/>.</summary>
-    public const int OffsetMultiple = 4096;
-    public const int MaxHeaderSize = 8192;
+    public const int OffsetMultiple = XarHeaderScan.OffsetMultiple;
+    public const int MaxHeaderSize = XarHeaderScan.MaxHeaderSize;
     /// <summary>Bytes a reader needs to parse any header: the largest header plus the image magic.</summary>
-    public const int BytesNeeded = MaxHeaderSize + 4;
+    public const int BytesNeeded = XarHeaderScan.BytesNeeded;
 
     public const string OffsetName = "OFFSET";
     public const string UuidName = "UUID";
@@ -29,8 +27,6 @@ public sealed class XarHeader
     public const string MountRootName = "MOUNT_ROOT";
     public const string TrampolineNamesName = "XAREXEC_TRAMPOLINE_NAMES";
     private const string RequiredTrampoline = "invoke_xar_via_trampoline";
-
-    private static readonly byte[] SquashFsMagic = "hsqs"u8.ToArray();
 
     private readonly List<KeyValuePair<string, string>> _values;
 
@@ -114,118 +110,59 @@ public sealed class XarHeader
 
     /// <summary>
     /// Parses the first bytes of a file (at least up to OFFSET + 4, at most <see cref="BytesNeeded"/>
-    /// are looked at) by the rules of Facebook's XarParser.
+    /// are looked at) by the rules of Facebook's XarParser (<see cref="XarHeaderScan"/>).
     /// </summary>
     /// <exception cref="XarHeaderException">The bytes break a rule; the message names it.</exception>
     public static XarHeader Parse(ReadOnlySpan<byte> data)
     {
-        if (data.Length > BytesNeeded)
-            data = data[..BytesNeeded];
-        var lines = new LineReader(data);
-        if (!lines.TryNext(out var first))
-            throw new XarHeaderException(XarHeaderError.UnexpectedEndOfFile, "empty file: expected the shebang line");
-        if (!first.StartsWith(Encoding.ASCII.GetBytes(Shebang)))
-            throw new XarHeaderException(XarHeaderError.InvalidShebang,
-                $"not a XAR file: the first line must start with \"{Shebang}\"");
-
+        var scan = XarHeaderScan.Scan(data);
+        if (!scan.IsValid)
+            throw Describe(scan);
         var values = new List<KeyValuePair<string, string>>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        if (!lines.TryNext(out var second))
-            throw new XarHeaderException(XarHeaderError.UnexpectedEndOfFile, "file ends after the shebang: expected OFFSET on line 2");
-        var (firstName, offsetText) = ParseLine(second, seen);
-        if (firstName != OffsetName)
-            throw new XarHeaderException(XarHeaderError.MissingParameters, $"line 2 must be OFFSET=\"N\", found {firstName}");
-        long offset = ParseOffset(offsetText);
-
-        bool stopped = false;
+        var lines = new HeaderLines(scan.ValueLines);
         while (lines.TryNext(out var line))
         {
-            if (line.SequenceEqual("#xar_stop"u8))
-            {
-                stopped = true;
-                break;
-            }
-            var (name, value) = ParseLine(line, seen);
-            if (name == TrampolineNamesName)
-                CheckTrampolineNames(value);
-            values.Add(new(name, value));
+            XarHeaderScan.TrySplit(line, out var name, out var value);
+            values.Add(new(Encoding.UTF8.GetString(name), Encoding.UTF8.GetString(value)));
         }
-        if (!stopped)
-            throw new XarHeaderException(XarHeaderError.UnexpectedEndOfFile, $"no \"{StopMarker}\" line in the first {MaxHeaderSize} bytes");
-
-        var missing = new List<string>();
-        foreach (var required in new[] { OffsetName, UuidName, VersionName })
-            if (!seen.Contains(required))
-                missing.Add(required);
-        if (missing.Count > 0)
-            throw new XarHeaderException(XarHeaderError.MissingParameters, $"missing required header values: {string.Join(", ", missing)}");
-
-        var header = new XarHeader(offset, values);
-        CheckUuid(header.Uuid, fromFile: true);
-        if (data.Length < offset + 4)
-            throw new XarHeaderException(XarHeaderError.UnexpectedEndOfFile, $"file ends before OFFSET {offset}: no SquashFS image");
-        if (!data.Slice((int)offset, 4).SequenceEqual(SquashFsMagic))
-            throw new XarHeaderException(XarHeaderError.IncorrectMagic, $"no SquashFS magic (\"hsqs\") at OFFSET {offset}");
-        return header;
+        return new XarHeader(scan.Offset, values);
     }
 
-    private static (string Name, string Value) ParseLine(ReadOnlySpan<byte> line, HashSet<string> seen)
+    /// <summary>The exception for a header the scan rejected: which rule, in words.</summary>
+    internal static XarHeaderException Describe(in XarHeaderScan scan)
     {
-        int eq = line.IndexOf((byte)'=');
-        if (eq <= 0)
-            throw Malformed(line);
-        var rawValue = line[(eq + 1)..];
-        if (rawValue.Length < 2 || rawValue[0] != '"' || rawValue[^1] != '"')
-            throw Malformed(line);
-        var inner = rawValue[1..^1];
-        if (inner.Contains((byte)'"'))
-            throw Malformed(line);
-        string name = Encoding.UTF8.GetString(line[..eq]);
-        string value = Encoding.UTF8.GetString(inner);
-        if (!seen.Add(name))
-            throw new XarHeaderException(XarHeaderError.DuplicateParameter, $"header value {name} is assigned more than once");
-        return (name, value);
+        string text = Encoding.UTF8.GetString(scan.FaultText.Length > 80 && scan.Fault == XarHeaderFault.MalformedLine ? scan.FaultText[..80] : scan.FaultText);
+        return scan.Fault switch
+        {
+            XarHeaderFault.Empty => new(XarHeaderError.UnexpectedEndOfFile, "empty file: expected the shebang line"),
+            XarHeaderFault.NoShebang => new(XarHeaderError.InvalidShebang, $"not a XAR file: the first line must start with \"{Shebang}\""),
+            XarHeaderFault.EndsAfterShebang => new(XarHeaderError.UnexpectedEndOfFile, "file ends after the shebang: expected OFFSET on line 2"),
+            XarHeaderFault.MalformedLine => new(XarHeaderError.MalformedLine, $"header line is not NAME=\"value\": {text}"),
+            XarHeaderFault.FirstValueNotOffset => new(XarHeaderError.MissingParameters, $"line 2 must be OFFSET=\"N\", found {text}"),
+            XarHeaderFault.OffsetNotANumber => new(XarHeaderError.InvalidOffset, $"OFFSET \"{text}\" is not an unsigned integer"),
+            XarHeaderFault.OffsetNotAMultiple => new(XarHeaderError.InvalidOffset, $"OFFSET {scan.Offset} is not a positive multiple of {OffsetMultiple}"),
+            XarHeaderFault.OffsetTooLarge => new(XarHeaderError.InvalidOffset, $"OFFSET {scan.Offset} is greater than the largest header ({MaxHeaderSize})"),
+            XarHeaderFault.DuplicateName => new(XarHeaderError.DuplicateParameter, $"header value {text} is assigned more than once"),
+            XarHeaderFault.NoStopMarker => new(XarHeaderError.UnexpectedEndOfFile, $"no \"{StopMarker}\" line in the first {MaxHeaderSize} bytes"),
+            XarHeaderFault.MissingValues => new(XarHeaderError.MissingParameters, "missing required header values: " + (scan.Missing switch
+            {
+                XarHeaderScan.MissingUuid => UuidName,
+                XarHeaderScan.MissingVersion => VersionName,
+                _ => UuidName + ", " + VersionName,
+            })),
+            XarHeaderFault.InvalidUuid => new(XarHeaderError.InvalidUuid, $"UUID must be 1 to 64 hex digits, found \"{text}\""),
+            XarHeaderFault.TrampolineNotQuoted => new(XarHeaderError.TrampolineError, "XAREXEC_TRAMPOLINE_NAMES must be non-empty names in single quotes"),
+            XarHeaderFault.TrampolineQuoteInName => new(XarHeaderError.TrampolineError, "XAREXEC_TRAMPOLINE_NAMES: quotes inside a name (more than one space between names?)"),
+            XarHeaderFault.TrampolineRequiredNameMissing => new(XarHeaderError.TrampolineError, $"XAREXEC_TRAMPOLINE_NAMES lacks the required name {RequiredTrampoline}"),
+            XarHeaderFault.EndsBeforeImage => new(XarHeaderError.UnexpectedEndOfFile, $"file ends before OFFSET {scan.Offset}: no SquashFS image"),
+            _ => new(XarHeaderError.IncorrectMagic, $"no SquashFS magic (\"hsqs\") at OFFSET {scan.Offset}"),
+        };
     }
 
-    private static XarHeaderException Malformed(ReadOnlySpan<byte> line)
-    {
-        string text = Encoding.UTF8.GetString(line.Length > 80 ? line[..80] : line);
-        return new XarHeaderException(XarHeaderError.MalformedLine, $"header line is not NAME=\"value\": {text}");
-    }
-
-    private static long ParseOffset(string text)
-    {
-        if (text.Length == 0 || text.Length > 18 || !text.All(char.IsAsciiDigit))
-            throw new XarHeaderException(XarHeaderError.InvalidOffset, $"OFFSET \"{text}\" is not an unsigned integer");
-        long offset = long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
-        if (offset == 0 || offset % OffsetMultiple != 0)
-            throw new XarHeaderException(XarHeaderError.InvalidOffset, $"OFFSET {offset} is not a positive multiple of {OffsetMultiple}");
-        if (offset > MaxHeaderSize)
-            throw new XarHeaderException(XarHeaderError.InvalidOffset, $"OFFSET {offset} is greater than the largest header ({MaxHeaderSize})");
-        return offset;
-    }
-
-    private static void CheckTrampolineNames(string value)
-    {
-        if (value.Length <= 2 || value[0] != '\'' || value[^1] != '\'')
-            throw new XarHeaderException(XarHeaderError.TrampolineError, "XAREXEC_TRAMPOLINE_NAMES must be non-empty names in single quotes");
-        var names = value[1..^1].Split("' '");
-        if (names.Any(n => n.Contains('\'') || n.Contains('"')))
-            throw new XarHeaderException(XarHeaderError.TrampolineError, "XAREXEC_TRAMPOLINE_NAMES: quotes inside a name (more than one space between names?)");
-        if (!names.Contains(RequiredTrampoline))
-            throw new XarHeaderException(XarHeaderError.TrampolineError, $"XAREXEC_TRAMPOLINE_NAMES lacks the required name {RequiredTrampoline}");
-    }
-
-    // The UUID becomes a directory name in mount and cache paths: only hex digits may pass.
-    private static void CheckUuid(string uuid, bool fromFile = false)
+    private static void CheckUuid(string uuid)
     {
         if (uuid.Length is 0 or > 64 || !uuid.All(char.IsAsciiHexDigit))
-        {
-            const string rule = "UUID must be 1 to 64 hex digits";
-            if (fromFile)
-                throw new XarHeaderException(XarHeaderError.InvalidUuid, $"{rule}, found \"{uuid}\"");
-            throw new ArgumentException(rule, nameof(uuid));
-        }
+            throw new ArgumentException("UUID must be 1 to 64 hex digits", nameof(uuid));
     }
 
     private static void CheckWritable(string name, string value)
@@ -257,31 +194,5 @@ public sealed class XarHeader
         body.CopyTo(result, 0);
         result.AsSpan(body.Length).Fill((byte)'\n');
         return result;
-    }
-
-    private ref struct LineReader(ReadOnlySpan<byte> data)
-    {
-        private ReadOnlySpan<byte> _rest = data;
-        private bool _done;
-
-        public bool TryNext(out ReadOnlySpan<byte> line)
-        {
-            if (_done)
-            {
-                line = default;
-                return false;
-            }
-            int nl = _rest.IndexOf((byte)'\n');
-            if (nl < 0)
-            {
-                // The last piece counts as a line only if it is not empty (as a split would give).
-                line = _rest;
-                _done = true;
-                return !line.IsEmpty;
-            }
-            line = _rest[..nl];
-            _rest = _rest[(nl + 1)..];
-            return true;
-        }
     }
 }

@@ -7,7 +7,8 @@ namespace Xar.Runtime;
 public static class XarUnmounter
 {
     /// <summary>The mount directory of a XAR file (in this user's and namespace's place), mounted or not.</summary>
-    public static string MountPathOf(string xarPath) => XarMountLayout.Locate(XarHeader.ReadFromFile(xarPath)).MountPath;
+    public static string MountPathOf(string xarPath) =>
+        Launching.XarLauncher.Launch(System.Text.Encoding.UTF8.GetBytes(xarPath), [], Launching.LaunchMode.Locate, _ => { });
 
     /// <summary>
     /// Unmounts the squashfuse mount at <paramref name="mountPath"/> holding its lock (when it has one),

@@ -1,17 +1,16 @@
 using Xar.Posix;
 using static Xar.Posix.RawLibC;
 
-namespace Xar.Launcher.PreRuntime;
+namespace Xar.Runtime.Launching;
 
 /// <summary>
-/// squashfuse and fusermount for the fast start, as ChildProcess runs them for the full launcher:
-/// found on PATH, spawned with signals at their defaults, no descriptor of ours, and waited for.
-/// Standard streams go to /dev/null: on any failure the fast start gives up and the full launcher
-/// runs the helper again, capturing what it says for its message.
+/// The launch core's helper programs (squashfuse, fusermount): found on PATH, spawned with signals at
+/// their defaults and no descriptor of ours but the one handed over, standard error captured for the
+/// message, and waited for. Allocation-free: it runs before the .NET runtime starts, too.
 /// </summary>
-internal static unsafe class HelperProcess
+public static unsafe class HelperProcess
 {
-    /// <summary>ChildProcess.FindOnPath: the first <c>DIR/NAME</c> of $PATH that is executable and a regular file, else the fallbacks that are executable.</summary>
+    /// <summary>The first <c>DIR/NAME</c> of $PATH that is executable and a regular file, else the fallbacks that are executable.</summary>
     public static bool TryFind(NativeText pathVariable, ReadOnlySpan<byte> name, ref PathBuilder found, bool systemFallbacks)
     {
         if (!pathVariable.IsNull)
@@ -51,9 +50,30 @@ internal static unsafe class HelperProcess
         return false;
     }
 
-    /// <summary>Runs <paramref name="program"/> with <paramref name="argv"/> and the environment <paramref name="envp"/>; true when it exited 0.</summary>
-    public static bool RunAndSucceed(byte* program, byte** argv, byte** envp)
+    /// <summary>What a helper said on standard error (the first part of it) and how it ended.</summary>
+    public struct Result
     {
+        /// <summary>The exit status, or -signal when a signal ended it; int.MinValue when it could not be started (<see cref="SpawnError"/>).</summary>
+        public int Status;
+        public int SpawnError;
+        public bool Succeeded => Status == 0;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="program"/> with <paramref name="argv"/> and <paramref name="envp"/>, stdin and stdout on
+    /// /dev/null, stderr captured into <paramref name="output"/> (NUL-terminated, the rest dropped), and
+    /// <paramref name="passFd"/> (when not -1) as its descriptor 3.
+    /// </summary>
+    public static Result Run(byte* program, byte** argv, byte** envp, int passFd, byte* output, int outputCapacity)
+    {
+        var result = new Result { Status = int.MinValue };
+        output[0] = 0;
+        int* pipe = stackalloc int[2];
+        if (Pipe2(pipe, LibC.O_CLOEXEC) != 0)
+        {
+            result.SpawnError = Errno;
+            return result;
+        }
         byte* actions = stackalloc byte[512];
         byte* attributes = stackalloc byte[1024];
         byte* signals = stackalloc byte[256];
@@ -64,8 +84,10 @@ internal static unsafe class HelperProcess
             FileActionsInit(actions);
             FileActionsAddOpen(actions, 0, devNull, LibC.O_RDONLY, 0);
             FileActionsAddOpen(actions, 1, devNull, LibC.O_WRONLY, 0);
-            FileActionsAddOpen(actions, 2, devNull, LibC.O_WRONLY, 0);
-            FileActionsAddCloseFrom(actions, 3);
+            FileActionsAddDup2(actions, pipe[1], 2);
+            if (passFd >= 0)
+                FileActionsAddDup2(actions, passFd, 3); // dup2 leaves close-on-exec off the copy
+            FileActionsAddCloseFrom(actions, passFd >= 0 ? 4 : 3);
             SpawnAttrInit(attributes);
             SigFillSet(signals);
             SpawnAttrSetSigDefault(attributes, signals);
@@ -76,16 +98,47 @@ internal static unsafe class HelperProcess
             FileActionsDestroy(actions);
             SpawnAttrDestroy(attributes);
         }
+        Close(pipe[1]);
         if (error != 0)
-            return false;
+        {
+            Close(pipe[0]);
+            result.SpawnError = error;
+            return result;
+        }
+        // Until the helper and everything it started closed the pipe (a daemon puts /dev/null there first).
+        int length = 0;
+        byte* discard = stackalloc byte[512];
+        while (true)
+        {
+            bool room = length < outputCapacity - 1;
+            nint n = Read(pipe[0], room ? output + length : discard, room ? outputCapacity - 1 - length : 512);
+            if (n < 0 && Errno == LibC.EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            if (room)
+                length += (int)n;
+        }
+        output[length] = 0;
+        Close(pipe[0]);
         int status;
         while (WaitPid(pid, &status, 0) < 0)
+        {
             if (Errno != LibC.EINTR)
-                return false;
-        return status == 0; // exited, status 0
+                return result;
+        }
+        result.Status = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : -(status & 0x7F);
+        return result;
     }
 
-    /// <summary>FuseMount.TryUnmount(lazy): umount2 as root, else <c>fusermount3 -u -z -q</c> (or fusermount).</summary>
+    /// <summary>Runs a helper whose output nobody reads; true when it exited 0.</summary>
+    public static bool RunAndSucceed(byte* program, byte** argv, byte** envp)
+    {
+        byte* output = stackalloc byte[256];
+        return Run(program, argv, envp, -1, output, 256).Succeeded;
+    }
+
+    /// <summary>Unmounts lazily: umount2 as root, else <c>fusermount3 -u -z -q</c> (or fusermount).</summary>
     public static bool TryUnmountLazily(byte* mountPath, NativeText pathVariable, byte** envp)
     {
         if (GetEuid() == 0)

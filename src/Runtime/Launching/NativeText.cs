@@ -1,10 +1,16 @@
-namespace Xar.Launcher.PreRuntime;
+namespace Xar.Runtime.Launching;
 
 /// <summary>A run of bytes in memory that outlives its use (the header buffer, argv, envp): no copy, no allocation.</summary>
-internal readonly unsafe struct NativeText(byte* start, int length)
+public readonly unsafe struct NativeText(byte* start, int length)
 {
     public readonly byte* Start = start;
     public readonly int Length = length;
+
+    /// <summary>The bytes of <paramref name="span"/>, which must stay where they are (stack or native memory) while this is used.</summary>
+    public NativeText(ReadOnlySpan<byte> span)
+        : this((byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(span)), span.Length)
+    {
+    }
 
     public bool IsEmpty => Length == 0;
 
@@ -77,20 +83,23 @@ internal readonly unsafe struct NativeText(byte* start, int length)
 }
 
 /// <summary>
-/// A path assembled in a fixed stack buffer of PATH_MAX bytes, always NUL-terminated. Overflow is not
-/// an error here, only a reason to leave the launch to the full launcher: <see cref="Fits"/> turns false.
+/// A path assembled in a fixed buffer (PATH_MAX bytes unless told otherwise), always NUL-terminated.
+/// Overflow throws nothing (no runtime may exist yet): <see cref="Fits"/> turns false, and the caller fails the step.
 /// </summary>
-internal unsafe struct PathBuilder
+public unsafe struct PathBuilder
 {
     public const int Capacity = 4096;
 
     private readonly byte* _buffer;
+    private readonly int _capacity;
     private int _length;
     private bool _overflow;
 
-    public PathBuilder(byte* buffer)
+    /// <summary>A builder over <paramref name="buffer"/>, which holds <paramref name="capacity"/> bytes (<see cref="Capacity"/> by default).</summary>
+    public PathBuilder(byte* buffer, int capacity = Capacity)
     {
         _buffer = buffer;
+        _capacity = capacity;
         _length = 0;
         _overflow = false;
         buffer[0] = 0;
@@ -135,7 +144,7 @@ internal unsafe struct PathBuilder
 
     public void Append(byte value)
     {
-        if (_length + 1 >= Capacity)
+        if (_length + 1 >= _capacity)
         {
             _overflow = true;
             return;

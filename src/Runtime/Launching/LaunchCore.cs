@@ -1,0 +1,237 @@
+using Xar.Posix;
+using static Xar.Posix.RawLibC;
+
+namespace Xar.Runtime.Launching;
+
+/// <summary>
+/// The launcher's one implementation of the launch algorithm (docs/ARCHITECTURE.md, "Launching"): read the
+/// header through one descriptor, check the target, mount the image or find its cache entry, and exec the
+/// program. It allocates nothing, throws nothing and calls libc through <see cref="RawLibC"/>, so xarexec runs
+/// it from its DT_INIT entry before the .NET runtime starts (most launches end there); <c>Main</c>,
+/// <c>xar run</c> and <c>xar mount</c> call the same code and turn its <see cref="LaunchOutcome"/> into
+/// messages, or extract the image when the outcome asks for it. Runs on one thread.
+/// </summary>
+public static unsafe partial class LaunchCore
+{
+    public const uint UserDirectoryMode = 0x1ED, MountDirectoryMode = 0x1ED, LockFileMode = 0x180, PrivateDirectoryMode = 0x1C0, MountRootMode = 0x3FF;
+    /// <summary>The umask for what the launcher creates (022); the caller's is restored before exec.</summary>
+    private const uint CreationUmask = 0x12;
+
+    /// <summary>
+    /// One launch of <paramref name="xarPath"/>. In <see cref="LaunchMode.Run"/> a successful launch never returns:
+    /// the process becomes <c>/bin/sh -e TARGET XARPATH ARGS...</c>. <paramref name="skipFuse"/> (from an earlier
+    /// attempt in this process) goes straight to the cache with that reason. The outcome's <see cref="LaunchOutcome.XarFd"/>
+    /// is left open for the caller when set.
+    /// </summary>
+    public static void Run(byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome)
+    {
+        outcome.Reset();
+        var env = new ProcessEnvironment(envp);
+        int fd;
+        do
+            fd = Open(xarPath, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOCTTY, 0);
+        while (fd < 0 && Errno == LibC.EINTR);
+        if (fd < 0)
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.XarFile, LaunchProblem.CannotOpen, Errno, xarPath);
+            return;
+        }
+        outcome.XarFd = fd;
+        byte* data = stackalloc byte[XarHeaderScan.BytesNeeded];
+        int length = 0;
+        while (length < XarHeaderScan.BytesNeeded)
+        {
+            nint n = Pread(fd, data + length, XarHeaderScan.BytesNeeded - length, length);
+            if (n < 0 && Errno == LibC.EINTR)
+                continue;
+            if (n < 0)
+            {
+                LaunchFailure.Set(ref outcome, LaunchSubject.XarFile, LaunchProblem.CannotRead, Errno, xarPath);
+                return;
+            }
+            if (n == 0)
+                break;
+            length += (int)n;
+        }
+        var header = XarHeaderScan.Scan(new ReadOnlySpan<byte>(data, length));
+        if (!header.IsValid)
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.Header, LaunchProblem.InvalidHeader, 0, xarPath);
+            outcome.HeaderFault = header.Fault;
+            return;
+        }
+        outcome.ImageOffset = header.Offset;
+        var target = new NativeText(header.ExecTarget);
+        if (mode == LaunchMode.Run && !CheckTarget(target, ref outcome))
+            return;
+        if (!env.TryMountTimeoutSeconds(out long timeout))
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.MountTimeout, LaunchProblem.NotANumber, 0, null);
+            LaunchFailure.Copy(env.Get("XAR_MOUNT_TIMEOUT"u8), outcome.DetailPointer());
+            return;
+        }
+        var uuid = new NativeText(header.Uuid);
+        bool forced = env.Is("XAR_EXTRACT"u8, "1"u8);
+        if (mode == LaunchMode.Locate)
+        {
+            if (forced)
+                LocateCacheEntry(env, uuid, ref outcome);
+            else
+                LocateMount(env, header, ref outcome);
+            return;
+        }
+
+        var launch = new Launch(xarPath, args, argCount, env, target, header.Offset, timeout, mode);
+        var reason = forced ? FuseUnavailability.Forced : skipFuse;
+        if (reason == FuseUnavailability.None)
+        {
+            reason = RunMounted(ref launch, header, ref outcome);
+            if (reason == FuseUnavailability.None)
+                return; // mounted (Mount mode) or failed; Run mode exec'd on success
+        }
+        if (mode == LaunchMode.MountOnly)
+        {
+            outcome.Status = LaunchStatus.Failed;
+            outcome.FuseReason = reason;
+            return;
+        }
+        RunCached(ref launch, uuid, reason, ref outcome);
+    }
+
+    /// <summary>What the steps of one launch share.</summary>
+    private ref struct Launch(byte* xarPath, byte** args, int argCount, ProcessEnvironment env, NativeText target, long offset, long timeout, LaunchMode mode)
+    {
+        public readonly byte* XarPath = xarPath;
+        public readonly byte** Args = args;
+        public readonly int ArgCount = argCount;
+        public readonly ProcessEnvironment Env = env;
+        public readonly NativeText Target = target;
+        public readonly long Offset = offset;
+        public readonly long TimeoutSeconds = timeout;
+        public readonly LaunchMode Mode = mode;
+    }
+
+    /// <summary>XAREXEC_TARGET must name a path inside the image: not empty, relative, no ".." component.</summary>
+    private static bool CheckTarget(NativeText target, ref LaunchOutcome outcome)
+    {
+        if (target.IsEmpty)
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.Target, LaunchProblem.NoTarget, 0, null);
+            return false;
+        }
+        bool dotDot = false;
+        int start = 0;
+        while (start <= target.Length)
+        {
+            int slash = target.IndexOf((byte)'/', start);
+            int end = slash < 0 ? target.Length : slash;
+            dotDot |= end - start == 2 && target[start] == '.' && target[start + 1] == '.';
+            if (slash < 0)
+                break;
+            start = slash + 1;
+        }
+        if (target[0] == '/' || dotDot || target.IndexOf(0) >= 0)
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.Target, LaunchProblem.TargetNotRelative, 0, null);
+            LaunchFailure.Copy(target, outcome.DetailPointer());
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> (inside a mount or cache entry) as the program's target: a regular file,
+    /// kept open across exec (moved above 0-2, not close-on-exec) so the mount stays busy while the shell opens it.
+    /// </summary>
+    private static int OpenTarget(byte* path, NativeText target, ref LaunchOutcome outcome)
+    {
+        int fd = Open(path, LibC.O_RDONLY | LibC.O_NOCTTY | LibC.O_CLOEXEC, 0);
+        LibC.Statx st;
+        if (fd < 0 || !TrustedDirectory.Stat(fd, &st) || !st.IsRegularFile)
+        {
+            int errno = fd < 0 ? Errno : LibC.EISDIR;
+            if (fd >= 0)
+                Close(fd);
+            LaunchFailure.Set(ref outcome, LaunchSubject.Target, errno is LibC.ENOENT or LibC.ENOTDIR ? LaunchProblem.TargetNotInImage
+                : errno == LibC.EISDIR ? LaunchProblem.NotARegularFile : LaunchProblem.CannotOpen, errno, path);
+            LaunchFailure.Copy(target, outcome.DetailPointer());
+            return -1;
+        }
+        int kept = Fcntl(fd, LibC.F_DUPFD, 3); // lowest free >= 3, without close-on-exec
+        Close(fd);
+        if (kept < 0)
+            LaunchFailure.Set(ref outcome, LaunchSubject.Target, LaunchProblem.CannotKeepOpen, Errno, path);
+        return kept;
+    }
+
+    /// <summary>
+    /// Replaces the process with <c>/bin/sh -e SCRIPT XARPATH ARGS...</c> (the XAR path and arguments byte for
+    /// byte as given), the caller's umask and SIGPIPE's default restored. Returns only when execv failed.
+    /// </summary>
+    private static void Exec(in Launch launch, byte* script, uint savedUmask, ref LaunchOutcome outcome)
+    {
+        // On the stack for any usual command line; malloc for a huge one.
+        const int OnStack = 256;
+        int count = launch.ArgCount + 4;
+        byte** stackArgs = stackalloc byte*[OnStack];
+        byte** argv = count <= OnStack ? stackArgs : (byte**)Malloc((nuint)count * (nuint)sizeof(byte*));
+        if (argv == null)
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.Program, LaunchProblem.CannotExec, LibC.ENOMEM, script);
+            return;
+        }
+        fixed (byte* sh = "/bin/sh\0"u8)
+        fixed (byte* e = "-e\0"u8)
+        {
+            argv[0] = sh;
+            argv[1] = e;
+            argv[2] = script;
+            argv[3] = launch.XarPath;
+            for (int i = 0; i < launch.ArgCount; i++)
+                argv[4 + i] = launch.Args[i];
+            argv[count] = null;
+            Umask(savedUmask);
+            Signal(LibC.SIGPIPE, 0 /* SIG_DFL */);
+            Execv(sh, argv);
+            int errno = Errno;
+            Umask(CreationUmask);
+            LaunchFailure.Set(ref outcome, LaunchSubject.Program, LaunchProblem.CannotExec, errno, sh);
+        }
+        if (argv != stackArgs)
+            Free(argv);
+    }
+
+    private static void SetNewMount(bool isNew)
+    {
+        fixed (byte* name = "XARFUSE_NEW_MOUNT\0"u8)
+        fixed (byte* one = "1\0"u8)
+        {
+            if (isNew)
+                SetEnv(name, one, 1);
+            else
+                UnsetEnv(name);
+        }
+    }
+
+    /// <summary>Reads a small file (/etc/fuse.conf, /proc/self/cgroup) into <paramref name="buffer"/>: its length, or -1.</summary>
+    internal static int ReadSmallFile(ReadOnlySpan<byte> pathWithNul, byte* buffer, int capacity)
+    {
+        int fd;
+        fixed (byte* path = pathWithNul)
+            fd = Open(path, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        int total = 0;
+        while (total < capacity)
+        {
+            nint n = Read(fd, buffer + total, capacity - total);
+            if (n < 0 && Errno == LibC.EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            total += (int)n;
+        }
+        Close(fd);
+        return total;
+    }
+}

@@ -1,0 +1,149 @@
+namespace Xar.Runtime.Launching;
+
+/// <summary>What the caller of <see cref="LaunchCore.Run"/> wants done.</summary>
+public enum LaunchMode : byte
+{
+    /// <summary>Mount (or find the cache entry) and exec the program: returns only when that cannot be done.</summary>
+    Run,
+    /// <summary>Mount (or find the cache entry) and report the directory; run nothing.</summary>
+    Mount,
+    /// <summary>Report the mount directory (the cache entry under XAR_EXTRACT=1) without mounting anything.</summary>
+    Locate,
+    /// <summary>Mount and report the directory; where FUSE cannot serve, fail with the reason (nothing is extracted).</summary>
+    MountOnly,
+}
+
+public enum LaunchStatus : byte
+{
+    /// <summary><see cref="LaunchOutcome.Subject"/> and <see cref="LaunchOutcome.Problem"/> say what failed.</summary>
+    Failed,
+    /// <summary>Mount mode: the image is mounted at <see cref="LaunchOutcome.Directory"/>.</summary>
+    Mounted,
+    /// <summary>Mount mode, where FUSE cannot serve: the complete cache entry is <see cref="LaunchOutcome.Directory"/>.</summary>
+    Cached,
+    /// <summary>Locate mode: <see cref="LaunchOutcome.Directory"/> is where the image would be.</summary>
+    Located,
+    /// <summary>
+    /// FUSE cannot serve (<see cref="LaunchOutcome.FuseReason"/>) and the cache holds no entry: extract the image,
+    /// read through <see cref="LaunchOutcome.XarFd"/>, into <see cref="LaunchOutcome.CacheRootFd"/> (<see cref="LaunchOutcome.Directory"/>
+    /// names that directory) under the entry's lock, then run the launch again.
+    /// </summary>
+    NeedsExtraction,
+}
+
+/// <summary>What a failed step was about.</summary>
+public enum LaunchSubject : byte
+{
+    None,
+    XarFile,
+    Header,
+    Target,
+    MountTimeout,
+    MountRoot,
+    UserDirectory,
+    LockFile,
+    MountDirectory,
+    CacheRoot,
+    CacheEntry,
+    Program,
+}
+
+/// <summary>What was wrong with the subject (<see cref="LaunchOutcome.Errno"/> and the observed values give details).</summary>
+public enum LaunchProblem : byte
+{
+    None,
+    CannotOpen,
+    CannotRead,
+    CannotCreate,
+    CannotSetMode,
+    CannotLock,
+    CannotStat,
+    CannotUnmount,
+    CannotExec,
+    CannotKeepOpen,
+    Missing,
+    NotADirectory,
+    NotARegularFile,
+    WrongOwner,
+    WrongGroup,
+    WrongMode,
+    WritableByOthers,
+    NotWritable,
+    /// <summary>A directory above it can be changed by another user (<see cref="LaunchOutcome.Detail"/> names it).</summary>
+    UntrustedParent,
+    BrokenMountRemains,
+    /// <summary>The header breaks a rule: <see cref="LaunchOutcome.HeaderFault"/>.</summary>
+    InvalidHeader,
+    NoTarget,
+    TargetNotRelative,
+    TargetNotInImage,
+    NotANumber,
+    TooLong,
+    /// <summary>No cache directory where programs may run (each candidate was unusable or noexec).</summary>
+    NoneUsable,
+}
+
+/// <summary>Why the image is extracted rather than mounted.</summary>
+public enum FuseUnavailability : byte
+{
+    None,
+    Forced,
+    NoDevFuse,
+    NoMountRoot,
+    NoHelper,
+    /// <summary>The helper failed: <see cref="LaunchOutcome.HelperStatus"/>, its output in <see cref="LaunchOutcome.Detail"/>.</summary>
+    HelperFailed,
+    MountDidNotAppear,
+    /// <summary>The user's directory under the mount root is not usable (<see cref="LaunchOutcome.Problem"/>, <see cref="LaunchOutcome.Subject"/> hold why).</summary>
+    UserDirectoryUnusable,
+}
+
+/// <summary>
+/// The result of <see cref="LaunchCore.Run"/>: what was done, or which step failed, on what, and the errno.
+/// A plain struct with its paths in fixed buffers, so the core fills it before the .NET runtime exists;
+/// the managed launcher turns it into messages.
+/// </summary>
+public unsafe struct LaunchOutcome
+{
+    public const int PathCapacity = PathBuilder.Capacity;
+
+    public LaunchStatus Status;
+    public LaunchSubject Subject;
+    public LaunchProblem Problem;
+    public FuseUnavailability FuseReason;
+    public XarHeaderFault HeaderFault;
+    public int Errno;
+    public uint ObservedUid, ObservedGid, ObservedMode, ExpectedMode;
+    /// <summary>The exit status of a helper that failed (squashfuse), or -1 when it died by a signal.</summary>
+    public int HelperStatus;
+    /// <summary>The XAR file, open (close-on-exec) after a header was read: for the caller to extract from or re-read.</summary>
+    public int XarFd;
+    /// <summary>With <see cref="LaunchStatus.NeedsExtraction"/>: the chosen cache directory, open (O_PATH).</summary>
+    public int CacheRootFd;
+    public long ImageOffset;
+    public bool IsNewMount;
+    /// <summary>The path a failure is about.</summary>
+    public fixed byte SubjectPath[PathCapacity];
+    /// <summary>A helper's name and output, an untrusted directory, or other detail.</summary>
+    public fixed byte Detail[PathCapacity];
+    /// <summary>The mount directory, cache entry or cache root (see <see cref="Status"/>).</summary>
+    public fixed byte Directory[PathCapacity];
+
+    public void Reset()
+    {
+        Status = LaunchStatus.Failed;
+        Subject = LaunchSubject.None;
+        Problem = LaunchProblem.None;
+        FuseReason = FuseUnavailability.None;
+        HeaderFault = XarHeaderFault.None;
+        Errno = 0;
+        ObservedUid = ObservedGid = ObservedMode = ExpectedMode = 0;
+        HelperStatus = 0;
+        XarFd = CacheRootFd = -1;
+        ImageOffset = 0;
+        IsNewMount = false;
+        SubjectPath[0] = 0;
+        Detail[0] = 0;
+        Directory[0] = 0;
+    }
+}

@@ -1,0 +1,310 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using Xar.Posix;
+using Xar.SquashFs;
+using Xar.SquashFs.Format;
+
+namespace Xar.Runtime.Launching;
+
+/// <summary>
+/// The launch algorithm for code on the .NET runtime (xarexec's Main, <c>xar run</c>, <c>xar mount</c>): runs
+/// <see cref="LaunchCore"/>, extracts the image when the core asks for it, and turns a failed outcome into one
+/// <see cref="XarLaunchException"/> whose message names what went wrong.
+/// </summary>
+public static unsafe class XarLauncher
+{
+    /// <summary>
+    /// Set by xarexec's pre-runtime entry to "PROGRAM PID" when it waited in vain for a mount, so that the
+    /// managed launch in the same process extracts at once instead of waiting again. Never passed on.
+    /// </summary>
+    public const string MountDidNotAppearVariable = "XAREXEC_MOUNT_DID_NOT_APPEAR";
+
+    /// <summary>
+    /// Launches <paramref name="xarPath"/>: in <see cref="LaunchMode.Run"/> the process becomes the program (this
+    /// returns only by throwing); otherwise returns the directory (mount, cache entry, or where it would be).
+    /// <paramref name="notice"/> gets the one line said when the image is extracted.
+    /// </summary>
+    public static string Launch(byte[] xarPath, IReadOnlyList<byte[]> args, LaunchMode mode, Action<string> notice)
+    {
+        var skip = TakeMountDidNotAppear();
+        using var pinned = new PinnedArguments(xarPath, args);
+        for (int attempt = 0; ; attempt++)
+        {
+            LaunchOutcome outcome = default;
+            LaunchCore.Run(pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome);
+            try
+            {
+                switch (outcome.Status)
+                {
+                    case LaunchStatus.Mounted:
+                    case LaunchStatus.Cached:
+                    case LaunchStatus.Located:
+                        return Text(outcome.DirectoryPointer());
+                    case LaunchStatus.NeedsExtraction when attempt < 3:
+                        if (Extract(ref outcome) is { } entry)
+                            notice($"{Reason(ref outcome)}: extracted once into {entry}");
+                        skip = outcome.FuseReason;
+                        continue;
+                    case LaunchStatus.Failed when outcome.Problem == LaunchProblem.None && outcome.FuseReason != FuseUnavailability.None:
+                        throw new FuseUnavailableException(Reason(ref outcome));
+                    default:
+                        throw new XarLaunchException(Describe(ref outcome));
+                }
+            }
+            finally
+            {
+                if (outcome.XarFd >= 0)
+                    LibC.Close(outcome.XarFd);
+                if (outcome.CacheRootFd >= 0)
+                    LibC.Close(outcome.CacheRootFd);
+            }
+        }
+    }
+
+    /// <summary>The variable the pre-runtime entry may have set for this very process (else ignored); removed either way.</summary>
+    private static FuseUnavailability TakeMountDidNotAppear()
+    {
+        string? value = Environment.GetEnvironmentVariable(MountDidNotAppearVariable);
+        if (value is null)
+            return FuseUnavailability.None;
+        LibC.UnsetEnv(MountDidNotAppearVariable);
+        string pid = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return value == "squashfuse_ll " + pid || value == "squashfuse " + pid ? FuseUnavailability.MountDidNotAppear : FuseUnavailability.None;
+    }
+
+    /// <summary>
+    /// Extracts the image (read through the outcome's descriptor of the XAR file) into ROOT/UUID under the
+    /// entry's lock, all or nothing. Returns the entry's path, or null when another launcher extracted it meanwhile.
+    /// </summary>
+    private static string? Extract(ref LaunchOutcome outcome)
+    {
+        string root = Text(outcome.DirectoryPointer());
+        // Through the open root: what was checked is where we write, whatever happens to the path meanwhile.
+        string rootFd = "/proc/self/fd/" + outcome.CacheRootFd.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        int dup = LibC.Fcntl(outcome.XarFd, LibC.F_DUPFD_CLOEXEC, 3);
+        if (dup < 0)
+            throw new XarLaunchException($"cannot read the XAR file again: {LibC.Describe(LibC.LastError)}");
+        var handle = new SafeFileHandle(dup, ownsHandle: true);
+        string uuid = ReadUuid(handle);
+        using var lockFile = XarLockFile.Acquire(rootFd + "/" + XarCache.LockFilePrefix + uuid, exclusive: true);
+        string entry = rootFd + "/" + uuid;
+        bool extracted = false;
+        if (LibC.StatxAt(LibC.AT_FDCWD, entry, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out _) != 0)
+        {
+            XarCache.RemoveLeftovers(rootFd, uuid);
+            try
+            {
+                using var archive = XarArchive.Open(handle, leaveOpen: true);
+                SquashFsFile.ExtractToDirectory(archive.Image, entry, new SquashFsExtractOptions { RestoreOwners = false, RestoreXattrs = false });
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidArchiveException)
+            {
+                XarCache.RemoveLeftovers(rootFd, uuid);
+                throw new XarLaunchException($"cannot extract into {root}/{uuid}: {e.Message.ReplaceLineEndings(" ")}", e);
+            }
+            extracted = true;
+        }
+        handle.Dispose();
+        lockFile.Touch();
+        return extracted ? root + "/" + uuid : null;
+    }
+
+    /// <summary>The UUID of the header the core read (the same descriptor: the same file).</summary>
+    private static string ReadUuid(SafeFileHandle handle)
+    {
+        var data = new byte[XarHeader.BytesNeeded];
+        int length = 0;
+        while (length < data.Length)
+        {
+            int n = RandomAccess.Read(handle, data.AsSpan(length), length);
+            if (n == 0)
+                break;
+            length += n;
+        }
+        return XarHeader.Parse(data.AsSpan(0, length)).Uuid;
+    }
+
+    private static string Text(ReadOnlySpan<byte> buffer)
+    {
+        int end = buffer.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(end < 0 ? buffer : buffer[..end]);
+    }
+
+    private static string Text(byte* buffer) => Text(new ReadOnlySpan<byte>(buffer, LaunchOutcome.PathCapacity));
+
+    /// <summary>Why FUSE did not serve, as the phrase the extraction notice starts with.</summary>
+    public static string Reason(ref LaunchOutcome o)
+    {
+        string detail = Text(o.DetailPointer());
+        return o.FuseReason switch
+        {
+            FuseUnavailability.Forced => "XAR_EXTRACT=1",
+            FuseUnavailability.NoDevFuse => "no /dev/fuse",
+            FuseUnavailability.NoMountRoot => "no mount root: neither /mnt/xarfuse nor /dev/shm is a directory with mode 1777 (try: mkdir -m 1777 /mnt/xarfuse)",
+            FuseUnavailability.NoHelper => "neither squashfuse_ll nor squashfuse is on PATH",
+            FuseUnavailability.HelperFailed => HelperFailure(ref o, detail),
+            FuseUnavailability.MountDidNotAppear => $"the {(detail.Length > 0 ? detail : "squashfuse_ll")} mount did not appear within {SquashFuse.MountWaitSeconds} s",
+            FuseUnavailability.UserDirectoryUnusable => "cannot mount: " + Describe(ref o),
+            _ => "FUSE cannot serve",
+        };
+    }
+
+    private static string HelperFailure(ref LaunchOutcome o, string detail)
+    {
+        int newline = detail.IndexOf('\n');
+        string program = newline < 0 ? detail : detail[..newline];
+        string output = newline < 0 ? "" : detail[(newline + 1)..];
+        if (o.HelperStatus == int.MinValue)
+            return $"cannot run {program}: {LibC.Describe(o.Errno)}";
+        string what = o.HelperStatus < 0 ? $"{program} was killed by signal {-o.HelperStatus}" : $"{program} exited with status {o.HelperStatus}";
+        string firstLine = output.Trim().Split('\n')[0].Trim();
+        return firstLine.Length == 0 ? what : $"{what}: {firstLine}";
+    }
+
+    /// <summary>The message for a failed outcome (without the "xarexec: FILE: " prefix).</summary>
+    public static string Describe(ref LaunchOutcome o)
+    {
+        string path = Text(o.SubjectPointer());
+        string detail = Text(o.DetailPointer());
+        string errno = LibC.Describe(o.Errno);
+        string mode(uint m) => Convert.ToString(m & 0xFFF, 8).PadLeft(4, '0');
+        uint euid = LibC.GetEuid();
+        string place = o.Subject switch
+        {
+            LaunchSubject.MountRoot => "mount root " + path,
+            LaunchSubject.CacheRoot => "cache directory " + path,
+            LaunchSubject.CacheEntry => "cache entry " + path,
+            _ => path,
+        };
+        switch (o.Subject, o.Problem)
+        {
+            case (LaunchSubject.XarFile, LaunchProblem.CannotOpen):
+                return $"cannot open: {errno}";
+            case (LaunchSubject.XarFile, LaunchProblem.CannotRead):
+                return o.Errno == LibC.EISDIR ? "is a directory, not a XAR file" : $"cannot read: {errno}";
+            case (LaunchSubject.Header, _):
+                return HeaderMessage(o.XarFd);
+            case (LaunchSubject.Target, LaunchProblem.NoTarget):
+                return "no XAREXEC_TARGET in the header: nothing to run (xarexec -m only mounts it)";
+            case (LaunchSubject.Target, LaunchProblem.TargetNotRelative):
+                return $"XAREXEC_TARGET \"{detail}\" must be a relative path inside the image, without \"..\"";
+            case (LaunchSubject.Target, LaunchProblem.TargetNotInImage):
+                return $"XAREXEC_TARGET {detail} is not in the image";
+            case (LaunchSubject.Target, LaunchProblem.NotARegularFile):
+                return $"XAREXEC_TARGET {detail} is a directory, not a program";
+            case (LaunchSubject.Target, _):
+                return $"cannot open {path}: {errno}";
+            case (LaunchSubject.MountTimeout, _):
+                return $"XAR_MOUNT_TIMEOUT=\"{detail.Trim()}\" is not a number of seconds";
+            case (LaunchSubject.MountRoot, LaunchProblem.Missing) when o.FuseReason == FuseUnavailability.NoMountRoot:
+                return "no mount root: neither /mnt/xarfuse nor /dev/shm is a directory with mode 1777 (try: mkdir -m 1777 /mnt/xarfuse)";
+            case (LaunchSubject.MountRoot, LaunchProblem.WrongMode):
+                return $"mount root {path} has mode {Convert.ToString(o.ObservedMode & 0xFFF, 8)}, expected 1777";
+            case (LaunchSubject.MountRoot, LaunchProblem.WrongOwner):
+                return $"mount root {path} is owned by uid {o.ObservedUid}, neither root nor us";
+            case (LaunchSubject.CacheRoot, LaunchProblem.WrongOwner):
+                return $"cache directory {path} is owned by uid {o.ObservedUid}, not by uid {euid}";
+            case (LaunchSubject.CacheRoot, LaunchProblem.WritableByOthers):
+                return $"cache directory {path} is writable by others (mode {Convert.ToString(o.ObservedMode & 0xFFF, 8)})";
+            case (LaunchSubject.CacheRoot, LaunchProblem.NotWritable):
+                return $"cache directory {path} is not writable: {errno}";
+            case (LaunchSubject.CacheRoot, LaunchProblem.NoneUsable):
+                return $"no cache directory where programs may run: {detail}";
+            case (LaunchSubject.CacheEntry, LaunchProblem.WrongOwner):
+                return $"cache entry {path} is not a directory of ours";
+            case (LaunchSubject.LockFile, LaunchProblem.CannotOpen):
+                return $"cannot open lock file {path}: {errno}";
+            case (LaunchSubject.LockFile, LaunchProblem.CannotLock):
+                return $"cannot lock {path}: {errno}";
+            case (LaunchSubject.MountDirectory, LaunchProblem.CannotUnmount):
+                return $"cannot unmount the broken mount at {path}";
+            case (LaunchSubject.MountDirectory, LaunchProblem.BrokenMountRemains):
+                return $"the broken mount at {path} is still there after unmounting it";
+            case (LaunchSubject.Program, LaunchProblem.CannotExec):
+                return $"cannot run {path}: {errno}";
+            case (_, LaunchProblem.UntrustedParent):
+                return $"{place}: {detail} can be changed by another user (uid {o.ObservedUid}, mode {mode(o.ObservedMode)})";
+            case (_, LaunchProblem.Missing):
+                return $"{place} does not exist";
+            case (_, LaunchProblem.NotADirectory):
+                return $"{path} should be a directory{((o.ObservedMode & LibC.S_IFMT) == LibC.S_IFLNK ? ", not a symbolic link" : "")}";
+            case (_, LaunchProblem.NotARegularFile):
+                return $"{path} should be a regular file{((o.ObservedMode & LibC.S_IFMT) == LibC.S_IFLNK ? ", not a symbolic link" : "")}";
+            case (_, LaunchProblem.WrongOwner):
+                return $"{path} is owned by uid {o.ObservedUid}, not by uid {euid}";
+            case (_, LaunchProblem.WrongGroup):
+                return $"{path} belongs to group {o.ObservedGid}, which is not one of ours";
+            case (_, LaunchProblem.WrongMode):
+                return $"{path} has mode {mode(o.ObservedMode)}, expected {mode(o.ExpectedMode)}";
+            case (_, LaunchProblem.CannotCreate):
+                return $"cannot create directory {path}: {errno}";
+            case (_, LaunchProblem.TooLong):
+                return $"{place}: path too long";
+            default:
+                return $"{place}: {o.Problem}: {errno}";
+        }
+    }
+
+    /// <summary>The header rule broken, in words: the header re-read through the same descriptor and parsed.</summary>
+    private static string HeaderMessage(int xarFd)
+    {
+        var data = new byte[XarHeader.BytesNeeded];
+        int length = 0;
+        fixed (byte* p = data)
+            while (length < data.Length)
+            {
+                nint n = LibC.Pread(xarFd, p + length, (nuint)(data.Length - length), length);
+                if (n <= 0)
+                    break;
+                length += (int)n;
+            }
+        try
+        {
+            XarHeader.Parse(data.AsSpan(0, length));
+            return "the header changed while it was read";
+        }
+        catch (XarHeaderException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>The path and arguments as NUL-terminated bytes in pinned memory, and the argv array over them.</summary>
+    private sealed class PinnedArguments : IDisposable
+    {
+        private readonly nint _block;
+
+        public PinnedArguments(byte[] xarPath, IReadOnlyList<byte[]> args)
+        {
+            int total = xarPath.Length + 1;
+            foreach (var a in args)
+                total += a.Length + 1;
+            int pointers = (args.Count + 1) * sizeof(nint);
+            _block = (nint)NativeMemory.Alloc((nuint)(pointers + total));
+            byte** argv = (byte**)_block;
+            byte* text = (byte*)_block + pointers;
+            XarPath = Put(ref text, xarPath);
+            for (int i = 0; i < args.Count; i++)
+                argv[i] = Put(ref text, args[i]);
+            argv[args.Count] = null;
+            Args = argv;
+            Count = args.Count;
+        }
+
+        public byte* XarPath { get; }
+        public byte** Args { get; }
+        public int Count { get; }
+
+        private static byte* Put(ref byte* text, byte[] value)
+        {
+            byte* start = text;
+            value.CopyTo(new Span<byte>(text, value.Length));
+            text[value.Length] = 0;
+            text += value.Length + 1;
+            return start;
+        }
+
+        public void Dispose() => NativeMemory.Free((void*)_block);
+    }
+}
