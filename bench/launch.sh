@@ -12,6 +12,10 @@
 # XAR_REFERENCE_LAUNCHER=PATH (optional): another XAR launcher, e.g. Facebook's xarexec_fuse built
 # from source, measured warm on hello in the same interleaved rounds as ours (both started directly,
 # no env hop), so the ratio ours/theirs holds whatever the machine's speed that day.
+# The pre-runtime fast start: xarexec warm and cold on hello as it ships and with XAREXEC_NO_FAST_START=1
+# (the same launch core run from Main, after the .NET runtime started), in the same rounds; with
+# XAR_BASELINE_LAUNCHER=PATH (optional: an xarexec built from an earlier commit) that one too, so a
+# change is measured before and after in one run.
 # Usage: bench/launch.sh [--record]   (--record writes the table into bench/RESULTS.md, "## Launch")
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +27,8 @@ ROUNDS=${BENCH_ROUNDS:-6}
 SLOW_RUNS=${BENCH_SLOW_RUNS:-5}
 RECORD=${1:-}
 REFERENCE=${XAR_REFERENCE_LAUNCHER:-}
+BASELINE=${XAR_BASELINE_LAUNCHER:-}
+[[ -z $BASELINE || -x $BASELINE ]] || { echo "launch.sh: XAR_BASELINE_LAUNCHER=$BASELINE is not executable" >&2; exit 1; }
 [[ -z $REFERENCE || -x $REFERENCE ]] || { echo "launch.sh: XAR_REFERENCE_LAUNCHER=$REFERENCE is not executable" >&2; exit 1; }
 for t in hyperfine python3 unsquashfs fusermount3; do command -v $t >/dev/null || { echo "launch.sh: needs $t" >&2; exit 1; }; done
 [[ -x $BIN/xarexec && -e $BIN/xar ]] || { echo "launch.sh: no xar/xarexec in $BIN (make publish)" >&2; exit 1; }
@@ -126,6 +132,37 @@ print(f" Cold (unmounted before each run), same way: ours {o:.2f} ms, reference 
         fusermount3 -u -z "$refmnt" 2>/dev/null || true
         "$BIN/xarexec" -m "$xar" >/dev/null
     fi
+    if [[ $app == hello && $mode == env ]]; then
+        # Warm and cold, started directly, alternating in rounds: as shipped, without the fast start, and the baseline.
+        fw=() nw=() bw=() fc=() nc=() bc=()
+        per=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+        for ((r = 0; r < ROUNDS; r++)); do
+            "$BIN/xarexec" -m "$xar" >/dev/null
+            fw+=("$(median "fsw-r$r" -w 3 -r "$per" "$BIN/xarexec $xar")")
+            nw+=("$(XAREXEC_NO_FAST_START=1 median "nfsw-r$r" -w 3 -r "$per" "$BIN/xarexec $xar")")
+            [[ -n $BASELINE ]] && bw+=("$(median "basew-r$r" -w 3 -r "$per" "$BASELINE $xar")")
+            fc+=("$(median "fsc-r$r" -r "$per" -p "fusermount3 -u -z $mnt" "$BIN/xarexec $xar")")
+            nc+=("$(XAREXEC_NO_FAST_START=1 median "nfsc-r$r" -r "$per" -p "fusermount3 -u -z $mnt" "$BIN/xarexec $xar")")
+            [[ -n $BASELINE ]] && bc+=("$(median "basec-r$r" -r "$per" -p "fusermount3 -u -z $mnt" "$BASELINE $xar")")
+        done
+        "$BIN/xarexec" -m "$xar" >/dev/null
+        faststart=$(python3 - "$direct" "${#fw[@]}" "${fw[@]}" "${nw[@]}" "${fc[@]}" "${nc[@]}" "${bw[@]}" "${bc[@]}" <<'PY'
+import statistics, sys
+direct = float(sys.argv[1].split("/")[0])
+n = int(sys.argv[2])
+vals = sys.argv[3:]
+def med(i):
+    part = vals[i * n:(i + 1) * n]
+    return statistics.median(float(x.split("/")[0]) for x in part) if len(part) == n else None
+fw, nw, fc, nc, bw, bc = (med(i) for i in range(6))
+rows = ["| xarexec hello.xar, started directly | warm | warm overhead | cold |", "| --- | ---: | ---: | ---: |"]
+for name, w, c in (("as shipped (fast start)", fw, fc), ("XAREXEC_NO_FAST_START=1", nw, nc), ("baseline (XAR_BASELINE_LAUNCHER)", bw, bc)):
+    if w is not None:
+        rows.append(f"| {name} | {w:.2f} | {w - direct:+.2f} | {c:.2f} |")
+print("\n".join(rows))
+PY
+)
+    fi
     cold=$(median "$label-cold" -r "$RUNS" -p "fusermount3 -u -z $mnt" "$xar")
     fusermount3 -u -z "$mnt" 2>/dev/null || true
     export XAR_EXTRACT=1
@@ -173,7 +210,9 @@ PY
 )
 table="$table
 $floor${reference:+
-$reference}"
+$reference}${faststart:+
+
+$faststart}"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "Launch times (load average $load on $(nproc) cores)."
 echo "$table"

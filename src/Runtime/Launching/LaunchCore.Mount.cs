@@ -97,6 +97,13 @@ public static unsafe partial class LaunchCore
             return FuseUnavailability.UserDirectoryUnusable;
         }
         var reason = MountInUserDirectory(ref launch, header, userFd, lockFile.CString, lockPath.CString, name.CString, mountPath.CString, entry.CString, savedUmask, ref outcome);
+        if (reason == FuseUnavailability.None && outcome.Subject == LaunchSubject.Target && outcome.Problem == LaunchProblem.TargetNotInImage
+            && !outcome.IsNewMount && Probe(userFd, name.CString, mountPath.CString, ref outcome) == MountState.NotMounted)
+        {
+            // The idle timeout ended the reused mount between the look and the open: mount again, once.
+            outcome.Reset(keepDescriptors: true);
+            reason = MountInUserDirectory(ref launch, header, userFd, lockFile.CString, lockPath.CString, name.CString, mountPath.CString, entry.CString, savedUmask, ref outcome);
+        }
         Close(userFd);
         return reason;
     }

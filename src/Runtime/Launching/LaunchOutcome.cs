@@ -129,8 +129,11 @@ public unsafe struct LaunchOutcome
     /// <summary>The mount directory, cache entry or cache root (see <see cref="Status"/>).</summary>
     public fixed byte Directory[PathCapacity];
 
-    public void Reset()
+    /// <summary>Clears the outcome; <paramref name="keepDescriptors"/> keeps the open XAR file and cache root.</summary>
+    public void Reset(bool keepDescriptors = false)
     {
+        int xarFd = XarFd, cacheRootFd = CacheRootFd;
+        long offset = ImageOffset;
         Status = LaunchStatus.Failed;
         Subject = LaunchSubject.None;
         Problem = LaunchProblem.None;
@@ -145,5 +148,11 @@ public unsafe struct LaunchOutcome
         SubjectPath[0] = 0;
         Detail[0] = 0;
         Directory[0] = 0;
+        if (keepDescriptors)
+        {
+            XarFd = xarFd;
+            CacheRootFd = cacheRootFd;
+            ImageOffset = offset;
+        }
     }
 }
