@@ -160,4 +160,10 @@ public static unsafe partial class RawLibC
 
     [LibraryImport(Libc, EntryPoint = "posix_spawn_file_actions_adddup2"), SuppressGCTransition]
     public static partial int FileActionsAddDup2(void* actions, int fd, int newFd);
+
+    [LibraryImport(Libc, EntryPoint = "pwrite64"), SuppressGCTransition]
+    public static partial nint Pwrite(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport(Libc, EntryPoint = "ftruncate64"), SuppressGCTransition]
+    public static partial int Ftruncate(int fd, long length);
 }

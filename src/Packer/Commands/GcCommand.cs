@@ -12,7 +12,7 @@ public static class GcCommand
         var idle = new Option<string>("--idle") { Description = "unmount this user's XAR mounts unused for this long (s, m, h, d, w)", DefaultValueFactory = _ => "15m" };
         var olderThan = new Option<string>("--older-than") { Description = "delete extraction-cache entries unused for this long", DefaultValueFactory = _ => "30d" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "only say what would be done" };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "also list what is kept, and why" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "also list what is kept, and why, and the XAR file of each mount and entry" };
         var command = new Command("gc", "Unmount idle XAR mounts and delete unused extraction-cache entries (never one in use).")
         {
             idle, olderThan, dryRun, verbose,
@@ -35,7 +35,11 @@ public static class GcCommand
                     status = ExitCodes.Failure;
                 }
                 else if (all || a.Outcome is "unmounted" or "deleted" or "would unmount" or "would delete")
+                {
                     Console.Out.WriteLine($"{a.Outcome}: {a.Path}");
+                    if (all && a.XarFile is not null)
+                        Console.Out.WriteLine($"  from {a.XarFile}");
+                }
             }
             return status;
         }));

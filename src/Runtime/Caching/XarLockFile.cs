@@ -116,6 +116,18 @@ public sealed class XarLockFile : IDisposable
             throw new XarLaunchException($"cannot touch {Path}: {Describe(LastError)}");
     }
 
+    /// <summary>The XAR file the mount or entry was made from, as the launcher wrote it into the lock file; null when unknown.</summary>
+    public unsafe string? RecordedXarFile()
+    {
+        byte* buffer = stackalloc byte[4097];
+        nint n = Pread(_fd, buffer, 4097, 0);
+        if (n <= 1)
+            return null;
+        var text = new ReadOnlySpan<byte>(buffer, (int)n);
+        int newline = text.IndexOf((byte)'\n');
+        return newline > 0 ? System.Text.Encoding.UTF8.GetString(text[..newline]) : null;
+    }
+
     public long LastUsedSeconds => PosixPath.FStat(_fd, Path).ModifiedSeconds;
 
     /// <summary>

@@ -3,14 +3,18 @@ using Xar.Posix;
 
 namespace Xar.Runtime;
 
-/// <summary>What gc did (or, on a dry run, would do) to one mount or cache entry.</summary>
-public readonly record struct XarGcAction(string Kind, string Path, string Outcome);
+/// <summary>
+/// What gc did (or, on a dry run, would do) to one mount or cache entry; <see cref="XarFile"/> is the file it
+/// was made from, when the launcher recorded it.
+/// </summary>
+public readonly record struct XarGcAction(string Kind, string Path, string Outcome, string? XarFile = null);
 
 /// <summary>
 /// Cleans up after XARs, for this user: unmounts squashfuse mounts of ours whose lock file was last
-/// touched longer ago than the idle limit (holding the lock, as Facebook's cleaner does, and never a
-/// busy one), and deletes cache entries unused for longer than the age limit (never one in use:
-/// running programs hold the entry's lock shared).
+/// touched longer ago than the idle limit, or whose XAR file is gone or now holds another UUID however
+/// recent (holding the lock, as Facebook's cleaner does, and never a busy one); deletes cache entries
+/// unused for longer than the age limit (never one in use: running programs hold the entry's lock
+/// shared), and the temporary trees of extractions that were killed (their lock no longer held).
 /// </summary>
 public static class XarGarbageCollector
 {
@@ -54,25 +58,85 @@ public static class XarGarbageCollector
                     actions.Add(new("mount", mount.MountPoint, "in use (locked)"));
                     continue;
                 }
-                if (lockFile.LastUsedSeconds > usedBefore)
+                string? file = lockFile.RecordedXarFile();
+                // A repack makes a new UUID: the mount of the old one serves nobody, however recent.
+                bool stale = file is not null && !HoldsUuid(file, XarMountLayout.TryParseDirectoryName(name)!);
+                if (lockFile.LastUsedSeconds > usedBefore && !stale)
                 {
-                    actions.Add(new("mount", mount.MountPoint, "recently used"));
+                    actions.Add(new("mount", mount.MountPoint, "recently used", file));
                     continue;
                 }
                 if (dryRun)
                 {
-                    actions.Add(new("mount", mount.MountPoint, "would unmount"));
+                    actions.Add(new("mount", mount.MountPoint, "would unmount", file));
                     continue;
                 }
                 string? error = FuseMount.TryUnmount(mount.MountPoint, lazy: false);
                 if (error is not null)
                 {
-                    actions.Add(new("mount", mount.MountPoint, "in use: " + error));
+                    actions.Add(new("mount", mount.MountPoint, "in use: " + error, file));
                     continue;
                 }
                 Rmdir(mount.MountPoint);
                 Unlink(lockPath);
-                actions.Add(new("mount", mount.MountPoint, "unmounted"));
+                actions.Add(new("mount", mount.MountPoint, "unmounted", file));
+            }
+        }
+    }
+
+    /// <summary>True when <paramref name="file"/> is a XAR whose header names <paramref name="uuid"/>.</summary>
+    private static bool HoldsUuid(string file, string uuid)
+    {
+        try
+        {
+            return string.Equals(XarHeader.ReadFromFile(file).Uuid, uuid, StringComparison.OrdinalIgnoreCase);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarHeaderException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Temporary trees of extractions that were killed half-way: removed when their entry's lock is free.</summary>
+    private static void CollectLeftovers(List<XarGcAction> actions, string root, bool dryRun)
+    {
+        IEnumerable<string> leftovers;
+        try
+        {
+            leftovers = Directory.GetDirectories(root, ".*.xar-tmp-*");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        foreach (string leftover in leftovers)
+        {
+            string name = Path.GetFileName(leftover);
+            string uuid = name[1..name.IndexOf(".xar-tmp-", StringComparison.Ordinal)];
+            if (uuid.Length == 0 || uuid.AsSpan().ContainsAnyExcept("0123456789abcdefABCDEF"))
+                continue;
+            string lockPath = root + "/" + XarCache.LockFilePrefix + uuid;
+            XarLockFile? lockFile = null;
+            try
+            {
+                lockFile = XarLockFile.Open(lockPath, create: true);
+                if (!lockFile.TryLockExclusive())
+                    continue; // an extraction is writing it right now
+                if (dryRun)
+                {
+                    actions.Add(new("cache", leftover, "would delete"));
+                    continue;
+                }
+                TreeRemover.Delete(leftover);
+                actions.Add(new("cache", leftover, "deleted"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarLaunchException)
+            {
+                actions.Add(new("cache", leftover, "cannot delete: " + e.Message));
+            }
+            finally
+            {
+                lockFile?.Dispose();
             }
         }
     }
@@ -83,6 +147,7 @@ public static class XarGarbageCollector
         {
             if (PosixPath.TryLstat(root.Path) is null && PosixPath.TryStat(root.Path) is null)
                 continue;
+            CollectLeftovers(actions, root.Path, dryRun);
             IEnumerable<string> lockFiles;
             try
             {
@@ -114,14 +179,15 @@ public static class XarGarbageCollector
                         actions.Add(new("cache", entry, "in use"));
                         continue;
                     }
+                    string? file = lockFile.RecordedXarFile();
                     if (lockFile.LastUsedSeconds > usedBefore)
                     {
-                        actions.Add(new("cache", entry, "recently used"));
+                        actions.Add(new("cache", entry, "recently used", file));
                         continue;
                     }
                     if (dryRun)
                     {
-                        actions.Add(new("cache", entry, "would delete"));
+                        actions.Add(new("cache", entry, "would delete", file));
                         continue;
                     }
                     // Renamed first so no launcher ever sees a half-deleted entry as complete.
@@ -147,7 +213,7 @@ public static class XarGarbageCollector
                         }
                     }
                     Unlink(lockPath);
-                    actions.Add(new("cache", entry, "deleted"));
+                    actions.Add(new("cache", entry, "deleted", file));
                 }
             }
         }

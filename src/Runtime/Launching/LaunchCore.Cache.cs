@@ -182,7 +182,7 @@ public static unsafe partial class LaunchCore
     }
 
     /// <summary>
-    /// The cache root to use, opened (O_PATH) and checked, its path in <paramref name="rootPath"/>; -1 with the
+    /// The cache root to use, opened (O_PATH) and checked, its path (free of links) in <paramref name="rootPath"/>; -1 with the
     /// outcome filled when the named one is unusable or none is. A user's root may be a link and is created with
     /// its parents; a shared one (in a world-writable place) must be ours alone, 0700, not a link.
     /// </summary>
@@ -213,8 +213,8 @@ public static unsafe partial class LaunchCore
 
             var attempt = outcome; // a copy: a fallback's failure must not stick
             int fd = kind == CacheRootKind.Shared
-                ? OpenSharedCacheRoot(path.CString, ref attempt)
-                : OpenUserCacheRoot(path.CString, create, ref attempt);
+                ? OpenSharedCacheRoot(path.CString, rootPath, ref attempt)
+                : OpenUserCacheRoot(path.CString, create, rootPath, ref attempt);
             if (fd >= 0 && IsNoExec(fd))
             {
                 Close(fd);
@@ -222,10 +222,7 @@ public static unsafe partial class LaunchCore
                 continue;
             }
             if (fd >= 0)
-            {
-                LaunchFailure.Copy(path.CString, rootPath);
-                return fd;
-            }
+                return fd; // rootPath holds where it really is
             if (kind == CacheRootKind.Explicit)
             {
                 outcome = attempt;
@@ -260,12 +257,12 @@ public static unsafe partial class LaunchCore
     }
 
     /// <summary>The user's own cache: created with its parents (0700) when missing; a directory of ours, writable by us alone.</summary>
-    private static int OpenUserCacheRoot(byte* path, bool create, ref LaunchOutcome outcome)
+    private static int OpenUserCacheRoot(byte* path, bool create, byte* canonical, ref LaunchOutcome outcome)
     {
         LibC.Statx st;
         if (create && StatxAt(LibC.AT_FDCWD, path, 0, LibC.STATX_BASIC_STATS, &st) != 0 && Errno == LibC.ENOENT)
             CreateWithParents(path);
-        int fd = TrustedDirectory.Open(path, followLast: true, checkLast: false, LaunchSubject.CacheRoot, ref outcome);
+        int fd = TrustedDirectory.Open(path, followLast: true, checkLast: false, LaunchSubject.CacheRoot, canonical, ref outcome);
         if (fd < 0)
             return -1;
         TrustedDirectory.Stat(fd, &st);
@@ -282,7 +279,7 @@ public static unsafe partial class LaunchCore
     }
 
     /// <summary><c>DIR/xar-EUID</c> in a shared directory: created 0700 unless there, then ours alone, 0700, not a link.</summary>
-    private static int OpenSharedCacheRoot(byte* path, ref LaunchOutcome outcome)
+    private static int OpenSharedCacheRoot(byte* path, byte* canonical, ref LaunchOutcome outcome)
     {
         int slash = NativeText.FromCString(path).Length - 1;
         while (slash > 0 && path[slash] != '/')
@@ -290,10 +287,14 @@ public static unsafe partial class LaunchCore
         byte* parent = stackalloc byte[PathBuilder.Capacity];
         var parentPath = new PathBuilder(parent);
         parentPath.Append(slash == 0 ? new NativeText(path, 1) : new NativeText(path, slash));
-        int parentFd = TrustedDirectory.Open(parent, followLast: true, checkLast: true, LaunchSubject.CacheRoot, ref outcome);
+        int parentFd = TrustedDirectory.Open(parent, followLast: true, checkLast: true, LaunchSubject.CacheRoot, canonical, ref outcome);
         if (parentFd < 0)
             return -1;
         byte* name = path + slash + 1;
+        var where = new PathBuilder(canonical + NativeText.FromCString(canonical).Length, PathBuilder.Capacity - NativeText.FromCString(canonical).Length);
+        if (!(canonical[0] == '/' && canonical[1] == 0))
+            where.Append((byte)'/');
+        where.Append(NativeText.FromCString(name));
         if (MkdirAt(parentFd, name, (int)PrivateDirectoryMode) == 0)
             FchmodAt(parentFd, name, (int)PrivateDirectoryMode, 0);
         int fd = OpenAt(parentFd, name, LibC.O_PATH | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);

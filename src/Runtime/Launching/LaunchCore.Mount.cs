@@ -26,7 +26,13 @@ public static unsafe partial class LaunchCore
         if (found != FuseUnavailability.None || outcome.Problem != LaunchProblem.None)
             return found;
         uint savedUmask = Umask(CreationUmask);
-        int rootFd = TrustedDirectory.Open(root.CString, followLast: true, checkLast: false, LaunchSubject.MountRoot, ref outcome);
+        byte* canonical = stackalloc byte[PathBuilder.Capacity];
+        int rootFd = TrustedDirectory.Open(root.CString, followLast: true, checkLast: false, LaunchSubject.MountRoot, canonical, ref outcome);
+        if (rootFd >= 0)
+        {
+            root.Truncate(0);
+            root.Append(NativeText.FromCString(canonical));
+        }
         if (rootFd < 0 || !CheckMountRoot(rootFd, root.CString, ref outcome))
         {
             if (rootFd >= 0)
@@ -166,6 +172,7 @@ public static unsafe partial class LaunchCore
                 Close(lockFd);
                 return reason;
             }
+            RecordXarFile(lockFd, outcome.XarFd);
         }
         outcome.IsNewMount = isNew;
         Futimens(lockFd, null); // "last used", for gc

@@ -213,6 +213,21 @@ public static unsafe partial class LaunchCore
         }
     }
 
+    /// <summary>
+    /// Writes the XAR file a mount or cache entry was made from (where the kernel has the open file, one line)
+    /// into its lock file, held exclusively: gc names it, and unmounts a mount whose file is gone or replaced.
+    /// </summary>
+    public static void RecordXarFile(int lockFd, int xarFd)
+    {
+        byte* path = stackalloc byte[PathBuilder.Capacity + 1];
+        if (!TrustedDirectory.TryProcFdPath(xarFd, path))
+            return;
+        int length = NativeText.FromCString(path).Length;
+        path[length] = (byte)'\n';
+        if (Pwrite(lockFd, path, length + 1, 0) == length + 1)
+            Ftruncate(lockFd, length + 1);
+    }
+
     /// <summary>Reads a small file (/etc/fuse.conf, /proc/self/cgroup) into <paramref name="buffer"/>: its length, or -1.</summary>
     internal static int ReadSmallFile(ReadOnlySpan<byte> pathWithNul, byte* buffer, int capacity)
     {

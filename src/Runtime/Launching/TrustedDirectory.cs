@@ -16,9 +16,11 @@ public static unsafe class TrustedDirectory
     /// Opens <paramref name="path"/> (following links when <paramref name="followLast"/>, as for a root named by
     /// the user) and checks that no directory above it can be changed by another user: each is owned by root or
     /// us, and not writable by group or others unless sticky. With <paramref name="checkLast"/> the directory
-    /// itself too; otherwise its own rules are the caller's (on the returned descriptor). -1 with the outcome filled.
+    /// itself too; otherwise its own rules are the caller's (on the returned descriptor). <paramref name="canonical"/>
+    /// (PathBuilder.Capacity bytes) receives the path that was walked, free of links: paths built on it for
+    /// helpers and exec name what was checked, whatever a link on the way is changed to. -1 with the outcome filled.
     /// </summary>
-    public static int Open(byte* path, bool followLast, bool checkLast, LaunchSubject subject, ref LaunchOutcome outcome)
+    public static int Open(byte* path, bool followLast, bool checkLast, LaunchSubject subject, byte* canonical, ref LaunchOutcome outcome)
     {
         int fd = OpenAt(LibC.AT_FDCWD, path, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC | (followLast ? 0 : LibC.O_NOFOLLOW), 0);
         if (fd < 0)
@@ -29,7 +31,6 @@ public static unsafe class TrustedDirectory
             return -1;
         }
         // Where it really is: the kernel's name for the open directory, walked again from "/" without following anything.
-        byte* canonical = stackalloc byte[PathBuilder.Capacity];
         if (!TryProcFdPath(fd, canonical))
         {
             Close(fd);

@@ -106,6 +106,8 @@ public static unsafe class XarLauncher
             extracted = true;
         }
         handle.Dispose();
+        if (extracted)
+            LaunchCore.RecordXarFile(lockFile.FileDescriptor, outcome.XarFd);
         lockFile.Touch();
         return extracted ? root + "/" + uuid : null;
     }
