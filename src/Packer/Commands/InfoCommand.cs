@@ -25,7 +25,7 @@ public static class InfoCommand
             return CliRunner.Run(input, () =>
             {
                 using var archive = ImageInput.Open(input, parse.GetValue(offset));
-                var fields = Collect(archive, new FileInfo(input).Length);
+                var fields = Collect(archive, archive.FileLength);
                 if (parse.GetValue(json))
                     WriteJson(archive.Header, fields);
                 else

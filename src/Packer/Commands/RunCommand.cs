@@ -35,9 +35,9 @@ public static class RunCommand
     /// <param name="raw">FILE and ARGS as the bytes given, when known: what is passed on.</param>
     private static int Run(string xarPath, string[] arguments, byte[][]? raw)
     {
-        if (!File.Exists(xarPath))
-            return CliRunner.Run(xarPath, () => throw new UsageException(Directory.Exists(xarPath) ? "is a directory, not a XAR file" : "no such file", xarPath));
         raw ??= RawArguments.Utf8([xarPath, .. arguments]);
+        if (Kind(raw[0]) is { } problem)
+            return CliRunner.Run(xarPath, () => throw new UsageException(problem, xarPath));
         try
         {
             // The launch core, as xarexec runs it: returns only when the program could not be started.
@@ -49,6 +49,17 @@ public static class RunCommand
             Console.Error.Write($"xar: {xarPath}: {e.Message.ReplaceLineEndings(" ").Trim()}\n");
             return LauncherFailure;
         }
+    }
+
+    /// <summary>Why the file (named by its bytes) cannot be a XAR file to run, or null.</summary>
+    private static unsafe string? Kind(byte[] path)
+    {
+        byte[] cpath = [.. path, 0];
+        Xar.Posix.LibC.Statx st;
+        fixed (byte* p = cpath)
+            if (Xar.Posix.LibC.StatxAt(Xar.Posix.LibC.AT_FDCWD, p, 0, Xar.Posix.LibC.STATX_BASIC_STATS, &st) != 0)
+                return "no such file";
+        return st.IsDirectory ? "is a directory, not a XAR file" : null;
     }
 
     /// <summary>A launcher failure, as xarexec's: never taken for the program's own exit status.</summary>

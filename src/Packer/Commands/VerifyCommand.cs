@@ -25,7 +25,7 @@ public static class VerifyCommand
             {
                 using var archive = ImageInput.Open(input, parse.GetValue(offset));
                 var report = archive.Image.Verify();
-                string uuid = CheckUuid(input, archive.Header);
+                string uuid = CheckUuid(archive);
                 if (!parse.GetValue(quiet))
                     Console.Out.Write(
                         $"{input}: OK: {report.Inodes} inodes ({report.Directories} directories, {report.Files} files, {report.Symlinks} symlinks, {report.Others} other), " +
@@ -41,13 +41,11 @@ public static class VerifyCommand
     /// (the bytes from OFFSET to the end). Other tools pick UUIDs freely, so a UUID that is not
     /// the hash is reported, not rejected; one that matches proves the image intact.
     /// </summary>
-    private static string CheckUuid(string path, XarHeader? xarHeader)
+    private static string CheckUuid(XarArchive archive)
     {
-        if (xarHeader is not { } header)
+        if (archive.Header is not { } header)
             return "no XAR header";
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        stream.Position = header.Offset;
-        string hash = Convert.ToHexStringLower(SHA256.HashData(stream));
+        string hash = Convert.ToHexStringLower(archive.HashImage());
         if (string.Equals(header.Uuid, hash[..Math.Min(hash.Length, header.Uuid.Length)], StringComparison.OrdinalIgnoreCase) && header.Uuid.Length >= 16)
             return "UUID matches the image hash";
         return "UUID is not the image hash (not checked)";

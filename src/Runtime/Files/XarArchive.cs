@@ -21,6 +21,9 @@ public sealed class XarArchive : IDisposable
 
     public SquashFsImage Image { get; }
 
+    /// <summary>The size of the whole file, header included.</summary>
+    public long FileLength { get; private init; }
+
     /// <summary>
     /// Opens <paramref name="path"/>: the image at <paramref name="offset"/> when given, else a XAR
     /// file's image (told by its shebang) or a bare image at 0.
@@ -49,7 +52,7 @@ public sealed class XarArchive : IDisposable
                     header = XarHeader.Parse(start.AsSpan(0, length));
             }
             var image = SquashFsImage.Open(handle, offset ?? header?.Offset ?? 0, leaveOpen: true);
-            return new XarArchive(header, image, leaveOpen ? null : handle);
+            return new XarArchive(header, image, leaveOpen ? null : handle) { FileLength = RandomAccess.GetLength(handle), _handle = handle };
         }
         catch
         {
@@ -60,6 +63,29 @@ public sealed class XarArchive : IDisposable
     }
 
     private readonly SafeFileHandle? _ownedHandle;
+    private SafeFileHandle _handle = null!;
+
+    /// <summary>The SHA-256 of the image: the bytes from its offset to the end of the file, read through the same descriptor.</summary>
+    public byte[] HashImage()
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            long position = Image.ImageOffset;
+            int n;
+            while ((n = RandomAccess.Read(_handle, buffer, position)) > 0)
+            {
+                sha.AppendData(buffer, 0, n);
+                position += n;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return sha.GetHashAndReset();
+    }
 
     private XarArchive(XarHeader? header, SquashFsImage image, SafeFileHandle? ownedHandle)
         : this(header, image) => _ownedHandle = ownedHandle;

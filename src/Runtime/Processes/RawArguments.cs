@@ -42,6 +42,32 @@ public static class RawArguments
         return raw.GetRange(1, args.Length).ToArray();
     }
 
+    /// <summary>
+    /// The bytes of the command-line argument that .NET handed over as <paramref name="value"/>: a file name
+    /// that is not UTF-8 reaches Main with its bad bytes replaced, and only the original bytes name the file.
+    /// UTF-8 when no argument decodes to it.
+    /// </summary>
+    public static byte[] Of(string value)
+    {
+        try
+        {
+            byte[] cmdline = File.ReadAllBytes("/proc/self/cmdline");
+            int start = 0;
+            for (int i = 0; i < cmdline.Length; i++)
+            {
+                if (cmdline[i] != 0)
+                    continue;
+                if (start > 0 && Encoding.UTF8.GetString(cmdline, start, i - start) == value)
+                    return cmdline[start..i];
+                start = i + 1;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return Encoding.UTF8.GetBytes(value);
+    }
+
     /// <summary>Arguments given as strings, as the bytes to pass on: UTF-8.</summary>
     public static byte[][] Utf8(params ReadOnlySpan<string> strings)
     {
