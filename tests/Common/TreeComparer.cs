@@ -45,7 +45,7 @@ public static class TreeComparer
             // One thread per side: each mostly waits on its own reader.
             var scanA = Task.Run(() => TreeManifest.Scan(sideA.Root, settings, sideA.Quirks));
             var scanB = Task.Run(() => TreeManifest.Scan(sideB.Root, settings, sideB.Quirks));
-            Task.WaitAll(scanA, scanB);
+            Task.WhenAll(scanA, scanB).GetAwaiter().GetResult(); // the first failure as it is, not wrapped
             result = Judge(sideA, scanA.Result, sideB, scanB.Result, settings, options.MaxShown);
         }
         catch

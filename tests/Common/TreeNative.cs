@@ -25,7 +25,6 @@ internal static unsafe partial class TreeNative
 
     public const int AtSymlinkNoFollow = 0x100;
     public const int AtNoAutomount = 0x800;
-    public const int AtEmptyPath = 0x1000;
     public const uint StatxBasicStats = 0x7ff;
 
     public const int SIfMt = 0xF000;
