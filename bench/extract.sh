@@ -41,7 +41,7 @@ echo "| corpus | image MiB | unsquashfs -p $JOBS s | xar extract -j $JOBS s | ra
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 largest= largest_size=0 largest_corpus=
 for c in python-stdlib usr-share-doc dotnet-sdk; do
-    [[ -d $WORK/corpora/$c ]] || bash ../../shared/bench/corpus.sh "$WORK/corpora" "$c" >/dev/null
+    [[ -d $WORK/corpora/$c ]] || bash corpus.sh "$WORK/corpora" "$c" >/dev/null
     img=$T/$c.sqfs
     [[ -f $img ]] || "$MKSQUASHFS" "$WORK/corpora/$c" "$img" -comp "$COMP" -noappend -no-progress -quiet >/dev/null
     size=$(stat -c %s "$img")

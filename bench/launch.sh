@@ -75,7 +75,7 @@ value() { awk -v n="$1" '$1 == n { print $2 }'; }
 
 PY=$(python3 -c 'import sys; print(sys.executable)')   # the interpreter itself, not a pyenv shim
 STDLIB=${BENCH_WORK:-$HERE/work}/corpora/python-stdlib
-[[ -d $STDLIB ]] || bash ../../shared/bench/corpus.sh "$(dirname "$STDLIB")" python-stdlib >/dev/null
+[[ -d $STDLIB ]] || bash corpus.sh "$(dirname "$STDLIB")" python-stdlib >/dev/null
 
 xar pack ../samples/hello -o "$WORK/hello.xar" --exec hello --quiet
 mkdir -p "$WORK/stdlib-tree"

@@ -11,7 +11,7 @@
 #
 # Environment:
 #   XAR_BIN=DIR          where the xar program is (default: ../out/bin; run `make publish` first)
-#   BENCH_WORK=DIR       corpora in DIR/corpora (built with ../../shared/bench/corpus.sh if missing)
+#   BENCH_WORK=DIR       corpora in DIR/corpora (built with corpus.sh if missing)
 #   BENCH_CODECS="..."   codecs to run (default: "zstd gzip xz lz4")
 #   BENCH_JOBS=N         threads for both tools (default: nproc)
 set -euo pipefail
@@ -52,7 +52,7 @@ echo "| corpus | codec | ours s | mksquashfs s | time ratio | ours bytes | mksqu
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for corpus in "${CORPORA[@]}"; do
     src=$WORK/corpora/$corpus
-    [[ -d $src ]] || bash ../../shared/bench/corpus.sh "$WORK/corpora" "$corpus" >/dev/null
+    [[ -d $src ]] || bash corpus.sh "$WORK/corpora" "$corpus" >/dev/null
     for codec in $CODECS; do
         # warm the page cache equally for both
         find "$src" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true

@@ -7,7 +7,7 @@ export XAR_BIN=${XAR_BIN:-$(cd .. && pwd)/out/bin}
 WORK=${BENCH_WORK:-$(pwd)/work}
 mkdir -p "$WORK"
 for c in python-stdlib dotnet-sdk usr-share-doc; do
-    [[ -d $WORK/corpora/$c ]] || bash ../../shared/bench/corpus.sh "$WORK/corpora" "$c" >/dev/null
+    [[ -d $WORK/corpora/$c ]] || bash corpus.sh "$WORK/corpora" "$c" >/dev/null
 done
 echo "== codecs (one thread, 128 KiB blocks of python-stdlib)"
 dotnet run -c Release --project CodecBench -- "$WORK/corpora/python-stdlib" 64

@@ -18,13 +18,8 @@ public static partial class TestEnv
 
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>../shared/bench beside the checkout (XAR_SHARED_DIR overrides the shared/ folder).</summary>
-    public static string SharedBench =>
-        Path.Combine(Environment.GetEnvironmentVariable("XAR_SHARED_DIR") ?? Path.Combine(RepoRoot, "..", "shared"), "bench");
-
-    public static string CorpusScript => Path.Combine(SharedBench, "corpus.sh");
-
-    public static string TreeDiffScript => Path.Combine(SharedBench, "treediff.sh");
+    /// <summary>bench/corpus.sh: builds the benchmark and test corpora.</summary>
+    public static string CorpusScript => Path.Combine(RepoRoot, "bench", "corpus.sh");
 
     private static string FindRepoRoot()
     {
@@ -123,12 +118,26 @@ public static partial class TestEnv
         return copy;
     }
 
-    /// <summary>Runs treediff.sh and fails the test with its report unless the two sides are identical.</summary>
+    /// <summary>
+    /// Fails the test with the comparer's report unless the two sides hold exactly the same files
+    /// (<see cref="TreeComparer"/>; options as in <see cref="TreeCompareOptions"/>).
+    /// XAR_TREEDIFF_CROSSCHECK=SCRIPT also runs SCRIPT [options] A B (a treediff.sh-style checker,
+    /// exit 0 when identical) and fails when its verdict differs from ours (treediff.sh cannot read
+    /// paths beyond PATH_MAX, so LongPathTests fails that cross-check by design).
+    /// </summary>
     public static void AssertTreesEqual(string a, string b, params string[] options)
     {
-        var r = Run(new RunOptions("bash", [TreeDiffScript, .. options, a, b]) { TimeoutMs = 600_000 });
-        if (r.ExitCode != 0)
-            throw new Xunit.Sdk.XunitException($"treediff {string.Join(' ', options)} {a} {b}: exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
+        var result = TreeComparer.Compare(a, b, options);
+        if (Environment.GetEnvironmentVariable("XAR_TREEDIFF_CROSSCHECK") is { Length: > 0 } script)
+        {
+            var r = Run(new RunOptions("bash", [script, .. options, a, b]) { TimeoutMs = 600_000 });
+            if ((r.ExitCode == 0) != result.Identical)
+                throw new Xunit.Sdk.XunitException(
+                    $"verdicts differ on {string.Join(' ', options)} {a} {b}: ours {(result.Identical ? "identical" : "different")}, {script} exit {r.ExitCode}\n" +
+                    $"{result.Report}\n{r.StandardOutput}\n{r.StandardError}");
+        }
+        if (!result.Identical)
+            throw new Xunit.Sdk.XunitException($"trees differ: {string.Join(' ', options)} {a} {b}\n{result.Report}");
     }
 }
 
@@ -181,7 +190,7 @@ public sealed class TempDir : IDisposable
 }
 
 /// <summary>
-/// The corpora of ../shared/bench/corpus.sh, built once per machine into the temp folder (keyed by
+/// The corpora of bench/corpus.sh, built once per machine into the temp folder (keyed by
 /// the script's hash, under a lock, so parallel test projects share one copy) and never committed.
 /// </summary>
 public static class Corpus
@@ -194,7 +203,7 @@ public static class Corpus
         {
             string script = TestEnv.CorpusScript;
             if (!File.Exists(script))
-                throw new InvalidOperationException($"corpus.sh not found at {script} (set XAR_SHARED_DIR)");
+                throw new InvalidOperationException($"corpus.sh not found at {script}");
             string key = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(script)))[..12].ToLowerInvariant();
             string root = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"xar-corpora-{key}-uid{(TestEnv.IsRoot ? 0 : 1)}");
             Directory.CreateDirectory(root);

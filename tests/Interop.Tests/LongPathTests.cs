@@ -4,9 +4,9 @@ namespace Xar.Interop.Tests;
 
 /// <summary>
 /// Trees whose paths exceed PATH_MAX (4096 bytes): mksquashfs leaves such entries out with a
-/// warning, and treediff.sh cannot read them; `xar pack` stores them and `xar extract` restores
-/// them (hard links and xattrs included). Judged by the kernel and squashfuse, compared with a
-/// walk that only ever uses directory descriptors.
+/// warning; `xar pack` stores them and `xar extract` restores them (hard links and xattrs
+/// included). Judged by the kernel and squashfuse, compared with a walk that only ever uses
+/// directory descriptors, and by the tree comparer, which walks the same way.
 /// </summary>
 [Collection("writer-interop")]
 public class LongPathTests
@@ -131,5 +131,8 @@ walk(os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY), "")
 
         XarProgram.Run("extract", image, "-o", extracted, "-q").EnsureSuccess("xar extract");
         Assert.Equal(expected, Snap(extracted));
+        TestEnv.AssertTreesEqual(source, image, "--via", "kernel");
+        TestEnv.AssertTreesEqual(source, image, "--via", "squashfuse_ll");
+        TestEnv.AssertTreesEqual(source, extracted);
     }
 }

@@ -5,7 +5,7 @@ namespace Xar.Interop.Tests;
 
 /// <summary>
 /// Images written by `xar pack` read back by the real peers (unsquashfs, the Linux kernel,
-/// squashfuse_ll) hold exactly the source tree (treediff.sh), and `unsquashfs -s` reports what was asked.
+/// squashfuse_ll) hold exactly the source tree (TestEnv.AssertTreesEqual), and `unsquashfs -s` reports what was asked.
 /// </summary>
 [Collection("writer-interop")]
 public class WriterPeerTests
