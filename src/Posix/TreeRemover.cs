@@ -88,3 +88,75 @@ public static unsafe class TreeRemover
         }
     }
 }
+
+/// <summary>
+/// Takes the write bits off every directory and file of a tree (symbolic links have none), walking by
+/// descriptor with raw byte names and never following a link: a complete cache entry is what the image
+/// holds, and the program it runs must not change it (a Python writing .pyc files, say).
+/// </summary>
+public static unsafe class TreeWriteProtection
+{
+    private const uint WriteBits = 0x92; // 0222
+
+    public static void Apply(string path)
+    {
+        byte[] cpath = NativePath.ToCString(path);
+        fixed (byte* p = cpath)
+        {
+            int fd = LibC.OpenAt(LibC.AT_FDCWD, p, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
+            if (fd < 0)
+                throw NativePath.Error("open", cpath.AsSpan(0, cpath.Length - 1), LibC.LastError);
+            ProtectContents(fd, cpath.AsSpan(0, cpath.Length - 1).ToArray()); // takes ownership of fd
+        }
+    }
+
+    private static void ProtectContents(int fd, byte[] path)
+    {
+        if (LibC.FStatx(fd, out var self) == 0)
+            LibC.Fchmod(fd, self.Permissions & ~WriteBits);
+        nint dir = LibC.FdOpenDir(fd);
+        if (dir == 0)
+        {
+            int errno = LibC.LastError;
+            LibC.Close(fd);
+            throw NativePath.Error("read directory", path, errno);
+        }
+        try
+        {
+            var subdirectories = new List<byte[]>();
+            byte* ent;
+            while ((ent = LibC.ReadDir(dir)) != null)
+            {
+                var span = new ReadOnlySpan<byte>((byte*)ent + LibC.DirentNameOffset, 256);
+                span = span[..span.IndexOf((byte)0)];
+                if (span.SequenceEqual("."u8) || span.SequenceEqual(".."u8))
+                    continue;
+                byte[] name = NativePath.ToCString(span);
+                fixed (byte* n = name)
+                {
+                    LibC.Statx st;
+                    if (LibC.StatxAt(fd, n, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &st) != 0)
+                        continue;
+                    if (st.IsDirectory)
+                        subdirectories.Add(name);
+                    else if (st.IsRegularFile && (st.Permissions & WriteBits) != 0 && LibC.FchmodAt(fd, n, st.Permissions & ~WriteBits, 0) != 0)
+                        throw NativePath.Error("chmod", NativePath.Join(path, span), LibC.LastError);
+                }
+            }
+            foreach (byte[] name in subdirectories)
+            {
+                fixed (byte* n = name)
+                {
+                    int child = LibC.OpenAt(fd, n, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
+                    if (child < 0)
+                        throw NativePath.Error("open", NativePath.Join(path, name.AsSpan(0, name.Length - 1)), LibC.LastError);
+                    ProtectContents(child, NativePath.Join(path, name.AsSpan(0, name.Length - 1)));
+                }
+            }
+        }
+        finally
+        {
+            LibC.CloseDir(dir); // closes fd too
+        }
+    }
+}

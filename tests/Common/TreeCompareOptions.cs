@@ -9,6 +9,7 @@ namespace Xar.Tests;
 ///   --via-a / --via-b MODE   one side only (wins over --via)
 ///   --offset-a / --offset-b N   where the image starts (default: "hsqs" at 0, or a XAR header's OFFSET="N")
 ///   --no-owner --no-times --no-xattrs --no-root   leave out uid/gid, mtimes, xattrs, the top directory's own attributes
+///   --no-write-bits       compare modes without their write bits (a read-only copy of a tree, such as a cache entry)
 ///   --inodes              also compare inode numbers and link counts (two views of one image)
 ///   --sparse              also compare allocated blocks of regular files (st_blocks: where holes are kept)
 ///   --max N               differences shown in the report (default 20; 0 = all)
@@ -25,6 +26,7 @@ public sealed record TreeCompareOptions
     public bool Times { get; init; } = true;
     public bool Xattrs { get; init; } = true;
     public bool Root { get; init; } = true;
+    public bool WriteBits { get; init; } = true;
     public bool Inodes { get; init; }
     public bool Sparse { get; init; }
     public int MaxShown { get; init; } = 20;
@@ -49,6 +51,7 @@ public sealed record TreeCompareOptions
                 case "--no-times": o = o with { Times = false }; break;
                 case "--no-xattrs": o = o with { Xattrs = false }; break;
                 case "--no-root": o = o with { Root = false }; break;
+                case "--no-write-bits": o = o with { WriteBits = false }; break;
                 case "--inodes": o = o with { Inodes = true }; break;
                 case "--sparse": o = o with { Sparse = true }; break;
                 case "--max": o = o with { MaxShown = checked((int)Number()) }; break;

@@ -38,6 +38,7 @@ public static class TreeComparer
                 Times = options.Times,
                 Xattrs = options.Xattrs,
                 Root = options.Root,
+                WriteBits = options.WriteBits,
                 Inodes = options.Inodes,
                 Sparse = options.Sparse,
                 LinkCountsOnly = ((sideA.Quirks | sideB.Quirks) & ReaderQuirks.InodePerPath) != 0,

@@ -10,6 +10,7 @@ internal sealed record ManifestSettings
     public bool Times { get; init; } = true;
     public bool Xattrs { get; init; } = true;
     public bool Root { get; init; } = true;
+    public bool WriteBits { get; init; } = true;
     public bool Inodes { get; init; }
     public bool Sparse { get; init; }
 
@@ -201,7 +202,7 @@ internal sealed unsafe class TreeManifest
         bool own = path.Length > 0 || _settings.Root;
         if (own)
         {
-            entry["mode"] = Convert.ToString(st.Mode & 0xFFF, 8).PadLeft(4, '0');
+            entry["mode"] = Convert.ToString(st.Mode & (_settings.WriteBits ? 0xFFF : 0xFFF & ~0x92), 8).PadLeft(4, '0');
             if (_settings.Owner)
             {
                 entry["uid"] = st.Uid.ToString();

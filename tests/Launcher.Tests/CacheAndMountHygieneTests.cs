@@ -113,10 +113,36 @@ public class CacheAndMountHygieneTests
             holder.Kill(entireProcessTree: true); // sleep holds the lock too
             holder.WaitForExit();
         }
+        for (int i = 0; i < 100 && TestEnv.Run("flock", "-n", "-x", lockPath, "true").ExitCode != 0; i++)
+            Thread.Sleep(50); // until the killed sleep is gone too
 
         var gc = Xar(s, env, "gc");
         LaunchAssert.Succeeded(gc);
         Assert.Contains($"deleted: {leftover}\n", gc.StandardOutput);
         Assert.False(Directory.Exists(leftover));
+    }
+
+    [SkippableFact]
+    public void ACompleteCacheEntryHasNoWriteBitsAndGcStillRemovesIt()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        Directory.CreateDirectory(Path.Combine(s.AppTree, "lib", "pkg"));
+        File.WriteAllText(Path.Combine(s.AppTree, "lib", "pkg", "mod.py"), "x = 1\n");
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        LaunchAssert.Succeeded(s.Run(xar, [], extract: true));
+        string entry = Path.Combine(s.CacheDir, uuid);
+        var writable = Directory.EnumerateFileSystemEntries(entry, "*", SearchOption.AllDirectories).Append(entry)
+            .Where(p => new FileInfo(p).LinkTarget is null && (File.GetUnixFileMode(p) & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+            .ToList();
+        Assert.Empty(writable);
+        TestEnv.AssertTreesEqual(xar, entry, "--no-owner", "--no-xattrs", "--no-write-bits");
+
+        File.SetLastWriteTimeUtc(Path.Combine(s.CacheDir, "lockfile." + uuid), DateTime.UtcNow.AddDays(-60));
+        var gc = Xar(s, s.Environment(), "gc");
+        LaunchAssert.Succeeded(gc);
+        Assert.Equal($"deleted: {entry}\n", gc.StandardOutput);
+        Assert.False(Directory.Exists(entry));
     }
 }

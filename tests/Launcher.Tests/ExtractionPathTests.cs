@@ -34,7 +34,7 @@ public class ExtractionPathTests
         }
         Assert.Equal(1, results.Count(r => r.StandardError.Contains("extracted once")));
         Assert.Empty(Leftovers(s, uuid));
-        TestEnv.AssertTreesEqual(xar, Path.Combine(s.CacheDir, uuid), "--no-owner", "--no-xattrs");
+        TestEnv.AssertTreesEqual(xar, Path.Combine(s.CacheDir, uuid), "--no-owner", "--no-xattrs", "--no-write-bits");
     }
 
     [SkippableFact]
@@ -78,7 +78,7 @@ public class ExtractionPathTests
         LaunchAssert.Succeeded(r);
         Assert.StartsWith("[after]\n", r.StandardOutput);
         Assert.Empty(Leftovers(s, uuid));
-        TestEnv.AssertTreesEqual(xar, Path.Combine(s.CacheDir, uuid), "--no-owner", "--no-xattrs");
+        TestEnv.AssertTreesEqual(xar, Path.Combine(s.CacheDir, uuid), "--no-owner", "--no-xattrs", "--no-write-bits");
     }
 
     [SkippableFact]

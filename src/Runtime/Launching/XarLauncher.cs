@@ -97,10 +97,13 @@ public static unsafe class XarLauncher
             {
                 using var archive = XarArchive.Open(handle, leaveOpen: true);
                 SquashFsFile.ExtractToDirectory(archive.Image, entry, new SquashFsExtractOptions { RestoreOwners = false, RestoreXattrs = false });
+                // Complete: from now on what the image holds, which the program must not change (as on the read-only mount).
+                TreeWriteProtection.Apply(entry);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidArchiveException)
             {
                 XarCache.RemoveLeftovers(rootFd, uuid);
+                TreeRemover.Delete(entry);
                 throw new XarLaunchException($"cannot extract into {root}/{uuid}: {e.Message.ReplaceLineEndings(" ")}", e);
             }
             extracted = true;
