@@ -108,7 +108,8 @@ public class ReviewLauncherTests
             var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "exec \"$0\" \"$1\" >&-", xarexec!, xar]) { Environment = env });
             Assert.True(File.Exists(tmp["marker"]), $"run {run}: the program did not run: {r.StandardError}");
             var lockFile = Directory.GetFiles(cache, "lockfile.*").Single();
-            Assert.Equal(0, new FileInfo(lockFile).Length);
+            // It holds only the XAR file it was extracted from (for gc), never the program's output.
+            Assert.Equal(xar + "\n", File.ReadAllText(lockFile));
         }
     }
 }
