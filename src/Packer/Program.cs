@@ -12,7 +12,7 @@ public static class Program
         var root = new RootCommand("xar: pack an application into one compressed, read-only, executable file (XAR / SquashFS), and inspect such files.");
         // One line per command; each command lives in Commands/<Name>Command.cs.
         // (pack)
-        root.Subcommands.Add(Commands.PackCommand.Create());
+        root.Subcommands.Add(Commands.PackCommand.Create(args));
         // (info, ls, cat, extract, verify)
         root.Subcommands.Add(Commands.InfoCommand.Create());
         root.Subcommands.Add(Commands.LsCommand.Create());

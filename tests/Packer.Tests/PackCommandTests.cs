@@ -1,6 +1,8 @@
 using System.Runtime.Versioning;
 using Xar.Packer.Cli;
 using Xar.Packer.Commands;
+using Xar.Runtime;
+using Xar.SquashFs;
 using Xar.Tests;
 
 namespace Xar.Packer.Tests;
@@ -20,6 +22,34 @@ public class PackCommandTests
     }
 
     private static int Pack(params string[] args) => Program.Main(["pack", .. args, "--quiet"]);
+
+    /// <summary>Runs `xar pack ARGS` in this process (no --quiet added): (exit status, stderr).</summary>
+    private static (int Status, string Error) PackCapturingErrors(params string[] args)
+    {
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            return (Program.Main(["pack", .. args]), error.ToString());
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+    }
+
+    /// <summary>The archive's files, extracted into DIR/x, and its bootstrap run there as a launcher would: stdout.</summary>
+    private static string RunBootstrap(TempDir dir, string xar, params string[] callerArguments)
+    {
+        string tree = dir["x"];
+        using (var archive = XarArchive.Open(xar))
+            SquashFsFile.ExtractToDirectory(archive.Image, tree);
+        var header = XarHeader.ReadFromFile(xar);
+        string output = TestEnv.Run("/bin/sh", ["-e", Path.Combine(tree, header.ExecTarget!), xar, .. callerArguments]).EnsureSuccess("bootstrap").StandardOutput;
+        Directory.Delete(tree, recursive: true);
+        return output;
+    }
 
     private static string[] Leftovers(TempDir dir) =>
         Directory.GetFiles(dir.Path).Select(Path.GetFileName).Where(n => n!.Contains(".tmp")).ToArray()!;
@@ -215,5 +245,61 @@ public class PackCommandTests
         long once = new FileInfo(dir["dedup"]).Length, twice = new FileInfo(dir["nodedup"]).Length;
         Assert.InRange(once, 300_000, 320_000);
         Assert.InRange(twice, 600_000, 620_000);
+    }
+
+    [Fact]
+    public void ExecArgsComeBeforeTheArchivesArguments()
+    {
+        using var dir = Tree();
+        File.WriteAllText(dir["src/bin/app"], "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done; echo\n");
+        Assert.Equal(0, Pack(dir["src"], "-o", dir["a.xar"], "--exec", "./bin/app",
+            "--exec-arg", "--flag", "--exec-arg=-x", "--exec-arg", "a b", "--exec-arg", "", "--exec-arg", "it's $HOME"));
+        Assert.Equal("[--flag][-x][a b][][it's $HOME][one][two three]\n", RunBootstrap(dir, dir["a.xar"], "one", "two three"));
+        // The header names the entrypoint and the arguments, so a launcher can exec it directly.
+        var header = XarHeader.ReadFromFile(dir["a.xar"]);
+        Assert.Equal("bin/app", header["XAR_EXEC"]);
+        Assert.Equal("--flag -x a%20b '' it%27s%20%24HOME", header["XAR_EXEC_ARGS"]);
+        // Without --exec-arg: XAR_EXEC alone.
+        Assert.Equal(0, Pack(dir["src"], "-o", dir["b.xar"], "--exec", "bin/app"));
+        Assert.Equal("bin/app", XarHeader.ReadFromFile(dir["b.xar"])["XAR_EXEC"]);
+        Assert.Null(XarHeader.ReadFromFile(dir["b.xar"])["XAR_EXEC_ARGS"]);
+        Assert.Equal("[one]\n", RunBootstrap(dir, dir["b.xar"], "one"));
+    }
+
+    /// <summary>Bytes that are not UTF-8 reach the entrypoint as given (read back from the raw command line).</summary>
+    [Fact]
+    public void ExecArgsKeepBytesThatAreNotUtf8()
+    {
+        using var dir = Tree();
+        File.WriteAllText(dir["src/bin/app"], "#!/bin/sh\nfor a in \"$@\"; do printf '%s' \"$a\" | od -An -tx1 | tr -d ' \\n'; echo; done\n");
+        TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o a.xar --quiet --exec bin/app --exec-arg \"$(printf 'a\\377b')\" --exec-arg=\"$(printf '\\376')\"", ExtractTestImages.Xar])
+        {
+            WorkingDirectory = dir.Path,
+        }).EnsureSuccess("xar pack --exec-arg with bytes that are not UTF-8");
+        Assert.Equal("61ff62\nfe\n", RunBootstrap(dir, dir["a.xar"]));
+        Assert.Equal("a%FFb %FE", XarHeader.ReadFromFile(dir["a.xar"])["XAR_EXEC_ARGS"]);
+    }
+
+    [Fact]
+    public void ExecArgWithoutExecIsRefused()
+    {
+        using var dir = Tree();
+        var (status, error) = PackCapturingErrors(dir["src"], "-o", dir["a.xar"], "--exec-arg", "x");
+        Assert.Equal(ExitCodes.BadInput, status);
+        Assert.Contains("--exec-arg needs --exec", error);
+        Assert.False(File.Exists(dir["a.xar"]));
+    }
+
+    [Fact]
+    public void ExecArgsTooLongForTheHeaderAreRefusedBeforePacking()
+    {
+        using var dir = Tree();
+        var (status, error) = PackCapturingErrors(dir["src"], "-o", dir["a.xar"], "--exec", "bin/app", "--exec-arg", new string('x', 4000), "--exec-arg", "y");
+        Assert.Equal(ExitCodes.BadInput, status);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("4096", error);
+        Assert.Contains("XAR_EXEC_ARGS", error);
+        Assert.False(File.Exists(dir["a.xar"]));
+        Assert.Empty(Leftovers(dir));
     }
 }

@@ -13,13 +13,20 @@ namespace Xar.Packer.Commands;
 /// <summary><c>xar pack SOURCE_DIR -o OUT</c>: a directory into a XAR file or a bare SquashFS image.</summary>
 public static class PackCommand
 {
-    public static Command Create()
+    /// <param name="args">The command line (for the bytes of --exec-arg values, see <see cref="RawOptionValues"/>).</param>
+    public static Command Create(string[] args)
     {
         var source = new Argument<string>("SOURCE_DIR") { Description = "Directory to pack" };
         var output = new Option<string>("--output", "-o") { HelpName = "OUT", Description = "File to write (replaced only when packing succeeds), or - for standard output", Required = true };
         var format = new Option<string>("--format") { Description = "xar (default: header + image, executable) or squashfs (bare image)", DefaultValueFactory = _ => "xar" };
         format.AcceptOnlyFromAmong("xar", "squashfs");
-        var exec = new Option<string?>("--exec") { HelpName = "PATH", Description = "Entrypoint: executable file inside SOURCE_DIR run with the archive's arguments (xar format)" };
+        var exec = new Option<string?>("--exec") { HelpName = "PATH", Description = "Entrypoint: executable file inside SOURCE_DIR (a path relative to it) run with the archive's arguments (xar format)" };
+        var execArgs = new Option<string[]>(ExecArgOption)
+        {
+            HelpName = "ARG",
+            Description = "Fixed argument for the entrypoint, placed before the archive's arguments (repeatable, in order; --exec-arg=-x for one that starts with -)",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var compression = new Option<string>("--compression", "-c") { Description = "zstd (default), gzip, xz, lz4 or none", DefaultValueFactory = _ => "zstd" };
         compression.AcceptOnlyFromAmong("zstd", "gzip", "xz", "lz4", "none");
         var level = new Option<int?>("--level") { HelpName = "N", Description = "Compression level: zstd 1-22 (15), gzip 1-9 (9), xz 0-9 (6), lz4 1-12 (high-compression mode)" };
@@ -38,7 +45,7 @@ public static class PackCommand
 
         var command = new Command("pack", "Pack a directory into a XAR file (or a bare SquashFS image). SOURCE_DATE_EPOCH sets the image time and VERSION, for reproducible output.")
         {
-            source, output, format, exec, compression, level, blockSize, noFragments, noDedup, noXattrs,
+            source, output, format, exec, execArgs, compression, level, blockSize, noFragments, noDedup, noXattrs,
             allRoot, uid, gid, mtime, sort, exclude, jobs, quiet,
         };
         command.SetAction(parse =>
@@ -52,6 +59,9 @@ public static class PackCommand
                 string? execPath = parse.GetValue(exec);
                 if (execPath is not null && !isXar)
                     throw new UsageException("--exec needs --format xar");
+                string[] execArgValues = parse.GetValue(execArgs) ?? [];
+                if (execArgValues.Length > 0 && execPath is null)
+                    throw new UsageException("--exec-arg needs --exec (the entrypoint the arguments are for)");
                 if (parse.GetValue(allRoot) && (parse.GetValue(uid) is not null || parse.GetValue(gid) is not null))
                     throw new UsageException("--all-root and --uid/--gid exclude each other");
                 int block = ParseBlockSize(parse.GetValue(blockSize)!);
@@ -98,7 +108,12 @@ public static class PackCommand
                 try
                 {
                     if (isXar)
-                        XarFile.CreateFromDirectory(src, outFile, new XarWriterOptions { Image = imageOptions, ExecPath = execPath }, cancel.Token);
+                        XarFile.CreateFromDirectory(src, outFile, new XarWriterOptions
+                        {
+                            Image = imageOptions,
+                            ExecPath = execPath,
+                            ExecArguments = RawOptionValues.Find(args, ExecArgOption, execArgValues),
+                        }, cancel.Token);
                     else
                         SquashFsFile.CreateFromDirectory(src, outFile, imageOptions, cancel.Token);
                     packedSize = new FileInfo(outFile).Length;
@@ -151,6 +166,8 @@ public static class PackCommand
         });
         return command;
     }
+
+    private const string ExecArgOption = "--exec-arg";
 
     /// <summary>"131072", "128K", "128k", "1M" → bytes; must be a power of two from 4K to 1M.</summary>
     public static int ParseBlockSize(string text)
