@@ -24,4 +24,22 @@ public class LsCommandTests
         var (_, image) = ExtractTestImages.Make(tmp);
         ExtractTestImages.AssertBadInput(ExtractTestImages.Run("ls", image, "nope/nothing"), "no such path");
     }
+
+    /// <summary>`xar ls a.xar nope` printed "squashfs-root" before its error: on an error, stdout stays empty.</summary>
+    [SkippableTheory]
+    [InlineData("nope")]
+    [InlineData("sub/nope")]
+    [InlineData("hello.txt/nope")]
+    [InlineData("nope/nothing")]
+    public void MissingPathWritesNothingToStdout(string path)
+    {
+        using var tmp = new TempDir("ls-missing-stdout");
+        var (_, image) = ExtractTestImages.Make(tmp);
+        foreach (string[] options in new[] { Array.Empty<string>(), ["-l"] })
+        {
+            var r = ExtractTestImages.Run(["ls", .. options, image, path]);
+            ExtractTestImages.AssertBadInput(r, "no such path");
+            Assert.Equal("", r.StandardOutput);
+        }
+    }
 }
