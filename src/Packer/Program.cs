@@ -36,6 +36,8 @@ public static class Program
             Console.Error.WriteLine($"xar: {message}");
             return Cli.ExitCodes.BadInput;
         }
+        if (Cli.RootHelp.IsRequested(parsed, root))
+            return Cli.RootHelp.Write(parsed, root);
         return parsed.Invoke();
     }
 }
