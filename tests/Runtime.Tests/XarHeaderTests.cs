@@ -152,4 +152,32 @@ public class XarHeaderTests
     [InlineData("a\\b")]
     public void WriterRefusesWhatShWouldExpand(string value) =>
         Assert.Throws<ArgumentException>(() => new XarHeader("ab", "1", "run.sh", [new(XarHeader.MountRootName, value)]));
+
+    /// <summary>Run by sh (no launcher installed, or `sh app.xar`), the header says what to do instead, on stderr, and runs nothing else.</summary>
+    [Theory]
+    [InlineData("sh")]
+    [InlineData("bash")]
+    public void RunByShTheHeaderSaysHowToRunIt(string shell)
+    {
+        using var tmp = new TempDir("header-sh");
+        string file = tmp["app.xar"];
+        var header = new XarHeader("0123456789abcdef", "1", "xar_bootstrap.sh",
+            [new(XarHeader.ExecName, "bin/app"), new(XarHeader.ExecArgsName, XarExecArguments.Encode(["$(touch pwned)"u8.ToArray(), "`touch pwned`"u8.ToArray()]))]);
+        byte[] bytes = [.. header.ToBytes(), .. "hsqs"u8.ToArray(), .. new byte[64]];
+        File.WriteAllBytes(file, bytes);
+        var r = TestEnv.Run(new RunOptions(shell, [file]) { WorkingDirectory = tmp.Path });
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("", r.StandardOutput);
+        Assert.Contains("xarexec", r.StandardError);
+        Assert.Contains("make install", r.StandardError);
+        Assert.Contains("self-contained", r.StandardError);
+        Assert.DoesNotContain("should not be executed", r.StandardError);
+        Assert.False(File.Exists(tmp["pwned"]));
+        // Still Facebook's layout: the shebang, OFFSET on line 2, the stop marker, the image at 4096.
+        var text = Encoding.UTF8.GetString(bytes, 0, 4096).Split('\n');
+        Assert.Equal(XarHeader.Shebang, text[0]);
+        Assert.Equal("OFFSET=\"4096\"", text[1]);
+        Assert.Contains(XarHeader.StopMarker, text);
+        Assert.Equal("0123456789abcdef", XarHeader.Parse(bytes).Uuid);
+    }
 }

@@ -231,7 +231,10 @@ public sealed class XarHeader
         foreach (var (name, value) in _values)
             text.Append(name).Append("=\"").Append(value).Append("\"\n");
         text.Append(StopMarker).Append('\n');
-        text.Append("echo This XAR file should not be executed by sh\n");
+        // Run by sh (no launcher on PATH, or `sh app.xar`): say what to do, on stderr. The lines above
+        // are plain assignments (IsWritableValue), so nothing else runs before this.
+        text.Append("echo \"$0 is a XAR file: it runs with xar's launcher, xarexec, on PATH as xarexec_fuse ")
+            .Append("(make install, in xar's sources, puts it there), or as a self-contained build\" >&2\n");
         text.Append("exit 1\n");
         text.Append("# Actual squashfs file begins at ").Append(Offset).Append('\n');
         return text.ToString();
