@@ -302,4 +302,47 @@ public class PackCommandTests
         Assert.False(File.Exists(dir["a.xar"]));
         Assert.Empty(Leftovers(dir));
     }
+
+    [Fact]
+    public void ExecThatIsADirectorySaysSo()
+    {
+        using var dir = Tree();
+        var (status, error) = PackCapturingErrors(dir["src"], "-o", dir["a.xar"], "--exec", "bin", "--quiet");
+        Assert.Equal(ExitCodes.BadInput, status);
+        Assert.Contains("is a directory", error);
+        Assert.DoesNotContain("no such", error);
+    }
+
+    [Fact]
+    public void SourceThatIsAFileIsNotCalledMissing()
+    {
+        using var dir = Tree();
+        foreach (string format in new[] { "xar", "squashfs" })
+        {
+            var (status, error) = PackCapturingErrors(dir["src/data.txt"], "-o", dir["a"], "--format", format, "--quiet");
+            Assert.Equal(ExitCodes.BadInput, status);
+            Assert.Contains("not a directory", error);
+            Assert.DoesNotContain("no such", error);
+        }
+    }
+
+    /// <summary>--exec src/bin/app from the directory above SOURCE_DIR: the path is inside SOURCE_DIR.</summary>
+    [Fact]
+    public void ExecGivenFromTheCurrentDirectoryGetsAHint()
+    {
+        using var dir = Tree();
+        var r = TestEnv.Run(new RunOptions(ExtractTestImages.Xar, ["pack", "src", "-o", "a.xar", "--exec", "src/bin/app", "--quiet"]) { WorkingDirectory = dir.Path });
+        Assert.Equal(ExitCodes.BadInput, r.ExitCode);
+        Assert.Single(r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("relative to SOURCE_DIR", r.StandardError);
+        Assert.Contains("--exec bin/app", r.StandardError);
+        // Outside SOURCE_DIR altogether: said so.
+        File.WriteAllText(dir["elsewhere"], "#!/bin/sh\n");
+        File.SetUnixFileMode(dir["elsewhere"], (UnixFileMode)0x1ED);
+        r = TestEnv.Run(new RunOptions(ExtractTestImages.Xar, ["pack", "src", "-o", "a.xar", "--exec", "elsewhere", "--quiet"]) { WorkingDirectory = dir.Path });
+        Assert.Equal(ExitCodes.BadInput, r.ExitCode);
+        Assert.Contains("relative to SOURCE_DIR", r.StandardError);
+        Assert.Contains("not inside it", r.StandardError);
+        Assert.False(File.Exists(dir["a.xar"]));
+    }
 }

@@ -111,4 +111,22 @@ public sealed class XarFileTests : IDisposable
             new XarWriterOptions { ExecPath = "bin/app", ExecArguments = [[(byte)'a', 0]] }));
         Assert.False(File.Exists(_tmp["a.xar"]));
     }
+
+    [Fact]
+    public void SourceThatIsAFileIsCalledAFile()
+    {
+        string source = Tree();
+        var error = Assert.Throws<SourceTreeException>(() => XarFile.CreateFromDirectory(Path.Combine(source, "bin", "app"), _tmp["a.xar"]));
+        Assert.Contains("not a directory", error.Message);
+        Assert.DoesNotContain("no such", error.Message);
+    }
+
+    [Fact]
+    public void ExecThatIsADirectoryIsCalledADirectory()
+    {
+        string source = Tree();
+        var error = Assert.Throws<SourceTreeException>(() => XarFile.CreateFromDirectory(source, _tmp["a.xar"], new XarWriterOptions { ExecPath = "bin" }));
+        Assert.Contains("is a directory", error.Message);
+        Assert.DoesNotContain("no such", error.Message);
+    }
 }

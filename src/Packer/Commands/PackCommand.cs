@@ -59,6 +59,9 @@ public static class PackCommand
                 string? execPath = parse.GetValue(exec);
                 if (execPath is not null && !isXar)
                     throw new UsageException("--exec needs --format xar");
+                CheckSourceDirectory(src);
+                if (execPath is not null)
+                    CheckExecIsInSource(src, execPath);
                 string[] execArgValues = parse.GetValue(execArgs) ?? [];
                 if (execArgValues.Length > 0 && execPath is null)
                     throw new UsageException("--exec-arg needs --exec (the entrypoint the arguments are for)");
@@ -168,6 +171,31 @@ public static class PackCommand
     }
 
     private const string ExecArgOption = "--exec-arg";
+
+    /// <summary>SOURCE_DIR must be a directory; a file that exists is not "missing" (for both formats).</summary>
+    private static void CheckSourceDirectory(string src)
+    {
+        if (Directory.Exists(src))
+            return;
+        throw new UsageException(Path.Exists(src) ? "is not a directory (SOURCE_DIR is the directory to pack)" : "no such directory", src);
+    }
+
+    /// <summary>
+    /// --exec is relative to SOURCE_DIR. A path that is not in the tree but exists from the current
+    /// directory (`xar pack app -o a.xar --exec app/bin/run`) gets a hint instead of "no such file".
+    /// </summary>
+    private static void CheckExecIsInSource(string src, string execPath)
+    {
+        if (Path.Exists(Path.Join(src, execPath)) || !Path.Exists(execPath))
+            return;
+        string full = Path.GetFullPath(execPath);
+        string root = Path.GetFullPath(src);
+        string relative = Path.GetRelativePath(root, full);
+        bool inside = relative != "." && relative != ".." && !relative.StartsWith("../", StringComparison.Ordinal) && !Path.IsPathRooted(relative);
+        throw new UsageException(inside
+            ? $"--exec: no such file in {src}: the path is relative to SOURCE_DIR (try --exec {relative})"
+            : $"--exec: no such file in {src}: the path is relative to SOURCE_DIR, and {execPath} is not inside it (the entrypoint must be in the archive)", execPath);
+    }
 
     /// <summary>"131072", "128K", "128k", "1M" → bytes; must be a power of two from 4K to 1M.</summary>
     public static int ParseBlockSize(string text)

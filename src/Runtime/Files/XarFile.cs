@@ -65,7 +65,7 @@ public static class XarFile
         if (execArguments.Any(a => a.Contains((byte)0)))
             throw new ArgumentException("an argument for the entrypoint contains a NUL byte, which no program argument can hold");
         if (!Directory.Exists(sourceDirectory))
-            throw new SourceTreeException(sourceDirectory, "no such directory", isBadInput: true);
+            throw new SourceTreeException(sourceDirectory, File.Exists(sourceDirectory) ? "is a file, not a directory" : "no such directory", isBadInput: true);
 
         var image = options.Image with { ReplacedFile = Path.GetFullPath(destinationFile) };
         string? target = null;
@@ -142,6 +142,8 @@ public static class XarFile
         var info = new FileInfo(full);
         if (info.LinkTarget is not null)
             info = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
+        if (!info.Exists && Directory.Exists(full))
+            throw new SourceTreeException(execPath, $"--exec: is a directory in {sourceDirectory}; give the executable file", isBadInput: true);
         if (!info.Exists)
             throw new SourceTreeException(execPath, $"--exec: no such file in {sourceDirectory}", isBadInput: true);
         if (!OperatingSystem.IsWindows() && (info.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
