@@ -171,7 +171,8 @@ public class PackCommandTests
         using var dir = Tree();
         string output = dir["src/out.sqfs"];
         Assert.Equal(0, Pack(dir["src"], "-o", output, "--format", "squashfs"));
-        Assert.Equal(0, Pack(dir["src"], "-o", output, "--format", "squashfs")); // the old image is there now
+        // Packing again over it is refused now (it is a file of the tree): see OutputThatNamesAnExistingFileInsideTheSourceIsRefused.
+        Assert.Equal(ExitCodes.BadInput, Pack(dir["src"], "-o", output, "--format", "squashfs"));
         var list = TestEnv.Run("unsquashfs", "-l", output).EnsureSuccess("unsquashfs -l").StandardOutput;
         Assert.Equal(["squashfs-root", "squashfs-root/bin", "squashfs-root/bin/app", "squashfs-root/data.txt"],
             list.Split('\n').Where(l => l.StartsWith("squashfs-root", StringComparison.Ordinal)));
@@ -344,5 +345,24 @@ public class PackCommandTests
         Assert.Contains("relative to SOURCE_DIR", r.StandardError);
         Assert.Contains("not inside it", r.StandardError);
         Assert.False(File.Exists(dir["a.xar"]));
+    }
+
+    /// <summary>Attack 6: `-o SRC/run.sh --exec run.sh` used to replace the entrypoint with the archive.</summary>
+    [Fact]
+    public void OutputThatNamesAnExistingFileInsideTheSourceIsRefused()
+    {
+        using var dir = Tree();
+        string before = File.ReadAllText(dir["src/bin/app"]);
+        foreach (string format in new[] { "xar", "squashfs" })
+        {
+            var (status, error) = PackCapturingErrors(dir["src"], "-o", dir["src/bin/app"], "--format", format, "--quiet");
+            Assert.Equal(ExitCodes.BadInput, status);
+            Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("inside SOURCE_DIR", error);
+        }
+        // Also through another spelling of the same directory.
+        Assert.Equal(ExitCodes.BadInput, PackCapturingErrors(dir["src/bin/../."], "-o", dir["src/./bin/app"], "--exec", "bin/app", "--quiet").Status);
+        Assert.Equal(before, File.ReadAllText(dir["src/bin/app"]));
+        Assert.DoesNotContain(Directory.GetFiles(dir["src/bin"]), f => f.Contains(".tmp"));
     }
 }

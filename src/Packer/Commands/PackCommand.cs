@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Xar.Packer.Cli;
+using Xar.Posix;
 using Xar.SquashFs;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
@@ -85,6 +86,8 @@ public static class PackCommand
                 string? outDirectory = Path.GetDirectoryName(Path.GetFullPath(outFile));
                 if (outDirectory is not null && !Directory.Exists(outDirectory))
                     throw new UsageException("no such directory: " + outDirectory, outFile);
+                if (!toStdout)
+                    CheckOutputIsNotInSource(src, outFile);
                 bool showProgress = !parse.GetValue(quiet) && !Console.IsErrorRedirected;
                 using var progress = showProgress ? new ProgressBar() : null;
                 var imageOptions = new SquashFsWriterOptions
@@ -171,6 +174,46 @@ public static class PackCommand
     }
 
     private const string ExecArgOption = "--exec-arg";
+
+    /// <summary>
+    /// An OUT inside SOURCE_DIR that names an existing entry is refused: the rename at the end would
+    /// replace a file of the tree, the entrypoint even (`-o SRC/run.sh --exec run.sh`), after packing it.
+    /// A new OUT inside SOURCE_DIR is fine (the writer leaves it out of the image). "Inside" is decided
+    /// by the directories themselves (device and inode, going up through ".."), whatever the spelling.
+    /// </summary>
+    private static unsafe void CheckOutputIsNotInSource(string src, string outFile)
+    {
+        if (LibC.StatxAt(LibC.AT_FDCWD, outFile, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out _) != 0
+            || LibC.StatxAt(LibC.AT_FDCWD, src, 0, LibC.STATX_BASIC_STATS, out var root) != 0)
+            return;
+        string directory = Path.GetDirectoryName(outFile) is { Length: > 0 } d ? d : ".";
+        int fd = LibC.Open(directory, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+        ReadOnlySpan<byte> parent = "..\0"u8;
+        try
+        {
+            while (fd >= 0 && LibC.FStatx(fd, out var current) == 0)
+            {
+                if (current.Ino == root.Ino && current.DevMajor == root.DevMajor && current.DevMinor == root.DevMinor)
+                    throw new UsageException("exists inside SOURCE_DIR: packing would replace a file it packs (write OUT outside SOURCE_DIR, or remove it first)", outFile);
+                int up;
+                fixed (byte* name = parent)
+                    up = LibC.OpenAt(fd, name, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+                if (up >= 0 && LibC.FStatx(up, out var above) == 0 && above.Ino == current.Ino
+                    && above.DevMajor == current.DevMajor && above.DevMinor == current.DevMinor)
+                {
+                    LibC.Close(up); // "/" is its own parent
+                    break;
+                }
+                LibC.Close(fd);
+                fd = up;
+            }
+        }
+        finally
+        {
+            if (fd >= 0)
+                LibC.Close(fd);
+        }
+    }
 
     /// <summary>SOURCE_DIR must be a directory; a file that exists is not "missing" (for both formats).</summary>
     private static void CheckSourceDirectory(string src)
