@@ -305,6 +305,21 @@ public class PackCommandTests
     }
 
     [Fact]
+    public void PackWithoutExecWarnsThatTheFileCannotRun()
+    {
+        using var dir = Tree();
+        var (status, error) = PackCapturingErrors(dir["src"], "-o", dir["a.xar"]);
+        Assert.Equal(0, status);
+        Assert.Contains("xar: warning: ", error);
+        Assert.Contains("--exec", error);
+        Assert.Contains("mount", error);
+        // --quiet silences it; a bare image is never run, so it gets none.
+        Assert.Equal((0, ""), PackCapturingErrors(dir["src"], "-o", dir["b.xar"], "--quiet"));
+        Assert.DoesNotContain("warning", PackCapturingErrors(dir["src"], "-o", dir["c.sqfs"], "--format", "squashfs").Error);
+        Assert.DoesNotContain("warning", PackCapturingErrors(dir["src"], "-o", dir["d.xar"], "--exec", "bin/app").Error);
+    }
+
+    [Fact]
     public void ExecThatIsADirectorySaysSo()
     {
         using var dir = Tree();
@@ -345,6 +360,21 @@ public class PackCommandTests
         Assert.Contains("relative to SOURCE_DIR", r.StandardError);
         Assert.Contains("not inside it", r.StandardError);
         Assert.False(File.Exists(dir["a.xar"]));
+    }
+
+    [Fact]
+    public void PackOffATerminalEndsWithOneSummaryLine()
+    {
+        using var dir = Tree();
+        var r = TestEnv.Run(ExtractTestImages.Xar, "pack", dir["src"], "-o", dir["a.xar"], "--exec", "bin/app");
+        r.EnsureSuccess("xar pack");
+        var lines = r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string line = Assert.Single(lines);
+        // Three files: bin/app, data.txt and the bootstrap script.
+        Assert.Matches(@"^xar: packed 3 files \(\d+ B\) into .*a\.xar: [\d.]+ KiB \([\d.]+% of the input\) in \d+\.\d s$", line);
+        Assert.Empty(r.StandardOutput);
+        r = TestEnv.Run(ExtractTestImages.Xar, "pack", dir["src"], "-o", dir["b.xar"], "--exec", "bin/app", "--quiet").EnsureSuccess("xar pack --quiet");
+        Assert.Empty(r.StandardError);
     }
 
     /// <summary>Attack 6: `-o SRC/run.sh --exec run.sh` used to replace the entrypoint with the archive.</summary>

@@ -42,7 +42,7 @@ public static class PackCommand
         var sort = new Option<string?>("--sort") { HelpName = "FILE", Description = "mksquashfs sort file: lines \"PATH PRIORITY\" (-32768..32767, higher stored first)" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "GLOB", Description = "Leave out entries matching GLOB (repeatable; without '/' it matches names at any depth)", AllowMultipleArgumentsPerToken = false };
         var jobs = new Option<int?>("--jobs", "-j") { HelpName = "N", Description = "Compression threads (default: all cores)" };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar, summary line or warnings (errors only)" };
 
         var command = new Command("pack", "Pack a directory into a XAR file (or a bare SquashFS image). SOURCE_DATE_EPOCH sets the image time and VERSION, for reproducible output.")
         {
@@ -88,8 +88,9 @@ public static class PackCommand
                     throw new UsageException("no such directory: " + outDirectory, outFile);
                 if (!toStdout)
                     CheckOutputIsNotInSource(src, outFile);
-                bool showProgress = !parse.GetValue(quiet) && !Console.IsErrorRedirected;
-                using var progress = showProgress ? new ProgressBar() : null;
+                // Off a terminal there is no bar, but the summary line still ends the run (unless --quiet).
+                bool beQuiet = parse.GetValue(quiet);
+                using var progress = beQuiet ? null : new ProgressBar(draw: !Console.IsErrorRedirected);
                 var imageOptions = new SquashFsWriterOptions
                 {
                     BlockSize = block,
@@ -104,7 +105,7 @@ public static class PackCommand
                     SortPriorities = sortFile is null ? null : SortFile.Read(sortFile, src),
                     Excludes = parse.GetValue(exclude) ?? [],
                     Progress = progress is null ? null : progress.Report,
-                    Warning = parse.GetValue(quiet) ? null : message => { progress?.Clear(); Console.Error.WriteLine($"xar: warning: {message}"); },
+                    Warning = beQuiet ? null : message => { progress?.Clear(); Console.Error.WriteLine($"xar: warning: {message}"); },
                 };
                 using var cancel = new CancellationTokenSource();
                 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
@@ -165,7 +166,10 @@ public static class PackCommand
                 }
                 if (progress is not null)
                 {
-                    progress.Done(packedSize);
+                    // After success only, so that a failed pack prints its one error line and nothing else.
+                    if (isXar && execPath is null)
+                        Console.Error.WriteLine($"xar: warning: no --exec: {displayOut} can be mounted and inspected (xar mount, ls, extract) but not run");
+                    Console.Error.WriteLine(progress.Summary(displayOut, packedSize));
                 }
                 return ExitCodes.Success;
             });
