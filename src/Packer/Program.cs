@@ -36,8 +36,23 @@ public static class Program
             Console.Error.WriteLine($"xar: {message}");
             return Cli.ExitCodes.BadInput;
         }
-        if (Cli.RootHelp.IsRequested(parsed, root))
-            return Cli.RootHelp.Write(parsed, root);
-        return parsed.Invoke();
+        try
+        {
+            if (Cli.RootHelp.IsRequested(parsed, root))
+                return Cli.RootHelp.Write(parsed, root);
+            // Help and every command write through Cli.StandardOutput, which reports a closed pipe.
+            return parsed.Invoke(new InvocationConfiguration { Output = Cli.StandardOutput.Writer, EnableDefaultExceptionHandler = false });
+        }
+        catch (Cli.BrokenPipeException)
+        {
+            return Cli.ExitCodes.BrokenPipe;
+        }
+        catch (Exception e)
+        {
+            // Commands turn what they expect into their own one-line errors (CliRunner); this is a bug,
+            // still reported on one line (DESIGN: never a stack trace).
+            Console.Error.WriteLine($"xar: unexpected error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+            return Cli.ExitCodes.Failure;
+        }
     }
 }

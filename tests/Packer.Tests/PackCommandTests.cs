@@ -395,4 +395,20 @@ public class PackCommandTests
         Assert.Equal(before, File.ReadAllText(dir["src/bin/app"]));
         Assert.DoesNotContain(Directory.GetFiles(dir["src/bin"]), f => f.Contains(".tmp"));
     }
+
+    /// <summary>Attack 7: `xar pack -o - | true` exited 0; a closed pipe is a failure (SIGPIPE), with no message and no temp file.</summary>
+    [Fact]
+    public void ClosedPipeIsAFailureAndLeavesNoTempFile()
+    {
+        using var dir = Tree();
+        Directory.CreateDirectory(dir["tmp"]);
+        var r = TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o - --exec bin/app --quiet | true; echo \"${PIPESTATUS[0]}\"", ExtractTestImages.Xar])
+        {
+            WorkingDirectory = dir.Path,
+            Environment = new Dictionary<string, string?> { ["TMPDIR"] = dir["tmp"] },
+        });
+        Assert.Equal("141\n", r.StandardOutput);
+        Assert.Equal("", r.StandardError);
+        Assert.Empty(Directory.GetFileSystemEntries(dir["tmp"]));
+    }
 }

@@ -21,7 +21,7 @@ public static class RootHelp
         var captured = new StringWriter();
         int status = parsed.Invoke(new InvocationConfiguration { Output = captured });
         int width = Console.IsOutputRedirected ? int.MaxValue : Math.Max(40, Console.WindowWidth);
-        Console.Out.Write(WithCommands(captured.ToString(), root, width));
+        StandardOutput.Writer.Write(WithCommands(captured.ToString(), root, width));
         return status;
     }
 

@@ -26,7 +26,7 @@ public static class CatCommand
                     throw new UsageException($"{p}: not a regular file ({entry.EntryType})");
                 using var data = image.OpenRead(entry);
                 // Held until the last block has been read (up to HeldOutput.Limit): a corrupt block then writes nothing.
-                using var stdout = new HeldOutput(Console.OpenStandardOutput());
+                using var stdout = new HeldOutput(StandardOutput.Stream);
                 data.CopyTo(stdout, 1 << 17);
                 stdout.Commit();
                 return ExitCodes.Success;

@@ -35,7 +35,7 @@ public static class GcCommand
                     status = ExitCodes.Failure;
                 }
                 else if (all || a.Outcome is "unmounted" or "deleted" or "would unmount" or "would delete")
-                    Console.Out.WriteLine($"{a.Outcome}: {a.Path}");
+                    StandardOutput.Writer.WriteLine($"{a.Outcome}: {a.Path}");
             }
             return status;
         }));

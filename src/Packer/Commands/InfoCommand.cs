@@ -163,7 +163,7 @@ public static class InfoCommand
         text.Append("SquashFS:\n");
         foreach (var (key, value) in fields)
             text.Append(CultureInfo.InvariantCulture, $"  {key}: {Format(value)}\n");
-        Console.Out.Write(text.ToString());
+        StandardOutput.Writer.Write(text.ToString());
     }
 
     private static string Format(object value) => value switch
@@ -250,7 +250,6 @@ public static class InfoCommand
             w.WriteEndObject();
         }
         json.Write("\n"u8);
-        using var stdout = Console.OpenStandardOutput();
-        json.WriteTo(stdout);
+        json.WriteTo(StandardOutput.Stream);
     }
 }

@@ -28,7 +28,7 @@ public static class LsCommand
             {
                 using var archive = ImageInput.Open(input, parse.GetValue(offset));
                 var image = archive.Image;
-                using var stdout = new HeldOutput(Console.OpenStandardOutput());
+                using var stdout = new HeldOutput(StandardOutput.Stream);
                 using (var buffered = new BufferedStream(stdout, 1 << 16))
                 {
                     new Lister(image, buffered, parse.GetValue(longFormat)).Run(parse.GetValue(path));

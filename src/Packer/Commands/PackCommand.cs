@@ -127,10 +127,12 @@ public static class PackCommand
                     if (toStdout)
                     {
                         using var packed = new FileStream(outFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-                        using var stdout = Console.OpenStandardOutput();
-                        packed.CopyTo(stdout, 1 << 20);
-                        stdout.Flush();
+                        packed.CopyTo(StandardOutput.Stream, 1 << 20);
                     }
+                }
+                catch (BrokenPipeException)
+                {
+                    throw; // CliRunner: no message, exit by SIGPIPE (the finally below removes the temporary file first)
                 }
                 catch (SourceTreeException e)
                 {
