@@ -12,7 +12,7 @@ public static class Program
         var root = new RootCommand("xar: pack an application into one compressed, read-only, executable file (XAR / SquashFS), and inspect such files.");
         // One line per command; each command lives in Commands/<Name>Command.cs.
         // (pack)
-        root.Subcommands.Add(Commands.PackCommand.Create());
+        root.Subcommands.Add(Commands.PackCommand.Create(args));
         // (info, ls, cat, extract, verify)
         root.Subcommands.Add(Commands.InfoCommand.Create());
         root.Subcommands.Add(Commands.LsCommand.Create());
@@ -36,6 +36,23 @@ public static class Program
             Console.Error.WriteLine($"xar: {message}");
             return Cli.ExitCodes.BadInput;
         }
-        return parsed.Invoke();
+        try
+        {
+            if (Cli.RootHelp.IsRequested(parsed, root))
+                return Cli.RootHelp.Write(parsed, root);
+            // Help and every command write through Cli.StandardOutput, which reports a closed pipe.
+            return parsed.Invoke(new InvocationConfiguration { Output = Cli.StandardOutput.Writer, EnableDefaultExceptionHandler = false });
+        }
+        catch (Cli.BrokenPipeException)
+        {
+            return Cli.ExitCodes.BrokenPipe;
+        }
+        catch (Exception e)
+        {
+            // Commands turn what they expect into their own one-line errors (CliRunner); this is a bug,
+            // still reported on one line (DESIGN: never a stack trace).
+            Console.Error.WriteLine($"xar: unexpected error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+            return Cli.ExitCodes.Failure;
+        }
     }
 }

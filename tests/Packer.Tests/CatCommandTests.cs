@@ -24,4 +24,15 @@ public class CatCommandTests
         ExtractTestImages.AssertBadInput(ExtractTestImages.Run("cat", image, "sub"), "not a regular file");
         ExtractTestImages.AssertBadInput(ExtractTestImages.Run("cat", image, "missing"), "no such file");
     }
+
+    /// <summary>Attack 7: `xar cat … | head -c1` exited 0; a closed pipe is a failure (SIGPIPE), with no message.</summary>
+    [SkippableFact]
+    public void ClosedPipeIsAFailure()
+    {
+        using var tmp = new TempDir("cat-pipe");
+        var (_, image) = ExtractTestImages.Make(tmp);
+        var r = TestEnv.Run("bash", "-c", "\"$0\" cat \"$1\" sub/data.bin | head -c1 >/dev/null; echo \"${PIPESTATUS[0]}\"", ExtractTestImages.Xar, image);
+        Assert.Equal("141\n", r.StandardOutput);
+        Assert.Equal("", r.StandardError);
+    }
 }

@@ -39,4 +39,38 @@ public class InfoCommandTests
         ExtractTestImages.AssertBadInput(ExtractTestImages.Run("info", tmp.Path));
         ExtractTestImages.AssertBadInput(ExtractTestImages.Run("info", "--offset", "-5", tmp["not-an-image"]));
     }
+
+    [SkippableFact]
+    public void ShowsTheEntrypointAndItsFixedArguments()
+    {
+        using var tmp = new TempDir("info-exec");
+        var (_, image) = ExtractTestImages.Make(tmp);
+        string xar = tmp["app.xar"];
+        var header = new XarHeader("00112233aabbccdd", "1700000000", "xar_bootstrap.sh",
+            [new("XAR_EXEC", "bin/app"), new("XAR_EXEC_ARGS", "--flag a%20b '' it%27s %FF")]);
+        File.WriteAllBytes(xar, [.. header.ToBytes(), .. File.ReadAllBytes(image)]);
+
+        var text = ExtractTestImages.Run("info", xar).EnsureSuccess("xar info").StandardOutput;
+        Assert.Contains("\n  entrypoint: bin/app\n", text);
+        Assert.Contains("\n  fixed_arguments: --flag 'a b' '' 'it'\\''s' $'\\xff'\n", text);
+
+        var json = ExtractTestImages.Run("info", "--json", xar).EnsureSuccess("xar info --json").StandardOutput;
+        using (var doc = JsonDocument.Parse(json))
+        {
+            Assert.Equal("bin/app", doc.RootElement.GetProperty("entrypoint").GetString());
+            Assert.Equal(["--flag", "a b", "", "it's", "\uFFFD"], doc.RootElement.GetProperty("fixed_arguments").EnumerateArray().Select(e => e.GetString()));
+        }
+
+        // Before XAR_EXEC (or from Facebook's tools): the target the launcher runs; none for a bare image.
+        File.WriteAllBytes(xar, [.. new XarHeader("00112233aabbccdd", "1", "run.sh").ToBytes(), .. File.ReadAllBytes(image)]);
+        text = ExtractTestImages.Run("info", xar).EnsureSuccess("xar info, old header").StandardOutput;
+        Assert.Contains("\n  entrypoint: run.sh (XAREXEC_TARGET, run by /bin/sh)\n", text);
+        using (var doc = JsonDocument.Parse(ExtractTestImages.Run("info", "--json", image).EnsureSuccess("xar info --json, bare").StandardOutput))
+            Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("entrypoint").ValueKind);
+
+        // A malformed XAR_EXEC_ARGS is shown as it is, not fatal: info is how one looks at a broken file.
+        File.WriteAllBytes(xar, [.. new XarHeader("00112233aabbccdd", "1", "run.sh", [new("XAR_EXEC", "bin/app"), new("XAR_EXEC_ARGS", "a  b")]).ToBytes(), .. File.ReadAllBytes(image)]);
+        text = ExtractTestImages.Run("info", xar).EnsureSuccess("xar info, malformed XAR_EXEC_ARGS").StandardOutput;
+        Assert.Contains("fixed_arguments: malformed XAR_EXEC_ARGS", text);
+    }
 }

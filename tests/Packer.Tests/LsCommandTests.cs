@@ -24,4 +24,39 @@ public class LsCommandTests
         var (_, image) = ExtractTestImages.Make(tmp);
         ExtractTestImages.AssertBadInput(ExtractTestImages.Run("ls", image, "nope/nothing"), "no such path");
     }
+
+    /// <summary>`xar ls a.xar nope` printed "squashfs-root" before its error: on an error, stdout stays empty.</summary>
+    [SkippableTheory]
+    [InlineData("nope")]
+    [InlineData("sub/nope")]
+    [InlineData("hello.txt/nope")]
+    [InlineData("nope/nothing")]
+    public void MissingPathWritesNothingToStdout(string path)
+    {
+        using var tmp = new TempDir("ls-missing-stdout");
+        var (_, image) = ExtractTestImages.Make(tmp);
+        foreach (string[] options in new[] { Array.Empty<string>(), ["-l"] })
+        {
+            var r = ExtractTestImages.Run(["ls", .. options, image, path]);
+            ExtractTestImages.AssertBadInput(r, "no such path");
+            Assert.Equal("", r.StandardOutput);
+        }
+    }
+
+    /// <summary>Attack 7: `xar ls … | head -1` exited 0; a closed pipe is a failure (SIGPIPE), with no message.</summary>
+    [Fact]
+    public void ClosedPipeIsAFailure()
+    {
+        using var tmp = new TempDir("ls-pipe");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(tree);
+        // A listing well over a pipe's 64 KiB, so that writing goes on after head has gone.
+        for (int i = 0; i < 3000; i++)
+            File.WriteAllText(Path.Combine(tree, $"a-file-with-a-fairly-long-name-{i:D5}.txt"), "");
+        string image = tmp["image.sqfs"];
+        Xar.SquashFs.SquashFsFile.CreateFromDirectory(tree, image);
+        var r = TestEnv.Run("bash", "-c", "\"$0\" ls \"$1\" | head -1 >/dev/null; echo \"${PIPESTATUS[0]}\"", ExtractTestImages.Xar, image);
+        Assert.Equal("141\n", r.StandardOutput);
+        Assert.Equal("", r.StandardError);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Xar.Runtime;
+using Xar.Tests;
 
 namespace Xar.Runtime.Tests;
 
@@ -111,4 +112,72 @@ public class XarHeaderTests
     [Fact]
     public void WriterRefusesQuoteInValue() =>
         Assert.Throws<ArgumentException>(() => new XarHeader("ab", "1", "a\"b"));
+
+    [Fact]
+    public void ExecAndExecArgsAccessorsReadTheNewFields()
+    {
+        var header = new XarHeader("0123abcdef456789", "1", "xar_bootstrap.sh",
+            [new(XarHeader.ExecName, "bin/run"), new(XarHeader.ExecArgsName, "--flag a%20b ''")]);
+        var parsed = XarHeader.Parse([.. header.ToBytes(), .. "hsqs"u8.ToArray()]);
+        Assert.Equal("bin/run", parsed.Exec);
+        Assert.Equal(["--flag"u8.ToArray(), "a b"u8.ToArray(), []], parsed.ExecArgs);
+
+        var plain = new XarHeader("0123abcdef456789", "1", "run.sh");
+        Assert.Null(plain.Exec);
+        Assert.Null(plain.ExecArgs);
+
+        var broken = XarHeader.Parse(WithImage(Good.Replace("#xar_stop", "XAR_EXEC_ARGS=\"a  b\"\n#xar_stop")));
+        Assert.Equal(XarHeaderError.MalformedLine, Assert.Throws<XarHeaderException>(() => broken.ExecArgs).Error);
+    }
+
+    [Fact]
+    public void WriterRefusesAHeaderLongerThanOffsetNamingTheLongestValue()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new XarHeader("ab", "1", "run.sh",
+            [new(XarHeader.ExecName, "bin/run"), new(XarHeader.ExecArgsName, new string('x', 4000))]));
+        Assert.Contains("4096", error.Message);
+        Assert.Contains(XarHeader.ExecArgsName, error.Message);
+        // Just below the limit is fine, and fills the header exactly.
+        // (The text ends with one newline; the padding adds more.)
+        var probe = Encoding.UTF8.GetString(new XarHeader("ab", "1", null, [new("X", "")]).ToBytes()).TrimEnd('\n');
+        int room = 4096 - (Encoding.UTF8.GetByteCount(probe) + 1);
+        var full = new XarHeader("ab", "1", null, [new("X", new string('y', room))]);
+        Assert.Equal(4096, full.ToBytes().Length);
+        Assert.Throws<ArgumentException>(() => new XarHeader("ab", "1", null, [new("X", new string('y', room + 1))]));
+    }
+
+    [Theory]
+    [InlineData("$(touch pwned)")]
+    [InlineData("`touch pwned`")]
+    [InlineData("a\\b")]
+    public void WriterRefusesWhatShWouldExpand(string value) =>
+        Assert.Throws<ArgumentException>(() => new XarHeader("ab", "1", "run.sh", [new(XarHeader.MountRootName, value)]));
+
+    /// <summary>Run by sh (no launcher installed, or `sh app.xar`), the header says what to do instead, on stderr, and runs nothing else.</summary>
+    [Theory]
+    [InlineData("sh")]
+    [InlineData("bash")]
+    public void RunByShTheHeaderSaysHowToRunIt(string shell)
+    {
+        using var tmp = new TempDir("header-sh");
+        string file = tmp["app.xar"];
+        var header = new XarHeader("0123456789abcdef", "1", "xar_bootstrap.sh",
+            [new(XarHeader.ExecName, "bin/app"), new(XarHeader.ExecArgsName, XarExecArguments.Encode(["$(touch pwned)"u8.ToArray(), "`touch pwned`"u8.ToArray()]))]);
+        byte[] bytes = [.. header.ToBytes(), .. "hsqs"u8.ToArray(), .. new byte[64]];
+        File.WriteAllBytes(file, bytes);
+        var r = TestEnv.Run(new RunOptions(shell, [file]) { WorkingDirectory = tmp.Path });
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("", r.StandardOutput);
+        Assert.Contains("xarexec", r.StandardError);
+        Assert.Contains("make install", r.StandardError);
+        Assert.Contains("self-contained", r.StandardError);
+        Assert.DoesNotContain("should not be executed", r.StandardError);
+        Assert.False(File.Exists(tmp["pwned"]));
+        // Still Facebook's layout: the shebang, OFFSET on line 2, the stop marker, the image at 4096.
+        var text = Encoding.UTF8.GetString(bytes, 0, 4096).Split('\n');
+        Assert.Equal(XarHeader.Shebang, text[0]);
+        Assert.Equal("OFFSET=\"4096\"", text[1]);
+        Assert.Contains(XarHeader.StopMarker, text);
+        Assert.Equal("0123456789abcdef", XarHeader.Parse(bytes).Uuid);
+    }
 }

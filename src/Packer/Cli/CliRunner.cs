@@ -10,6 +10,13 @@ public static class ExitCodes
     public const int Failure = 1;
     /// <summary>Bad usage or bad input: not an archive, a corrupt image, an option out of range.</summary>
     public const int BadInput = 2;
+    /// <summary>
+    /// Standard output was a pipe whose reader went away (EPIPE), as in `xar cat … | head -c1`: no message,
+    /// and the status a shell shows for a tool killed by SIGPIPE (128 + 13). xar exits with it rather than
+    /// raising the signal: the same status in a shell or with pipefail, and the runtime shuts down as usual
+    /// (under the JIT a signal death leaves the runtime's diagnostic pipes in $TMPDIR).
+    /// </summary>
+    public const int BrokenPipe = 128 + 13;
 }
 
 /// <summary>Bad usage or bad input found by a command (exit 2), with the file it concerns.</summary>
@@ -29,6 +36,10 @@ public static class CliRunner
         try
         {
             return body();
+        }
+        catch (BrokenPipeException)
+        {
+            return ExitCodes.BrokenPipe;
         }
         catch (UsageException e)
         {

@@ -1,9 +1,13 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Xar.Packer.Cli;
 
-/// <summary>A one-line progress bar on stderr (only used when stderr is a terminal), redrawn at most 10 times a second.</summary>
-public sealed class ProgressBar : IDisposable
+/// <summary>
+/// What `xar pack` reports on stderr: a one-line progress bar, redrawn at most 10 times a second, when
+/// <paramref name="draw"/> (stderr is a terminal), and the one summary line at the end, drawn or not.
+/// </summary>
+public sealed class ProgressBar(bool draw) : IDisposable
 {
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private long _lastDraw = -1000;
@@ -13,6 +17,8 @@ public sealed class ProgressBar : IDisposable
     public void Report(SquashFs.SquashFsWriteProgress p)
     {
         _last = p;
+        if (!draw)
+            return;
         long now = _clock.ElapsedMilliseconds;
         if (now - _lastDraw < 100)
             return;
@@ -34,12 +40,16 @@ public sealed class ProgressBar : IDisposable
         _drawn = true;
     }
 
-    public void Done(long outputBytes)
+    /// <summary>
+    /// The summary, as mksquashfs ends with one: files, bytes in and out, the ratio and the time, e.g.
+    /// "xar: packed 1476 files (12.3 MiB) into app.xar: 3.4 MiB (27.6% of the input) in 1.2 s".
+    /// </summary>
+    public string Summary(string output, long outputBytes)
     {
-        Clear();
         var p = _last;
-        string ratio = p.BytesRead > 0 ? $", {(double)outputBytes / p.BytesRead:0.00} of the input" : "";
-        Console.Error.WriteLine($"packed {p.FilesDone} files, {Size(p.BytesRead)} into {Size(outputBytes)}{ratio} in {_clock.Elapsed.TotalSeconds:0.0} s");
+        string ratio = p.BytesRead > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({100.0 * outputBytes / p.BytesRead:0.0}% of the input)") : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"xar: packed {p.FilesDone} files ({Size(p.BytesRead)}) into {output}: {Size(outputBytes)}{ratio} in {_clock.Elapsed.TotalSeconds:0.0} s");
     }
 
     public void Clear()
@@ -51,10 +61,10 @@ public sealed class ProgressBar : IDisposable
 
     private static string Size(long bytes) => bytes switch
     {
-        < 1024 => $"{bytes} B",
-        < 1024 * 1024 => $"{bytes / 1024.0:0.0} KiB",
-        < 1024L * 1024 * 1024 => $"{bytes / 1048576.0:0.0} MiB",
-        _ => $"{bytes / 1073741824.0:0.00} GiB",
+        < 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
+        < 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.0} KiB"),
+        < 1024L * 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.0} MiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1073741824.0:0.00} GiB"),
     };
 
     public void Dispose() => Clear();

@@ -40,7 +40,7 @@ public static class BinfmtCommand
             string entry = parse.GetValue(name)!;
             bool persist = !parse.GetValue(noPersist);
             Run(() => BinfmtRegistration.Register(entry, path, persist));
-            Console.WriteLine($"XAR files now start with {path} directly (binfmt_misc entry {entry}"
+            StandardOutput.Writer.WriteLine($"XAR files now start with {path} directly (binfmt_misc entry {entry}"
                 + (persist ? $", kept at boot by {BinfmtRegistration.PersistentDirectory}/{entry}.conf)" : ", until reboot)"));
             return ExitCodes.Success;
         }));
@@ -56,7 +56,7 @@ public static class BinfmtCommand
             string entry = parse.GetValue(name)!;
             bool removed = false;
             Run(() => removed = BinfmtRegistration.Unregister(entry));
-            Console.WriteLine(removed ? $"binfmt_misc entry {entry} removed" : $"binfmt_misc entry {entry} was not registered");
+            StandardOutput.Writer.WriteLine(removed ? $"binfmt_misc entry {entry} removed" : $"binfmt_misc entry {entry} was not registered");
             return ExitCodes.Success;
         }));
         return command;
@@ -71,10 +71,10 @@ public static class BinfmtCommand
             string entry = parse.GetValue(name)!;
             if (BinfmtRegistration.Status(entry) is not { } status)
             {
-                Console.WriteLine($"{entry}: not registered (XAR files start through /usr/bin/env)");
+                StandardOutput.Writer.WriteLine($"{entry}: not registered (XAR files start through /usr/bin/env)");
                 return ExitCodes.Failure;
             }
-            Console.WriteLine($"{entry}: {(status.Enabled ? "enabled" : "disabled")}, interpreter {status.Interpreter}, "
+            StandardOutput.Writer.WriteLine($"{entry}: {(status.Enabled ? "enabled" : "disabled")}, interpreter {status.Interpreter}, "
                 + (status.PersistentFile is { } file ? $"kept at boot by {file}" : "until reboot"));
             return ExitCodes.Success;
         }));

@@ -25,8 +25,10 @@ public static class CatCommand
                 if (entry.EntryType != SquashFsEntryType.RegularFile)
                     throw new UsageException($"{p}: not a regular file ({entry.EntryType})");
                 using var data = image.OpenRead(entry);
-                using var stdout = Console.OpenStandardOutput();
+                // Held until the last block has been read (up to HeldOutput.Limit): a corrupt block then writes nothing.
+                using var stdout = new HeldOutput(StandardOutput.Stream);
                 data.CopyTo(stdout, 1 << 17);
+                stdout.Commit();
                 return ExitCodes.Success;
             });
         });

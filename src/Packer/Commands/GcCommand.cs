@@ -36,9 +36,9 @@ public static class GcCommand
                 }
                 else if (all || a.Outcome is "unmounted" or "deleted" or "would unmount" or "would delete")
                 {
-                    Console.Out.WriteLine($"{a.Outcome}: {a.Path}");
+                    StandardOutput.Writer.WriteLine($"{a.Outcome}: {a.Path}");
                     if (all && a.XarFile is not null)
-                        Console.Out.WriteLine($"  from {a.XarFile}");
+                        StandardOutput.Writer.WriteLine($"  from {a.XarFile}");
                 }
             }
             return status;

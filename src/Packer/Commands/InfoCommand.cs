@@ -26,14 +26,39 @@ public static class InfoCommand
             {
                 using var archive = ImageInput.Open(input, parse.GetValue(offset));
                 var fields = Collect(archive, archive.FileLength);
+                var entrypoint = Entrypoint.Of(archive.Header);
                 if (parse.GetValue(json))
-                    WriteJson(archive.Header, fields);
+                    WriteJson(archive.Header, entrypoint, fields);
                 else
-                    WriteText(archive.Header, fields);
+                    WriteText(archive.Header, entrypoint, fields);
                 return ExitCodes.Success;
             });
         });
         return command;
+    }
+
+    /// <summary>
+    /// What running the file starts: XAR_EXEC and its fixed arguments (XAR_EXEC_ARGS) when the header
+    /// names them, else the XAREXEC_TARGET script (Facebook's tools, older xar); nothing for a bare image.
+    /// </summary>
+    private sealed record Entrypoint(string? Path, bool IsTargetScript, IReadOnlyList<byte[]> FixedArguments, string? ArgumentsError)
+    {
+        public static Entrypoint Of(XarHeader? header)
+        {
+            if (header?.Exec is { } exec)
+            {
+                try
+                {
+                    return new(exec, false, header.ExecArgs ?? [], null);
+                }
+                catch (XarHeaderException e)
+                {
+                    // Shown, not fatal: info is how one looks at a broken file.
+                    return new(exec, false, [], e.Message);
+                }
+            }
+            return new(header?.ExecTarget, header?.ExecTarget is not null, [], null);
+        }
     }
 
     private static List<(string Key, object Value)> Collect(XarArchive archive, long fileLength)
@@ -114,7 +139,7 @@ public static class InfoCommand
         return string.Join(",", names);
     }
 
-    private static void WriteText(XarHeader? xarHeader, List<(string Key, object Value)> fields)
+    private static void WriteText(XarHeader? xarHeader, Entrypoint entrypoint, List<(string Key, object Value)> fields)
     {
         var text = new StringBuilder();
         if (xarHeader is { } header)
@@ -123,11 +148,22 @@ public static class InfoCommand
             text.Append(CultureInfo.InvariantCulture, $"  OFFSET={header.Offset}\n");
             foreach (var (name, value) in header.Values)
                 text.Append(CultureInfo.InvariantCulture, $"  {name}={value}\n");
+            text.Append("Runs:\n");
+            text.Append("  entrypoint: ").Append(entrypoint switch
+            {
+                { Path: null } => "none (no --exec: the file can be mounted and inspected, not run)",
+                { IsTargetScript: true } => $"{entrypoint.Path} ({XarHeader.ExecTargetName}, run by /bin/sh)",
+                _ => entrypoint.Path,
+            }).Append('\n');
+            if (entrypoint.ArgumentsError is not null)
+                text.Append("  fixed_arguments: malformed ").Append(XarHeader.ExecArgsName).Append(" (").Append(entrypoint.ArgumentsError).Append(")\n");
+            else if (entrypoint.FixedArguments.Count > 0)
+                text.Append("  fixed_arguments: ").Append(string.Join(' ', entrypoint.FixedArguments.Select(ShellWord))).Append('\n');
         }
         text.Append("SquashFS:\n");
         foreach (var (key, value) in fields)
             text.Append(CultureInfo.InvariantCulture, $"  {key}: {Format(value)}\n");
-        Console.Out.Write(text.ToString());
+        StandardOutput.Writer.Write(text.ToString());
     }
 
     private static string Format(object value) => value switch
@@ -137,10 +173,42 @@ public static class InfoCommand
         _ => value.ToString() ?? "",
     };
 
-    private static void WriteJson(XarHeader? xarHeader, List<(string Key, object Value)> fields)
+    /// <summary>
+    /// One argument as sh would take it back: bare when it holds only safe characters, else in single
+    /// quotes, or as $'...' with \xNN escapes when it holds control bytes or bytes that are not UTF-8.
+    /// </summary>
+    internal static string ShellWord(byte[] argument)
     {
-        using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        if (argument.Length > 0 && argument.All(b => char.IsAsciiLetterOrDigit((char)b) || "_@%+=:,./-".Contains((char)b)))
+            return Encoding.ASCII.GetString(argument);
+        string? text = null;
+        try
+        {
+            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(argument);
+        }
+        catch (DecoderFallbackException)
+        {
+        }
+        if (text is not null && !text.Any(char.IsControl))
+            return "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var escaped = new StringBuilder("$'");
+        foreach (byte b in argument)
+        {
+            if (b is (byte)'\'' or (byte)'\\')
+                escaped.Append('\\').Append((char)b);
+            else if (b is >= 0x20 and < 0x7F)
+                escaped.Append((char)b);
+            else
+                escaped.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}");
+        }
+        return escaped.Append('\'').ToString();
+    }
+
+    private static void WriteJson(XarHeader? xarHeader, Entrypoint entrypoint, List<(string Key, object Value)> fields)
+    {
+        // Written whole at the end, so that nothing reaches stdout if anything fails on the way.
+        var json = new MemoryStream();
+        using (var w = new Utf8JsonWriter(json, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
             if (xarHeader is { } header)
@@ -150,6 +218,21 @@ public static class InfoCommand
                 foreach (var (name, value) in header.Values)
                     w.WriteString(name, value);
                 w.WriteEndObject();
+            }
+            // Derived from the header: what running the file starts (XAR_EXEC, else XAREXEC_TARGET), and
+            // the fixed arguments (not-UTF-8 bytes shown as U+FFFD; the exact bytes are in xar.XAR_EXEC_ARGS).
+            if (entrypoint.Path is null)
+                w.WriteNull("entrypoint");
+            else
+                w.WriteString("entrypoint", entrypoint.Path);
+            if (entrypoint.ArgumentsError is not null)
+                w.WriteNull("fixed_arguments");
+            else
+            {
+                w.WriteStartArray("fixed_arguments");
+                foreach (byte[] argument in entrypoint.FixedArguments)
+                    w.WriteStringValue(Encoding.UTF8.GetString(argument));
+                w.WriteEndArray();
             }
             foreach (var (key, value) in fields)
             {
@@ -166,6 +249,7 @@ public static class InfoCommand
             }
             w.WriteEndObject();
         }
-        stdout.Write("\n"u8);
+        json.Write("\n"u8);
+        json.WriteTo(StandardOutput.Stream);
     }
 }

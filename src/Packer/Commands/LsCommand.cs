@@ -28,10 +28,13 @@ public static class LsCommand
             {
                 using var archive = ImageInput.Open(input, parse.GetValue(offset));
                 var image = archive.Image;
-                using var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
-                var lister = new Lister(image, stdout, parse.GetValue(longFormat));
-                lister.Run(parse.GetValue(path));
-                stdout.Flush();
+                using var stdout = new HeldOutput(StandardOutput.Stream);
+                using (var buffered = new BufferedStream(stdout, 1 << 16))
+                {
+                    new Lister(image, buffered, parse.GetValue(longFormat)).Run(parse.GetValue(path));
+                    buffered.Flush();
+                }
+                stdout.Commit();
                 return ExitCodes.Success;
             });
         });
@@ -51,14 +54,14 @@ public static class LsCommand
                 Walk(root, top);
                 return;
             }
-            // The directories on the way are listed, then the path and everything below it.
+            // The directories on the way are listed, then the path and everything below it; the whole
+            // path is looked up first, so a missing one prints nothing.
             var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-            var current = root;
-            byte[] currentPath = top;
-            Print(root, top);
-            for (int i = 0; i < parts.Length; i++)
+            var chain = new List<(SquashFsEntry Entry, byte[] Path)> { (root, top) };
+            foreach (string part in parts)
             {
-                byte[] name = Encoding.UTF8.GetBytes(parts[i]);
+                var (current, currentPath) = chain[^1];
+                byte[] name = Encoding.UTF8.GetBytes(part);
                 SquashFsEntry? next = null;
                 if (current.EntryType == SquashFsEntryType.Directory)
                     foreach (var e in image.EnumerateDirectory(current))
@@ -69,15 +72,15 @@ public static class LsCommand
                         }
                 if (next is null)
                     throw new UsageException($"{path}: no such path in the image");
-                current = next;
-                currentPath = Join(currentPath, name);
-                if (i < parts.Length - 1)
-                    Print(current, currentPath);
+                chain.Add((next, Join(currentPath, name)));
             }
-            if (current.EntryType == SquashFsEntryType.Directory)
-                Walk(current, currentPath);
+            foreach (var (entry, entryPath) in chain[..^1])
+                Print(entry, entryPath);
+            var (last, lastPath) = chain[^1];
+            if (last.EntryType == SquashFsEntryType.Directory)
+                Walk(last, lastPath);
             else
-                Print(current, currentPath);
+                Print(last, lastPath);
         }
 
         private void Walk(SquashFsEntry directory, byte[] path)

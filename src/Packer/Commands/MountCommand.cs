@@ -21,7 +21,7 @@ public static class MountCommand
                     throw new UsageException("is a directory, not a XAR file", path);
                 try
                 {
-                    Console.Out.WriteLine(XarLauncher.Launch(System.Text.Encoding.UTF8.GetBytes(path), [], LaunchMode.MountOnly, _ => { }));
+                    StandardOutput.Writer.WriteLine(XarLauncher.Launch(System.Text.Encoding.UTF8.GetBytes(path), [], LaunchMode.MountOnly, _ => { }));
                 }
                 catch (FuseUnavailableException e)
                 {

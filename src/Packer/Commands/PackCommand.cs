@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Xar.Packer.Cli;
+using Xar.Posix;
 using Xar.SquashFs;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
@@ -13,13 +14,20 @@ namespace Xar.Packer.Commands;
 /// <summary><c>xar pack SOURCE_DIR -o OUT</c>: a directory into a XAR file or a bare SquashFS image.</summary>
 public static class PackCommand
 {
-    public static Command Create()
+    /// <param name="args">The command line (for the bytes of --exec-arg values, see <see cref="RawOptionValues"/>).</param>
+    public static Command Create(string[] args)
     {
         var source = new Argument<string>("SOURCE_DIR") { Description = "Directory to pack" };
         var output = new Option<string>("--output", "-o") { HelpName = "OUT", Description = "File to write (replaced only when packing succeeds), or - for standard output", Required = true };
         var format = new Option<string>("--format") { Description = "xar (default: header + image, executable) or squashfs (bare image)", DefaultValueFactory = _ => "xar" };
         format.AcceptOnlyFromAmong("xar", "squashfs");
-        var exec = new Option<string?>("--exec") { HelpName = "PATH", Description = "Entrypoint: executable file inside SOURCE_DIR run with the archive's arguments (xar format)" };
+        var exec = new Option<string?>("--exec") { HelpName = "PATH", Description = "Entrypoint: executable file inside SOURCE_DIR (a path relative to it) run with the archive's arguments (xar format)" };
+        var execArgs = new Option<string[]>(ExecArgOption)
+        {
+            HelpName = "ARG",
+            Description = "Fixed argument for the entrypoint, placed before the archive's arguments (repeatable, in order; --exec-arg=-x for one that starts with -)",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var compression = new Option<string>("--compression", "-c") { Description = "zstd (default), gzip, xz, lz4 or none", DefaultValueFactory = _ => "zstd" };
         compression.AcceptOnlyFromAmong("zstd", "gzip", "xz", "lz4", "none");
         var level = new Option<int?>("--level") { HelpName = "N", Description = "Compression level: zstd 1-22 (15), gzip 1-9 (9), xz 0-9 (6), lz4 1-12 (high-compression mode)" };
@@ -34,11 +42,11 @@ public static class PackCommand
         var sort = new Option<string?>("--sort") { HelpName = "FILE", Description = "mksquashfs sort file: lines \"PATH PRIORITY\" (-32768..32767, higher stored first)" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "GLOB", Description = "Leave out entries matching GLOB (repeatable; without '/' it matches names at any depth)", AllowMultipleArgumentsPerToken = false };
         var jobs = new Option<int?>("--jobs", "-j") { HelpName = "N", Description = "Compression threads (default: all cores)" };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar, summary line or warnings (errors only)" };
 
         var command = new Command("pack", "Pack a directory into a XAR file (or a bare SquashFS image). SOURCE_DATE_EPOCH sets the image time and VERSION, for reproducible output.")
         {
-            source, output, format, exec, compression, level, blockSize, noFragments, noDedup, noXattrs,
+            source, output, format, exec, execArgs, compression, level, blockSize, noFragments, noDedup, noXattrs,
             allRoot, uid, gid, mtime, sort, exclude, jobs, quiet,
         };
         command.SetAction(parse =>
@@ -52,6 +60,12 @@ public static class PackCommand
                 string? execPath = parse.GetValue(exec);
                 if (execPath is not null && !isXar)
                     throw new UsageException("--exec needs --format xar");
+                CheckSourceDirectory(src);
+                if (execPath is not null)
+                    CheckExecIsInSource(src, execPath);
+                string[] execArgValues = parse.GetValue(execArgs) ?? [];
+                if (execArgValues.Length > 0 && execPath is null)
+                    throw new UsageException("--exec-arg needs --exec (the entrypoint the arguments are for)");
                 if (parse.GetValue(allRoot) && (parse.GetValue(uid) is not null || parse.GetValue(gid) is not null))
                     throw new UsageException("--all-root and --uid/--gid exclude each other");
                 int block = ParseBlockSize(parse.GetValue(blockSize)!);
@@ -72,8 +86,11 @@ public static class PackCommand
                 string? outDirectory = Path.GetDirectoryName(Path.GetFullPath(outFile));
                 if (outDirectory is not null && !Directory.Exists(outDirectory))
                     throw new UsageException("no such directory: " + outDirectory, outFile);
-                bool showProgress = !parse.GetValue(quiet) && !Console.IsErrorRedirected;
-                using var progress = showProgress ? new ProgressBar() : null;
+                if (!toStdout)
+                    CheckOutputIsNotInSource(src, outFile);
+                // Off a terminal there is no bar, but the summary line still ends the run (unless --quiet).
+                bool beQuiet = parse.GetValue(quiet);
+                using var progress = beQuiet ? null : new ProgressBar(draw: !Console.IsErrorRedirected);
                 var imageOptions = new SquashFsWriterOptions
                 {
                     BlockSize = block,
@@ -88,7 +105,7 @@ public static class PackCommand
                     SortPriorities = sortFile is null ? null : SortFile.Read(sortFile, src),
                     Excludes = parse.GetValue(exclude) ?? [],
                     Progress = progress is null ? null : progress.Report,
-                    Warning = parse.GetValue(quiet) ? null : message => { progress?.Clear(); Console.Error.WriteLine($"xar: warning: {message}"); },
+                    Warning = beQuiet ? null : message => { progress?.Clear(); Console.Error.WriteLine($"xar: warning: {message}"); },
                 };
                 using var cancel = new CancellationTokenSource();
                 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
@@ -98,17 +115,24 @@ public static class PackCommand
                 try
                 {
                     if (isXar)
-                        XarFile.CreateFromDirectory(src, outFile, new XarWriterOptions { Image = imageOptions, ExecPath = execPath }, cancel.Token);
+                        XarFile.CreateFromDirectory(src, outFile, new XarWriterOptions
+                        {
+                            Image = imageOptions,
+                            ExecPath = execPath,
+                            ExecArguments = RawOptionValues.Find(args, ExecArgOption, execArgValues),
+                        }, cancel.Token);
                     else
                         SquashFsFile.CreateFromDirectory(src, outFile, imageOptions, cancel.Token);
                     packedSize = new FileInfo(outFile).Length;
                     if (toStdout)
                     {
                         using var packed = new FileStream(outFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-                        using var stdout = Console.OpenStandardOutput();
-                        packed.CopyTo(stdout, 1 << 20);
-                        stdout.Flush();
+                        packed.CopyTo(StandardOutput.Stream, 1 << 20);
                     }
+                }
+                catch (BrokenPipeException)
+                {
+                    throw; // CliRunner: no message, exit by SIGPIPE (the finally below removes the temporary file first)
                 }
                 catch (SourceTreeException e)
                 {
@@ -144,12 +168,82 @@ public static class PackCommand
                 }
                 if (progress is not null)
                 {
-                    progress.Done(packedSize);
+                    // After success only, so that a failed pack prints its one error line and nothing else.
+                    if (isXar && execPath is null)
+                        Console.Error.WriteLine($"xar: warning: no --exec: {displayOut} can be mounted and inspected (xar mount, ls, extract) but not run");
+                    Console.Error.WriteLine(progress.Summary(displayOut, packedSize));
                 }
                 return ExitCodes.Success;
             });
         });
         return command;
+    }
+
+    private const string ExecArgOption = "--exec-arg";
+
+    /// <summary>
+    /// An OUT inside SOURCE_DIR that names an existing entry is refused: the rename at the end would
+    /// replace a file of the tree, the entrypoint even (`-o SRC/run.sh --exec run.sh`), after packing it.
+    /// A new OUT inside SOURCE_DIR is fine (the writer leaves it out of the image). "Inside" is decided
+    /// by the directories themselves (device and inode, going up through ".."), whatever the spelling.
+    /// </summary>
+    private static unsafe void CheckOutputIsNotInSource(string src, string outFile)
+    {
+        if (LibC.StatxAt(LibC.AT_FDCWD, outFile, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out _) != 0
+            || LibC.StatxAt(LibC.AT_FDCWD, src, 0, LibC.STATX_BASIC_STATS, out var root) != 0)
+            return;
+        string directory = Path.GetDirectoryName(outFile) is { Length: > 0 } d ? d : ".";
+        int fd = LibC.Open(directory, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+        ReadOnlySpan<byte> parent = "..\0"u8;
+        try
+        {
+            while (fd >= 0 && LibC.FStatx(fd, out var current) == 0)
+            {
+                if (current.Ino == root.Ino && current.DevMajor == root.DevMajor && current.DevMinor == root.DevMinor)
+                    throw new UsageException("exists inside SOURCE_DIR: packing would replace a file it packs (write OUT outside SOURCE_DIR, or remove it first)", outFile);
+                int up;
+                fixed (byte* name = parent)
+                    up = LibC.OpenAt(fd, name, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+                if (up >= 0 && LibC.FStatx(up, out var above) == 0 && above.Ino == current.Ino
+                    && above.DevMajor == current.DevMajor && above.DevMinor == current.DevMinor)
+                {
+                    LibC.Close(up); // "/" is its own parent
+                    break;
+                }
+                LibC.Close(fd);
+                fd = up;
+            }
+        }
+        finally
+        {
+            if (fd >= 0)
+                LibC.Close(fd);
+        }
+    }
+
+    /// <summary>SOURCE_DIR must be a directory; a file that exists is not "missing" (for both formats).</summary>
+    private static void CheckSourceDirectory(string src)
+    {
+        if (Directory.Exists(src))
+            return;
+        throw new UsageException(Path.Exists(src) ? "is not a directory (SOURCE_DIR is the directory to pack)" : "no such directory", src);
+    }
+
+    /// <summary>
+    /// --exec is relative to SOURCE_DIR. A path that is not in the tree but exists from the current
+    /// directory (`xar pack app -o a.xar --exec app/bin/run`) gets a hint instead of "no such file".
+    /// </summary>
+    private static void CheckExecIsInSource(string src, string execPath)
+    {
+        if (Path.Exists(Path.Join(src, execPath)) || !Path.Exists(execPath))
+            return;
+        string full = Path.GetFullPath(execPath);
+        string root = Path.GetFullPath(src);
+        string relative = Path.GetRelativePath(root, full);
+        bool inside = relative != "." && relative != ".." && !relative.StartsWith("../", StringComparison.Ordinal) && !Path.IsPathRooted(relative);
+        throw new UsageException(inside
+            ? $"--exec: no such file in {src}: the path is relative to SOURCE_DIR (try --exec {relative})"
+            : $"--exec: no such file in {src}: the path is relative to SOURCE_DIR, and {execPath} is not inside it (the entrypoint must be in the archive)", execPath);
     }
 
     /// <summary>"131072", "128K", "128k", "1M" → bytes; must be a power of two from 4K to 1M.</summary>

@@ -27,7 +27,7 @@ public static class VerifyCommand
                 var report = archive.Image.Verify();
                 string uuid = CheckUuid(archive);
                 if (!parse.GetValue(quiet))
-                    Console.Out.Write(
+                    StandardOutput.Writer.Write(
                         $"{input}: OK: {report.Inodes} inodes ({report.Directories} directories, {report.Files} files, {report.Symlinks} symlinks, {report.Others} other), " +
                         $"{report.FileBytes} file bytes in {report.DataBlocks} data blocks and {report.FragmentBlocks} fragment blocks, {report.MetadataBlocks} metadata blocks; {uuid}\n");
                 return ExitCodes.Success;

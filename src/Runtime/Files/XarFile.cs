@@ -19,6 +19,13 @@ public sealed record class XarWriterOptions
     /// </summary>
     public string? ExecPath { get; init; }
 
+    /// <summary>
+    /// Fixed arguments for the entrypoint, placed before the archive's arguments (bytes, any value but
+    /// NUL). Needs <see cref="ExecPath"/>. The bootstrap passes them, and the header holds them in
+    /// <c>XAR_EXEC_ARGS</c> (<see cref="XarExecArguments"/>) for launchers that exec the entrypoint directly.
+    /// </summary>
+    public IReadOnlyList<byte[]>? ExecArguments { get; init; }
+
     /// <summary>VERSION header value. Null: SOURCE_DATE_EPOCH when set, else the current time.</summary>
     public string? Version { get; init; }
 
@@ -37,7 +44,10 @@ public static class XarFile
     /// <summary>
     /// Packs <paramref name="sourceDirectory"/> into a XAR file at <paramref name="destinationFile"/> (mode 0755),
     /// through a temporary sibling renamed into place when complete. Returns the header written.
-    /// The UUID is the first 16 hex digits of the image's SHA-256.
+    /// The UUID is the first 16 hex digits of the image's SHA-256. With an entrypoint, the header also
+    /// names it in <c>XAR_EXEC</c> (and its fixed arguments in <c>XAR_EXEC_ARGS</c>), unless its path holds
+    /// a byte that cannot stand in a header value (<see cref="XarHeader.IsWritableValue"/>): launchers then
+    /// run the bootstrap, as Facebook's always does.
     /// </summary>
     public static XarHeader CreateFromDirectory(string sourceDirectory, string destinationFile, XarWriterOptions? options = null,
         CancellationToken cancellationToken = default)
@@ -49,11 +59,17 @@ public static class XarFile
         string version = options.Version ?? ImageWriter.DefaultImageTime().ToString(CultureInfo.InvariantCulture);
         if (version.Length == 0 || !version.All(char.IsAsciiDigit))
             throw new ArgumentException($"VERSION \"{version}\" must be an unsigned integer");
+        IReadOnlyList<byte[]> execArguments = options.ExecArguments ?? [];
+        if (execArguments.Count > 0 && options.ExecPath is null)
+            throw new ArgumentException("fixed arguments for the entrypoint need an entrypoint (ExecPath)");
+        if (execArguments.Any(a => a.Contains((byte)0)))
+            throw new ArgumentException("an argument for the entrypoint contains a NUL byte, which no program argument can hold");
         if (!Directory.Exists(sourceDirectory))
-            throw new SourceTreeException(sourceDirectory, "no such directory", isBadInput: true);
+            throw new SourceTreeException(sourceDirectory, File.Exists(sourceDirectory) ? "is a file, not a directory" : "no such directory", isBadInput: true);
 
         var image = options.Image with { ReplacedFile = Path.GetFullPath(destinationFile) };
         string? target = null;
+        var extra = new List<KeyValuePair<string, string>>();
         if (options.ExecPath is not null)
         {
             string exec = CheckExecutable(sourceDirectory, options.ExecPath);
@@ -63,9 +79,22 @@ public static class XarFile
                 target = $"xar_bootstrap_{i}.sh";
             image = image with
             {
-                ExtraRootFiles = [.. image.ExtraRootFiles ?? [], new SquashFsWriterOptions.ExtraFile(target, BootstrapScript(exec), 0x1ED /* 0755 */)],
+                ExtraRootFiles = [.. image.ExtraRootFiles ?? [], new SquashFsWriterOptions.ExtraFile(target, BootstrapScript(exec, execArguments), 0x1ED /* 0755 */)],
             };
+            if (XarHeader.IsWritableValue(exec))
+            {
+                extra.Add(new(XarHeader.ExecName, exec));
+                if (execArguments.Count > 0)
+                    extra.Add(new(XarHeader.ExecArgsName, XarExecArguments.Encode(execArguments)));
+            }
         }
+        if (options.Dependencies is { Count: > 0 } deps)
+            extra.Add(new(XarHeader.DependenciesName, string.Join(' ', deps)));
+        if (options.MountRoot is not null)
+            extra.Add(new(XarHeader.MountRootName, options.MountRoot));
+        // The same header with a stand-in UUID (the real one is the image's hash): refuses a value that
+        // cannot be written, or a header too long for OFFSET, before any work is done.
+        _ = new XarHeader(new string('0', 16), version, target, extra);
 
         XarHeader? header = null;
         var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
@@ -77,11 +106,6 @@ public static class XarFile
             stream.Flush();
             stream.Position = XarHeader.DefaultOffset;
             string uuid = Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
-            var extra = new List<KeyValuePair<string, string>>();
-            if (options.Dependencies is { Count: > 0 } deps)
-                extra.Add(new(XarHeader.DependenciesName, string.Join(' ', deps)));
-            if (options.MountRoot is not null)
-                extra.Add(new(XarHeader.MountRootName, options.MountRoot));
             header = new XarHeader(uuid, version, target, extra);
             stream.Position = 0;
             stream.Write(header.ToBytes());
@@ -118,6 +142,8 @@ public static class XarFile
         var info = new FileInfo(full);
         if (info.LinkTarget is not null)
             info = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
+        if (!info.Exists && Directory.Exists(full))
+            throw new SourceTreeException(execPath, $"--exec: is a directory in {sourceDirectory}; give the executable file", isBadInput: true);
         if (!info.Exists)
             throw new SourceTreeException(execPath, $"--exec: no such file in {sourceDirectory}", isBadInput: true);
         if (!OperatingSystem.IsWindows() && (info.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
@@ -128,11 +154,10 @@ public static class XarFile
     /// <summary>
     /// The XAREXEC_TARGET script. Launchers run it as <c>/bin/sh -e TARGET XARPATH ARGS...</c>: it
     /// drops XARPATH (keeping it in XAR_PATH), sets XAR_MOUNT to the directory holding the files,
-    /// and execs the entrypoint with the remaining arguments.
+    /// and execs the entrypoint with the fixed arguments, then the remaining ones.
     /// </summary>
-    internal static byte[] BootstrapScript(string execRelativePath)
+    internal static byte[] BootstrapScript(string execRelativePath, IReadOnlyList<byte[]>? fixedArguments = null)
     {
-        string quoted = "'" + execRelativePath.Replace("'", "'\\''") + "'";
         var s = new StringBuilder();
         s.Append("#!/bin/sh\n");
         s.Append("# Written by xar pack. Run as: /bin/sh -e THIS_SCRIPT XAR_FILE [ARGS...]\n");
@@ -146,7 +171,32 @@ public static class XarFile
         s.Append("*) XAR_MOUNT=\"$PWD\" ;;\n");
         s.Append("esac\n");
         s.Append("export XAR_PATH XAR_MOUNT\n");
-        s.Append("exec \"$XAR_MOUNT\"/").Append(quoted).Append(" \"$@\"\n");
-        return Encoding.UTF8.GetBytes(s.ToString());
+        s.Append("exec \"$XAR_MOUNT\"/");
+        var script = new List<byte>(Encoding.UTF8.GetBytes(s.ToString()));
+        AppendShellQuoted(script, Encoding.UTF8.GetBytes(execRelativePath));
+        foreach (byte[] argument in fixedArguments ?? [])
+        {
+            script.Add((byte)' ');
+            AppendShellQuoted(script, argument);
+        }
+        script.AddRange(" \"$@\"\n"u8);
+        return [.. script];
+    }
+
+    /// <summary>
+    /// <paramref name="word"/> as one sh word: in single quotes, where every byte but the quote itself
+    /// stands for itself (newlines and bytes that are not UTF-8 too); a quote is written '\''.
+    /// </summary>
+    private static void AppendShellQuoted(List<byte> script, byte[] word)
+    {
+        script.Add((byte)'\'');
+        foreach (byte b in word)
+        {
+            if (b == '\'')
+                script.AddRange("'\\''"u8);
+            else
+                script.Add(b);
+        }
+        script.Add((byte)'\'');
     }
 }

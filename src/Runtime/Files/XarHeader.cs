@@ -26,6 +26,10 @@ public sealed class XarHeader
     public const string DependenciesName = "DEPENDENCIES";
     public const string MountRootName = "MOUNT_ROOT";
     public const string TrampolineNamesName = "XAREXEC_TRAMPOLINE_NAMES";
+    /// <summary>The entrypoint the bootstrap execs, relative to the image root (see <see cref="Exec"/>).</summary>
+    public const string ExecName = "XAR_EXEC";
+    /// <summary>The entrypoint's fixed arguments (see <see cref="ExecArgs"/> and <see cref="XarExecArguments"/>).</summary>
+    public const string ExecArgsName = "XAR_EXEC_ARGS";
     private const string RequiredTrampoline = "invoke_xar_via_trampoline";
 
     private readonly List<KeyValuePair<string, string>> _values;
@@ -46,6 +50,7 @@ public sealed class XarHeader
         foreach (var (name, _) in _values)
             if (!seen.Add(name))
                 throw new ArgumentException($"header value {name} is given twice");
+        CheckFits();
     }
 
     private XarHeader(long offset, List<KeyValuePair<string, string>> values)
@@ -65,6 +70,19 @@ public sealed class XarHeader
     public string? ExecTarget => this[ExecTargetName];
 
     public string? MountRoot => this[MountRootName];
+
+    /// <summary>
+    /// <c>XAR_EXEC</c>: the entrypoint that the bootstrap script (<see cref="ExecTarget"/>) execs, relative
+    /// to the image root, written by <c>xar pack --exec</c> so that a launcher can exec it directly
+    /// (with <see cref="ExecArgs"/>, then the caller's arguments). Facebook's launcher ignores it.
+    /// </summary>
+    public string? Exec => this[ExecName];
+
+    /// <summary>
+    /// <c>XAR_EXEC_ARGS</c> decoded: the fixed arguments placed before the caller's; null when absent.
+    /// </summary>
+    /// <exception cref="XarHeaderException">The value is malformed (see <see cref="XarExecArguments"/>).</exception>
+    public IReadOnlyList<byte[]>? ExecArgs => this[ExecArgsName] is { } value ? XarExecArguments.Decode(value) : null;
 
     public IReadOnlyList<string> Dependencies =>
         this[DependenciesName]?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
@@ -171,12 +189,41 @@ public sealed class XarHeader
             throw new ArgumentException($"header name \"{name}\" must be upper-case letters, digits and _");
         if (name == OffsetName)
             throw new ArgumentException("OFFSET is written by the header itself");
-        if (value.Contains('"') || value.Contains('\n') || value.Contains('\0'))
-            throw new ArgumentException($"header value {name} must not contain a double quote, a newline or NUL");
+        if (!IsWritableValue(value))
+            throw new ArgumentException($"header value {name} must not contain a double quote, a newline, NUL, $, ` or \\ (run by sh, the header's lines are assignments in double quotes, where the last three expand)");
+    }
+
+    /// <summary>
+    /// True when <paramref name="value"/> can stand between the double quotes of a header line. The lines
+    /// before the stop marker are also shell assignments (a file run by sh executes them), so besides what
+    /// the parser forbids ('"', newline), nothing may expand there: no '$', '`' or '\\'.
+    /// </summary>
+    public static bool IsWritableValue(string value) => value.AsSpan().IndexOfAny("\"\n\0$`\\") < 0;
+
+    /// <summary>The header text must end before OFFSET, where the image starts.</summary>
+    private void CheckFits()
+    {
+        int length = Encoding.UTF8.GetByteCount(Text());
+        if (length <= Offset)
+            return;
+        var (longest, longestValue) = _values.MaxBy(v => Encoding.UTF8.GetByteCount(v.Value));
+        throw new ArgumentException($"the XAR header would take {length} bytes, more than the {Offset} before the image; "
+            + $"its longest value, {longest}, takes {Encoding.UTF8.GetByteCount(longestValue)}");
     }
 
     /// <summary>The header bytes, padded with newlines to <see cref="Offset"/> (where the image goes).</summary>
     public byte[] ToBytes()
+    {
+        byte[] body = Encoding.UTF8.GetBytes(Text());
+        if (body.Length > Offset)
+            throw new InvalidOperationException($"header text is {body.Length} bytes, more than OFFSET {Offset}");
+        var result = new byte[Offset];
+        body.CopyTo(result, 0);
+        result.AsSpan(body.Length).Fill((byte)'\n');
+        return result;
+    }
+
+    private string Text()
     {
         var text = new StringBuilder();
         text.Append(Shebang).Append('\n');
@@ -184,15 +231,12 @@ public sealed class XarHeader
         foreach (var (name, value) in _values)
             text.Append(name).Append("=\"").Append(value).Append("\"\n");
         text.Append(StopMarker).Append('\n');
-        text.Append("echo This XAR file should not be executed by sh\n");
+        // Run by sh (no launcher on PATH, or `sh app.xar`): say what to do, on stderr. The lines above
+        // are plain assignments (IsWritableValue), so nothing else runs before this.
+        text.Append("echo \"$0 is a XAR file: it runs with xar's launcher, xarexec, on PATH as xarexec_fuse ")
+            .Append("(make install, in xar's sources, puts it there), or as a self-contained build\" >&2\n");
         text.Append("exit 1\n");
         text.Append("# Actual squashfs file begins at ").Append(Offset).Append('\n');
-        byte[] body = Encoding.UTF8.GetBytes(text.ToString());
-        if (body.Length > Offset)
-            throw new InvalidOperationException($"header text is {body.Length} bytes, more than OFFSET {Offset}");
-        var result = new byte[Offset];
-        body.CopyTo(result, 0);
-        result.AsSpan(body.Length).Fill((byte)'\n');
-        return result;
+        return text.ToString();
     }
 }
