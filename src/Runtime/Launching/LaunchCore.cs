@@ -81,7 +81,12 @@ public static unsafe partial class LaunchCore
             return;
         }
 
-        var launch = new Launch(xarPath, args, argCount, env, target, header.Offset, timeout, mode);
+        var launch = new Launch(xarPath, args, argCount, env, target, header.Offset, timeout, mode)
+        {
+            // Absent fields are default spans (IsNull); a present empty one points into the header buffer.
+            Exec = new NativeText(header.Exec),
+            ExecArgs = new NativeText(header.ExecArgs),
+        };
         var reason = forced ? FuseUnavailability.Forced : skipFuse;
         if (reason == FuseUnavailability.None)
         {
@@ -109,6 +114,8 @@ public static unsafe partial class LaunchCore
         public readonly long Offset = offset;
         public readonly long TimeoutSeconds = timeout;
         public readonly LaunchMode Mode = mode;
+        /// <summary>XAR_EXEC and XAR_EXEC_ARGS; IsNull when the header has none.</summary>
+        public NativeText Exec, ExecArgs;
     }
 
     /// <summary>XAREXEC_TARGET must name a path inside the image: not empty, relative, no ".." component.</summary>
@@ -170,6 +177,17 @@ public static unsafe partial class LaunchCore
     /// </summary>
     private static void Exec(in Launch launch, byte* script, uint savedUmask, ref LaunchOutcome outcome)
     {
+        if (!launch.Exec.IsNull)
+        {
+            // The directory holding the script: what the bootstrap computes as XAR_MOUNT ("${0%/*}").
+            byte* directory = stackalloc byte[PathBuilder.Capacity];
+            int length = NativeText.FromCString(script).Length - launch.Target.Length - 1;
+            if (length > 0)
+            {
+                LaunchFailure.Copy(new NativeText(script, length), directory);
+                TryExecEntrypoint(launch, directory, savedUmask);
+            }
+        }
         // On the stack for any usual command line; malloc for a huge one.
         const int OnStack = 256;
         int count = launch.ArgCount + 4;
