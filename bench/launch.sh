@@ -3,8 +3,8 @@
 #   hello  = samples/hello packed with `xar pack --exec hello`
 #   stdlib = python3's stdlib (corpus python-stdlib) packed with a run.sh doing
 #            PYTHONPATH=$XAR_MOUNT/lib python3 -S -c 'import json,email,http.client'
-# For each: the entrypoint run directly from the mount/cache (/bin/sh -e ROOT/xar_bootstrap.sh,
-# exactly what the launcher execs) against ./X.xar warm (mounted), cold (unmounted before each
+# For each: the app's entrypoint run directly from the mount/cache (ROOT/ENTRYPOINT, with the XAR_PATH and
+# XAR_MOUNT its bootstrap would set: the overhead is over the app itself) against ./X.xar warm (mounted), cold (unmounted before each
 # run), on the extraction path cached, and first run (cache emptied before each run); plus the
 # first extraction of stdlib against unsquashfs of the same image. Medians of hyperfine runs; the
 # direct, warm and cached commands run interleaved in BENCH_ROUNDS rounds (default 6). As root,
@@ -104,14 +104,18 @@ for app in hello stdlib; do
         label=$app+binfmt
     fi
     xar=$WORK/$app.xar
-    uuid=$(python3 -c 'import sys; print([l.split("\"")[1] for l in open(sys.argv[1], "rb").read(8192).decode("utf-8", "replace").split("\n") if l.startswith("UUID=")][0])' "$xar")
+    field() { python3 -c 'import sys; print([l.split("\"")[1] for l in open(sys.argv[1], "rb").read(8192).decode("utf-8", "replace").split("\n") if l.startswith(sys.argv[2] + "=")][0])' "$xar" "$1"; }
+    uuid=$(field UUID)
+    entry=$(field XAR_EXEC)
     mnt=$(xarexec -m "$xar")
-    m=$(interleaved "direct=/bin/sh -e $mnt/xar_bootstrap.sh $xar" "warm=$xar" "warmx=$BIN/xarexec $xar")
+    # direct = the app itself, with the two variables its bootstrap would set: overhead is over the app.
+    export XAR_PATH=$xar XAR_MOUNT=$mnt
+    m=$(interleaved "direct=$mnt/$entry" "warm=$xar" "warmx=$BIN/xarexec $xar")
     direct=$(value direct <<<"$m"); warm=$(value warm <<<"$m"); warm_x=$(value warmx <<<"$m")
     if [[ -n $REFERENCE && $app == hello && $mode == env ]]; then
         refmnt=$("$REFERENCE" -m "$xar")
-        m=$(interleaved "odirect=/bin/sh -e $mnt/xar_bootstrap.sh $xar" "ours=$BIN/xarexec $xar" \
-            "rdirect=/bin/sh -e $refmnt/xar_bootstrap.sh $xar" "theirs=$REFERENCE $xar")
+        m=$(interleaved "odirect=$mnt/$entry" "ours=$BIN/xarexec $xar" \
+            "rdirect=$refmnt/$entry" "theirs=$REFERENCE $xar")
         reference=$(python3 -c 'import sys
 o, od, t, td = (float(x.split("/")[0]) for x in sys.argv[1:5])
 print(f"Reference launcher `{sys.argv[5]}`, warm on hello, both started directly (no env), same rounds: "
@@ -167,7 +171,9 @@ PY
     fusermount3 -u -z "$mnt" 2>/dev/null || true
     export XAR_EXTRACT=1
     "$xar" >/dev/null 2>&1
-    m=$(interleaved "cdirect=/bin/sh -e $WORK/cache/$uuid/xar_bootstrap.sh $xar" "cached=$xar")
+    export XAR_MOUNT=$WORK/cache/$uuid
+    m=$(interleaved "cdirect=$WORK/cache/$uuid/$entry" "cached=$xar")
+    unset XAR_PATH XAR_MOUNT
     cached_direct=$(value cdirect <<<"$m"); cached=$(value cached <<<"$m")
     first=$(median "$label-first" -r "$SLOW_RUNS" -p "rm -rf $WORK/cache/$uuid $WORK/cache/lockfile.$uuid" "$xar")
     unset XAR_EXTRACT
@@ -226,8 +232,8 @@ text = open(path).read()
 # A new subsection on top of the Launch section; earlier runs stay below it as history.
 head = "## Launch (bench/launch.sh)\n\n"
 sub = (f"### Commit {commit}, {datetime.date.today()}\n\n`bench/launch.sh --record`, work files under {work}, "
-       f"medians of {runs} runs ({slow} for extraction), times in ms. direct = `/bin/sh -e ROOT/xar_bootstrap.sh X.xar` "
-       "(what the launcher execs); warm = mounted; cold = unmounted before each run (squashfuse_ll starts); "
+       f"medians of {runs} runs ({slow} for extraction), times in ms. direct = the app's entrypoint `ROOT/ENTRYPOINT` "
+       "run by itself (XAR_PATH and XAR_MOUNT set as its bootstrap sets them); warm = mounted; cold = unmounted before each run (squashfuse_ll starts); "
        "cached / first = XAR_EXTRACT=1 with the cache entry present / removed before each run. "
        "Rows APP+binfmt: the same with `xar binfmt install` (the kernel starts xarexec itself, no /usr/bin/env). "
        "Targets: warm overhead <= 2 ms, cold <= 5 ms, cached <= 2 ms, first stdlib extraction <= 1.2 x unsquashfs. "
