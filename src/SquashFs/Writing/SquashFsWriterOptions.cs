@@ -70,7 +70,3 @@ public sealed record class SquashFsWriterOptions
 
     internal sealed record ExtraFile(string Name, byte[] Content, uint Mode);
 }
-
-/// <summary>Where packing stands. Sizes in bytes.</summary>
-public readonly record struct SquashFsWriteProgress(
-    long FilesDone, long FilesTotal, long BytesRead, long BytesTotal, long BytesWritten);

@@ -1,7 +1,6 @@
 using System.Text;
 using Xar.SquashFs.Format;
 using Xar.Posix;
-using Xar.SquashFs.Extraction;
 
 namespace Xar.SquashFs.Writing;
 
