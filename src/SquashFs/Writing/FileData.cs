@@ -3,7 +3,7 @@ using Xar.SquashFs.Format;
 namespace Xar.SquashFs.Writing;
 
 /// <summary>Where a regular file's data lies in the image: its blocks and its tail in a fragment.</summary>
-internal sealed class FileData(ulong size, int blockCount)
+internal sealed class FileData(ulong size, int blockCount) : IBlockPlacement
 {
     public ulong Size { get; } = size;
 
@@ -19,4 +19,11 @@ internal sealed class FileData(ulong size, int blockCount)
 
     /// <summary>Bytes not stored because their blocks were all zeros.</summary>
     public ulong SparseBytes { get; set; }
+
+    void IBlockPlacement.Placed(int index, ulong start, uint size)
+    {
+        if (index == 0)
+            BlocksStart = start;
+        BlockSizes[index] = size;
+    }
 }

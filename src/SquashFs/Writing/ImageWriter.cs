@@ -45,7 +45,7 @@ internal static class ImageWriter
         // File data.
         long filesDone = 0, bytesRead = 0;
         long filesTotal = scanner.Files.Count, bytesTotal = scanner.TotalFileBytes;
-        List<(ulong Start, uint Size)> fragments;
+        IReadOnlyList<(ulong Start, uint Size)> fragments;
         DataWriter? writer = null;
         using (var data = new DataWriter(output, options, scanner.Files, n =>
         {
