@@ -51,7 +51,7 @@ internal sealed class ImageVerifier(SquashFsImage image)
             foreach (var entry in image.EnumerateDirectory(dir))
             {
                 string where = entry.FullName;
-                if (!Extraction.SquashFsExtractor.IsSafeName(entry.NameBytes))
+                if (!EntryName.IsSafe(entry.NameBytes))
                     throw new SquashFsCorruptException($"{dir.FullName}/: invalid entry name \"{NativePath.Display(entry.NameBytes)}\"");
                 if (!names.Add(entry.NameBytes))
                     throw new SquashFsCorruptException($"{where}: the name appears twice in its directory");
