@@ -9,39 +9,21 @@ namespace Xar.SquashFs.Extraction;
 /// directory whose mode would lock its owner out keeps owner rwx until <see cref="RestoreDeferredModes"/>,
 /// so the rest of the extraction (and hard links made later) can still pass through it.
 /// </summary>
-internal sealed unsafe class AttributeRestorer
+/// <param name="restoreOwners">Owners are restored (asked for, and running as root).</param>
+/// <param name="rootPath">The directory extracted into: entries' paths are relative to it.</param>
+internal sealed unsafe class AttributeRestorer(SquashFsImage image, bool restoreOwners, bool restoreXattrs, uint euid, uint egid,
+    byte[] rootPath, ExtractionWarnings warnings)
 {
-    private readonly SquashFsImage _image;
-    private readonly bool _restoreOwners;
-    private readonly bool _restoreXattrs;
-    private readonly uint _euid;
-    private readonly uint _egid;
-    private readonly byte[] _rootPath;
-    private readonly ExtractionWarnings _warnings;
     /// <summary>Directories whose mode lacks owner rwx, children first: their real mode is set last.</summary>
     private readonly List<(byte[] Path, uint Mode)> _restrictedDirectories = [];
-
-    /// <param name="restoreOwners">Owners are restored (asked for, and running as root).</param>
-    /// <param name="rootPath">The directory extracted into: entries' paths are relative to it.</param>
-    public AttributeRestorer(SquashFsImage image, bool restoreOwners, bool restoreXattrs, uint euid, uint egid, byte[] rootPath,
-        ExtractionWarnings warnings)
-    {
-        _image = image;
-        _restoreOwners = restoreOwners;
-        _restoreXattrs = restoreXattrs;
-        _euid = euid;
-        _egid = egid;
-        _rootPath = rootPath;
-        _warnings = warnings;
-    }
 
     /// <summary>Through a descriptor: regular files (from any thread) and directories (from the walk only).</summary>
     public void Restore(int fd, Inode inode, SquashFsEntry entry, bool isDirectory, byte[] path)
     {
-        if (_restoreOwners && (entry.Uid != _euid || entry.Gid != _egid) && LibC.Fchown(fd, entry.Uid, entry.Gid) != 0)
+        if (restoreOwners && (entry.Uid != euid || entry.Gid != egid) && LibC.Fchown(fd, entry.Uid, entry.Gid) != 0)
             throw NativePath.Error("set the owner of", path, LibC.LastError);
-        if (_restoreXattrs && inode.HasXattrs)
-            foreach (var x in _image.GetXattrs(entry))
+        if (restoreXattrs && inode.HasXattrs)
+            foreach (var x in image.GetXattrs(entry))
                 fixed (byte* n = NativePath.ToCString(x.NameBytes))
                 fixed (byte* v = x.Value)
                     if (LibC.Fsetxattr(fd, n, v, (nuint)x.Value.Length, 0) != 0)
@@ -65,14 +47,14 @@ internal sealed unsafe class AttributeRestorer
     {
         fixed (byte* n = cname)
         {
-            if (_restoreOwners && (entry.Uid != _euid || entry.Gid != _egid) && LibC.FchownAt(dirFd, n, entry.Uid, entry.Gid, LibC.AT_SYMLINK_NOFOLLOW) != 0)
+            if (restoreOwners && (entry.Uid != euid || entry.Gid != egid) && LibC.FchownAt(dirFd, n, entry.Uid, entry.Gid, LibC.AT_SYMLINK_NOFOLLOW) != 0)
                 throw NativePath.Error("set the owner of", path, LibC.LastError);
-            if (_restoreXattrs && inode.HasXattrs)
+            if (restoreXattrs && inode.HasXattrs)
             {
                 // No fd-relative lsetxattr exists; every directory on this path is one we created.
-                using var full = LongPath.For(NativePath.Join(_rootPath, path));
+                using var full = LongPath.For(NativePath.Join(rootPath, path));
                 fixed (byte* f = full.CString)
-                    foreach (var x in _image.GetXattrs(entry))
+                    foreach (var x in image.GetXattrs(entry))
                         fixed (byte* xn = NativePath.ToCString(x.NameBytes))
                         fixed (byte* v = x.Value)
                             if (LibC.Lsetxattr(f, xn, v, (nuint)x.Value.Length, 0) != 0)
@@ -97,13 +79,13 @@ internal sealed unsafe class AttributeRestorer
     }
 
     // As unsquashfs: setuid/setgid only when the owner is restored too (as root); sticky always.
-    private uint Mode(Inode inode) => _restoreOwners ? inode.Permissions & 0xFFFu : inode.Permissions & 0x3FFu;
+    private uint Mode(Inode inode) => restoreOwners ? inode.Permissions & 0xFFFu : inode.Permissions & 0x3FFu;
 
     private void XattrFailed(SquashFsXattr x, byte[] path, int errno)
     {
         if (errno is LibC.EPERM or LibC.ENOTSUP or LibC.EACCES)
         {
-            _warnings.Warn("xattr:" + x.Name, $"{NativePath.Display(path)}: xattr {x.Name} not restored: {LibC.Describe(errno)}");
+            warnings.Warn("xattr:" + x.Name, $"{NativePath.Display(path)}: xattr {x.Name} not restored: {LibC.Describe(errno)}");
             return;
         }
         throw NativePath.Error($"set xattr {x.Name} on", path, errno);

@@ -10,32 +10,14 @@ namespace Xar.SquashFs.Extraction;
 /// links to directories) are refused. Regular files go to the <see cref="ParallelFileWriter"/>;
 /// a directory gets its attributes once its contents are done. Recursive: run it on a large stack.
 /// </summary>
-internal sealed unsafe class TreeWalker
+internal sealed unsafe class TreeWalker(SquashFsImage image, int rootFd, bool isRoot, ParallelFileWriter files,
+    AttributeRestorer attributes, ExtractionWarnings warnings, Action<SquashFsExtractProgress>? progress)
 {
     private const int MaxDepth = 1000;
 
-    private readonly SquashFsImage _image;
-    private readonly int _rootFd;
-    private readonly bool _isRoot;
-    private readonly ParallelFileWriter _files;
-    private readonly AttributeRestorer _attributes;
-    private readonly ExtractionWarnings _warnings;
-    private readonly Action<SquashFsExtractProgress>? _progress;
     private readonly HashSet<ulong> _visitedDirectories = [];
     /// <summary>First path of each hard-linked inode created so far: later names link to it.</summary>
     private readonly Dictionary<ulong, byte[]> _linkSources = [];
-
-    public TreeWalker(SquashFsImage image, int rootFd, bool isRoot, ParallelFileWriter files, AttributeRestorer attributes,
-        ExtractionWarnings warnings, Action<SquashFsExtractProgress>? progress)
-    {
-        _image = image;
-        _rootFd = rootFd;
-        _isRoot = isRoot;
-        _files = files;
-        _attributes = attributes;
-        _warnings = warnings;
-        _progress = progress;
-    }
 
     /// <summary>Entries created so far.</summary>
     public long Entries { get; private set; }
@@ -43,8 +25,8 @@ internal sealed unsafe class TreeWalker
     /// <summary>Creates the root's entries (those <paramref name="selection"/> names; all when null) in the root directory.</summary>
     public void Walk(PathSelection? selection)
     {
-        _visitedDirectories.Add(_image.Root.Inode.Reference.Packed);
-        ExtractDirectory(_image.Root, _rootFd, [], selection, 0);
+        _visitedDirectories.Add(image.Root.Inode.Reference.Packed);
+        ExtractDirectory(image.Root, rootFd, [], selection, 0);
     }
 
     private void ExtractDirectory(SquashFsEntry directory, int dirFd, byte[] relPath, PathSelection? selection, int depth)
@@ -52,9 +34,9 @@ internal sealed unsafe class TreeWalker
         if (depth > MaxDepth)
             throw new SquashFsCorruptException($"{NativePath.Display(relPath)}: directories nest deeper than {MaxDepth} levels");
         var seen = new HashSet<byte[]>(ByteArrayComparer.Instance);
-        foreach (var entry in _image.EnumerateDirectory(directory))
+        foreach (var entry in image.EnumerateDirectory(directory))
         {
-            _files.ThrowIfFailed();
+            files.ThrowIfFailed();
             var name = entry.NameBytes;
             if (!EntryName.IsSafe(name))
                 throw new SquashFsCorruptException($"{DisplayDirectory(relPath)}: refusing entry name \"{NativePath.Display(name)}\" (empty, \".\", \"..\", or contains '/' or NUL)");
@@ -66,7 +48,7 @@ internal sealed unsafe class TreeWalker
             byte[] childPath = NativePath.Join(relPath, name);
             ExtractEntry(entry, dirFd, childPath, name, childSelection, depth);
             Entries++;
-            _progress?.Invoke(new SquashFsExtractProgress(Entries, _files.BytesWritten));
+            progress?.Invoke(new SquashFsExtractProgress(Entries, files.BytesWritten));
         }
     }
 
@@ -91,7 +73,7 @@ internal sealed unsafe class TreeWalker
             try
             {
                 ExtractDirectory(entry, fd, path, selection, depth + 1);
-                _attributes.Restore(fd, inode, entry, isDirectory: true, path);
+                attributes.Restore(fd, inode, entry, isDirectory: true, path);
             }
             finally
             {
@@ -104,7 +86,7 @@ internal sealed unsafe class TreeWalker
         {
             if (_linkSources.TryGetValue(key, out var source))
             {
-                using var from = LongPath.For(source, _rootFd);
+                using var from = LongPath.For(source, rootFd);
                 fixed (byte* s = from.CString)
                 fixed (byte* n = cname)
                     if (LibC.LinkAt(from.DirectoryFd, s, dirFd, n, 0) != 0)
@@ -117,14 +99,14 @@ internal sealed unsafe class TreeWalker
         switch (entry.EntryType)
         {
             case SquashFsEntryType.RegularFile:
-                _files.Add(entry, dirFd, cname, path);
+                files.Add(entry, dirFd, cname, path);
                 break;
             case SquashFsEntryType.SymbolicLink:
                 fixed (byte* t = NativePath.ToCString(inode.SymlinkTarget))
                 fixed (byte* n = cname)
                     if (LibC.SymlinkAt(t, dirFd, n) != 0)
                         throw NativePath.Error("create symlink", path, LibC.LastError);
-                _attributes.RestoreAt(dirFd, cname, inode, entry, path, isSymlink: true);
+                attributes.RestoreAt(dirFd, cname, inode, entry, path, isSymlink: true);
                 break;
             default:
             {
@@ -136,9 +118,9 @@ internal sealed unsafe class TreeWalker
                     _ => LibC.S_IFSOCK,
                 };
                 bool device = type is LibC.S_IFBLK or LibC.S_IFCHR;
-                if (device && !_isRoot)
+                if (device && !isRoot)
                 {
-                    _warnings.Warn("devices", $"{NativePath.Display(path)}: device node not created (needs root)");
+                    warnings.Warn("devices", $"{NativePath.Display(path)}: device node not created (needs root)");
                     _linkSources.Remove(key);
                     return;
                 }
@@ -146,7 +128,7 @@ internal sealed unsafe class TreeWalker
                 fixed (byte* n = cname)
                     if (LibC.MknodAt(dirFd, n, type | 0x180, dev) != 0)
                         throw NativePath.Error("create", path, LibC.LastError);
-                _attributes.RestoreAt(dirFd, cname, inode, entry, path, isSymlink: false);
+                attributes.RestoreAt(dirFd, cname, inode, entry, path, isSymlink: false);
                 break;
             }
         }
