@@ -1,3 +1,4 @@
+using Xar.Posix;
 using Xar.SquashFs.Writing;
 
 namespace Xar.SquashFs;

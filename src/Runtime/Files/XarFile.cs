@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Xar.Posix;
 using Xar.SquashFs;
-using Xar.SquashFs.Writing;
 
 namespace Xar.Runtime;
 
@@ -55,8 +55,8 @@ public static class XarFile
         ArgumentNullException.ThrowIfNull(sourceDirectory);
         ArgumentNullException.ThrowIfNull(destinationFile);
         options ??= new XarWriterOptions();
-        ImageWriter.Validate(options.Image);
-        string version = options.Version ?? ImageWriter.DefaultImageTime().ToString(CultureInfo.InvariantCulture);
+        options.Image.Validate();
+        string version = options.Version ?? SquashFsWriterOptions.GetDefaultImageTime().ToString(CultureInfo.InvariantCulture);
         if (version.Length == 0 || !version.All(char.IsAsciiDigit))
             throw new ArgumentException($"VERSION \"{version}\" must be an unsigned integer");
         IReadOnlyList<byte[]> execArguments = options.ExecArguments ?? [];
@@ -68,18 +68,22 @@ public static class XarFile
             throw new SourceTreeException(sourceDirectory, File.Exists(sourceDirectory) ? "is a file, not a directory" : "no such directory", isBadInput: true);
 
         var image = options.Image with { ReplacedFile = Path.GetFullPath(destinationFile) };
+        var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
         string? target = null;
         var extra = new List<KeyValuePair<string, string>>();
         if (options.ExecPath is not null)
         {
             string exec = CheckExecutable(sourceDirectory, options.ExecPath);
-            CheckNotExcluded(options.ExecPath, exec, image.Excludes);
+            // An entrypoint that --exclude leaves out would make an archive that cannot start.
+            if (image.IsExcluded(exec, out string? excluded))
+                throw new SourceTreeException(options.ExecPath, $"--exec: {excluded} is left out by --exclude", isBadInput: true);
             target = BootstrapName;
             for (int i = 1; Path.Exists(Path.Combine(sourceDirectory, target)); i++)
                 target = $"xar_bootstrap_{i}.sh";
             image = image with
             {
-                ExtraRootFiles = [.. image.ExtraRootFiles ?? [], new SquashFsWriterOptions.ExtraFile(target, BootstrapScript(exec, execArguments), 0x1ED /* 0755 */)],
+                ExtraRootFiles = [.. image.ExtraRootFiles ?? [], new SquashFsExtraFile(target, BootstrapScript(exec, execArguments), mode)],
             };
             if (XarHeader.IsWritableValue(exec))
             {
@@ -97,12 +101,11 @@ public static class XarFile
         _ = new XarHeader(new string('0', 16), version, target, extra);
 
         XarHeader? header = null;
-        var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
-            | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
         AtomicFile.Write(destinationFile, mode, stream =>
         {
             stream.Write(new byte[XarHeader.DefaultOffset]);
-            ImageWriter.Write(sourceDirectory, stream, image, cancellationToken);
+            // The image starts at the stream's position: after the header's room.
+            SquashFsFile.CreateFromDirectory(sourceDirectory, stream, image, leaveOpen: true, cancellationToken);
             stream.Flush();
             stream.Position = XarHeader.DefaultOffset;
             string uuid = Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
@@ -111,23 +114,6 @@ public static class XarFile
             stream.Write(header.ToBytes());
         });
         return header!;
-    }
-
-    /// <summary>An entrypoint that --exclude leaves out would make an archive that cannot start.</summary>
-    private static void CheckNotExcluded(string execPath, string relative, IReadOnlyList<string>? excludes)
-    {
-        if (excludes is null || excludes.Count == 0)
-            return;
-        var matcher = new ExcludeMatcher(excludes);
-        string prefix = "";
-        foreach (string part in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (part == ".")
-                continue;
-            prefix = prefix.Length == 0 ? part : prefix + "/" + part;
-            if (matcher.IsExcluded(System.Text.Encoding.UTF8.GetBytes(prefix), System.Text.Encoding.UTF8.GetBytes(part)))
-                throw new SourceTreeException(execPath, $"--exec: {prefix} is left out by --exclude", isBadInput: true);
-        }
     }
 
     /// <summary>The exec path must name an executable file inside the tree; returns it '/'-separated without leading "./".</summary>

@@ -2,20 +2,6 @@ using Xar.SquashFs.Format;
 
 namespace Xar.SquashFs.Compression;
 
-/// <summary>xz BCJ filters (branch converters), as mksquashfs -Xbcj names them.</summary>
-[Flags]
-public enum XzFilters
-{
-    None = 0,
-    X86 = 1,
-    PowerPC = 2,
-    IA64 = 4,
-    Arm = 8,
-    ArmThumb = 16,
-    Sparc = 32,
-    Arm64 = 64,
-}
-
 /// <summary>
 /// Which compressor and how. Null settings mean the format default, which is not written as a
 /// compressor-options block (mksquashfs writes the block only when a setting differs from its default).

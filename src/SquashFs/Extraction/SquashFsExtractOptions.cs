@@ -30,6 +30,3 @@ public sealed class SquashFsExtractOptions
     /// </summary>
     public Action<string>? Warning { get; init; }
 }
-
-/// <summary>How far an extraction is: entries created and file bytes written so far.</summary>
-public readonly record struct SquashFsExtractProgress(long Entries, long Bytes);

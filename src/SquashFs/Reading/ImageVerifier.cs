@@ -51,7 +51,7 @@ internal sealed class ImageVerifier(SquashFsImage image)
             foreach (var entry in image.EnumerateDirectory(dir))
             {
                 string where = entry.FullName;
-                if (!Extraction.SquashFsExtractor.IsSafeName(entry.NameBytes))
+                if (!EntryName.IsSafe(entry.NameBytes))
                     throw new SquashFsCorruptException($"{dir.FullName}/: invalid entry name \"{NativePath.Display(entry.NameBytes)}\"");
                 if (!names.Add(entry.NameBytes))
                     throw new SquashFsCorruptException($"{where}: the name appears twice in its directory");
@@ -131,20 +131,4 @@ internal sealed class ImageVerifier(SquashFsImage image)
         }
         return count;
     }
-}
-
-/// <summary>What <see cref="SquashFsImage.Verify"/> read.</summary>
-public sealed class SquashFsVerifyReport
-{
-    public long Inodes { get; internal set; }
-    public long Directories { get; internal set; }
-    /// <summary>Regular file entries (hard links counted once per name).</summary>
-    public long Files { get; internal set; }
-    public long Symlinks { get; internal set; }
-    /// <summary>Devices, fifos and sockets.</summary>
-    public long Others { get; internal set; }
-    public long FileBytes { get; internal set; }
-    public long DataBlocks { get; internal set; }
-    public long FragmentBlocks { get; internal set; }
-    public long MetadataBlocks { get; internal set; }
 }

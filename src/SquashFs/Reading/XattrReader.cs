@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 using Xar.SquashFs.Format;
 
 namespace Xar.SquashFs.Reading;
@@ -96,17 +95,4 @@ internal sealed class XattrReader
         c.Read(value);
         return value;
     }
-}
-
-/// <summary>One extended attribute: the full name (with its namespace prefix) and the value.</summary>
-public sealed class SquashFsXattr(byte[] nameBytes, byte[] value)
-{
-    /// <summary>The name as stored, e.g. "user.comment" (any bytes but NUL).</summary>
-    public byte[] NameBytes { get; } = nameBytes;
-
-    public string Name => Encoding.UTF8.GetString(NameBytes);
-
-    public byte[] Value { get; } = value;
-
-    public override string ToString() => Name;
 }

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Numerics;
-using System.Globalization;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
 
@@ -15,9 +14,9 @@ internal static class ImageWriter
 {
     public static void Write(string sourceDirectory, Stream destination, SquashFsWriterOptions options, CancellationToken cancel)
     {
-        Validate(options);
+        options.Validate();
         var compression = options.Compression;
-        uint imageTime = options.ImageTime ?? DefaultImageTime();
+        uint imageTime = options.ImageTime ?? SquashFsWriterOptions.GetDefaultImageTime();
 
         using var metaCompressor = compression.Uncompressed ? null : CompressorFactory.CreateCompressor(compression, options.BlockSize);
         var ids = new IdTable();
@@ -45,7 +44,7 @@ internal static class ImageWriter
         // File data.
         long filesDone = 0, bytesRead = 0;
         long filesTotal = scanner.Files.Count, bytesTotal = scanner.TotalFileBytes;
-        List<(ulong Start, uint Size)> fragments;
+        IReadOnlyList<(ulong Start, uint Size)> fragments;
         DataWriter? writer = null;
         using (var data = new DataWriter(output, options, scanner.Files, n =>
         {
@@ -167,36 +166,5 @@ internal static class ImageWriter
             if (!e.Inode.Written)
                 inodes.Write(e.Inode);
         directory.Directory.Listing = directories.Write(directory.Directory);
-    }
-
-    public static void Validate(SquashFsWriterOptions options)
-    {
-        int b = options.BlockSize;
-        if (b < SquashFsConstants.MinBlockSize || b > SquashFsConstants.MaxBlockSize || (b & (b - 1)) != 0)
-            throw new ArgumentException($"block size {b} is not a power of two from 4K to 1M");
-        if (options.Jobs < 1)
-            throw new ArgumentException($"jobs must be at least 1, not {options.Jobs}");
-        if (!options.Compression.Uncompressed)
-        {
-            CompressorFactory.Validate(options.Compression, b);
-            CompressorFactory.EnsureWritable(options.Compression.Algorithm);
-        }
-        if (options.SortPriorities is not null)
-            foreach (var (path, priority) in options.SortPriorities)
-                if (priority < short.MinValue || priority > short.MaxValue)
-                    throw new ArgumentException($"sort priority {priority} of {path} is outside -32768..32767");
-    }
-
-    /// <summary>SOURCE_DATE_EPOCH when set (reproducible builds), else now.</summary>
-    public static uint DefaultImageTime()
-    {
-        string? epoch = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH");
-        if (!string.IsNullOrEmpty(epoch))
-        {
-            if (!ulong.TryParse(epoch, NumberStyles.None, CultureInfo.InvariantCulture, out ulong value) || value > uint.MaxValue)
-                throw new ArgumentException($"SOURCE_DATE_EPOCH=\"{epoch}\" is not a number of seconds from 0 to 4294967295");
-            return (uint)value;
-        }
-        return (uint)Math.Clamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 0, uint.MaxValue);
     }
 }

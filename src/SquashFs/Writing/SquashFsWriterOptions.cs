@@ -1,5 +1,9 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
+using Xar.SquashFs.Writing;
 
 namespace Xar.SquashFs;
 
@@ -31,8 +35,8 @@ public sealed record class SquashFsWriterOptions
     public uint? FixedModificationTime { get; init; }
 
     /// <summary>
-    /// The image's own time in the superblock. Null: SOURCE_DATE_EPOCH when it is set in the
-    /// environment, else the current time.
+    /// The image's own time in the superblock. Null: <see cref="GetDefaultImageTime"/> (SOURCE_DATE_EPOCH
+    /// when it is set in the environment, else the current time).
     /// </summary>
     public uint? ImageTime { get; init; }
 
@@ -60,17 +64,88 @@ public sealed record class SquashFsWriterOptions
     public Action<string>? Warning { get; init; }
 
     /// <summary>
-    /// Files the image gets in its root directory beside (not instead of) the source tree's: name → (content, mode).
-    /// Used for the XAR bootstrap script.
+    /// Files the image gets in its root directory beside (not instead of) the source tree's, owned by
+    /// <see cref="Uid"/>/<see cref="Gid"/> (default root) with the root's time (e.g. a XAR's bootstrap
+    /// script). A name the source directory already holds is an error.
     /// </summary>
-    internal IReadOnlyList<ExtraFile>? ExtraRootFiles { get; init; }
+    public IReadOnlyList<SquashFsExtraFile>? ExtraRootFiles { get; init; }
 
-    /// <summary>The destination file the image will replace: left out of the image if it lies in the tree.</summary>
-    internal string? ReplacedFile { get; init; }
+    /// <summary>
+    /// The file the image will replace, for a caller that writes it to a temporary file first (as
+    /// <see cref="Posix.AtomicFile"/> does): left out of the image when it lies inside the source tree.
+    /// (The file written to is left out by itself.)
+    /// </summary>
+    public string? ReplacedFile { get; init; }
 
-    internal sealed record ExtraFile(string Name, byte[] Content, uint Mode);
+    /// <summary>Throws <see cref="ArgumentException"/> when an option is out of range, or <see cref="CompressorUnavailableException"/> when the compressor cannot be loaded.</summary>
+    public void Validate()
+    {
+        int b = BlockSize;
+        if (b < SquashFsConstants.MinBlockSize || b > SquashFsConstants.MaxBlockSize || (b & (b - 1)) != 0)
+            throw new ArgumentException($"block size {b} is not a power of two from 4K to 1M");
+        if (Jobs < 1)
+            throw new ArgumentException($"jobs must be at least 1, not {Jobs}");
+        if (!Compression.Uncompressed)
+        {
+            CompressorFactory.Validate(Compression, b);
+            CompressorFactory.EnsureWritable(Compression.Algorithm);
+        }
+        if (SortPriorities is not null)
+            foreach (var (path, priority) in SortPriorities)
+                if (priority < short.MinValue || priority > short.MaxValue)
+                    throw new ArgumentException($"sort priority {priority} of {path} is outside -32768..32767");
+        if (ExtraRootFiles is not null)
+            foreach (var extra in ExtraRootFiles)
+            {
+                // Public now: a name with '/' or "..", or one too long, would make an image no reader accepts.
+                byte[] name = Encoding.UTF8.GetBytes(extra.Name);
+                if (!EntryName.IsSafe(name) || name.Length > SquashFsConstants.MaxNameLength)
+                    throw new ArgumentException($"extra root file name \"{extra.Name}\" is not a single name of 1 to {SquashFsConstants.MaxNameLength} bytes");
+            }
+    }
+
+    /// <summary>
+    /// The image time when <see cref="ImageTime"/> is null: SOURCE_DATE_EPOCH when it is set
+    /// (reproducible builds), else the current time.
+    /// </summary>
+    /// <exception cref="ArgumentException">SOURCE_DATE_EPOCH is not a number from 0 to 4294967295.</exception>
+    public static uint GetDefaultImageTime()
+    {
+        string? epoch = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH");
+        if (!string.IsNullOrEmpty(epoch))
+        {
+            if (!ulong.TryParse(epoch, NumberStyles.None, CultureInfo.InvariantCulture, out ulong value) || value > uint.MaxValue)
+                throw new ArgumentException($"SOURCE_DATE_EPOCH=\"{epoch}\" is not a number of seconds from 0 to 4294967295");
+            return (uint)value;
+        }
+        return (uint)Math.Clamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 0, uint.MaxValue);
+    }
+
+    /// <summary>
+    /// Whether <see cref="Excludes"/> leave the entry at <paramref name="relativePath"/> ('/'-separated,
+    /// from the source directory) out of the image: a pattern matches it or a directory above it.
+    /// <paramref name="excludedPath"/> is then the outermost path a pattern matches.
+    /// </summary>
+    /// <exception cref="ArgumentException">An exclude pattern is empty.</exception>
+    public bool IsExcluded(string relativePath, [NotNullWhen(true)] out string? excludedPath)
+    {
+        ArgumentNullException.ThrowIfNull(relativePath);
+        excludedPath = null;
+        if (Excludes is null || Excludes.Count == 0)
+            return false;
+        var matcher = new ExcludeMatcher(Excludes);
+        string prefix = "";
+        foreach (string part in relativePath.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".")
+                continue;
+            prefix = prefix.Length == 0 ? part : prefix + "/" + part;
+            if (matcher.IsExcluded(Encoding.UTF8.GetBytes(prefix), Encoding.UTF8.GetBytes(part)))
+            {
+                excludedPath = prefix;
+                return true;
+            }
+        }
+        return false;
+    }
 }
-
-/// <summary>Where packing stands. Sizes in bytes.</summary>
-public readonly record struct SquashFsWriteProgress(
-    long FilesDone, long FilesTotal, long BytesRead, long BytesTotal, long BytesWritten);

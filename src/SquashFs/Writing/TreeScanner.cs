@@ -1,7 +1,6 @@
 using System.Text;
 using Xar.SquashFs.Format;
 using Xar.Posix;
-using Xar.SquashFs.Extraction;
 
 namespace Xar.SquashFs.Writing;
 
@@ -82,7 +81,7 @@ internal sealed unsafe class TreeScanner
             var inode = new SourceInode
             {
                 Type = InodeType.File,
-                Permissions = (ushort)(extra.Mode & 0xFFF),
+                Permissions = (ushort)((uint)extra.Mode & 0xFFF),
                 UidIndex = _ids.GetIndex(_options.Uid ?? 0),
                 GidIndex = _ids.GetIndex(_options.Gid ?? 0),
                 Mtime = _options.FixedModificationTime ?? root.Mtime,

@@ -4,9 +4,6 @@ using Xar.SquashFs.Compression;
 
 namespace Xar.SquashFs.Writing;
 
-/// <summary>One extended attribute: the prefix id (0 user., 1 trusted., 2 security.), the rest of the name, the value.</summary>
-internal readonly record struct Xattr(ushort Prefix, byte[] Name, byte[] Value);
-
 /// <summary>
 /// The xattr tables: key/value pairs of every distinct attribute set (inodes with equal sets share
 /// one id), values seen before stored out of line as a reference to the first copy, and the id table

@@ -2,28 +2,6 @@ using Xar.SquashFs.Format;
 
 namespace Xar.SquashFs.Writing;
 
-/// <summary>One name in a directory. Several entries share an <see cref="SourceInode"/> when hard linked.</summary>
-internal sealed class SourceEntry(byte[] name, SourceInode inode)
-{
-    public byte[] Name { get; } = name;
-
-    public SourceInode Inode { get; } = inode;
-}
-
-/// <summary>A directory's sorted entries.</summary>
-internal sealed class SourceDirectory
-{
-    public List<SourceEntry> Entries { get; } = [];
-
-    /// <summary>Where the listing went in the directory table (filled when it is written).</summary>
-    public DirectoryListing? Listing { get; set; }
-}
-
-/// <summary>Where a directory's listing is and how long; its index entries for large listings.</summary>
-internal sealed record DirectoryListing(uint BlockStart, ushort BlockOffset, uint Size, List<DirectoryIndexEntry> Index);
-
-internal readonly record struct DirectoryIndexEntry(uint ListingOffset, uint BlockStart, byte[] Name);
-
 /// <summary>Everything the image stores of one inode, gathered by the scanner.</summary>
 internal sealed class SourceInode
 {
@@ -84,23 +62,4 @@ internal sealed class SourceInode
 
     /// <summary>Directories: number of subdirectories (for the link count).</summary>
     public uint SubdirectoryCount { get; set; }
-}
-
-/// <summary>Where a regular file's data lies in the image: its blocks and its tail in a fragment.</summary>
-internal sealed class FileData(ulong size, int blockCount)
-{
-    public ulong Size { get; } = size;
-
-    /// <summary>Image offset of the first block.</summary>
-    public ulong BlocksStart { get; set; }
-
-    /// <summary>On-disk block sizes, bit 24 = stored raw, 0 = sparse (all-zero) block.</summary>
-    public uint[] BlockSizes { get; } = blockCount == 0 ? [] : new uint[blockCount];
-
-    public uint FragmentIndex { get; set; } = SquashFsConstants.InvalidIndex;
-
-    public uint FragmentOffset { get; set; }
-
-    /// <summary>Bytes not stored because their blocks were all zeros.</summary>
-    public ulong SparseBytes { get; set; }
 }

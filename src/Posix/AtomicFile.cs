@@ -1,8 +1,18 @@
-namespace Xar.SquashFs.Writing;
+namespace Xar.Posix;
 
-/// <summary>Writes a file through a temporary sibling that is renamed into place only when complete.</summary>
-internal static class AtomicFile
+/// <summary>
+/// Replaces a file atomically: the content is written to a temporary sibling, which is renamed over
+/// the destination only when complete, so readers see the old file or the new one, never a part.
+/// </summary>
+public static class AtomicFile
 {
+    /// <summary>
+    /// Writes <paramref name="destination"/> through <paramref name="write"/>, which gets the
+    /// temporary file (seekable, read-write). <paramref name="unixMode"/>: the new file's mode
+    /// exactly (the umask does not apply); null: the default mode, less the umask. When
+    /// <paramref name="write"/> throws, the temporary file is deleted and the destination left as it was.
+    /// </summary>
+    /// <exception cref="IOException"><paramref name="destination"/> is a directory, or writing failed.</exception>
     public static void Write(string destination, UnixFileMode? unixMode, Action<FileStream> write)
     {
         string full = Path.GetFullPath(destination);

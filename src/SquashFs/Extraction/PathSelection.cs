@@ -1,0 +1,55 @@
+using System.Text;
+
+namespace Xar.SquashFs.Extraction;
+
+/// <summary>
+/// The paths asked for (<see cref="SquashFsExtractOptions.Paths"/>) as a tree of names: the walk
+/// enters only names that are in it; a node marked <see cref="Whole"/> takes everything below it.
+/// </summary>
+internal sealed class PathSelection
+{
+    public Dictionary<byte[], PathSelection> Children { get; } = new(ByteArrayComparer.Instance);
+
+    public bool Whole { get; set; }
+
+    /// <summary>Null when the whole image is asked for (no paths, or the root among them).</summary>
+    public static PathSelection? Build(SquashFsImage image, IReadOnlyList<string>? paths)
+    {
+        if (paths is null || paths.Count == 0)
+            return null;
+        var root = new PathSelection();
+        foreach (var path in paths)
+        {
+            var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Any(p => p is "." or ".."))
+                throw new ArgumentException($"{path}: paths to extract may not contain \".\" or \"..\"");
+            if (image.GetEntry(path, followSymlinks: false) is null)
+                throw new FileNotFoundException($"{path}: not found in the image (symlinks are not followed)", path);
+            var node = root;
+            if (parts.Length == 0)
+                return null;
+            foreach (var part in parts)
+            {
+                var key = Encoding.UTF8.GetBytes(part);
+                if (!node.Children.TryGetValue(key, out var next))
+                    node.Children[key] = next = new PathSelection();
+                node = next;
+            }
+            node.Whole = true;
+        }
+        return root;
+    }
+
+    /// <summary>
+    /// Whether the walk enters <paramref name="name"/>; <paramref name="child"/> is the selection
+    /// below it, null when everything below it is wanted.
+    /// </summary>
+    public bool TryEnter(byte[] name, out PathSelection? child)
+    {
+        if (!Children.TryGetValue(name, out child))
+            return false;
+        if (child.Whole)
+            child = null;
+        return true;
+    }
+}
