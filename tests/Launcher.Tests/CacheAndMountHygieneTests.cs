@@ -20,7 +20,7 @@ public class CacheAndMountHygieneTests
     private static ProcessResult Xar(LauncherSandbox s, Dictionary<string, string?> env, params string[] args)
     {
         env["PATH"] = Path.GetDirectoryName(LauncherBinary.Path) + ":" + Environment.GetEnvironmentVariable("PATH");
-        return TestEnv.Run(new RunOptions(XarCommandTests.XarBinary, args) { Environment = env, WorkingDirectory = s.Work });
+        return TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = env, WorkingDirectory = s.Work });
     }
 
     [SkippableFact]

@@ -5,17 +5,6 @@ namespace Xar.Launcher.Tests;
 /// <summary>`xar run`, `xar mount`, `xar unmount` and `xar gc`.</summary>
 public class XarCommandTests
 {
-    internal static string XarBinary
-    {
-        get
-        {
-            string? bin = Environment.GetEnvironmentVariable("XAR_BIN");
-            if (!string.IsNullOrEmpty(bin) && File.Exists(Path.Combine(bin, "xar")))
-                return Path.Combine(bin, "xar");
-            return Path.Combine(TestEnv.RepoRoot, "src", "Packer", "bin", "Release", "net10.0", "xar");
-        }
-    }
-
     private static void Require()
     {
         TestEnv.RequireRoot();
@@ -27,7 +16,7 @@ public class XarCommandTests
     {
         var environment = env ?? s.Environment();
         environment["PATH"] = Path.GetDirectoryName(LauncherBinary.Path) + ":" + Environment.GetEnvironmentVariable("PATH");
-        return TestEnv.Run(new RunOptions(XarBinary, args) { Environment = environment, WorkingDirectory = s.Work });
+        return TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = environment, WorkingDirectory = s.Work });
     }
 
     [SkippableFact]
@@ -88,7 +77,7 @@ public class XarCommandTests
         string xar = TestXar.Build(s.AppTree, s["app.xar"]);
         var env = s.Environment();
         env["PATH"] = Path.GetDirectoryName(LauncherBinary.Path) + ":" + Environment.GetEnvironmentVariable("PATH");
-        env["XARBIN"] = XarBinary;
+        env["XARBIN"] = XarBinary.Path;
         env["XAR"] = xar;
         // The program prints "[caf\xe9 \xff]\n[-o]\n" first: 14 bytes.
         var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "\"$XARBIN\" run \"$XAR\" \"$(printf 'caf\\351 \\377')\" -o | head -c 14 | od -An -tx1"])
@@ -160,7 +149,7 @@ public class XarCommandTests
         using var s = new LauncherSandbox();
         string xar = TestXar.Build(s.AppTree, s["app.xar"]);
         var env = s.Environment();
-        var r = TestEnv.Run(new RunOptions(XarBinary, ["mount", xar]) { Environment = new Dictionary<string, string?>(env) { ["PATH"] = "/nonexistent" } });
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["mount", xar]) { Environment = new Dictionary<string, string?>(env) { ["PATH"] = "/nonexistent" } });
         Assert.Equal(1, r.ExitCode);
         Assert.Equal($"xar: {xar}: cannot mount: neither squashfuse_ll nor squashfuse is on PATH (xar extract unpacks it instead)\n", r.StandardError);
         Assert.Empty(s.Mounts());
