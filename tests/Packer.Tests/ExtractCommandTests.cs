@@ -8,14 +8,14 @@ public class ExtractCommandTests
     public void ExtractsAllOrSomePaths()
     {
         using var tmp = new TempDir("extract");
-        var (tree, image) = ExtractTestImages.Make(tmp);
-        ExtractTestImages.Run("extract", image, "-o", tmp["all"]).EnsureSuccess("extract");
+        var (tree, image) = XarCli.Make(tmp);
+        XarCli.Run("extract", image, "-o", tmp["all"]).EnsureSuccess("extract");
         TestEnv.AssertTreesEqual(tree, tmp["all"]);
-        ExtractTestImages.Run("extract", image, "-o", tmp["some"], "-j", "1", "sub").EnsureSuccess("extract sub");
+        XarCli.Run("extract", image, "-o", tmp["some"], "-j", "1", "sub").EnsureSuccess("extract sub");
         Assert.True(File.Exists(Path.Combine(tmp["some"], "sub", "data.bin")));
         Assert.False(File.Exists(Path.Combine(tmp["some"], "hello.txt")));
         // Default destination: squashfs-root in the current directory.
-        var r = TestEnv.Run(new RunOptions(ExtractTestImages.Xar, ["extract", image]) { WorkingDirectory = tmp.Path });
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["extract", image]) { WorkingDirectory = tmp.Path });
         r.EnsureSuccess("extract to squashfs-root");
         Assert.True(File.Exists(Path.Combine(tmp["squashfs-root"], "hello.txt")));
     }
@@ -24,16 +24,16 @@ public class ExtractCommandTests
     public void RefusesExistingDestinationAndMissingPaths()
     {
         using var tmp = new TempDir("extract-bad");
-        var (_, image) = ExtractTestImages.Make(tmp);
+        var (_, image) = XarCli.Make(tmp);
         Directory.CreateDirectory(tmp["exists"]);
-        var r = ExtractTestImages.Run("extract", image, "-o", tmp["exists"]);
+        var r = XarCli.Run("extract", image, "-o", tmp["exists"]);
         Assert.Equal(2, r.ExitCode); // bad usage, per DESIGN's exit statuses
         Assert.Contains("already exists", r.StandardError);
         File.CreateSymbolicLink(tmp["dangling"], tmp["nowhere"]);
-        var dangling = ExtractTestImages.Run("extract", image, "-o", tmp["dangling"]);
+        var dangling = XarCli.Run("extract", image, "-o", tmp["dangling"]);
         Assert.Equal(2, dangling.ExitCode);
         Assert.False(Path.Exists(tmp["nowhere"]));
-        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("extract", image, "-o", tmp["x"], "nothing/here"), "no such path");
+        XarCli.AssertBadInput(XarCli.Run("extract", image, "-o", tmp["x"], "nothing/here"), "no such path");
         Assert.False(Directory.Exists(tmp["x"]));
     }
 
@@ -41,13 +41,13 @@ public class ExtractCommandTests
     public void CorruptImageLeavesNothingBehind()
     {
         using var tmp = new TempDir("extract-corrupt");
-        var (_, image) = ExtractTestImages.Make(tmp, "-noI", "-noD");
+        var (_, image) = XarCli.Make(tmp, "-noI", "-noD");
         byte[] bytes = File.ReadAllBytes(image);
         // Cut the image inside its data: the superblock promises more than there is.
         File.WriteAllBytes(tmp["cut.sqfs"], bytes[..(bytes.Length / 2)]);
         string outDir = tmp["outdir"];
         Directory.CreateDirectory(outDir);
-        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("extract", tmp["cut.sqfs"], "-o", Path.Combine(outDir, "x")), "truncated");
+        XarCli.AssertBadInput(XarCli.Run("extract", tmp["cut.sqfs"], "-o", Path.Combine(outDir, "x")), "truncated");
         Assert.Empty(Directory.GetFileSystemEntries(outDir));
     }
 

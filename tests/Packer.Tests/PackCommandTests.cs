@@ -273,7 +273,7 @@ public class PackCommandTests
     {
         using var dir = Tree();
         File.WriteAllText(dir["src/bin/app"], "#!/bin/sh\nfor a in \"$@\"; do printf '%s' \"$a\" | od -An -tx1 | tr -d ' \\n'; echo; done\n");
-        TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o a.xar --quiet --exec bin/app --exec-arg \"$(printf 'a\\377b')\" --exec-arg=\"$(printf '\\376')\"", ExtractTestImages.Xar])
+        TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o a.xar --quiet --exec bin/app --exec-arg \"$(printf 'a\\377b')\" --exec-arg=\"$(printf '\\376')\"", XarBinary.Path])
         {
             WorkingDirectory = dir.Path,
         }).EnsureSuccess("xar pack --exec-arg with bytes that are not UTF-8");
@@ -347,7 +347,7 @@ public class PackCommandTests
     public void ExecGivenFromTheCurrentDirectoryGetsAHint()
     {
         using var dir = Tree();
-        var r = TestEnv.Run(new RunOptions(ExtractTestImages.Xar, ["pack", "src", "-o", "a.xar", "--exec", "src/bin/app", "--quiet"]) { WorkingDirectory = dir.Path });
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["pack", "src", "-o", "a.xar", "--exec", "src/bin/app", "--quiet"]) { WorkingDirectory = dir.Path });
         Assert.Equal(ExitCodes.BadInput, r.ExitCode);
         Assert.Single(r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("relative to SOURCE_DIR", r.StandardError);
@@ -355,7 +355,7 @@ public class PackCommandTests
         // Outside SOURCE_DIR altogether: said so.
         File.WriteAllText(dir["elsewhere"], "#!/bin/sh\n");
         File.SetUnixFileMode(dir["elsewhere"], (UnixFileMode)0x1ED);
-        r = TestEnv.Run(new RunOptions(ExtractTestImages.Xar, ["pack", "src", "-o", "a.xar", "--exec", "elsewhere", "--quiet"]) { WorkingDirectory = dir.Path });
+        r = TestEnv.Run(new RunOptions(XarBinary.Path, ["pack", "src", "-o", "a.xar", "--exec", "elsewhere", "--quiet"]) { WorkingDirectory = dir.Path });
         Assert.Equal(ExitCodes.BadInput, r.ExitCode);
         Assert.Contains("relative to SOURCE_DIR", r.StandardError);
         Assert.Contains("not inside it", r.StandardError);
@@ -366,14 +366,14 @@ public class PackCommandTests
     public void PackOffATerminalEndsWithOneSummaryLine()
     {
         using var dir = Tree();
-        var r = TestEnv.Run(ExtractTestImages.Xar, "pack", dir["src"], "-o", dir["a.xar"], "--exec", "bin/app");
+        var r = TestEnv.Run(XarBinary.Path, "pack", dir["src"], "-o", dir["a.xar"], "--exec", "bin/app");
         r.EnsureSuccess("xar pack");
         var lines = r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         string line = Assert.Single(lines);
         // Three files: bin/app, data.txt and the bootstrap script.
         Assert.Matches(@"^xar: packed 3 files \(\d+ B\) into .*a\.xar: [\d.]+ KiB \([\d.]+% of the input\) in \d+\.\d s$", line);
         Assert.Empty(r.StandardOutput);
-        r = TestEnv.Run(ExtractTestImages.Xar, "pack", dir["src"], "-o", dir["b.xar"], "--exec", "bin/app", "--quiet").EnsureSuccess("xar pack --quiet");
+        r = TestEnv.Run(XarBinary.Path, "pack", dir["src"], "-o", dir["b.xar"], "--exec", "bin/app", "--quiet").EnsureSuccess("xar pack --quiet");
         Assert.Empty(r.StandardError);
     }
 
@@ -402,7 +402,7 @@ public class PackCommandTests
     {
         using var dir = Tree();
         Directory.CreateDirectory(dir["tmp"]);
-        var r = TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o - --exec bin/app --quiet | true; echo \"${PIPESTATUS[0]}\"", ExtractTestImages.Xar])
+        var r = TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o - --exec bin/app --quiet | true; echo \"${PIPESTATUS[0]}\"", XarBinary.Path])
         {
             WorkingDirectory = dir.Path,
             Environment = new Dictionary<string, string?> { ["TMPDIR"] = dir["tmp"] },

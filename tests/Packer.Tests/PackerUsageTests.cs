@@ -9,7 +9,7 @@ public class PackerUsageTests
     [Fact]
     public void TopLevelHelpShowsOptionalArgumentsAsOptional()
     {
-        string help = ExtractTestImages.Run("--help").EnsureSuccess("xar --help").StandardOutput;
+        string help = XarCli.Run("--help").EnsureSuccess("xar --help").StandardOutput;
         Assert.Contains("  ls <FILE> [<PATH>] ", help);
         Assert.Contains("  extract <FILE> [<PATH>...] ", help);
         Assert.Contains("  run <FILE> [<ARGS>...] ", help);

@@ -2,19 +2,10 @@ using Xar.Tests;
 
 namespace Xar.Packer.Tests;
 
-/// <summary>The `xar` program beside the tests (or XAR_BIN) and small mksquashfs images to run it on.</summary>
-internal static class ExtractTestImages
+/// <summary>The `xar` program the command tests run (<see cref="XarBinary"/>), small mksquashfs images to run it on, its one-line errors.</summary>
+internal static class XarCli
 {
-    public static string Xar
-    {
-        get
-        {
-            string? bin = Environment.GetEnvironmentVariable("XAR_BIN");
-            return !string.IsNullOrEmpty(bin) && File.Exists(Path.Combine(bin, "xar")) ? Path.Combine(bin, "xar") : Path.Combine(AppContext.BaseDirectory, "xar");
-        }
-    }
-
-    public static ProcessResult Run(params string[] args) => TestEnv.Run(Xar, args);
+    public static ProcessResult Run(params string[] args) => TestEnv.Run(XarBinary.Path, args);
 
     /// <summary>A small tree and its mksquashfs image: (tree, image).</summary>
     public static (string Tree, string Image) Make(TempDir tmp, params string[] options)
