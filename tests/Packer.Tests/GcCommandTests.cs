@@ -1,98 +1,15 @@
 using Xar.Tests;
 
-namespace Xar.Launcher.Tests;
+namespace Xar.Packer.Tests;
 
-/// <summary>`xar run`, `xar mount`, `xar unmount` and `xar gc`.</summary>
-public class XarCommandTests
+/// <summary>`xar gc`: unmounts idle mounts and deletes old cache entries, never one in use; reports what it cannot delete.</summary>
+[Collection(SandboxedXar.Collection)]
+public class GcCommandTests
 {
-    private static void Require()
-    {
-        TestEnv.RequireRoot();
-        TestEnv.RequireFuse();
-        TestEnv.RequireTool("mksquashfs");
-    }
-
-    private static ProcessResult Xar(LauncherSandbox s, Dictionary<string, string?>? env, params string[] args)
-    {
-        var environment = env ?? s.Environment();
-        environment["PATH"] = Path.GetDirectoryName(LauncherBinary.Path) + ":" + Environment.GetEnvironmentVariable("PATH");
-        return TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = environment, WorkingDirectory = s.Work });
-    }
-
-    [SkippableFact]
-    public void RunPassesEveryArgumentThroughIncludingOptions()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var env = s.Environment();
-        env["XAR_TEST_EXIT"] = "3";
-        var r = Xar(s, env, "run", xar, "--help", "-o", "a b");
-        Assert.Equal(3, r.ExitCode);
-        Assert.StartsWith("[--help]\n[-o]\n[a b]\n", r.StandardOutput);
-    }
-
-    [SkippableFact]
-    public void MountPrintsTheDirectoryAndUnmountTakesFileOrDirectory()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var mounted = Xar(s, null, "mount", xar);
-        LaunchAssert.Succeeded(mounted);
-        string dir = mounted.StandardOutput.TrimEnd('\n');
-        Assert.Equal(dir, Assert.Single(s.Mounts()));
-        Assert.Equal(TestXar.Payload, File.ReadAllText(Path.Combine(dir, "data", "payload.txt")));
-        // The launcher uses the same mount.
-        var run = s.Run(xar, []);
-        Assert.Contains("NEW_MOUNT=\n", run.StandardOutput);
-
-        LaunchAssert.Succeeded(Xar(s, null, "unmount", xar));
-        Assert.Empty(s.Mounts());
-        Assert.False(Directory.Exists(dir));
-        var notMounted = Xar(s, null, "unmount", xar);
-        Assert.Equal(1, notMounted.ExitCode);
-        Assert.Equal($"xar: {xar}: {dir} is not mounted\n", notMounted.StandardError);
-
-        string again = Xar(s, null, "mount", xar).StandardOutput.TrimEnd('\n');
-        LaunchAssert.Succeeded(Xar(s, null, "unmount", again));
-        Assert.Empty(s.Mounts());
-    }
-
-    [SkippableFact]
-    public void UnmountRefusesWhatIsNotAXarMount()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        var r = Xar(s, null, "unmount", s.Work);
-        Assert.Equal(1, r.ExitCode);
-        Assert.Contains("is not mounted", r.StandardError);
-    }
-
-    [SkippableFact]
-    public void RunPassesArgumentsThatAreNotUtf8ByteForByte()
-    {
-        Require();
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var env = s.Environment();
-        env["PATH"] = Path.GetDirectoryName(LauncherBinary.Path) + ":" + Environment.GetEnvironmentVariable("PATH");
-        env["XARBIN"] = XarBinary.Path;
-        env["XAR"] = xar;
-        // The program prints "[caf\xe9 \xff]\n[-o]\n" first: 14 bytes.
-        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "\"$XARBIN\" run \"$XAR\" \"$(printf 'caf\\351 \\377')\" -o | head -c 14 | od -An -tx1"])
-        {
-            Environment = env,
-            WorkingDirectory = s.Work,
-        });
-        LaunchAssert.Succeeded(r);
-        Assert.Equal("5b636166e920ff5d0a5b2d6f5d0a", string.Concat(r.StandardOutput.Where(char.IsAsciiHexDigit)));
-    }
-
     [SkippableFact]
     public void GcUnmountsIdleMountsOnlyAndDeletesOldCacheEntriesNotInUse()
     {
-        Require();
+        SandboxedXar.RequireMounting();
         using var s = new LauncherSandbox();
         string idleXar = TestXar.Build(s.AppTree, s["idle.xar"]);
         string busyXar = TestXar.Build(s.AppTree, s["busy.xar"]);
@@ -104,15 +21,15 @@ public class XarCommandTests
         env["XDG_CACHE_HOME"] = s["xdg"];
         env["TMPDIR"] = s["tmp"];
 
-        string idleDir = Xar(s, env, "mount", idleXar).StandardOutput.TrimEnd('\n');
-        string busyDir = Xar(s, env, "mount", busyXar).StandardOutput.TrimEnd('\n');
+        string idleDir = SandboxedXar.Run(s, env, "mount", idleXar).StandardOutput.TrimEnd('\n');
+        string busyDir = SandboxedXar.Run(s, env, "mount", busyXar).StandardOutput.TrimEnd('\n');
         LaunchAssert.Succeeded(s.Run(cachedXar, [], new Dictionary<string, string?>(env) { ["XAR_EXTRACT"] = "1" }));
         // A program running from the busy mount and one from a cache entry, both long-lived.
         var longEnv = new Dictionary<string, string?>(env) { ["XAR_TEST_SLEEP"] = "30" };
         using var busyRun = StartBackground(s, busyXar, longEnv);
         using var cachedRun = StartBackground(s, runningXar, new Dictionary<string, string?>(longEnv) { ["XAR_EXTRACT"] = "1" });
         WaitFor(() => Directory.Exists(Path.Combine(s.CacheDir, runningUuid)) && busyRunStarted(busyRun));
-        string freshDir = Xar(s, env, "mount", freshXar).StandardOutput.TrimEnd('\n');
+        string freshDir = SandboxedXar.Run(s, env, "mount", freshXar).StandardOutput.TrimEnd('\n');
         // Last used an hour ago: everything but the fresh mount (no clocks raced in this test).
         var hourAgo = DateTime.UtcNow.AddHours(-1);
         foreach (string dir in (string[])[idleDir, busyDir])
@@ -120,13 +37,13 @@ public class XarCommandTests
         foreach (string uuid in (string[])[cachedUuid, runningUuid])
             File.SetLastWriteTimeUtc(Path.Combine(s.CacheDir, "lockfile." + uuid), hourAgo);
 
-        var dry = Xar(s, env, "gc", "--idle", "10m", "--older-than", "10m", "--dry-run");
+        var dry = SandboxedXar.Run(s, env, "gc", "--idle", "10m", "--older-than", "10m", "--dry-run");
         LaunchAssert.Succeeded(dry);
         Assert.Contains($"would unmount: {idleDir}\n", dry.StandardOutput);
         Assert.Contains($"would delete: {Path.Combine(s.CacheDir, cachedUuid)}\n", dry.StandardOutput);
         Assert.Equal(3, s.Mounts().Count);
 
-        var gc = Xar(s, env, "gc", "--idle", "10m", "--older-than", "10m", "-v");
+        var gc = SandboxedXar.Run(s, env, "gc", "--idle", "10m", "--older-than", "10m", "-v");
         LaunchAssert.Succeeded(gc);
         Assert.Contains($"unmounted: {idleDir}\n", gc.StandardOutput);
         Assert.Contains($"recently used: {freshDir}\n", gc.StandardOutput);
@@ -143,40 +60,9 @@ public class XarCommandTests
     }
 
     [SkippableFact]
-    public void MountWithoutSquashfuseFailsWithTheReason()
-    {
-        TestEnv.RequireTool("mksquashfs");
-        using var s = new LauncherSandbox();
-        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        var env = s.Environment();
-        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["mount", xar]) { Environment = new Dictionary<string, string?>(env) { ["PATH"] = "/nonexistent" } });
-        Assert.Equal(1, r.ExitCode);
-        Assert.Equal($"xar: {xar}: cannot mount: neither squashfuse_ll nor squashfuse is on PATH (xar extract unpacks it instead)\n", r.StandardError);
-        Assert.Empty(s.Mounts());
-    }
-
-    [SkippableFact]
-    public void UnmountLeavesOtherMountsAlone()
-    {
-        using var s = new LauncherSandbox();
-        var r = Xar(s, null, "unmount", "/proc");
-        Assert.Equal(1, r.ExitCode);
-        Assert.Equal("xar: /proc: /proc is a proc mount, not a XAR (squashfuse) mount\n", r.StandardError);
-    }
-
-    [SkippableFact]
-    public void RunOfAMissingFileIsBadInput()
-    {
-        using var s = new LauncherSandbox();
-        var r = Xar(s, null, "run", s["missing.xar"], "x");
-        Assert.Equal(2, r.ExitCode);
-        Assert.Equal($"xar: {s["missing.xar"]}: no such file\n", r.StandardError);
-    }
-
-    [SkippableFact]
     public void GcReportsAnEntryItCannotDeleteAndGoesOnWithTheRest()
     {
-        Require();
+        SandboxedXar.RequireMounting();
         TestEnv.RequireTool("chattr");
         using var s = new LauncherSandbox();
         string stuckUuid = TestXar.NewUuid(), oldUuid = TestXar.NewUuid();
@@ -194,7 +80,7 @@ public class XarCommandTests
         TestEnv.Run("chattr", "+i", pinned).EnsureSuccess("chattr +i");
         try
         {
-            var gc = Xar(s, env, "gc", "--idle", "10m", "--older-than", "10m");
+            var gc = SandboxedXar.Run(s, env, "gc", "--idle", "10m", "--older-than", "10m");
             Assert.Equal(1, gc.ExitCode);
             Assert.Contains($"xar: {Path.Combine(s.CacheDir, stuckUuid)}: cannot delete", gc.StandardError);
             Assert.Single(gc.StandardError.TrimEnd('\n').Split('\n'));
@@ -212,7 +98,7 @@ public class XarCommandTests
     public void GcRejectsABadDuration()
     {
         using var s = new LauncherSandbox();
-        var r = Xar(s, null, "gc", "--idle", "soon");
+        var r = SandboxedXar.Run(s, null, "gc", "--idle", "soon");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("xar: --idle soon: not a duration (like 90s, 15m, 2h, 30d)\n", r.StandardError);
     }
