@@ -178,6 +178,47 @@ public class PackCommandTests
             list.Split('\n').Where(l => l.StartsWith("squashfs-root", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// `xar pack LINK -o OUT` (and even `LINK/`) where LINK is a symlink to the application's
+    /// directory failed with "not a directory". The tree it names is packed, as the kernel sees it.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("")]
+    [InlineData("/")]
+    public void PackFollowsSymlinkedSourceDirectory(string suffix)
+    {
+        using var tmp = new TempDir("pack-symlink");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "d"));
+        File.WriteAllText(Path.Combine(tree, "d", "f"), "f\n");
+        string link = tmp["link"];
+        File.CreateSymbolicLink(link, tree);
+        string image = tmp["out.sqfs"];
+        var r = XarCli.Run("pack", link + suffix, "-o", image, "--format", "squashfs", "--quiet");
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        // The peer's view of the image: the kernel as root, else unsquashfs.
+        TestEnv.AssertTreesEqual(tree, image, "--via-b", TestEnv.IsRoot ? "kernel" : "unsquashfs");
+    }
+
+    /// <summary>`--exec run --exclude run` (or excluding a parent of it) wrote, with exit 0, a XAR that cannot start.</summary>
+    [SkippableTheory]
+    [InlineData("run", "run")]
+    [InlineData("bin/run", "bin")]
+    [InlineData("bin/run", "r*")]
+    public void ExecTargetLeftOutByExcludeIsBadUsage(string exec, string exclude)
+    {
+        using var tmp = new TempDir("pack-exclude-exec");
+        string tree = tmp["tree"];
+        string script = Path.Combine(tree, exec);
+        Directory.CreateDirectory(Path.GetDirectoryName(script)!);
+        File.WriteAllText(script, "#!/bin/sh\necho hi\n");
+        TestEnv.Run("chmod", "0755", script).EnsureSuccess("chmod");
+        var r = XarCli.Run("pack", tree, "-o", tmp["out.xar"], "--exec", exec, "--exclude", exclude, "--quiet");
+        XarCli.AssertBadInput(r);
+        Assert.Contains("--exclude", r.StandardError);
+        Assert.False(File.Exists(tmp["out.xar"]));
+    }
+
     [Theory]
     [InlineData("131072", 131072)]
     [InlineData("128K", 131072)]
