@@ -232,4 +232,33 @@ public class ExtractionPathTests
         Assert.Contains($"XAR_MOUNT={entry}\n", r.StandardOutput);
         Assert.Equal("0700", Convert.ToString((int)File.GetUnixFileMode(Path.Combine(s["tmp"], "xar-0")), 8).PadLeft(4, '0'));
     }
+
+    /// <summary>
+    /// Run with stdout closed (`app.xar >&-`), the launcher's cache lock file took descriptor 1 and
+    /// was kept open across exec: the program's output went into the lock file. Descriptors the
+    /// launcher hands to the program must never land on 0, 1 or 2.
+    /// </summary>
+    [SkippableFact]
+    public void ClosedStandardOutputDoesNotReceiveTheLockFile()
+    {
+        string xarexec = LauncherBinary.Path;
+        using var tmp = new TempDir("closed-stdout");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(Path.Combine(tree, "run"), "#!/bin/sh\necho done >\"$OUT\"\necho output-of-the-app || true\n");
+        TestEnv.Run("chmod", "0755", Path.Combine(tree, "run")).EnsureSuccess("chmod");
+        string xar = tmp["app.xar"];
+        TestEnv.Run(XarBinary.Path, "pack", tree, "-o", xar, "--exec", "run", "--quiet").EnsureSuccess("xar pack");
+        string cache = tmp["cache"];
+        var env = new Dictionary<string, string?> { ["XAR_EXTRACT"] = "1", ["XAR_CACHE_DIR"] = cache, ["OUT"] = tmp["marker"] };
+        for (int run = 0; run < 2; run++) // first run extracts, the second reuses the entry
+        {
+            File.Delete(tmp["marker"]);
+            var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "exec \"$0\" \"$1\" >&-", xarexec, xar]) { Environment = env });
+            Assert.True(File.Exists(tmp["marker"]), $"run {run}: the program did not run: {r.StandardError}");
+            var lockFile = Directory.GetFiles(cache, "lockfile.*").Single();
+            // It holds only the XAR file it was extracted from (for gc), never the program's output.
+            Assert.Equal(xar + "\n", File.ReadAllText(lockFile));
+        }
+    }
 }

@@ -103,6 +103,39 @@ public class GcCommandTests
         Assert.Equal("xar: --idle soon: not a duration (like 90s, 15m, 2h, 30d)\n", r.StandardError);
     }
 
+    /// <summary>
+    /// `xar gc` deleted cache entries through .NET's string paths: a file name that is not UTF-8
+    /// (any byte but '/' and NUL is a valid name in an image) could not be deleted, gc failed with
+    /// "Directory not empty" (exit 1) and left the renamed entry behind for good.
+    /// </summary>
+    [SkippableFact]
+    public void GcDeletesCacheEntryHoldingNonUtf8Names()
+    {
+        using var tmp = new TempDir("gc-names");
+        string cache = tmp["cache"];
+        const string uuid = "0123456789abcdef";
+        string entry = Path.Combine(cache, uuid);
+        Directory.CreateDirectory(Path.Combine(entry, "sub"));
+        TestEnv.Run("chmod", "0700", cache).EnsureSuccess("chmod");
+        TestEnv.Run("/bin/sh", "-c", "touch \"$1/$(printf 'bad\\377\\376name')\" \"$1/sub/$(printf '\\351t\\351')\"", "sh", entry).EnsureSuccess("touch");
+        Assert.Equal(2, Directory.GetFileSystemEntries(entry).Length);
+        string lockFile = Path.Combine(cache, "lockfile." + uuid);
+        File.WriteAllBytes(lockFile, []);
+        TestEnv.Run("chmod", "0600", lockFile).EnsureSuccess("chmod");
+        TestEnv.Run("touch", "-d", "@1000000000", lockFile).EnsureSuccess("touch");
+        string mountRoot = tmp["mnt"];
+        Directory.CreateDirectory(mountRoot);
+        TestEnv.Run("chmod", "1777", mountRoot).EnsureSuccess("chmod");
+        var env = new Dictionary<string, string?>
+        {
+            ["XAR_CACHE_DIR"] = cache, ["XAR_MOUNT_ROOT"] = mountRoot,
+            ["HOME"] = tmp.Path, ["XDG_CACHE_HOME"] = tmp.Path, ["TMPDIR"] = tmp.Path,
+        };
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["gc", "--older-than", "3650d", "--idle", "3650d"]) { Environment = env });
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        Assert.Empty(Directory.GetFileSystemEntries(cache));
+    }
+
     private static System.Diagnostics.Process StartBackground(LauncherSandbox s, string xar, Dictionary<string, string?> env)
     {
         var psi = new System.Diagnostics.ProcessStartInfo(LauncherBinary.Path) { UseShellExecute = false, RedirectStandardOutput = true };
