@@ -3,7 +3,10 @@ using Xar.Tests;
 
 namespace Xar.Launcher.Tests;
 
-/// <summary>The extraction cache: once, complete or absent, shared by concurrent first runs, safe against kills and hostile places.</summary>
+/// <summary>
+/// The extraction cache: the one XAR_CACHE_DIR names, filled once, complete or absent, shared by concurrent
+/// first runs, safe against kills and hostile places, its lock file never on a standard descriptor.
+/// </summary>
 public class ExtractionPathTests
 {
     private static void Require() => TestEnv.RequireTool("mksquashfs");
@@ -260,5 +263,53 @@ public class ExtractionPathTests
             // It holds only the XAR file it was extracted from (for gc), never the program's output.
             Assert.Equal(xar + "\n", File.ReadAllText(lockFile));
         }
+    }
+
+    [SkippableFact]
+    public void TheCacheNamedByXarCacheDirIsUsedEvenWhenTheDefaultCacheHoldsTheEntry()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        var env = new Dictionary<string, string?> { ["XDG_CACHE_HOME"] = s["xdg"], ["XAR_CACHE_DIR"] = null };
+        LaunchAssert.Succeeded(s.Run(xar, [], env, extract: true));
+        Assert.True(Directory.Exists(Path.Combine(s["xdg"], "xar", uuid)));
+
+        string chosen = s["chosen"];
+        foreach (bool viaXar in new[] { false, true })
+        {
+            env["XAR_CACHE_DIR"] = chosen + (viaXar ? "-run" : "");
+            var r = viaXar
+                ? SandboxedXar.Run(s, new Dictionary<string, string?>(s.Environment(extract: true)) { ["XDG_CACHE_HOME"] = s["xdg"], ["XAR_CACHE_DIR"] = env["XAR_CACHE_DIR"] }, "run", xar)
+                : s.Run(xar, [], env, extract: true);
+            Assert.Equal(0, r.ExitCode);
+            Assert.Contains($"XAR_MOUNT={env["XAR_CACHE_DIR"]}/{uuid}\n", r.StandardOutput);
+            Assert.True(Directory.Exists(Path.Combine(env["XAR_CACHE_DIR"]!, uuid)));
+        }
+    }
+
+    [SkippableFact]
+    public void ACompleteCacheEntryHasNoWriteBitsAndGcStillRemovesIt()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        Directory.CreateDirectory(Path.Combine(s.AppTree, "lib", "pkg"));
+        File.WriteAllText(Path.Combine(s.AppTree, "lib", "pkg", "mod.py"), "x = 1\n");
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        LaunchAssert.Succeeded(s.Run(xar, [], extract: true));
+        string entry = Path.Combine(s.CacheDir, uuid);
+        var writable = Directory.EnumerateFileSystemEntries(entry, "*", SearchOption.AllDirectories).Append(entry)
+            .Where(p => new FileInfo(p).LinkTarget is null && (File.GetUnixFileMode(p) & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+            .ToList();
+        Assert.Empty(writable);
+        TestEnv.AssertTreesEqual(xar, entry, "--no-owner", "--no-xattrs", "--no-write-bits");
+
+        File.SetLastWriteTimeUtc(Path.Combine(s.CacheDir, "lockfile." + uuid), DateTime.UtcNow.AddDays(-60));
+        var gc = SandboxedXar.Run(s, s.Environment(), "gc");
+        LaunchAssert.Succeeded(gc);
+        Assert.Equal($"deleted: {entry}\n", gc.StandardOutput);
+        Assert.False(Directory.Exists(entry));
     }
 }

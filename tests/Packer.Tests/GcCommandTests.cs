@@ -1,9 +1,13 @@
+using System.Diagnostics;
 using Xar.Tests;
 
 namespace Xar.Packer.Tests;
 
-/// <summary>`xar gc`: unmounts idle mounts and deletes old cache entries, never one in use; reports what it cannot delete.</summary>
-[Collection(SandboxedXar.Collection)]
+/// <summary>
+/// `xar gc`: unmounts idle mounts and those whose XAR file was repacked or removed, deletes old cache
+/// entries and the trees of killed extractions, never one in use; reports what it cannot delete.
+/// </summary>
+[Collection(SandboxedXarCollection.Name)]
 public class GcCommandTests
 {
     [SkippableFact]
@@ -134,6 +138,69 @@ public class GcCommandTests
         var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["gc", "--older-than", "3650d", "--idle", "3650d"]) { Environment = env });
         Assert.True(r.ExitCode == 0, r.StandardError);
         Assert.Empty(Directory.GetFileSystemEntries(cache));
+    }
+
+    [SkippableFact]
+    public void GcUnmountsARecentMountWhoseXarFileWasRepackedOrRemovedAndNamesTheFile()
+    {
+        SandboxedXar.RequireMounting();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        string other = TestXar.Build(s.AppTree, s["other.xar"]);
+        var env = s.Environment();
+        string first = SandboxedXar.Run(s, env, "mount", xar).StandardOutput.TrimEnd('\n');
+        string kept = SandboxedXar.Run(s, env, "mount", other).StandardOutput.TrimEnd('\n');
+        Assert.Equal(2, s.Mounts().Count);
+
+        // Repacked: a new UUID at the same path. The old mount serves nobody, however recent.
+        TestXar.Build(s.AppTree, xar);
+        var gc = SandboxedXar.Run(s, env, "gc", "-v");
+        LaunchAssert.Succeeded(gc);
+        Assert.Contains($"unmounted: {first}\n  from {xar}\n", gc.StandardOutput);
+        Assert.Contains($"recently used: {kept}\n  from {other}\n", gc.StandardOutput);
+        Assert.Equal([kept], s.Mounts());
+
+        File.Delete(other);
+        gc = SandboxedXar.Run(s, env, "gc");
+        LaunchAssert.Succeeded(gc);
+        Assert.Equal($"unmounted: {kept}\n", gc.StandardOutput);
+        Assert.Empty(s.Mounts());
+    }
+
+    [SkippableFact]
+    public void GcRemovesTheTreeOfAKilledExtractionOnlyWhenItsLockIsFree()
+    {
+        TestEnv.RequireTool("flock");
+        using var s = new LauncherSandbox();
+        Directory.CreateDirectory(s.CacheDir);
+        string uuid = TestXar.NewUuid();
+        string leftover = Path.Combine(s.CacheDir, $".{uuid}.xar-tmp-0123abcd");
+        Directory.CreateDirectory(Path.Combine(leftover, "deep", "er"));
+        File.WriteAllText(Path.Combine(leftover, "deep", "er", "half"), "written");
+        File.SetUnixFileMode(Path.Combine(leftover, "deep"), (UnixFileMode)0x16D); // 0555: read-only on the way
+        string lockPath = Path.Combine(s.CacheDir, "lockfile." + uuid);
+        File.WriteAllText(lockPath, "");
+        File.SetUnixFileMode(lockPath, (UnixFileMode)0x180);
+        var env = s.Environment();
+
+        // An extraction in progress holds the lock: its tree stays.
+        using (var holder = Process.Start(new ProcessStartInfo("flock", ["-x", lockPath, "sleep", "30"]) { UseShellExecute = false })!)
+        {
+            for (int i = 0; i < 100 && TestEnv.Run("flock", "-n", "-x", lockPath, "true").ExitCode == 0; i++)
+                Thread.Sleep(50);
+            var busy = SandboxedXar.Run(s, env, "gc", "-v");
+            LaunchAssert.Succeeded(busy);
+            Assert.True(Directory.Exists(leftover));
+            holder.Kill(entireProcessTree: true); // sleep holds the lock too
+            holder.WaitForExit();
+        }
+        for (int i = 0; i < 100 && TestEnv.Run("flock", "-n", "-x", lockPath, "true").ExitCode != 0; i++)
+            Thread.Sleep(50); // until the killed sleep is gone too
+
+        var gc = SandboxedXar.Run(s, env, "gc");
+        LaunchAssert.Succeeded(gc);
+        Assert.Contains($"deleted: {leftover}\n", gc.StandardOutput);
+        Assert.False(Directory.Exists(leftover));
     }
 
     private static System.Diagnostics.Process StartBackground(LauncherSandbox s, string xar, Dictionary<string, string?> env)

@@ -3,7 +3,7 @@ using Xar.Tests;
 namespace Xar.Packer.Tests;
 
 /// <summary>`xar mount FILE`: mounts where xarexec would (the launcher then uses that mount) and prints the directory.</summary>
-[Collection(SandboxedXar.Collection)]
+[Collection(SandboxedXarCollection.Name)]
 public class MountCommandTests
 {
     [SkippableFact]

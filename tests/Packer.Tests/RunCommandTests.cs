@@ -3,7 +3,7 @@ using Xar.Tests;
 namespace Xar.Packer.Tests;
 
 /// <summary>`xar run FILE ARGS`: the launch core with every argument as given, options and bytes that are not UTF-8 included.</summary>
-[Collection(SandboxedXar.Collection)]
+[Collection(SandboxedXarCollection.Name)]
 public class RunCommandTests
 {
     [SkippableFact]

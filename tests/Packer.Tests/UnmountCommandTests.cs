@@ -3,7 +3,7 @@ using Xar.Tests;
 namespace Xar.Packer.Tests;
 
 /// <summary>`xar unmount FILE|DIR`: only XAR (squashfuse) mounts.</summary>
-[Collection(SandboxedXar.Collection)]
+[Collection(SandboxedXarCollection.Name)]
 public class UnmountCommandTests
 {
     [SkippableFact]

@@ -1,19 +1,11 @@
-using Xar.Tests;
-
-namespace Xar.Packer.Tests;
+namespace Xar.Tests;
 
 /// <summary>
 /// Runs `xar` inside a <see cref="LauncherSandbox"/> (its own mount root and cache), as the tests of
-/// `xar run`, `mount`, `unmount` and `gc` do.
+/// `xar run`, `mount`, `unmount` and `gc` do, and the launcher's tests that compare xarexec with `xar run`.
 /// </summary>
 internal static class SandboxedXar
 {
-    /// <summary>
-    /// The collection of those tests: they mount and run programs, and run one at a time, as they did
-    /// when they were one class in Launcher.Tests (beside the other test classes, as then).
-    /// </summary>
-    public const string Collection = "sandboxed-xar";
-
     /// <summary>What mounting needs: root, FUSE with squashfuse, and mksquashfs for <see cref="TestXar"/>.</summary>
     public static void RequireMounting()
     {
@@ -30,6 +22,3 @@ internal static class SandboxedXar
         return TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = environment, WorkingDirectory = s.Work });
     }
 }
-
-[CollectionDefinition(SandboxedXar.Collection)]
-public sealed class SandboxedXarCollection;
