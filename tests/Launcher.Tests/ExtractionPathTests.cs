@@ -3,7 +3,10 @@ using Xar.Tests;
 
 namespace Xar.Launcher.Tests;
 
-/// <summary>The extraction cache: once, complete or absent, shared by concurrent first runs, safe against kills and hostile places.</summary>
+/// <summary>
+/// The extraction cache: the one XAR_CACHE_DIR names, filled once, complete or absent, shared by concurrent
+/// first runs, safe against kills and hostile places, its lock file never on a standard descriptor.
+/// </summary>
 public class ExtractionPathTests
 {
     private static void Require() => TestEnv.RequireTool("mksquashfs");
@@ -231,5 +234,82 @@ public class ExtractionPathTests
         string entry = Path.Combine(s["tmp"], "xar-0", uuid);
         Assert.Contains($"XAR_MOUNT={entry}\n", r.StandardOutput);
         Assert.Equal("0700", Convert.ToString((int)File.GetUnixFileMode(Path.Combine(s["tmp"], "xar-0")), 8).PadLeft(4, '0'));
+    }
+
+    /// <summary>
+    /// Run with stdout closed (`app.xar >&-`), the launcher's cache lock file took descriptor 1 and
+    /// was kept open across exec: the program's output went into the lock file. Descriptors the
+    /// launcher hands to the program must never land on 0, 1 or 2.
+    /// </summary>
+    [SkippableFact]
+    public void ClosedStandardOutputDoesNotReceiveTheLockFile()
+    {
+        string xarexec = LauncherBinary.Path;
+        using var tmp = new TempDir("closed-stdout");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(Path.Combine(tree, "run"), "#!/bin/sh\necho done >\"$OUT\"\necho output-of-the-app || true\n");
+        TestEnv.Run("chmod", "0755", Path.Combine(tree, "run")).EnsureSuccess("chmod");
+        string xar = tmp["app.xar"];
+        TestEnv.Run(XarBinary.Path, "pack", tree, "-o", xar, "--exec", "run", "--quiet").EnsureSuccess("xar pack");
+        string cache = tmp["cache"];
+        var env = new Dictionary<string, string?> { ["XAR_EXTRACT"] = "1", ["XAR_CACHE_DIR"] = cache, ["OUT"] = tmp["marker"] };
+        for (int run = 0; run < 2; run++) // first run extracts, the second reuses the entry
+        {
+            File.Delete(tmp["marker"]);
+            var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", "exec \"$0\" \"$1\" >&-", xarexec, xar]) { Environment = env });
+            Assert.True(File.Exists(tmp["marker"]), $"run {run}: the program did not run: {r.StandardError}");
+            var lockFile = Directory.GetFiles(cache, "lockfile.*").Single();
+            // It holds only the XAR file it was extracted from (for gc), never the program's output.
+            Assert.Equal(xar + "\n", File.ReadAllText(lockFile));
+        }
+    }
+
+    [SkippableFact]
+    public void TheCacheNamedByXarCacheDirIsUsedEvenWhenTheDefaultCacheHoldsTheEntry()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        var env = new Dictionary<string, string?> { ["XDG_CACHE_HOME"] = s["xdg"], ["XAR_CACHE_DIR"] = null };
+        LaunchAssert.Succeeded(s.Run(xar, [], env, extract: true));
+        Assert.True(Directory.Exists(Path.Combine(s["xdg"], "xar", uuid)));
+
+        string chosen = s["chosen"];
+        foreach (bool viaXar in new[] { false, true })
+        {
+            env["XAR_CACHE_DIR"] = chosen + (viaXar ? "-run" : "");
+            var r = viaXar
+                ? SandboxedXar.Run(s, new Dictionary<string, string?>(s.Environment(extract: true)) { ["XDG_CACHE_HOME"] = s["xdg"], ["XAR_CACHE_DIR"] = env["XAR_CACHE_DIR"] }, "run", xar)
+                : s.Run(xar, [], env, extract: true);
+            Assert.Equal(0, r.ExitCode);
+            Assert.Contains($"XAR_MOUNT={env["XAR_CACHE_DIR"]}/{uuid}\n", r.StandardOutput);
+            Assert.True(Directory.Exists(Path.Combine(env["XAR_CACHE_DIR"]!, uuid)));
+        }
+    }
+
+    [SkippableFact]
+    public void ACompleteCacheEntryHasNoWriteBitsAndGcStillRemovesIt()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        Directory.CreateDirectory(Path.Combine(s.AppTree, "lib", "pkg"));
+        File.WriteAllText(Path.Combine(s.AppTree, "lib", "pkg", "mod.py"), "x = 1\n");
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        LaunchAssert.Succeeded(s.Run(xar, [], extract: true));
+        string entry = Path.Combine(s.CacheDir, uuid);
+        var writable = Directory.EnumerateFileSystemEntries(entry, "*", SearchOption.AllDirectories).Append(entry)
+            .Where(p => new FileInfo(p).LinkTarget is null && (File.GetUnixFileMode(p) & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+            .ToList();
+        Assert.Empty(writable);
+        TestEnv.AssertTreesEqual(xar, entry, "--no-owner", "--no-xattrs", "--no-write-bits");
+
+        File.SetLastWriteTimeUtc(Path.Combine(s.CacheDir, "lockfile." + uuid), DateTime.UtcNow.AddDays(-60));
+        var gc = SandboxedXar.Run(s, s.Environment(), "gc");
+        LaunchAssert.Succeeded(gc);
+        Assert.Equal($"deleted: {entry}\n", gc.StandardOutput);
+        Assert.False(Directory.Exists(entry));
     }
 }

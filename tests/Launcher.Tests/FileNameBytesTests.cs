@@ -16,7 +16,7 @@ public class FileNameBytesTests
         TestXar.Build(s.AppTree, s["work/app.xar"]);
         var env = s.Environment(extract: true);
         env["LAUNCHER"] = LauncherBinary.Path;
-        env["XAR"] = XarCommandTests.XarBinary;
+        env["XAR"] = XarBinary.Path;
         string script = """
             set -e
             name=$(printf 'app\377.xar')

@@ -81,6 +81,18 @@ public class HeaderRejectionTests
         Assert.Contains("is a directory", LaunchAssert.OneLineFailure(r, s.Work));
     }
 
+    [SkippableFact]
+    public void ATargetThatIsADirectoryIsTheLaunchersError()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], execTarget: ".");
+        Assert.Equal(0, s.Run("-m", [xar], extract: true).ExitCode); // extracted; mounting runs nothing
+        var r = s.Run(xar, [], extract: true);
+        Assert.Contains("XAREXEC_TARGET . is a directory, not a program", LaunchAssert.OneLineFailure(r, xar));
+        Assert.Equal("", r.StandardOutput);
+    }
+
     [Fact]
     public void FuzzedHeadersNeverCrashTheLauncher()
     {

@@ -8,7 +8,7 @@ public class SamplesTests
     private static string Pack(LauncherSandbox s, string sample, string exec)
     {
         string output = s[sample + ".xar"];
-        TestEnv.Run(new RunOptions(XarCommandTests.XarBinary, ["pack", Path.Combine(TestEnv.RepoRoot, "samples", sample), "-o", output, "--exec", exec, "--quiet"]))
+        TestEnv.Run(new RunOptions(XarBinary.Path, ["pack", Path.Combine(TestEnv.RepoRoot, "samples", sample), "-o", output, "--exec", exec, "--quiet"]))
             .EnsureSuccess("xar pack " + sample);
         return output;
     }

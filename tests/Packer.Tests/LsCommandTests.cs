@@ -9,20 +9,20 @@ public class LsCommandTests
     {
         TestEnv.RequireTool("unsquashfs");
         using var tmp = new TempDir("ls");
-        var (_, image) = ExtractTestImages.Make(tmp);
+        var (_, image) = XarCli.Make(tmp);
         string unsquashfs = TestEnv.FindTool("unsquashfs")!;
-        Assert.Equal(TestEnv.Run(unsquashfs, "-l", image).StandardOutput, ExtractTestImages.Run("ls", image).EnsureSuccess("ls").StandardOutput);
-        Assert.Equal(TestEnv.Run(unsquashfs, "-lls", image).StandardOutput, ExtractTestImages.Run("ls", "-l", image).EnsureSuccess("ls -l").StandardOutput);
-        Assert.Equal(TestEnv.Run(unsquashfs, "-lls", image, "sub").StandardOutput, ExtractTestImages.Run("ls", "-l", image, "sub").EnsureSuccess("ls -l sub").StandardOutput);
-        Assert.Equal(TestEnv.Run(unsquashfs, "-l", image, "sub/data.bin").StandardOutput, ExtractTestImages.Run("ls", image, "sub/data.bin").EnsureSuccess("ls file").StandardOutput);
+        Assert.Equal(TestEnv.Run(unsquashfs, "-l", image).StandardOutput, XarCli.Run("ls", image).EnsureSuccess("ls").StandardOutput);
+        Assert.Equal(TestEnv.Run(unsquashfs, "-lls", image).StandardOutput, XarCli.Run("ls", "-l", image).EnsureSuccess("ls -l").StandardOutput);
+        Assert.Equal(TestEnv.Run(unsquashfs, "-lls", image, "sub").StandardOutput, XarCli.Run("ls", "-l", image, "sub").EnsureSuccess("ls -l sub").StandardOutput);
+        Assert.Equal(TestEnv.Run(unsquashfs, "-l", image, "sub/data.bin").StandardOutput, XarCli.Run("ls", image, "sub/data.bin").EnsureSuccess("ls file").StandardOutput);
     }
 
     [SkippableFact]
     public void MissingPathExitsTwo()
     {
         using var tmp = new TempDir("ls-missing");
-        var (_, image) = ExtractTestImages.Make(tmp);
-        ExtractTestImages.AssertBadInput(ExtractTestImages.Run("ls", image, "nope/nothing"), "no such path");
+        var (_, image) = XarCli.Make(tmp);
+        XarCli.AssertBadInput(XarCli.Run("ls", image, "nope/nothing"), "no such path");
     }
 
     /// <summary>`xar ls a.xar nope` printed "squashfs-root" before its error: on an error, stdout stays empty.</summary>
@@ -34,11 +34,11 @@ public class LsCommandTests
     public void MissingPathWritesNothingToStdout(string path)
     {
         using var tmp = new TempDir("ls-missing-stdout");
-        var (_, image) = ExtractTestImages.Make(tmp);
+        var (_, image) = XarCli.Make(tmp);
         foreach (string[] options in new[] { Array.Empty<string>(), ["-l"] })
         {
-            var r = ExtractTestImages.Run(["ls", .. options, image, path]);
-            ExtractTestImages.AssertBadInput(r, "no such path");
+            var r = XarCli.Run(["ls", .. options, image, path]);
+            XarCli.AssertBadInput(r, "no such path");
             Assert.Equal("", r.StandardOutput);
         }
     }
@@ -55,7 +55,7 @@ public class LsCommandTests
             File.WriteAllText(Path.Combine(tree, $"a-file-with-a-fairly-long-name-{i:D5}.txt"), "");
         string image = tmp["image.sqfs"];
         Xar.SquashFs.SquashFsFile.CreateFromDirectory(tree, image);
-        var r = TestEnv.Run("bash", "-c", "\"$0\" ls \"$1\" | head -1 >/dev/null; echo \"${PIPESTATUS[0]}\"", ExtractTestImages.Xar, image);
+        var r = TestEnv.Run("bash", "-c", "\"$0\" ls \"$1\" | head -1 >/dev/null; echo \"${PIPESTATUS[0]}\"", XarBinary.Path, image);
         Assert.Equal("141\n", r.StandardOutput);
         Assert.Equal("", r.StandardError);
     }

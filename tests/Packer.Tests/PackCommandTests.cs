@@ -178,6 +178,47 @@ public class PackCommandTests
             list.Split('\n').Where(l => l.StartsWith("squashfs-root", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// `xar pack LINK -o OUT` (and even `LINK/`) where LINK is a symlink to the application's
+    /// directory failed with "not a directory". The tree it names is packed, as the kernel sees it.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("")]
+    [InlineData("/")]
+    public void PackFollowsSymlinkedSourceDirectory(string suffix)
+    {
+        using var tmp = new TempDir("pack-symlink");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "d"));
+        File.WriteAllText(Path.Combine(tree, "d", "f"), "f\n");
+        string link = tmp["link"];
+        File.CreateSymbolicLink(link, tree);
+        string image = tmp["out.sqfs"];
+        var r = XarCli.Run("pack", link + suffix, "-o", image, "--format", "squashfs", "--quiet");
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        // The peer's view of the image: the kernel as root, else unsquashfs.
+        TestEnv.AssertTreesEqual(tree, image, "--via-b", TestEnv.IsRoot ? "kernel" : "unsquashfs");
+    }
+
+    /// <summary>`--exec run --exclude run` (or excluding a parent of it) wrote, with exit 0, a XAR that cannot start.</summary>
+    [SkippableTheory]
+    [InlineData("run", "run")]
+    [InlineData("bin/run", "bin")]
+    [InlineData("bin/run", "r*")]
+    public void ExecTargetLeftOutByExcludeIsBadUsage(string exec, string exclude)
+    {
+        using var tmp = new TempDir("pack-exclude-exec");
+        string tree = tmp["tree"];
+        string script = Path.Combine(tree, exec);
+        Directory.CreateDirectory(Path.GetDirectoryName(script)!);
+        File.WriteAllText(script, "#!/bin/sh\necho hi\n");
+        TestEnv.Run("chmod", "0755", script).EnsureSuccess("chmod");
+        var r = XarCli.Run("pack", tree, "-o", tmp["out.xar"], "--exec", exec, "--exclude", exclude, "--quiet");
+        XarCli.AssertBadInput(r);
+        Assert.Contains("--exclude", r.StandardError);
+        Assert.False(File.Exists(tmp["out.xar"]));
+    }
+
     [Theory]
     [InlineData("131072", 131072)]
     [InlineData("128K", 131072)]
@@ -273,7 +314,7 @@ public class PackCommandTests
     {
         using var dir = Tree();
         File.WriteAllText(dir["src/bin/app"], "#!/bin/sh\nfor a in \"$@\"; do printf '%s' \"$a\" | od -An -tx1 | tr -d ' \\n'; echo; done\n");
-        TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o a.xar --quiet --exec bin/app --exec-arg \"$(printf 'a\\377b')\" --exec-arg=\"$(printf '\\376')\"", ExtractTestImages.Xar])
+        TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o a.xar --quiet --exec bin/app --exec-arg \"$(printf 'a\\377b')\" --exec-arg=\"$(printf '\\376')\"", XarBinary.Path])
         {
             WorkingDirectory = dir.Path,
         }).EnsureSuccess("xar pack --exec-arg with bytes that are not UTF-8");
@@ -347,7 +388,7 @@ public class PackCommandTests
     public void ExecGivenFromTheCurrentDirectoryGetsAHint()
     {
         using var dir = Tree();
-        var r = TestEnv.Run(new RunOptions(ExtractTestImages.Xar, ["pack", "src", "-o", "a.xar", "--exec", "src/bin/app", "--quiet"]) { WorkingDirectory = dir.Path });
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["pack", "src", "-o", "a.xar", "--exec", "src/bin/app", "--quiet"]) { WorkingDirectory = dir.Path });
         Assert.Equal(ExitCodes.BadInput, r.ExitCode);
         Assert.Single(r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("relative to SOURCE_DIR", r.StandardError);
@@ -355,7 +396,7 @@ public class PackCommandTests
         // Outside SOURCE_DIR altogether: said so.
         File.WriteAllText(dir["elsewhere"], "#!/bin/sh\n");
         File.SetUnixFileMode(dir["elsewhere"], (UnixFileMode)0x1ED);
-        r = TestEnv.Run(new RunOptions(ExtractTestImages.Xar, ["pack", "src", "-o", "a.xar", "--exec", "elsewhere", "--quiet"]) { WorkingDirectory = dir.Path });
+        r = TestEnv.Run(new RunOptions(XarBinary.Path, ["pack", "src", "-o", "a.xar", "--exec", "elsewhere", "--quiet"]) { WorkingDirectory = dir.Path });
         Assert.Equal(ExitCodes.BadInput, r.ExitCode);
         Assert.Contains("relative to SOURCE_DIR", r.StandardError);
         Assert.Contains("not inside it", r.StandardError);
@@ -366,14 +407,14 @@ public class PackCommandTests
     public void PackOffATerminalEndsWithOneSummaryLine()
     {
         using var dir = Tree();
-        var r = TestEnv.Run(ExtractTestImages.Xar, "pack", dir["src"], "-o", dir["a.xar"], "--exec", "bin/app");
+        var r = TestEnv.Run(XarBinary.Path, "pack", dir["src"], "-o", dir["a.xar"], "--exec", "bin/app");
         r.EnsureSuccess("xar pack");
         var lines = r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         string line = Assert.Single(lines);
         // Three files: bin/app, data.txt and the bootstrap script.
         Assert.Matches(@"^xar: packed 3 files \(\d+ B\) into .*a\.xar: [\d.]+ KiB \([\d.]+% of the input\) in \d+\.\d s$", line);
         Assert.Empty(r.StandardOutput);
-        r = TestEnv.Run(ExtractTestImages.Xar, "pack", dir["src"], "-o", dir["b.xar"], "--exec", "bin/app", "--quiet").EnsureSuccess("xar pack --quiet");
+        r = TestEnv.Run(XarBinary.Path, "pack", dir["src"], "-o", dir["b.xar"], "--exec", "bin/app", "--quiet").EnsureSuccess("xar pack --quiet");
         Assert.Empty(r.StandardError);
     }
 
@@ -402,7 +443,7 @@ public class PackCommandTests
     {
         using var dir = Tree();
         Directory.CreateDirectory(dir["tmp"]);
-        var r = TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o - --exec bin/app --quiet | true; echo \"${PIPESTATUS[0]}\"", ExtractTestImages.Xar])
+        var r = TestEnv.Run(new RunOptions("bash", ["-c", "\"$0\" pack src -o - --exec bin/app --quiet | true; echo \"${PIPESTATUS[0]}\"", XarBinary.Path])
         {
             WorkingDirectory = dir.Path,
             Environment = new Dictionary<string, string?> { ["TMPDIR"] = dir["tmp"] },

@@ -1,5 +1,8 @@
+using Xar.Tests;
+
 namespace Xar.Packer.Tests;
 
+/// <summary>The `xar` command line as a whole: help, unknown commands, parse errors, a directory given as FILE.</summary>
 public class PackerUsageTests
 {
     [Fact]
@@ -9,7 +12,7 @@ public class PackerUsageTests
     [Fact]
     public void TopLevelHelpShowsOptionalArgumentsAsOptional()
     {
-        string help = ExtractTestImages.Run("--help").EnsureSuccess("xar --help").StandardOutput;
+        string help = XarCli.Run("--help").EnsureSuccess("xar --help").StandardOutput;
         Assert.Contains("  ls <FILE> [<PATH>] ", help);
         Assert.Contains("  extract <FILE> [<PATH>...] ", help);
         Assert.Contains("  run <FILE> [<ARGS>...] ", help);
@@ -28,5 +31,57 @@ public class PackerUsageTests
         while (row[i] == ' ')
             i++;
         return i;
+    }
+
+    /// <summary>Parse errors used to print one line per error, and a value list over several lines.</summary>
+    [SkippableTheory]
+    [InlineData("pack", "SRC", "-o", "OUT", "-c", "lzo")]
+    [InlineData("info", "IMG", "extra1", "extra2")]
+    [InlineData("ls", "IMG", "--bogus", "-x")]
+    public void ParseErrorsAreOneLine(params string[] args)
+    {
+        using var tmp = new TempDir("usage");
+        var (tree, image) = XarCli.Make(tmp);
+        var resolved = args.Select(a => a switch { "SRC" => tree, "OUT" => tmp["out.xar"], "IMG" => image, _ => a }).ToArray();
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, resolved));
+        XarCli.AssertBadInput(r);
+        Assert.False(File.Exists(tmp["out.xar"]));
+    }
+
+    [SkippableFact]
+    public void UnknownCommandIsNamed()
+    {
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["bogus"]));
+        XarCli.AssertBadInput(r);
+        Assert.Contains("bogus", r.StandardError);
+    }
+
+    /// <summary>
+    /// A directory given as FILE: `xar mount DIR` said "Access to the path is denied" with exit 1,
+    /// `xar run DIR` said "no such file". Both are bad input, exit 2, saying what it is.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("mount")]
+    [InlineData("run")]
+    [InlineData("info")]
+    [InlineData("ls")]
+    [InlineData("cat")]
+    [InlineData("extract")]
+    [InlineData("verify")]
+    public void DirectoryGivenAsFileIsBadInput(string command)
+    {
+        using var tmp = new TempDir("usage");
+        string dir = tmp["somedir"];
+        Directory.CreateDirectory(dir);
+        string[] args = command switch
+        {
+            "cat" => [command, dir, "x"],
+            "extract" => [command, dir, "-o", tmp["out"]],
+            _ => [command, dir],
+        };
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = new Dictionary<string, string?> { ["XAR_MOUNT_ROOT"] = tmp["nomount"] } });
+        XarCli.AssertBadInput(r);
+        Assert.Contains("directory", r.StandardError);
+        Assert.False(Path.Exists(tmp["out"]));
     }
 }

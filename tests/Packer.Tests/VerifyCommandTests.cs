@@ -11,18 +11,18 @@ public class VerifyCommandTests
     public void GoodImagesVerifyAndHashUuidsAreChecked()
     {
         using var tmp = new TempDir("verify");
-        var (_, image) = ExtractTestImages.Make(tmp, "-comp", "xz");
-        var r = ExtractTestImages.Run("verify", image).EnsureSuccess("verify");
+        var (_, image) = XarCli.Make(tmp, "-comp", "xz");
+        var r = XarCli.Run("verify", image).EnsureSuccess("verify");
         Assert.Contains(": OK:", r.StandardOutput);
 
         byte[] bytes = File.ReadAllBytes(image);
         string uuid = Convert.ToHexStringLower(SHA256.HashData(bytes))[..16];
         string xar = tmp["good.xar"];
         File.WriteAllBytes(xar, [.. new XarHeader(uuid, "1").ToBytes(), .. bytes]);
-        Assert.Contains("UUID matches the image hash", ExtractTestImages.Run("verify", xar).EnsureSuccess("verify xar").StandardOutput);
+        Assert.Contains("UUID matches the image hash", XarCli.Run("verify", xar).EnsureSuccess("verify xar").StandardOutput);
         string other = tmp["other.xar"];
         File.WriteAllBytes(other, [.. new XarHeader("0123456789abcdef", "1").ToBytes(), .. bytes]);
-        Assert.Contains("not the image hash", ExtractTestImages.Run("verify", other).EnsureSuccess("verify other").StandardOutput);
+        Assert.Contains("not the image hash", XarCli.Run("verify", other).EnsureSuccess("verify other").StandardOutput);
     }
 
     /// <summary>A few hundred mutated images through the program: exit 0, or exit 2 with one line.</summary>
@@ -30,7 +30,7 @@ public class VerifyCommandTests
     public void MutatedImagesExitZeroOrTwoWithOneLine()
     {
         using var tmp = new TempDir("verify-fuzz");
-        var (_, image) = ExtractTestImages.Make(tmp, "-b", "4K", "-noI", "-noD");
+        var (_, image) = XarCli.Make(tmp, "-b", "4K", "-noI", "-noD");
         byte[] original = File.ReadAllBytes(image);
         var rng = new Random(11);
         int bad = 0;
@@ -55,12 +55,12 @@ public class VerifyCommandTests
             File.WriteAllBytes(path, b);
             string command = i % 4 == 0 ? "extract" : "verify";
             var r = command == "extract"
-                ? ExtractTestImages.Run("extract", path, "-o", tmp[$"out{i}"])
-                : ExtractTestImages.Run("verify", "-q", path);
+                ? XarCli.Run("extract", path, "-o", tmp[$"out{i}"])
+                : XarCli.Run("verify", "-q", path);
             if (r.ExitCode == 0)
                 continue;
             bad++;
-            ExtractTestImages.AssertBadInput(r, path);
+            XarCli.AssertBadInput(r, path);
             Assert.False(Directory.Exists(tmp[$"out{i}"]));
             File.Delete(path);
         }

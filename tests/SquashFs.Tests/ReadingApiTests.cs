@@ -139,26 +139,6 @@ public sealed class ReadingApiTests : IDisposable
     }
 
     [SkippableFact]
-    public void ExtractionRestoresTheTreeAndSubsets()
-    {
-        Build();
-        string all = _tmp["all"];
-        SquashFsFile.ExtractToDirectory(_image, all);
-        TestEnv.AssertTreesEqual(_tree, all);
-        Assert.Throws<IOException>(() => SquashFsFile.ExtractToDirectory(_image, all));
-
-        string some = _tmp["some"];
-        using (var image = SquashFsImage.Open(_image))
-            SquashFsFile.ExtractToDirectory(image, some, new SquashFsExtractOptions { Paths = ["sub/deeper", "hello.txt"], MaxDegreeOfParallelism = 1 });
-        Assert.True(File.Exists(Path.Combine(some, "sub", "deeper", "b")));
-        Assert.True(File.Exists(Path.Combine(some, "hello.txt")));
-        Assert.False(File.Exists(Path.Combine(some, "sub", "a")));
-        Assert.False(File.Exists(Path.Combine(some, "blocks.bin")));
-        Assert.Throws<FileNotFoundException>(() => SquashFsFile.ExtractToDirectory(_image, _tmp["none"], new SquashFsExtractOptions { Paths = ["dirlink/deeper"] }));
-        Assert.False(Directory.Exists(_tmp["none"]));
-    }
-
-    [SkippableFact]
     public void VerifyCountsEverything()
     {
         Build();

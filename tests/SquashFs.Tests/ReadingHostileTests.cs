@@ -32,6 +32,30 @@ public class ReadingHostileTests
         AssertRefused(tmp, image, "refusing entry name");
     }
 
+    /// <summary>A hostile name at the top of the image was reported as ": refusing ..." (an empty directory name before the colon).</summary>
+    [SkippableFact]
+    public void HostileNameAtTheRootNamesTheRootDirectory()
+    {
+        using var tmp = new TempDir("hostile-rootname");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "zz"));
+        File.WriteAllText(Path.Combine(tree, "zz", "payload"), "escaped");
+        byte[] image = ReadingTestImages.MkSquashFs(tree, tmp["base.sqfs"], Uncompressed);
+        var sb = Superblock.Read(image);
+        int at = -1;
+        for (int p = (int)sb.DirectoryTableStart; p < image.Length - 1; p++)
+            if (image[p] == (byte)'z' && image[p + 1] == (byte)'z' && image[p - 2] == 1 && image[p - 1] == 0)
+                at = p;
+        Assert.True(at > 0);
+        image[at] = image[at + 1] = (byte)'.';
+        string path = tmp["hostile.sqfs"];
+        File.WriteAllBytes(path, image);
+        var e = Assert.ThrowsAny<InvalidArchiveException>(() => SquashFsFile.ExtractToDirectory(path, tmp["out"]));
+        Assert.StartsWith("/: refusing entry name \"..\"", e.Message);
+        Assert.False(File.Exists(Path.Combine(tmp.Path, "payload")));
+        Assert.False(Directory.Exists(tmp["out"]));
+    }
+
     [SkippableFact]
     public void SymlinkThenDirectoryOfTheSameNameIsRefused()
     {

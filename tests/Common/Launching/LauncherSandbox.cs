@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using Xar.Tests;
 
-namespace Xar.Launcher.Tests;
+namespace Xar.Tests;
 
 /// <summary>
 /// A private world for launcher runs: its own mount root (mode 1777, via XAR_MOUNT_ROOT), cache

@@ -1,6 +1,4 @@
-using Xar.Tests;
-
-namespace Xar.Launcher.Tests;
+namespace Xar.Tests;
 
 internal static class LaunchAssert
 {

@@ -1,8 +1,7 @@
 using System.Text;
 using Xar.Runtime;
-using Xar.Tests;
 
-namespace Xar.Launcher.Tests;
+namespace Xar.Tests;
 
 /// <summary>
 /// Builds XAR files for the tests with mksquashfs (the peer) and XarHeader.ToBytes(), so the launcher

@@ -1,6 +1,4 @@
-using Xar.Tests;
-
-namespace Xar.Launcher.Tests;
+namespace Xar.Tests;
 
 /// <summary>
 /// The published NativeAOT xarexec the tests run: $XAR_BIN/xarexec (set by `make test`), else

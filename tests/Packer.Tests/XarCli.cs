@@ -2,19 +2,10 @@ using Xar.Tests;
 
 namespace Xar.Packer.Tests;
 
-/// <summary>The `xar` program beside the tests (or XAR_BIN) and small mksquashfs images to run it on.</summary>
-internal static class ExtractTestImages
+/// <summary>The `xar` program the command tests run (<see cref="XarBinary"/>), small mksquashfs images to run it on, its one-line errors.</summary>
+internal static class XarCli
 {
-    public static string Xar
-    {
-        get
-        {
-            string? bin = Environment.GetEnvironmentVariable("XAR_BIN");
-            return !string.IsNullOrEmpty(bin) && File.Exists(Path.Combine(bin, "xar")) ? Path.Combine(bin, "xar") : Path.Combine(AppContext.BaseDirectory, "xar");
-        }
-    }
-
-    public static ProcessResult Run(params string[] args) => TestEnv.Run(Xar, args);
+    public static ProcessResult Run(params string[] args) => TestEnv.Run(XarBinary.Path, args);
 
     /// <summary>A small tree and its mksquashfs image: (tree, image).</summary>
     public static (string Tree, string Image) Make(TempDir tmp, params string[] options)
@@ -28,11 +19,18 @@ internal static class ExtractTestImages
         File.WriteAllBytes(Path.Combine(tree, "sub", "data.bin"), data);
         File.CreateSymbolicLink(Path.Combine(tree, "link"), "sub/data.bin");
         string image = tmp["image.sqfs"];
-        TestEnv.Run(TestEnv.FindTool("mksquashfs")!, [tree, image, "-noappend", "-no-progress", "-quiet", .. options]).EnsureSuccess("mksquashfs");
+        MkSquashFs(tree, image, options);
         return (tree, image);
     }
 
-    /// <summary>Asserts exit 2 with one "xar: ..." line on stderr and no stack trace.</summary>
+    /// <summary>mksquashfs SOURCE IMAGE with our usual quiet flags plus <paramref name="options"/>.</summary>
+    public static void MkSquashFs(string source, string image, params string[] options)
+    {
+        TestEnv.RequireTool("mksquashfs");
+        TestEnv.Run(TestEnv.FindTool("mksquashfs")!, [source, image, "-noappend", "-no-progress", "-quiet", .. options]).EnsureSuccess("mksquashfs");
+    }
+
+    /// <summary>Asserts exit 2 with one "xar: ..." line on stderr and no stack trace (nor an unhandled exception).</summary>
     public static void AssertBadInput(ProcessResult r, string? contains = null)
     {
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}, stderr: {r.StandardError}");
@@ -40,6 +38,7 @@ internal static class ExtractTestImages
         Assert.StartsWith("xar: ", err);
         Assert.DoesNotContain('\n', err);
         Assert.DoesNotContain("   at ", err);
+        Assert.DoesNotContain("Unhandled exception", err);
         if (contains is not null)
             Assert.Contains(contains, err);
     }

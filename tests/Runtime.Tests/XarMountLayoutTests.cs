@@ -1,9 +1,9 @@
 using Xar.Runtime;
 
-namespace Xar.Launcher.Tests;
+namespace Xar.Runtime.Tests;
 
-/// <summary>The naming rules gc and unmount rely on (the same names Facebook's launcher and cleaner use).</summary>
-public class RuntimeNamingTests
+/// <summary>The mount directory names gc and unmount rely on (the same names Facebook's launcher and cleaner use).</summary>
+public class XarMountLayoutTests
 {
     [Theory]
     [InlineData("8f583eae-ns-4026531840", "8f583eae")]
@@ -30,28 +30,4 @@ public class RuntimeNamingTests
         Assert.Matches(@"^abc-seed-nspid\d+(_cgpid\d+)?-ns-\d+$", XarMountLayout.DirectoryName("abc", null));
         Assert.Equal("abc", XarMountLayout.TryParseDirectoryName(withSeed));
     }
-
-    [Theory]
-    [InlineData("90s", 90)]
-    [InlineData("15m", 900)]
-    [InlineData("2h", 7200)]
-    [InlineData("30d", 2592000)]
-    [InlineData("1w", 604800)]
-    [InlineData("45", 45)]
-    [InlineData("0s", 0)]
-    [InlineData("1.5h", 5400)]
-    public void DurationsParse(string text, int seconds)
-    {
-        Assert.True(XarGarbageCollector.TryParseDuration(text, out var d));
-        Assert.Equal(seconds, d.TotalSeconds);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("soon")]
-    [InlineData("5x")]
-    [InlineData("-5m")]
-    [InlineData("m")]
-    [InlineData("1e400d")]
-    public void BadDurationsAreRejected(string text) => Assert.False(XarGarbageCollector.TryParseDuration(text, out _));
 }
