@@ -25,7 +25,7 @@ public class EntrypointTests
                 out.write(b"env " + k + b"=" + v + b"\n")
             """);
         string xar = s["work/app.xar"];
-        var r = TestEnv.Run(XarCommandTests.XarBinary, "pack", tree, "-o", xar, "--exec", "bin/show", "--exec-arg", "fixed one", "--exec-arg", "", "--exec-arg", "$HOME'\"\\", "--quiet");
+        var r = TestEnv.Run(XarBinary.Path, "pack", tree, "-o", xar, "--exec", "bin/show", "--exec-arg", "fixed one", "--exec-arg", "", "--exec-arg", "$HOME'\"\\", "--quiet");
         r.EnsureSuccess("xar pack");
         return xar;
     }
