@@ -468,9 +468,14 @@ internal sealed unsafe class FuseDispatcher
             reply.Error(h.Unique, ENOENT);
             return;
         }
-        if (!HasKnownPrefix(name))
+        if (!HasKnownPrefix(name, out int prefixLength))
         {
             reply.Error(h.Unique, EOPNOTSUPP); // as the kernel: squashfs has handlers for these three namespaces only
+            return;
+        }
+        if (name.Length == prefixLength)
+        {
+            reply.Error(h.Unique, EINVAL); // "user." alone names nothing
             return;
         }
         foreach (var xattr in _fs.GetXattrs(inode))
@@ -511,7 +516,15 @@ internal sealed unsafe class FuseDispatcher
             reply.Error(h.Unique, ENOENT);
             return;
         }
-        // The kernel's squashfs lists trusted.* only to a caller with CAP_SYS_ADMIN; root stands for that here.
+        // The kernel's squashfs has a listxattr operation for directories, symlinks and every
+        // extended inode, which answers EOPNOTSUPP when the image has no xattr table; basic files,
+        // devices, fifos and sockets have none, and list nothing.
+        if (!_fs.HasXattrTable && (inode.BasicType is InodeType.Directory or InodeType.Symlink || inode.Type.IsExtended()))
+        {
+            reply.Error(h.Unique, EOPNOTSUPP);
+            return;
+        }
+        // It lists trusted.* only to a caller with CAP_SYS_ADMIN; root stands for that here.
         bool showTrusted = h.Uid == 0;
         var output = reply.Payload;
         int total = 0;
@@ -566,11 +579,15 @@ internal sealed unsafe class FuseDispatcher
         }
     }
 
-    private static bool HasKnownPrefix(ReadOnlySpan<byte> name)
+    private static bool HasKnownPrefix(ReadOnlySpan<byte> name, out int length)
     {
         foreach (var prefix in XattrPrefixes)
             if (name.StartsWith(prefix))
+            {
+                length = prefix.Length;
                 return true;
+            }
+        length = 0;
         return false;
     }
 

@@ -53,6 +53,9 @@ internal sealed unsafe class ImageFileSystem : IDisposable
 
     internal BlockCache Cache => _cache;
 
+    /// <summary>Whether the image has an xattr table at all (mksquashfs -no-xattrs leaves it out).</summary>
+    public bool HasXattrTable => _image.Xattrs is not null;
+
     public Inode ReadInode(MetadataReference reference) => _image.Inodes.Read(reference);
 
     /// <summary>
