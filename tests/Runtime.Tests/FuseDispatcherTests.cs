@@ -74,14 +74,36 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
             return (error, buffer.AsSpan(FuseProtocol.OutHeaderSize, (int)n - FuseProtocol.OutHeaderSize).ToArray());
         }
 
-        public void Init()
+        /// <summary>INIT as a 6.x kernel sends it: every flag offered (zero-message opens among them), unless told otherwise.</summary>
+        public void Init(uint flags = 0xFFFFFFFF)
         {
             var body = new byte[64];
             BinaryPrimitives.WriteUInt32LittleEndian(body, 7);
             BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(4), 44);
             BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(8), 131072);
-            BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(12), 0xFFFFFFFF);
+            BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(12), flags);
             Assert.Equal(0, Send(FuseOpcode.Init, 0, body)!.Value.Error);
+        }
+
+        /// <summary>Starts storing small files' neighbours, as the server does, into this socket.</summary>
+        public FragmentPrefetcher StartPrefetcher()
+        {
+            var prefetcher = new FragmentPrefetcher(_ours, Fs, Dispatcher.Nodes);
+            Dispatcher.Prefetcher = prefetcher;
+            return prefetcher;
+        }
+
+        /// <summary>The next message the server wrote without being asked (a notification), or null within the timeout.</summary>
+        public byte[]? Notification(int timeoutMs)
+        {
+            var poll = new LibC.PollFd { Fd = _theirs, Events = LibC.POLLIN };
+            if (LibC.Poll(&poll, 1, timeoutMs) <= 0)
+                return null;
+            var buffer = new byte[1 << 20];
+            nint n;
+            fixed (byte* b = buffer)
+                n = LibC.Read(_theirs, b, buffer.Length);
+            return n > 0 ? buffer.AsSpan(0, (int)n).ToArray() : null;
         }
 
         public (int Error, byte[] Payload) Lookup(ulong parent, string name) =>
@@ -112,7 +134,7 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         }
     }
 
-    private Harness Open(Action<string> build, uint owner = 0, bool rootAndOwnerOnly = false)
+    private Harness Open(Action<string> build, uint owner = 0, bool rootAndOwnerOnly = false, uint initFlags = 0xFFFFFFFF)
     {
         string source = _tmp["src-" + _disposables.Count];
         Directory.CreateDirectory(source);
@@ -121,7 +143,7 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         SquashFsFile.CreateFromDirectory(source, image, new SquashFsWriterOptions { BlockSize = 4096, Jobs = 1 });
         var h = new Harness(image, owner, rootAndOwnerOnly);
         _disposables.Add(h);
-        h.Init();
+        h.Init(initFlags);
         return h;
     }
 
@@ -165,7 +187,6 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         Assert.Equal(0, h.Send(FuseOpcode.Getattr, FuseProtocol.RootId, new byte[16])!.Value.Error);
         Assert.Equal(LibC.ENOENT, h.Send(FuseOpcode.Getattr, 12345, new byte[16])!.Value.Error);
         Assert.Equal(LibC.ENOENT, h.Send(FuseOpcode.Readlink, 999_999, [])!.Value.Error);
-        Assert.Equal(LibC.ENOENT, h.Send(FuseOpcode.Opendir, 77, new byte[8])!.Value.Error);
         foreach (var op in new[] { FuseOpcode.Setattr, FuseOpcode.Mkdir, FuseOpcode.Mknod, FuseOpcode.Symlink, FuseOpcode.Unlink,
                      FuseOpcode.Rmdir, FuseOpcode.Rename, FuseOpcode.Rename2, FuseOpcode.Link, FuseOpcode.Write, FuseOpcode.Create,
                      FuseOpcode.Setxattr, FuseOpcode.Removexattr, FuseOpcode.Fallocate, FuseOpcode.CopyFileRange, FuseOpcode.Tmpfile })
@@ -224,9 +245,9 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
     }
 
     [Fact]
-    public void OpenReadRelease()
+    public void OpenReadReleaseOnKernelsWithoutZeroMessageOpens()
     {
-        var h = Open(SmallTree);
+        var h = Open(SmallTree, initFlags: ~(FuseProtocol.NoOpenSupport | FuseProtocol.NoOpendirSupport));
         ulong inner = h.LookupId(h.LookupId(FuseProtocol.RootId, "dir"), "inner");
         var open = new byte[8];
         BinaryPrimitives.WriteUInt32LittleEndian(open, (uint)LibC.O_WRONLY);
@@ -248,6 +269,57 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         Assert.Equal(0, h.Send(FuseOpcode.Release, inner, release)!.Value.Error);
         Assert.Equal(0, h.Dispatcher.Files.OpenCount);
         Assert.Equal(LibC.EBADF, h.Send(FuseOpcode.Read, inner, Harness.ReadIn(fh, 0, 10))!.Value.Error);
+    }
+
+    [Fact]
+    public void ZeroMessageOpens()
+    {
+        var h = Open(SmallTree);
+        ulong dir = h.LookupId(FuseProtocol.RootId, "dir");
+        ulong inner = h.LookupId(dir, "inner");
+        // ENOSYS tells the kernel to open without asking (keep_cache, cache_dir), from now on.
+        Assert.Equal(LibC.ENOSYS, h.Send(FuseOpcode.Open, inner, new byte[8])!.Value.Error);
+        Assert.Equal(LibC.ENOSYS, h.Send(FuseOpcode.Opendir, dir, new byte[8])!.Value.Error);
+        // READ then comes with file handle 0 and the node names the file.
+        Assert.Equal(new string('i', 5000), Encoding.ASCII.GetString(h.Send(FuseOpcode.Read, inner, Harness.ReadIn(0, 3000, 5000))!.Value.Payload));
+        Assert.Equal(new string('i', 100), Encoding.ASCII.GetString(h.Send(FuseOpcode.Read, inner, Harness.ReadIn(0, 9900, 4096))!.Value.Payload));
+        Assert.Equal(LibC.EINVAL, h.Send(FuseOpcode.Read, dir, Harness.ReadIn(0, 0, 10))!.Value.Error);
+        Assert.Equal(LibC.ENOENT, h.Send(FuseOpcode.Read, 4242, Harness.ReadIn(0, 0, 10))!.Value.Error);
+        Assert.Equal(0, h.Dispatcher.Files.OpenCount);
+    }
+
+    [Fact]
+    public void ReadingOneSmallFileStoresItsKnownNeighboursOnce()
+    {
+        var h = Open(root =>
+        {
+            for (int i = 0; i < 6; i++)
+                File.WriteAllText(Path.Combine(root, $"small-{i}"), new string((char)('a' + i), 100 + i));
+        });
+        using var prefetcher = h.StartPrefetcher();
+        var ids = Enumerable.Range(0, 6).Select(i => h.LookupId(FuseProtocol.RootId, $"small-{i}")).ToList();
+        h.Lookup(FuseProtocol.RootId, "small-5"); // a second lookup counts, but stores nothing twice
+        Assert.Equal(new string('c', 102), Encoding.ASCII.GetString(h.Send(FuseOpcode.Read, ids[2], Harness.ReadIn(0, 0, 4096))!.Value.Payload));
+        var stored = new Dictionary<ulong, string>();
+        while (h.Notification(stored.Count == 5 ? 300 : 5000) is { } message)
+        {
+            Assert.Equal(4, BinaryPrimitives.ReadInt32LittleEndian(message.AsSpan(4))); // FUSE_NOTIFY_STORE
+            Assert.Equal(0ul, BinaryPrimitives.ReadUInt64LittleEndian(message.AsSpan(8)));
+            ulong node = BinaryPrimitives.ReadUInt64LittleEndian(message.AsSpan(16));
+            Assert.Equal(0ul, BinaryPrimitives.ReadUInt64LittleEndian(message.AsSpan(24)));
+            int size = (int)BinaryPrimitives.ReadUInt32LittleEndian(message.AsSpan(32));
+            Assert.Equal(40 + size, message.Length);
+            Assert.True(stored.TryAdd(node, Encoding.ASCII.GetString(message, 40, size)), $"node {node} stored twice");
+        }
+        // The five others, with their bytes; not the one the kernel read itself.
+        Assert.Equal(ids.Where((_, i) => i != 2).Order(), stored.Keys.Order());
+        for (int i = 0; i < 6; i++)
+            if (i != 2)
+                Assert.Equal(new string((char)('a' + i), 100 + i), stored[ids[i]]);
+        // Reading another one of them stores nothing again.
+        h.Send(FuseOpcode.Read, ids[4], Harness.ReadIn(0, 0, 4096));
+        Assert.Null(h.Notification(500));
+        Assert.Equal(5, prefetcher.Stored);
     }
 
     [Theory]

@@ -63,3 +63,46 @@ internal sealed class FileHandleTable
         }
     }
 }
+
+/// <summary>
+/// The files read most recently without an open handle (READ with file handle 0, after OPEN was
+/// answered ENOSYS and the kernel stopped sending it), by node id: a sequential read of a large
+/// file finds its block list here instead of reading it again for every request. Bounded.
+/// </summary>
+internal sealed class RecentFiles(int capacity)
+{
+    private readonly Dictionary<ulong, LinkedListNode<(ulong Node, OpenFile File)>> _index = new(capacity);
+    private readonly LinkedList<(ulong Node, OpenFile File)> _order = new();
+    private readonly Lock _gate = new();
+
+    public OpenFile? Get(ulong node)
+    {
+        lock (_gate)
+        {
+            if (!_index.TryGetValue(node, out var entry))
+                return null;
+            if (entry != _order.First)
+            {
+                _order.Remove(entry);
+                _order.AddFirst(entry);
+            }
+            return entry.Value.File;
+        }
+    }
+
+    public void Add(ulong node, OpenFile file)
+    {
+        lock (_gate)
+        {
+            if (_index.ContainsKey(node))
+                return;
+            _index[node] = _order.AddFirst((node, file));
+            if (_index.Count > capacity)
+            {
+                _index.Remove(_order.Last!.Value.Node);
+                _order.RemoveLast();
+            }
+        }
+    }
+
+}

@@ -30,6 +30,9 @@ internal sealed unsafe class FuseDispatcher
     private readonly ImageFileSystem _fs;
     private readonly FuseNodeTable _nodes;
     private readonly FileHandleTable _files = new();
+    private readonly RecentFiles _recent = new(64);
+    private bool _zeroMessageOpen;
+    private bool _zeroMessageOpendir;
     private readonly uint _owner;
     private readonly bool _rootAndOwnerOnly;
     private long _lastActivity = Environment.TickCount64;
@@ -56,6 +59,9 @@ internal sealed unsafe class FuseDispatcher
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
     public FuseNodeTable Nodes => _nodes;
+
+    /// <summary>Stores small files' neighbours into the kernel's page cache when one is read; none when null.</summary>
+    public FragmentPrefetcher? Prefetcher { get; set; }
 
     public FileHandleTable Files => _files;
 
@@ -196,6 +202,11 @@ internal sealed unsafe class FuseDispatcher
             InitFailed?.Invoke($"the kernel speaks FUSE {major}.{minor}, older than 7.{FuseProtocol.OldestKernelMinorVersion}");
             return;
         }
+        // Opens that cost no request: the image never changes, so there is nothing to check at open
+        // time that READ cannot, and the kernel's defaults for such opens are keep_cache (files)
+        // and cache_dir (directories), what OPEN and OPENDIR would answer.
+        _zeroMessageOpen = (flags & FuseProtocol.NoOpenSupport) != 0;
+        _zeroMessageOpendir = (flags & FuseProtocol.NoOpendirSupport) != 0;
         BinaryPrimitives.WriteUInt32LittleEndian(d[4..], Math.Min(minor, FuseProtocol.KernelMinorVersion));
         BinaryPrimitives.WriteUInt32LittleEndian(d[8..], maxReadahead);
         BinaryPrimitives.WriteUInt32LittleEndian(d[12..], flags & WantedInitFlags);
@@ -251,7 +262,7 @@ internal sealed unsafe class FuseDispatcher
                 continue;
             var inode = _fs.ReadEntryInode(cursor.Inode, cursor.Type);
             _fs.GetAttributes(inode, out var attributes);
-            ulong nodeId = _nodes.Remember(cursor.Inode);
+            ulong nodeId = _nodes.Remember(cursor.Inode, inode);
             FuseWire.WriteEntryOut(reply.Payload, nodeId, attributes);
             if (!reply.Send(h.Unique, FuseProtocol.EntryOutSize))
                 _nodes.Unremember(nodeId);
@@ -295,6 +306,11 @@ internal sealed unsafe class FuseDispatcher
 
     private void Open(in FuseInHeader h, ReadOnlySpan<byte> body, FuseReplyWriter reply)
     {
+        if (_zeroMessageOpen)
+        {
+            reply.Error(h.Unique, ENOSYS);
+            return;
+        }
         uint flags = body.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(body) : 0;
         var inode = Resolve(h.NodeId);
         if (inode is null)
@@ -329,18 +345,48 @@ internal sealed unsafe class FuseDispatcher
         ulong handle = BinaryPrimitives.ReadUInt64LittleEndian(body);
         long offset = (long)Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(body[8..]), long.MaxValue);
         int size = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(body[16..]), (uint)reply.PayloadCapacity);
-        var file = _files.Get(handle);
-        if (file is null)
+        OpenFile? file;
+        if (handle != 0)
         {
-            reply.Error(h.Unique, EBADF);
-            return;
+            file = _files.Get(handle);
+            if (file is null)
+            {
+                reply.Error(h.Unique, EBADF);
+                return;
+            }
+        }
+        else
+        {
+            file = _recent.Get(h.NodeId);
+            if (file is null)
+            {
+                // A zero-message open: the node says which file.
+                var inode = Resolve(h.NodeId);
+                if (inode is null || inode.BasicType != InodeType.File)
+                {
+                    reply.Error(h.Unique, inode is null ? ENOENT : EINVAL);
+                    return;
+                }
+                file = _fs.Open(inode);
+                _recent.Add(h.NodeId, file);
+            }
         }
         int n = _fs.Read(file, offset, size, reply.PayloadPointer, worker.Scratch);
         reply.Send(h.Unique, n);
+        if (file.BlockCount == 0 && file.Inode.HasFragment && Prefetcher is { } prefetcher)
+        {
+            _nodes.MarkStored(h.NodeId);
+            prefetcher.Enqueue(file.Inode.FragmentIndex);
+        }
     }
 
     private void Opendir(in FuseInHeader h, FuseReplyWriter reply)
     {
+        if (_zeroMessageOpendir)
+        {
+            reply.Error(h.Unique, ENOSYS);
+            return;
+        }
         var inode = Resolve(h.NodeId);
         if (inode is null)
         {
@@ -412,7 +458,7 @@ internal sealed unsafe class FuseDispatcher
                 {
                     var inode = _fs.ReadEntryInode(cursor.Inode, cursor.Type);
                     _fs.GetAttributes(inode, out var attributes);
-                    ulong nodeId = _nodes.Remember(cursor.Inode);
+                    ulong nodeId = _nodes.Remember(cursor.Inode, inode);
                     worker.Remembered[remembered++] = nodeId;
                     FuseWire.WriteEntryOut(output[used..], nodeId, attributes);
                     FuseWire.WriteDirent(output[(used + FuseProtocol.EntryOutSize)..], cursor.InodeNumber, (ulong)cursor.NextPosition, type, cursor.Name);

@@ -88,10 +88,14 @@ internal static class FuseProtocol
     public const uint AsyncRead = 1 << 0;
     public const uint BigWrites = 1 << 5;
     public const uint DoReaddirplus = 1 << 13;
+    /// <summary>Offered by the kernel: an OPEN answered ENOSYS makes every later open take no request at all.</summary>
+    public const uint NoOpenSupport = 1 << 17;
     public const uint ReaddirplusAuto = 1 << 14;
     public const uint ParallelDirops = 1 << 18;
     public const uint MaxPages = 1 << 22;
     public const uint CacheSymlinks = 1 << 23;
+    /// <summary>As <see cref="NoOpenSupport"/>, for OPENDIR.</summary>
+    public const uint NoOpendirSupport = 1 << 24;
 
     // fuse_open_out.open_flags
     public const uint FopenKeepCache = 1 << 1;

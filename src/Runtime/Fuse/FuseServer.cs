@@ -31,6 +31,7 @@ public sealed class FuseServer : IDisposable
     private readonly int _device;
     private readonly Thread[] _threads;
     private readonly FuseWorker[] _workers;
+    private readonly FragmentPrefetcher _prefetcher;
     private readonly ManualResetEventSlim _initialized = new();
     private readonly CountdownEvent _running;
     private string? _initFailure;
@@ -48,6 +49,8 @@ public sealed class FuseServer : IDisposable
             _initFailure = reason;
             _initialized.Set();
         };
+        _prefetcher = new FragmentPrefetcher(device, fs, _dispatcher.Nodes);
+        _dispatcher.Prefetcher = _prefetcher;
         int count = options.Threads > 0 ? options.Threads : Math.Max(2, Environment.ProcessorCount);
         _workers = new FuseWorker[count];
         _threads = new Thread[count];
@@ -189,6 +192,7 @@ public sealed class FuseServer : IDisposable
         {
             Unmount(lazy: true, out _);
         }
+        _prefetcher.Dispose();
         Close(_device);
         foreach (var worker in _workers)
             worker.Dispose();

@@ -204,8 +204,7 @@ internal sealed unsafe class ImageFileSystem : IDisposable
                 int inTail = (int)(position - tailStart);
                 n = (int)(end - position);
                 var what = new Subject("inode {0} tail", inode.InodeNumber);
-                var decoder = new FragmentDecoder(data, inode.FragmentIndex, what);
-                int slot = _cache.Acquire(-1 - (long)inode.FragmentIndex, ref decoder, scratch, out byte* block, out int decoded);
+                int slot = AcquireFragment(inode.FragmentIndex, scratch, out byte* block, out int decoded);
                 try
                 {
                     if (inode.FragmentOffset > decoded || tailLength > decoded - inode.FragmentOffset)
@@ -222,6 +221,18 @@ internal sealed unsafe class ImageFileSystem : IDisposable
         }
         return (int)(end - offset);
     }
+
+    /// <summary>
+    /// Fragment block <paramref name="index"/>, decoded, from the cache (pinned until
+    /// <see cref="ReleaseBlock"/> with the returned slot) or into <paramref name="scratch"/>.
+    /// </summary>
+    public int AcquireFragment(uint index, byte* scratch, out byte* block, out int length)
+    {
+        var decoder = new FragmentDecoder(_image.Data, index, new Subject("fragment block {0}", index));
+        return _cache.Acquire(-1 - (long)index, ref decoder, scratch, out block, out length);
+    }
+
+    public void ReleaseBlock(int slot) => _cache.Release(slot);
 
     public void Dispose()
     {
