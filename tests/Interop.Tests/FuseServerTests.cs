@@ -126,23 +126,25 @@ public sealed class FuseServerTests
         Directory.CreateDirectory(source);
         var random = new Random(11);
         var files = new Dictionary<string, byte[]>();
-        for (int i = 0; i < 48; i++)
+        for (int i = 0; i < 240; i++)
         {
-            // Compressible and incompressible, whole blocks and tails, small files sharing fragments.
-            int size = i % 4 == 0 ? random.Next(1_000_000, 3_000_000) : random.Next(1, 60_000);
+            // Compressible and incompressible, whole blocks and tails, many small files sharing
+            // fragment blocks (read by one reader, stored into the page cache for the others).
+            int size = i % 20 == 0 ? random.Next(1_000_000, 3_000_000) : i % 4 == 0 ? random.Next(1, 60_000) : random.Next(1, 4000);
             var data = new byte[size];
             if (i % 3 == 0)
                 random.NextBytes(data);
             else
                 for (int j = 0; j < size; j++)
                     data[j] = (byte)"abcdefgh\n"[(j * 7 + i) % 9];
-            string name = $"f{i:D2}";
+            string name = $"f{i:D3}";
             File.WriteAllBytes(Path.Combine(source, name), data);
             files[name] = data;
         }
         string image = tmp["parallel.sqfs"];
         Pack(source, image, blockSize: 64 * 1024);
-        using var server = MountInProcess(image, tmp["fuse"], new FuseServerOptions { Threads = 4, BlockCacheBytes = 1 << 20 });
+        // Two serving threads, the fewest there are: one may be storing neighbours while the other answers.
+        using var server = MountInProcess(image, tmp["fuse"], new FuseServerOptions { Threads = 2, BlockCacheBytes = 1 << 20 });
 
         for (int round = 0; round < 2; round++)
         {

@@ -31,6 +31,7 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
     private sealed class Harness : IDisposable
     {
         private readonly int _ours, _theirs;
+        private readonly Queue<byte[]> _notifications = new();
         private ulong _unique = 1;
 
         public Harness(string image, uint owner = 0, bool rootAndOwnerOnly = false)
@@ -63,10 +64,20 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
             Dispatcher.Dispatch(request, Worker);
             var buffer = new byte[2 << 20];
             nint n;
-            fixed (byte* b = buffer)
-                n = LibC.Read(_theirs, b, buffer.Length);
-            if (n < 0)
-                return null;
+            while (true)
+            {
+                fixed (byte* b = buffer)
+                    n = LibC.Read(_theirs, b, buffer.Length);
+                if (n < 0)
+                    return null;
+                // Notifications (unique 0) written while the request was served: kept for Notification().
+                if (n >= FuseProtocol.OutHeaderSize && BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(8)) == 0)
+                {
+                    _notifications.Enqueue(buffer.AsSpan(0, (int)n).ToArray());
+                    continue;
+                }
+                break;
+            }
             Assert.True(n >= FuseProtocol.OutHeaderSize);
             Assert.Equal((uint)n, BinaryPrimitives.ReadUInt32LittleEndian(buffer));
             Assert.Equal(unique, BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(8)));
@@ -88,7 +99,7 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         /// <summary>Starts storing small files' neighbours, as the server does, into this socket.</summary>
         public FragmentPrefetcher StartPrefetcher()
         {
-            var prefetcher = new FragmentPrefetcher(_ours, Fs, Dispatcher.Nodes);
+            var prefetcher = new FragmentPrefetcher(_ours, Fs, Dispatcher.Nodes, servingThreads: 2);
             Dispatcher.Prefetcher = prefetcher;
             return prefetcher;
         }
@@ -96,6 +107,8 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         /// <summary>The next message the server wrote without being asked (a notification), or null within the timeout.</summary>
         public byte[]? Notification(int timeoutMs)
         {
+            if (_notifications.TryDequeue(out var queued))
+                return queued;
             var poll = new LibC.PollFd { Fd = _theirs, Events = LibC.POLLIN };
             if (LibC.Poll(&poll, 1, timeoutMs) <= 0)
                 return null;

@@ -10,8 +10,10 @@ namespace Xar.Runtime.Fuse;
 /// others in it that the kernel knows (looked up, not yet read) are written into its page cache
 /// with FUSE_NOTIFY_STORE, each once. A later read of one of them is a page-cache hit: no request,
 /// no round trip. (A tree read file by file, an interpreter importing a package's modules.)
-/// Runs on its own thread, never on a serving thread: storing into a page the kernel is still
-/// filling waits for that page, and a serving thread must stay free to answer the READ that fills it.
+/// Storing into a page the kernel is still filling waits for that page, so a serving thread must
+/// always be free to answer the READ that fills it: one serving thread at a time may store (before
+/// it replies, so the reader finds its next files in the cache already), and only when there are
+/// at least two; otherwise the stores go to the prefetcher's own thread.
 /// </summary>
 internal sealed unsafe class FragmentPrefetcher : IDisposable
 {
@@ -26,19 +28,52 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
     private readonly HashSet<uint> _queued = [];
     private readonly object _gate = new();
     private readonly Thread _thread;
+    private readonly Lock _storing = new();
+    private readonly bool _servingThreadsMayStore;
     private bool _stopping;
+    private long _stored;
 
-    public FragmentPrefetcher(int device, ImageFileSystem fs, FuseNodeTable nodes)
+    /// <param name="servingThreads">How many threads serve requests: with fewer than two, none may store.</param>
+    public FragmentPrefetcher(int device, ImageFileSystem fs, FuseNodeTable nodes, int servingThreads)
     {
         _device = device;
         _fs = fs;
         _nodes = nodes;
+        _servingThreadsMayStore = servingThreads >= 2;
         _thread = new Thread(Run) { IsBackground = true, Name = "fuse prefetch" };
         _thread.Start();
     }
 
     /// <summary>Small files handed to the kernel so far.</summary>
-    public long Stored { get; private set; }
+    public long Stored => Interlocked.Read(ref _stored);
+
+    /// <summary>
+    /// Stores the other known small files of fragment block <paramref name="fragment"/>: now, on this
+    /// serving thread, when no other one is storing; else on the prefetcher's thread.
+    /// <paramref name="scratch"/>: a block-sized buffer of the caller's.
+    /// </summary>
+    public void StoreNeighbours(uint fragment, byte* scratch)
+    {
+        if (_servingThreadsMayStore && _storing.TryEnter())
+        {
+            try
+            {
+                var batch = t_batch ??= [];
+                _nodes.TakeUnstored(fragment, batch);
+                if (batch.Count > 0)
+                    Store(fragment, batch, scratch);
+            }
+            finally
+            {
+                _storing.Exit();
+            }
+            return;
+        }
+        Enqueue(fragment);
+    }
+
+    [ThreadStatic]
+    private static List<(ulong Node, uint Offset, uint Size)>? t_batch;
 
     /// <summary>Asks for the other known small files of fragment block <paramref name="fragment"/> to be stored (dropped when busy).</summary>
     public void Enqueue(uint fragment)
@@ -56,7 +91,6 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
     {
         var batch = new List<(ulong Node, uint Offset, uint Size)>();
         byte* scratch = (byte*)NativeMemory.Alloc((nuint)_fs.BlockSize);
-        byte* header = stackalloc byte[NotifyHeaderSize];
         try
         {
             while (true)
@@ -73,7 +107,7 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
                 }
                 _nodes.TakeUnstored(fragment, batch);
                 if (batch.Count > 0)
-                    Store(fragment, batch, scratch, header);
+                    Store(fragment, batch, scratch);
             }
         }
         finally
@@ -82,8 +116,9 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
         }
     }
 
-    private void Store(uint fragment, List<(ulong Node, uint Offset, uint Size)> batch, byte* scratch, byte* header)
+    private void Store(uint fragment, List<(ulong Node, uint Offset, uint Size)> batch, byte* scratch)
     {
+        byte* header = stackalloc byte[NotifyHeaderSize];
         int slot;
         byte* block;
         int length;
@@ -114,7 +149,7 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
                 iov[1] = new Iovec { Base = block + offset, Length = size };
                 // ENOENT: the kernel let go of the inode meanwhile; anything else: nothing to do either.
                 if (Writev(_device, iov, 2) >= 0)
-                    Stored++;
+                    Interlocked.Increment(ref _stored);
             }
         }
         finally

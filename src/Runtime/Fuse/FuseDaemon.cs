@@ -160,7 +160,8 @@ public static unsafe class FuseDaemon
                 error = "--image-fd is required";
                 return null;
             }
-            return a with { MountPoint = args[i] };
+            // Absolute: the daemon works from "/" (it must hold no directory busy).
+            return a with { MountPoint = Path.GetFullPath(args[i]) };
         }
     }
 

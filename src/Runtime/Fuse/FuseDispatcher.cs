@@ -372,12 +372,13 @@ internal sealed unsafe class FuseDispatcher
             }
         }
         int n = _fs.Read(file, offset, size, reply.PayloadPointer, worker.Scratch);
-        reply.Send(h.Unique, n);
         if (file.BlockCount == 0 && file.Inode.HasFragment && Prefetcher is { } prefetcher)
         {
+            // Before the reply: the reader will find the files after this one in its page cache.
             _nodes.MarkStored(h.NodeId);
-            prefetcher.Enqueue(file.Inode.FragmentIndex);
+            prefetcher.StoreNeighbours(file.Inode.FragmentIndex, worker.Scratch);
         }
+        reply.Send(h.Unique, n);
     }
 
     private void Opendir(in FuseInHeader h, FuseReplyWriter reply)

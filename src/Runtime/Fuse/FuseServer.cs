@@ -49,9 +49,9 @@ public sealed class FuseServer : IDisposable
             _initFailure = reason;
             _initialized.Set();
         };
-        _prefetcher = new FragmentPrefetcher(device, fs, _dispatcher.Nodes);
-        _dispatcher.Prefetcher = _prefetcher;
         int count = options.Threads > 0 ? options.Threads : Math.Max(2, Environment.ProcessorCount);
+        _prefetcher = new FragmentPrefetcher(device, fs, _dispatcher.Nodes, count);
+        _dispatcher.Prefetcher = _prefetcher;
         _workers = new FuseWorker[count];
         _threads = new Thread[count];
         _running = new CountdownEvent(count);
