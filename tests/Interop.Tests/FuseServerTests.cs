@@ -185,6 +185,34 @@ public sealed class FuseServerTests
         Assert.Null(server.Failure);
     }
 
+    /// <summary>Who besides the mounting user (root here) gets in: nobody, only root (allow_root), everyone (allow_other).</summary>
+    [SkippableTheory]
+    [InlineData(FuseAccess.Owner, false)]
+    [InlineData(FuseAccess.OwnerAndRoot, false)]
+    [InlineData(FuseAccess.Everyone, true)]
+    public void AccessForOtherUsers(FuseAccess access, bool othersMayRead)
+    {
+        RequireMounting();
+        TestEnv.RequireTool("setpriv");
+        using var tmp = new TempDir("fuse-access");
+        TestEnv.Run("chmod", "0755", tmp.Path).EnsureSuccess("chmod");
+        string image = SmallImage(tmp);
+        using var server = MountInProcess(image, tmp["fuse"], new FuseServerOptions { Access = access });
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(server.MountPoint, "hello")));
+        var r = TestEnv.Run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", Path.Combine(server.MountPoint, "hello"));
+        if (othersMayRead)
+        {
+            Assert.Equal("hello\n", r.EnsureSuccess("cat as nobody").StandardOutput);
+        }
+        else
+        {
+            Assert.NotEqual(0, r.ExitCode);
+            Assert.Contains("Permission denied", r.StandardError);
+        }
+        bool allowOther = File.ReadAllText("/proc/mounts").Split('\n').Single(l => l.Split(' ').ElementAtOrDefault(1) == server.MountPoint).Contains("allow_other");
+        Assert.Equal(access != FuseAccess.Owner, allowOther);
+    }
+
     [SkippableFact]
     public void CorruptBlockAnswersEioAndTheRestStillReads()
     {

@@ -448,6 +448,15 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         Assert.Equal(LibC.EACCES, h.Send(FuseOpcode.Getattr, FuseProtocol.RootId, new byte[16], uid: 1001)!.Value.Error);
         Assert.Equal(LibC.EACCES, h.Send(FuseOpcode.Lookup, FuseProtocol.RootId, "hello\0"u8, uid: 1001)!.Value.Error);
         Assert.Equal(0, h.Send(FuseOpcode.Readdir, FuseProtocol.RootId, Harness.ReadIn(0, 0, 4096), uid: 1001)!.Value.Error);
+        // Every open is asked for (no zero-message opens), so that every open is checked.
+        ulong hello = h.LookupId(FuseProtocol.RootId, "hello");
+        Assert.Equal(LibC.EACCES, h.Send(FuseOpcode.Open, hello, new byte[8], uid: 1001)!.Value.Error);
+        Assert.Equal(LibC.EACCES, h.Send(FuseOpcode.Opendir, FuseProtocol.RootId, new byte[8], uid: 1001)!.Value.Error);
+        var (error, open) = h.Send(FuseOpcode.Open, hello, new byte[8], uid: 1000)!.Value;
+        Assert.Equal(0, error);
+        ulong fh = BinaryPrimitives.ReadUInt64LittleEndian(open);
+        Assert.Equal("hello\n", Encoding.ASCII.GetString(h.Send(FuseOpcode.Read, hello, Harness.ReadIn(fh, 0, 100), uid: 1001)!.Value.Payload));
+        Assert.Equal(0, h.Send(FuseOpcode.Opendir, FuseProtocol.RootId, new byte[8], uid: 0)!.Value.Error);
     }
 
     /// <summary>

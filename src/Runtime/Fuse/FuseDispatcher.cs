@@ -204,9 +204,10 @@ internal sealed unsafe class FuseDispatcher
         }
         // Opens that cost no request: the image never changes, so there is nothing to check at open
         // time that READ cannot, and the kernel's defaults for such opens are keep_cache (files)
-        // and cache_dir (directories), what OPEN and OPENDIR would answer.
-        _zeroMessageOpen = (flags & FuseProtocol.NoOpenSupport) != 0;
-        _zeroMessageOpendir = (flags & FuseProtocol.NoOpendirSupport) != 0;
+        // and cache_dir (directories), what OPEN and OPENDIR would answer. Not with allow_root,
+        // whose check of who asks must see every open (reads on open files are let through).
+        _zeroMessageOpen = !_rootAndOwnerOnly && (flags & FuseProtocol.NoOpenSupport) != 0;
+        _zeroMessageOpendir = !_rootAndOwnerOnly && (flags & FuseProtocol.NoOpendirSupport) != 0;
         BinaryPrimitives.WriteUInt32LittleEndian(d[4..], Math.Min(minor, FuseProtocol.KernelMinorVersion));
         BinaryPrimitives.WriteUInt32LittleEndian(d[8..], maxReadahead);
         BinaryPrimitives.WriteUInt32LittleEndian(d[12..], flags & WantedInitFlags);
