@@ -195,6 +195,28 @@ public static unsafe class FuseDaemon
         SetSid(); // EPERM when the launcher made us a session leader already: fine
         Chdir("/"); // hold no directory busy
         SetName(ProcessName);
+        // From the start: a signal during the mount must not leave a mount without a server.
+        using var stop = new ManualResetEvent(false);
+        var handlers = new List<PosixSignalRegistration>();
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
+            handlers.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                context.Cancel = true; // unmount first, then exit
+                stop.Set();
+            }));
+        try
+        {
+            return Serve(arguments, ready, stop);
+        }
+        finally
+        {
+            foreach (var handler in handlers)
+                handler.Dispose();
+        }
+    }
+
+    private static int Serve(Arguments arguments, Readiness ready, ManualResetEvent stop)
+    {
         FuseServer server;
         try
         {
@@ -225,15 +247,6 @@ public static unsafe class FuseDaemon
             server.Unmount(lazy: true, out _);
             return ready.Fail(e.Message);
         }
-
-        using var stop = new ManualResetEvent(false);
-        var handlers = new List<PosixSignalRegistration>();
-        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
-            handlers.Add(PosixSignalRegistration.Create(signal, context =>
-            {
-                context.Cancel = true; // unmount first, then exit
-                stop.Set();
-            }));
         ready.Succeed();
 
         bool stopped = new FuseIdleTimer(server, TimeSpan.FromSeconds(arguments.TimeoutSeconds)).Run(stop);
@@ -245,8 +258,6 @@ public static unsafe class FuseDaemon
             if (!server.WaitForExit(TimeSpan.FromSeconds(2)))
                 return 0;
         }
-        foreach (var handler in handlers)
-            handler.Dispose();
         server.Dispose();
         return 0;
     }

@@ -178,7 +178,7 @@ public static unsafe class FuseMounter
     }
 
     /// <summary>The descriptor fusermount sends (one byte of data, one SCM_RIGHTS descriptor), or -1 when it sent none.</summary>
-    private static int ReceiveDescriptor(int socket)
+    internal static int ReceiveDescriptor(int socket)
     {
         byte data;
         int controlSize = CmsgSpace(sizeof(int));

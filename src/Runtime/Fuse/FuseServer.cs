@@ -116,13 +116,15 @@ public sealed class FuseServer : IDisposable
     /// Waits until the kernel's INIT has been answered (the mount then serves requests) and records
     /// the mount's device number. False on timeout.
     /// </summary>
-    /// <exception cref="FuseUnavailableException">The kernel and the server could not agree on the protocol.</exception>
+    /// <exception cref="FuseUnavailableException">The kernel and the server could not agree on the protocol, or the serving threads stopped first.</exception>
     public bool WaitUntilInitialized(TimeSpan timeout)
     {
         if (!_initialized.Wait(timeout))
             return false;
         if (_initFailure is not null)
             throw new FuseUnavailableException(_initFailure);
+        if (!_dispatcher.IsInitialized)
+            throw new FuseUnavailableException(Failure ?? "the file system went away before the kernel's INIT");
         if (Device is null && StatxAt(AT_FDCWD, MountPoint, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out var st) == 0)
             Device = (st.DevMajor, st.DevMinor);
         return true;
