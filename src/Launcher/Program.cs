@@ -1,3 +1,5 @@
+using Xar.Runtime.Fuse;
+
 namespace Xar.Launcher;
 
 /// <summary>
@@ -8,5 +10,6 @@ namespace Xar.Launcher;
 /// </summary>
 public static class Program
 {
-    public static int Main(string[] args) => Launch.Run(args);
+    public static int Main(string[] args) =>
+        args.Length > 0 && args[0] == FuseDaemon.Flag ? FuseDaemon.Main(args.AsSpan(1)) : Launch.Run(args);
 }

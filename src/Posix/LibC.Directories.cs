@@ -11,6 +11,9 @@ public static unsafe partial class LibC
     public const int DirentNameOffset = 19;
     public const int DirentTypeOffset = 18;
 
+    [LibraryImport(Library, EntryPoint = "chdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Chdir(string path);
+
     [LibraryImport(Library, EntryPoint = "mkdirat", SetLastError = true)]
     public static partial int MkdirAt(int dirFd, byte* path, uint mode);
 

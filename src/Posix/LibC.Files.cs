@@ -21,6 +21,28 @@ public static unsafe partial class LibC
         public long Nanoseconds;
     }
 
+    /// <summary>struct iovec: one buffer of a vectored read or write.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Iovec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    public const short POLLIN = 1, POLLERR = 8, POLLHUP = 16;
+
+    /// <summary>struct pollfd.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
+    [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true)]
     public static partial int Open(byte* path, int flags, int mode);
 
@@ -35,6 +57,9 @@ public static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
     public static partial nint Read(int fd, byte* buffer, nint count);
+
+    [LibraryImport(Library, EntryPoint = "writev", SetLastError = true)]
+    public static partial nint Writev(int fd, Iovec* vectors, int count);
 
     [LibraryImport(Library, EntryPoint = "pread64", SetLastError = true)]
     public static partial nint Pread(int fd, byte* buffer, nuint count, long offset);

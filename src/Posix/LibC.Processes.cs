@@ -9,6 +9,17 @@ public static unsafe partial class LibC
     public const int SIGKILL = 9, SIGPIPE = 13, SIGTERM = 15;
     public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
 
+    public const int PR_SET_NAME = 15;
+
+    [LibraryImport(Library, EntryPoint = "getpid")]
+    public static partial int GetPid();
+
+    [LibraryImport(Library, EntryPoint = "setsid", SetLastError = true)]
+    public static partial int SetSid();
+
+    [LibraryImport(Library, EntryPoint = "prctl", SetLastError = true)]
+    public static partial int Prctl(int option, nuint argument2, nuint argument3, nuint argument4, nuint argument5);
+
     [LibraryImport(Library, EntryPoint = "geteuid")]
     public static partial uint GetEuid();
 

@@ -77,6 +77,28 @@ internal sealed class DataBlockReader
         data.AsSpan((int)offset, destination.Length).CopyTo(destination);
     }
 
+    /// <summary>
+    /// Decodes fragment block <paramref name="index"/> into <paramref name="destination"/> (at least
+    /// BlockSize bytes) and returns its length. Not cached: for callers that keep their own cache.
+    /// </summary>
+    public int DecodeFragment(uint index, Span<byte> destination, Subject what)
+    {
+        if (_fragments is null)
+            throw new SquashFsCorruptException($"{what}: uses fragment {index}, but the image has no fragment table");
+        var entry = _fragments.Get(index);
+        byte[] raw = PooledBuffer.Rent(entry.DiskSize);
+        try
+        {
+            var fragment = new Subject("fragment block {0}", index);
+            _source.ReadExactly(entry.Start, raw.AsSpan(0, entry.DiskSize), fragment);
+            return _decompressors.Decode(raw.AsSpan(0, entry.DiskSize), entry.Compressed, destination[.._blockSize], fragment);
+        }
+        finally
+        {
+            PooledBuffer.Return(raw);
+        }
+    }
+
     private (byte[] Data, int Length) GetFragment(uint index, Subject what)
     {
         lock (_gate)
@@ -89,22 +111,8 @@ internal sealed class DataBlockReader
                     return (node.Value.Data, node.Value.Length);
                 }
         }
-        if (_fragments is null)
-            throw new SquashFsCorruptException($"{what}: uses fragment {index}, but the image has no fragment table");
-        var entry = _fragments.Get(index);
         var data = new byte[_blockSize];
-        byte[] raw = PooledBuffer.Rent(entry.DiskSize);
-        int length;
-        try
-        {
-            var fragment = new Subject("fragment block {0}", index);
-            _source.ReadExactly(entry.Start, raw.AsSpan(0, entry.DiskSize), fragment);
-            length = _decompressors.Decode(raw.AsSpan(0, entry.DiskSize), entry.Compressed, data, fragment);
-        }
-        finally
-        {
-            PooledBuffer.Return(raw);
-        }
+        int length = DecodeFragment(index, data, what);
         lock (_gate)
         {
             _fragmentCache.AddFirst((index, data, length));

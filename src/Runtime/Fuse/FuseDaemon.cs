@@ -1,0 +1,321 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using Xar.SquashFs;
+using static Xar.Posix.LibC;
+
+namespace Xar.Runtime.Fuse;
+
+/// <summary>
+/// The FUSE server as its own process: <c>xarexec --fuse-serve</c>, an internal mode of the launcher
+/// (not in its --help). The launcher starts it with <see cref="FuseServerProcess.Start"/>.
+///
+/// <code>
+/// xarexec --fuse-serve --image-fd N [--offset BYTES] [--timeout SECONDS] [--fsname NAME]
+///         [--allow-root | --allow-other] [--threads N] [--cache-mib N] [--foreground [--ready-fd N]] [--] MOUNTPOINT
+/// </code>
+///
+/// <list type="bullet">
+/// <item><c>--image-fd N</c>: the XAR (or bare image), an inherited descriptor open for reading; the
+/// server reads it with pread and never opens the file by name.</item>
+/// <item><c>--offset BYTES</c>: where the SquashFS image starts in that file (the header's OFFSET); 0 by default.</item>
+/// <item><c>--timeout SECONDS</c>: unmount after that long without a request (a mount in use stays); 0, the default, never.</item>
+/// <item><c>--fsname NAME</c>: the source /proc/mounts shows (default: the file the image descriptor names).</item>
+/// <item><c>--allow-root</c>, <c>--allow-other</c>: who besides the mounting user may use the mount
+/// (either needs <c>user_allow_other</c> in /etc/fuse.conf unless root mounts).</item>
+/// <item><c>--threads N</c>, <c>--cache-mib N</c>: serving threads (default: cores, at least 2) and decoded-block cache (default 16).</item>
+/// </list>
+///
+/// Without <c>--foreground</c> (what the launcher runs) the process starts the server as a detached
+/// daemon (its own session, stdio on /dev/null, the image on descriptor 3, nothing else inherited,
+/// not a child of the launcher), waits until the mount serves, and exits: status 0 when it does;
+/// otherwise 1 (2: bad arguments) with the cause as one line on stderr. Like squashfuse, which
+/// forks into the background once mounted.
+///
+/// <c>--foreground</c> is the daemon itself: it mounts (as root with mount(2), otherwise through
+/// fusermount3), answers the kernel's INIT, writes one line to <c>--ready-fd</c> (<c>ok</c>, or
+/// <c>error: CAUSE</c> and exit 1), closes it, and serves until the file system is unmounted: by its
+/// idle timeout, <c>fusermount3 -u</c>, <c>umount</c>, or SIGTERM/SIGINT/SIGHUP (which unmount
+/// first, lazily if the mount is in use); then exits 0. It names itself <c>xarexec-fuse</c>.
+/// </summary>
+public static unsafe class FuseDaemon
+{
+    /// <summary>The launcher's first argument that selects this mode.</summary>
+    public const string Flag = "--fuse-serve";
+    private const string ProcessName = "xarexec-fuse";
+    private static readonly TimeSpan InitWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>The daemon's arguments, parsed.</summary>
+    public sealed record Arguments
+    {
+        public int ImageFd { get; init; } = -1;
+        public long Offset { get; init; }
+        public int TimeoutSeconds { get; init; }
+        public int ReadyFd { get; init; } = -1;
+        public string? FsName { get; init; }
+        public FuseAccess Access { get; init; } = FuseAccess.Owner;
+        public int Threads { get; init; }
+        public int CacheMiB { get; init; } = 16;
+        public bool Foreground { get; init; }
+        public string MountPoint { get; init; } = "";
+
+        /// <summary>The command line (after the program name) that gives these arguments.</summary>
+        public string[] ToArgv()
+        {
+            var args = new List<string> { Flag, "--image-fd", Text(ImageFd), "--offset", Text(Offset), "--timeout", Text(TimeoutSeconds) };
+            if (Access == FuseAccess.OwnerAndRoot)
+                args.Add("--allow-root");
+            else if (Access == FuseAccess.Everyone)
+                args.Add("--allow-other");
+            if (FsName is not null)
+                args.AddRange(["--fsname", FsName]);
+            if (Threads > 0)
+                args.AddRange(["--threads", Text(Threads)]);
+            args.AddRange(["--cache-mib", Text(CacheMiB)]);
+            if (Foreground)
+                args.Add("--foreground");
+            if (ReadyFd >= 0)
+                args.AddRange(["--ready-fd", Text(ReadyFd)]);
+            args.AddRange(["--", MountPoint]);
+            return [.. args];
+        }
+
+        private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>Parses the arguments after <see cref="Flag"/>; null and the reason when they are wrong.</summary>
+        public static Arguments? Parse(ReadOnlySpan<string> args, out string? error)
+        {
+            var a = new Arguments();
+            error = null;
+            int i = 0;
+            for (; i < args.Length && args[i].StartsWith("--", StringComparison.Ordinal); i++)
+            {
+                string option = args[i];
+                if (option == "--")
+                {
+                    i++;
+                    break;
+                }
+                switch (option)
+                {
+                    case "--allow-root":
+                        a = a with { Access = FuseAccess.OwnerAndRoot };
+                        continue;
+                    case "--allow-other":
+                        a = a with { Access = FuseAccess.Everyone };
+                        continue;
+                    case "--foreground":
+                        a = a with { Foreground = true };
+                        continue;
+                }
+                if (i + 1 >= args.Length)
+                {
+                    error = $"{option} needs a value";
+                    return null;
+                }
+                string value = args[++i];
+                long number = 0;
+                bool numeric = option != "--fsname";
+                if (numeric && !long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number))
+                {
+                    error = $"{option} {value}: not a number";
+                    return null;
+                }
+                switch (option)
+                {
+                    case "--image-fd" when number <= int.MaxValue:
+                        a = a with { ImageFd = (int)number };
+                        break;
+                    case "--offset":
+                        a = a with { Offset = number };
+                        break;
+                    case "--timeout" when number <= int.MaxValue:
+                        a = a with { TimeoutSeconds = (int)number };
+                        break;
+                    case "--ready-fd" when number <= int.MaxValue:
+                        a = a with { ReadyFd = (int)number };
+                        break;
+                    case "--fsname":
+                        a = a with { FsName = value };
+                        break;
+                    case "--threads" when number is > 0 and <= 1024:
+                        a = a with { Threads = (int)number };
+                        break;
+                    case "--cache-mib" when number is > 0 and <= 65536:
+                        a = a with { CacheMiB = (int)number };
+                        break;
+                    default:
+                        error = $"unknown option or bad value: {option} {value}";
+                        return null;
+                }
+            }
+            if (i != args.Length - 1)
+            {
+                error = "expected one mount point after the options";
+                return null;
+            }
+            if (a.ImageFd < 0)
+            {
+                error = "--image-fd is required";
+                return null;
+            }
+            // Absolute: the daemon works from "/" (it must hold no directory busy).
+            return a with { MountPoint = Path.GetFullPath(args[i]) };
+        }
+    }
+
+    /// <summary>Runs the daemon with the arguments after <see cref="Flag"/>; returns the exit status.</summary>
+    public static int Main(ReadOnlySpan<string> args)
+    {
+        var arguments = Arguments.Parse(args, out string? usage);
+        if (arguments is null)
+        {
+            WriteAll(2, $"xarexec {Flag}: {usage}\n");
+            return 2;
+        }
+        if (arguments.Foreground)
+            return Serve(arguments);
+        try
+        {
+            FuseServerProcess.StartDaemon(arguments);
+            return 0;
+        }
+        catch (FuseUnavailableException e)
+        {
+            WriteAll(2, e.Message.ReplaceLineEndings(" ") + "\n");
+            return 1;
+        }
+    }
+
+    /// <summary>Mounts, signals readiness, serves until unmounted; returns the exit status.</summary>
+    public static int Serve(Arguments arguments)
+    {
+        var ready = new Readiness(arguments.ReadyFd);
+        SetSid(); // EPERM when the launcher made us a session leader already: fine
+        Chdir("/"); // hold no directory busy
+        SetName(ProcessName);
+        // From the start: a signal during the mount must not leave a mount without a server.
+        using var stop = new ManualResetEvent(false);
+        var handlers = new List<PosixSignalRegistration>();
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
+            handlers.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                context.Cancel = true; // unmount first, then exit
+                stop.Set();
+            }));
+        try
+        {
+            return Serve(arguments, ready, stop);
+        }
+        finally
+        {
+            foreach (var handler in handlers)
+                handler.Dispose();
+        }
+    }
+
+    private static int Serve(Arguments arguments, Readiness ready, ManualResetEvent stop)
+    {
+        FuseServer server;
+        try
+        {
+            var handle = OpenImage(arguments.ImageFd, out string imagePath);
+            var image = SquashFsImage.Open(handle, arguments.Offset, leaveOpen: false);
+            server = FuseServer.Mount(image, arguments.MountPoint, new FuseServerOptions
+            {
+                Access = arguments.Access,
+                Source = arguments.FsName ?? imagePath,
+                Threads = arguments.Threads,
+                BlockCacheBytes = (long)arguments.CacheMiB << 20,
+            });
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return ready.Fail(e.Message);
+        }
+        server.Start();
+        try
+        {
+            if (!server.WaitUntilInitialized(InitWait))
+                throw new FuseUnavailableException($"the kernel sent no INIT within {InitWait.TotalSeconds:0} s");
+            if (server.Failure is not null)
+                throw new FuseUnavailableException(server.Failure);
+        }
+        catch (FuseUnavailableException e)
+        {
+            server.Unmount(lazy: true, out _);
+            return ready.Fail(e.Message);
+        }
+        ready.Succeed();
+
+        bool stopped = new FuseIdleTimer(server, TimeSpan.FromSeconds(arguments.TimeoutSeconds)).Run(stop);
+        if (stopped)
+        {
+            if (server.Unmount(lazy: false, out _) == FuseUnmountResult.Busy)
+                server.Unmount(lazy: true, out _);
+            // A lazily unmounted file system still in use keeps the threads waiting: exit anyway.
+            if (!server.WaitForExit(TimeSpan.FromSeconds(2)))
+                return 0;
+        }
+        server.Dispose();
+        return 0;
+    }
+
+    private static SafeFileHandle OpenImage(int fd, out string path)
+    {
+        if (FStatx(fd, out var st) != 0)
+            throw new IOException($"image descriptor {fd}: {Describe(LastError)}");
+        if (!st.IsRegularFile)
+            throw new IOException($"image descriptor {fd} is not a regular file");
+        Fcntl(fd, F_SETFD, FD_CLOEXEC); // nothing we start (fusermount3) inherits it
+        path = new FileInfo($"/proc/self/fd/{fd}").LinkTarget ?? $"fd:{fd}";
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    private static void SetName(string name)
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(name + "\0");
+        fixed (byte* b = bytes)
+            Prctl(PR_SET_NAME, (nuint)b, 0, 0, 0);
+    }
+
+    private static void WriteAll(int fd, string text)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        fixed (byte* b = bytes)
+        {
+            int done = 0;
+            while (done < bytes.Length)
+            {
+                nint n = Write(fd, b + done, bytes.Length - done);
+                if (n < 0 && LastError == EINTR)
+                    continue;
+                if (n <= 0)
+                    return;
+                done += (int)n;
+            }
+        }
+    }
+
+    /// <summary>The one line to the launcher on the ready pipe (or stderr when there is none).</summary>
+    private readonly struct Readiness(int fd)
+    {
+        public int Fail(string cause)
+        {
+            string line = "error: " + cause.ReplaceLineEndings(" ") + "\n";
+            WriteAll(fd >= 0 ? fd : 2, fd >= 0 ? line : $"xarexec {Flag}: {cause}\n");
+            if (fd >= 0)
+                Close(fd);
+            return 1;
+        }
+
+        public void Succeed()
+        {
+            if (fd < 0)
+                return;
+            WriteAll(fd, "ok\n");
+            Close(fd);
+        }
+    }
+}
