@@ -8,6 +8,8 @@ RID := linux-x64
 TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g
 TEST_LIBS := libzstd.so.1 liblzma.so.5 liblzo2.so.2 liblz4.so.1 libdeflate.so.0
 TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace
+# And what the benchmarks time with.
+BENCH_DEBS := hyperfine
 
 .PHONY: all build publish demo test deps install bench clean
 
@@ -51,7 +53,8 @@ install: publish
 	@# BINFMT=1 (as root): the kernel starts XAR files with this xarexec directly (see README).
 	@if [ "$(BINFMT)" = 1 ]; then $(PREFIX)/bin/xar binfmt install --launcher $(abspath $(PREFIX))/bin/xarexec; fi
 
-bench: build publish
+bench: deps build publish
+	@command -v hyperfine >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS) >/dev/null; } || echo "make bench: as root run: apt-get install $(BENCH_DEBS)" >&2
 	XAR_BIN=$(CURDIR)/$(OUT)/bin bash bench/run.sh
 
 clean:

@@ -52,23 +52,6 @@ public static class PosixPath
     internal static PosixFileStatus ToStatus(in Statx st) =>
         new(st.Mode, st.Uid, st.Gid, st.Ino, st.Mtime.Seconds);
 
-    /// <summary>Creates <paramref name="path"/> with <paramref name="mode"/> unless it exists; then checks it.</summary>
-    public static void EnsureOwnedDirectory(string path, uint mode)
-    {
-        if (Mkdir(path, (int)mode) != 0)
-        {
-            int errno = LastError;
-            if (errno != EEXIST)
-                throw new XarLaunchException($"cannot create directory {path}: {Describe(errno)}");
-        }
-        else if (Chmod(path, (int)mode) != 0)
-        {
-            // The umask (e.g. 077 under `xar mount`) took bits away: the mode checked below is exact.
-            throw new XarLaunchException($"cannot set the mode of {path}: {Describe(LastError)}");
-        }
-        CheckOwned(path, TryLstat(path), expectDirectory: true, mode);
-    }
-
     /// <summary>Fails unless the status is a directory (or regular file) owned by us, in one of our groups, with exactly <paramref name="mode"/>.</summary>
     public static void CheckOwned(string path, PosixFileStatus? status, bool expectDirectory, uint mode)
     {
@@ -100,30 +83,5 @@ public static class PosixPath
             if (groups[i] == gid)
                 return true;
         return false;
-    }
-
-    /// <summary>
-    /// A descriptor to keep open across exec, moved to 3 or above: when the launcher started with
-    /// stdin, stdout or stderr closed, open() handed out that number, and the program would read or
-    /// write our lock or target file as a standard stream.
-    /// </summary>
-    public static int MoveAboveStandardDescriptors(int fd, string pathForMessages)
-    {
-        if (fd > 2)
-            return fd;
-        int moved = Fcntl(fd, 0 /* F_DUPFD: lowest free >= 3, without close-on-exec */, 3);
-        if (moved < 0)
-            throw new XarLaunchException($"cannot keep {pathForMessages} open: {Describe(LastError)}");
-        Close(fd);
-        return moved;
-    }
-
-    /// <summary>True when the file system holding <paramref name="path"/> is mounted noexec (nothing extracted there could run).</summary>
-    public static unsafe bool IsNoExec(string path)
-    {
-        ulong* buffer = stackalloc ulong[32];
-        if (StatVfs(path, (byte*)buffer) != 0)
-            return false;
-        return (buffer[9] & ST_NOEXEC) != 0;
     }
 }

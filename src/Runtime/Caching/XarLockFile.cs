@@ -6,7 +6,7 @@ namespace Xar.Runtime;
 /// <summary>
 /// A lock file (<c>lockfile.NAME</c>) held with flock. Created 0600 and checked (a regular file of
 /// ours, mode 0600, never through a symlink) before it is trusted. Its mtime is the "last used" time
-/// that gc reads. Close-on-exec unless <see cref="InheritAcrossExec"/> is called.
+/// that gc reads. Close-on-exec: the launch core itself hands the cache lock on to the program.
 /// </summary>
 public sealed class XarLockFile : IDisposable
 {
@@ -79,12 +79,7 @@ public sealed class XarLockFile : IDisposable
 
     public void LockExclusive() => Lock(LOCK_EX);
 
-    /// <summary>Shared: many runs may use the entry; an exclusive taker (gc) knows it is in use.</summary>
-    public void LockShared() => Lock(LOCK_SH);
-
     public bool TryLockExclusive() => TryLock(LOCK_EX);
-
-    public bool TryLockShared() => TryLock(LOCK_SH);
 
     private void Lock(int operation)
     {
@@ -129,18 +124,6 @@ public sealed class XarLockFile : IDisposable
     }
 
     public long LastUsedSeconds => PosixPath.FStat(_fd, Path).ModifiedSeconds;
-
-    /// <summary>
-    /// Keeps the descriptor (and so the lock) open in the program the launcher execs, for as long as
-    /// it and its children run: how gc tells a cache entry in use from an idle one.
-    /// </summary>
-    public void InheritAcrossExec()
-    {
-        _fd = PosixPath.MoveAboveStandardDescriptors(_fd, Path);
-        int flags = Fcntl(_fd, F_GETFD, 0);
-        if (flags < 0 || Fcntl(_fd, F_SETFD, flags & ~FD_CLOEXEC) != 0)
-            throw new XarLaunchException($"cannot keep {Path} open: {Describe(LastError)}");
-    }
 
     public void Dispose()
     {
