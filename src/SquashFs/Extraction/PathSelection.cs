@@ -4,13 +4,13 @@ namespace Xar.SquashFs.Extraction;
 
 /// <summary>
 /// The paths asked for (<see cref="SquashFsExtractOptions.Paths"/>) as a tree of names: the walk
-/// enters only names that are in it; a node marked <see cref="Whole"/> takes everything below it.
+/// enters only names that are in it; a node asked for as a whole takes everything below it.
 /// </summary>
 internal sealed class PathSelection
 {
-    public Dictionary<byte[], PathSelection> Children { get; } = new(ByteArrayComparer.Instance);
+    private readonly Dictionary<byte[], PathSelection> _children = new(ByteArrayComparer.Instance);
 
-    public bool Whole { get; set; }
+    private bool _whole;
 
     /// <summary>Null when the whole image is asked for (no paths, or the root among them).</summary>
     public static PathSelection? Build(SquashFsImage image, IReadOnlyList<string>? paths)
@@ -31,11 +31,11 @@ internal sealed class PathSelection
             foreach (var part in parts)
             {
                 var key = Encoding.UTF8.GetBytes(part);
-                if (!node.Children.TryGetValue(key, out var next))
-                    node.Children[key] = next = new PathSelection();
+                if (!node._children.TryGetValue(key, out var next))
+                    node._children[key] = next = new PathSelection();
                 node = next;
             }
-            node.Whole = true;
+            node._whole = true;
         }
         return root;
     }
@@ -46,9 +46,9 @@ internal sealed class PathSelection
     /// </summary>
     public bool TryEnter(byte[] name, out PathSelection? child)
     {
-        if (!Children.TryGetValue(name, out child))
+        if (!_children.TryGetValue(name, out child))
             return false;
-        if (child.Whole)
+        if (child._whole)
             child = null;
         return true;
     }

@@ -73,7 +73,7 @@ public sealed record class SquashFsWriterOptions
     /// <summary>
     /// The file the image will replace, for a caller that writes it to a temporary file first (as
     /// <see cref="Posix.AtomicFile"/> does): left out of the image when it lies inside the source tree.
-    /// (The file written to is left out by itself.)
+    /// (A <see cref="FileStream"/> written to is left out by itself.)
     /// </summary>
     public string? ReplacedFile { get; init; }
 
@@ -97,7 +97,7 @@ public sealed record class SquashFsWriterOptions
         if (ExtraRootFiles is not null)
             foreach (var extra in ExtraRootFiles)
             {
-                // Public now: a name with '/' or "..", or one too long, would make an image no reader accepts.
+                // Not one name (a '/', "..", too long) would make an image that readers refuse.
                 byte[] name = Encoding.UTF8.GetBytes(extra.Name);
                 if (!EntryName.IsSafe(name) || name.Length > SquashFsConstants.MaxNameLength)
                     throw new ArgumentException($"extra root file name \"{extra.Name}\" is not a single name of 1 to {SquashFsConstants.MaxNameLength} bytes");
