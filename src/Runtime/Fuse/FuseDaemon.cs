@@ -248,6 +248,7 @@ public static unsafe class FuseDaemon
             return ready.Fail(e.Message);
         }
         ready.Succeed();
+        server.RecordDevice();
 
         bool stopped = new FuseIdleTimer(server, TimeSpan.FromSeconds(arguments.TimeoutSeconds)).Run(stop);
         if (stopped)

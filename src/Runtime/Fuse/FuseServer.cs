@@ -65,7 +65,7 @@ public sealed class FuseServer : IDisposable
     /// <summary>The absolute path the image is mounted on.</summary>
     public string MountPoint { get; }
 
-    /// <summary>The device number of the mounted file system (st_dev of the mount point), once INIT has been answered.</summary>
+    /// <summary>The device number of the mounted file system (st_dev of the mount point), once <see cref="RecordDevice"/> ran.</summary>
     public (uint Major, uint Minor)? Device { get; private set; }
 
     /// <summary>Environment.TickCount64 of the last request (not counting FORGET and INTERRUPT).</summary>
@@ -112,10 +112,7 @@ public sealed class FuseServer : IDisposable
             thread.Start();
     }
 
-    /// <summary>
-    /// Waits until the kernel's INIT has been answered (the mount then serves requests) and records
-    /// the mount's device number. False on timeout.
-    /// </summary>
+    /// <summary>Waits until the kernel's INIT has been answered (the mount then serves requests). False on timeout.</summary>
     /// <exception cref="FuseUnavailableException">The kernel and the server could not agree on the protocol, or the serving threads stopped first.</exception>
     public bool WaitUntilInitialized(TimeSpan timeout)
     {
@@ -125,9 +122,17 @@ public sealed class FuseServer : IDisposable
             throw new FuseUnavailableException(_initFailure);
         if (!_dispatcher.IsInitialized)
             throw new FuseUnavailableException(Failure ?? "the file system went away before the kernel's INIT");
+        return true;
+    }
+
+    /// <summary>
+    /// Notes the mounted file system's device number (st_dev of the mount point, a GETATTR away:
+    /// kept off the way to readiness), so that an unmount later touches this mount and no other.
+    /// </summary>
+    public void RecordDevice()
+    {
         if (Device is null && StatxAt(AT_FDCWD, MountPoint, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out var st) == 0)
             Device = (st.DevMajor, st.DevMinor);
-        return true;
     }
 
     /// <summary>True when the mount point shows this server's file system (not another one mounted over or in place of it).</summary>
@@ -141,6 +146,8 @@ public sealed class FuseServer : IDisposable
     /// <summary>Unmounts, unless the mount point no longer shows this server's mount (then: Failed, nothing touched).</summary>
     public FuseUnmountResult Unmount(bool lazy, out string? error)
     {
+        if (_dispatcher.IsInitialized)
+            RecordDevice();
         if (Device is not null && !IsMountedHere())
         {
             error = "the mount point no longer shows this server's file system";
