@@ -104,5 +104,4 @@ internal sealed class RecentFiles(int capacity)
             }
         }
     }
-
 }

@@ -11,7 +11,9 @@ namespace Xar.Runtime.Fuse;
 /// read-only, so the only shared state is the node table, the open files and the block cache,
 /// each with its own short lock. Everything that would write answers EROFS, what the protocol has
 /// but an image does not need answers ENOSYS; a corrupt image answers EIO for the request that
-/// met the corruption, and the server goes on.
+/// met the corruption, and the server goes on. Names and attributes never expire, negative
+/// lookups are cached too, opens take no request where the kernel allows it, and a read of a small
+/// file hands its neighbours to the page cache (<see cref="FragmentPrefetcher"/>).
 /// </summary>
 internal sealed unsafe class FuseDispatcher
 {
@@ -31,10 +33,10 @@ internal sealed unsafe class FuseDispatcher
     private readonly FuseNodeTable _nodes;
     private readonly FileHandleTable _files = new();
     private readonly RecentFiles _recent = new(64);
-    private bool _zeroMessageOpen;
-    private bool _zeroMessageOpendir;
     private readonly uint _owner;
     private readonly bool _rootAndOwnerOnly;
+    private bool _zeroMessageOpen;
+    private bool _zeroMessageOpendir;
     private long _lastActivity = Environment.TickCount64;
     private int _initialized;
 
@@ -319,7 +321,7 @@ internal sealed unsafe class FuseDispatcher
             reply.Error(h.Unique, ENOENT);
             return;
         }
-        if ((flags & 3) != O_RDONLY || (flags & O_TRUNC) != 0)
+        if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0)
         {
             reply.Error(h.Unique, EROFS);
             return;
