@@ -33,7 +33,7 @@ public sealed class FuseServerNonRootTests
         string programs = tmp["bin"];
         Directory.CreateDirectory(programs);
         string xarexec = Path.Combine(programs, "xarexec");
-        File.Copy(Xarexec.Path, xarexec);
+        File.Copy(LauncherBinary.Path, xarexec);
         TestEnv.Run("chmod", "0755", programs, xarexec).EnsureSuccess("chmod xarexec");
         string mountPoint = tmp["mnt"];
         Directory.CreateDirectory(mountPoint);

@@ -4,6 +4,7 @@ namespace Xar.Tests;
 /// The published NativeAOT xarexec the tests run: $XAR_BIN/xarexec (set by `make test`), else
 /// published once per checkout into out/test-xarexec (under a lock, so test projects share it).
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public static class LauncherBinary
 {
     private static readonly Lazy<string> Published = new(Locate);
