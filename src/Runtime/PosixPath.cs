@@ -64,24 +64,9 @@ public static class PosixPath
         uint euid = GetEuid();
         if (st.Uid != euid)
             throw new XarLaunchException($"{path} is owned by uid {st.Uid}, not by uid {euid}");
-        if (!IsOurGroup(st.Gid))
+        if (!Launching.TrustedDirectory.IsOurGroup(st.Gid))
             throw new XarLaunchException($"{path} belongs to group {st.Gid}, which is not one of ours");
         if (st.Permissions != mode)
             throw new XarLaunchException($"{path} has mode {Convert.ToString(st.Permissions, 8).PadLeft(4, '0')}, expected {Convert.ToString(mode, 8).PadLeft(4, '0')}");
-    }
-
-    private static unsafe bool IsOurGroup(uint gid)
-    {
-        if (gid == GetEgid())
-            return true;
-        int count = GetGroups(0, null);
-        if (count <= 0)
-            return false;
-        uint* groups = stackalloc uint[Math.Min(count, 65536)];
-        count = GetGroups(count, groups);
-        for (int i = 0; i < count; i++)
-            if (groups[i] == gid)
-                return true;
-        return false;
     }
 }

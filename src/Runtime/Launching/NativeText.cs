@@ -68,18 +68,6 @@ public readonly unsafe struct NativeText(byte* start, int length)
                 return i;
         return -1;
     }
-
-    /// <summary>
-    /// Printable ASCII only. Where .NET would decode a value as UTF-8 (names, paths from the header or
-    /// the environment), only ASCII round-trips byte for byte; anything else is left to the full launcher.
-    /// </summary>
-    public bool IsPlainAscii()
-    {
-        for (int i = 0; i < Length; i++)
-            if (Start[i] is < 0x20 or >= 0x7F)
-                return false;
-        return true;
-    }
 }
 
 /// <summary>

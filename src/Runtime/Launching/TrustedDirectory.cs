@@ -143,8 +143,11 @@ public static unsafe class TrustedDirectory
     {
         if (gid == GetEgid())
             return true;
-        uint* groups = stackalloc uint[1024];
-        int count = GetGroups(1024, groups);
+        int count = GetGroups(0, null); // how many: up to NGROUPS_MAX (65536)
+        if (count <= 0)
+            return false;
+        uint* groups = stackalloc uint[Math.Min(count, 65536)];
+        count = GetGroups(Math.Min(count, 65536), groups);
         for (int i = 0; i < count; i++)
             if (groups[i] == gid)
                 return true;
