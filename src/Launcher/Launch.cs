@@ -14,13 +14,14 @@ internal static class Launch
     public const int LauncherFailure = 127;
     private const string Usage =
         "usage: xarexec [-m | -n | -h] XARFILE [ARGS...]\n" +
-        "Runs a XAR file: mounts its image with squashfuse (or extracts it once into a cache where FUSE\n" +
-        "cannot serve) and execs /bin/sh -e MOUNT/XAREXEC_TARGET XARFILE ARGS...\n" +
+        "Runs a XAR file: mounts its image with its own FUSE server (or extracts it once into a cache where\n" +
+        "FUSE cannot serve) and execs /bin/sh -e MOUNT/XAREXEC_TARGET XARFILE ARGS...\n" +
         "  -m  mount (or extract) and print the directory; run nothing\n" +
         "  -n  print the mount directory; mount nothing\n" +
         "  -h  this help\n" +
         "Environment: XAR_MOUNT_ROOT, XAR_MOUNT_SEED, XAR_MOUNT_TIMEOUT (seconds, default 870),\n" +
-        "XAR_EXTRACT=1 (always extract), XAR_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/xar).\n";
+        "XAR_EXTRACT=1 (always extract), XAR_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/xar),\n" +
+        "XAR_FUSE=squashfuse (mount with squashfuse_ll or squashfuse instead).\n";
 
     public static int Run(string[] args)
     {

@@ -4,7 +4,7 @@ namespace Xar.Launcher;
 
 /// <summary>
 /// <c>xarexec [-m | -n | -h] XARFILE [ARGS...]</c>: the interpreter named by a XAR's shebang line.
-/// Mounts the image with squashfuse (or extracts it once into a cache where FUSE cannot serve) and
+/// Mounts the image with the built-in FUSE server (or squashfuse, XAR_FUSE=squashfuse; or extracts it once into a cache where FUSE cannot serve) and
 /// execs <c>/bin/sh -e ROOT/XAREXEC_TARGET XARFILE ARGS...</c> in place of itself.
 /// Main runs only when PreRuntime/FastStart, which runs the same launch core before the runtime starts, left the launch to it.
 /// </summary>

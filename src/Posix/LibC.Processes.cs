@@ -17,6 +17,9 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "setsid", SetLastError = true)]
     public static partial int SetSid();
 
+    [LibraryImport(Library, EntryPoint = "getsid", SetLastError = true)]
+    public static partial int GetSid(int pid);
+
     [LibraryImport(Library, EntryPoint = "prctl", SetLastError = true)]
     public static partial int Prctl(int option, nuint argument2, nuint argument3, nuint argument4, nuint argument5);
 

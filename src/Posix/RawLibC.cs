@@ -62,6 +62,30 @@ public static unsafe partial class RawLibC
     [LibraryImport(Libc, EntryPoint = "execv"), SuppressGCTransition]
     public static partial int Execv(byte* path, byte** argv);
 
+    [LibraryImport(Libc, EntryPoint = "fork"), SuppressGCTransition]
+    public static partial int Fork();
+
+    [LibraryImport(Libc, EntryPoint = "dup2"), SuppressGCTransition]
+    public static partial int Dup2(int fd, int newFd);
+
+    [LibraryImport(Libc, EntryPoint = "setsid"), SuppressGCTransition]
+    public static partial int SetSid();
+
+    [LibraryImport(Libc, EntryPoint = "getsid"), SuppressGCTransition]
+    public static partial int GetSid(int pid);
+
+    [LibraryImport(Libc, EntryPoint = "_exit"), SuppressGCTransition]
+    public static partial void Exit(int status);
+
+    [LibraryImport(Libc, EntryPoint = "poll"), SuppressGCTransition]
+    public static partial int Poll(LibC.PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    [LibraryImport(Libc, EntryPoint = "kill"), SuppressGCTransition]
+    public static partial int Kill(int pid, int signal);
+
+    [LibraryImport(Libc, EntryPoint = "clock_gettime"), SuppressGCTransition]
+    public static partial int ClockGetTime(int clock, long* time);
+
     [LibraryImport(Libc, EntryPoint = "malloc"), SuppressGCTransition]
     public static partial void* Malloc(nuint size);
 

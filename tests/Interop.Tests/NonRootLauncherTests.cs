@@ -17,8 +17,11 @@ public class NonRootLauncherTests
 {
     private const string Nobody = "65534";
 
-    [SkippableFact]
-    public void NobodyMountsSharesUnmountsAndRecovers()
+    /// <summary>Through fusermount3, with the built-in server (the default) and with squashfuse.</summary>
+    [SkippableTheory]
+    [InlineData("xar")]
+    [InlineData("squashfuse")]
+    public void NobodyMountsSharesUnmountsAndRecovers(string server)
     {
         TestEnv.RequireRoot();
         TestEnv.RequireFuse();
@@ -51,6 +54,7 @@ public class NonRootLauncherTests
             ["XDG_CACHE_HOME"] = null,
             ["XAR_EXTRACT"] = null,
             ["PATH"] = programs + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ["XAR_FUSE"] = server == "xar" ? null : server,
         };
         ProcessResult AsNobody(params string[] command) =>
             TestEnv.Run(new RunOptions("setpriv", ["--reuid=" + Nobody, "--regid=" + Nobody, "--clear-groups", .. command]) { Environment = env });
@@ -68,15 +72,17 @@ public class NonRootLauncherTests
             Assert.True(printed.ExitCode == 0, printed.StandardError);
             mount = printed.StandardOutput.Trim();
             Assert.StartsWith(Path.Combine(root, "uid-" + Nobody) + "/", mount);
-            Assert.Contains(MountLine(mount), l => l.Contains("user_id=" + Nobody));
+            Assert.Contains(MountLine(mount), l => l.Contains("user_id=" + Nobody)
+                && l.Contains(server == "xar" ? " - fuse.xar " : " - fuse.squashfuse_ll "));
 
             var second = AsNobody(xar, "c");
             Assert.True(second.ExitCode == 0, second.StandardError);
             Assert.Equal($"uid={Nobody} new=0 args=c\n", second.StandardOutput);
 
-            // squashfuse killed: the mount is broken (ENOTCONN); the next start unmounts it
+            // The server killed: the mount is broken (ENOTCONN); the next start unmounts it
             // through fusermount3 and mounts again.
-            TestEnv.Run("pkill", "-KILL", "-f", "squashfuse_ll.*" + mount).EnsureSuccess("pkill squashfuse_ll");
+            string pattern = (server == "xar" ? "--fuse-serve.*" : "squashfuse_ll.*") + mount;
+            TestEnv.Run("pkill", "-KILL", "-f", "-u", Nobody, "--", pattern).EnsureSuccess("pkill " + server);
             var recovered = AsNobody(xar, "d");
             Assert.True(recovered.ExitCode == 0, recovered.StandardError);
             Assert.Equal($"uid={Nobody} new=1 args=d\n", recovered.StandardOutput);

@@ -19,6 +19,7 @@ public class FallbackTests
         TestXar.WriteExecutable(Path.Combine(bin, "squashfuse_ll"), "#!/bin/sh\necho 'fuse: device not found, try modprobe fuse first' >&2\nexit 1\n");
         var env = s.Environment();
         env["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH");
+        env["XAR_FUSE"] = "squashfuse";
         var r = s.Run(xar, ["x"], env);
         LaunchAssert.Succeeded(r);
         Assert.StartsWith("[x]\n", r.StandardOutput);
@@ -27,6 +28,32 @@ public class FallbackTests
         var again = s.Run(xar, ["y"], env);
         LaunchAssert.Succeeded(again);
         Assert.Equal("", again.StandardError);
+    }
+
+    /// <summary>
+    /// The built-in server cannot mount (here: /dev/fuse is /dev/null, bound over it in a mount namespace of the
+    /// test's own, so mount(2) refuses the descriptor): the launcher says the server's cause and extracts, once.
+    /// </summary>
+    [SkippableFact]
+    public void AFailingBuiltInServerFallsBackToExtraction()
+    {
+        TestEnv.RequireTool("mksquashfs");
+        TestEnv.RequireTool("unshare");
+        TestEnv.RequireRoot();
+        TestEnv.Require(File.Exists("/dev/fuse"), "needs /dev/fuse");
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        var env = s.Environment();
+        env["LAUNCHER"] = LauncherBinary.Path;
+        env["XAR"] = xar;
+        var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c",
+            "mount --bind /dev/null /dev/fuse && \"$LAUNCHER\" \"$XAR\" x && \"$LAUNCHER\" \"$XAR\" y"]) { Environment = env });
+        LaunchAssert.Succeeded(r);
+        Assert.StartsWith("[x]\n", r.StandardOutput);
+        Assert.Contains("[y]\n", r.StandardOutput);
+        Assert.Matches($"^xarexec: {System.Text.RegularExpressions.Regex.Escape(xar)}: the FUSE server cannot mount: [^\n]+: extracted once into {System.Text.RegularExpressions.Regex.Escape(Path.Combine(s.CacheDir, uuid))}\n$", r.StandardError);
+        Assert.Empty(s.Mounts());
     }
 
     /// <summary>
@@ -52,6 +79,7 @@ public class FallbackTests
         var env = s.Environment();
         env["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH");
         env["SPAWN_LOG"] = s["spawns.log"];
+        env["XAR_FUSE"] = "squashfuse";
         var r = s.Run(xar, ["x"], env);
         LaunchAssert.Succeeded(r);
         Assert.Equal("args=x\nno XAREXEC variable\n", r.StandardOutput);

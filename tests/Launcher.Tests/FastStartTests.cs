@@ -329,6 +329,7 @@ public class FastStartTests
         env["SPAWN_LOG"] = s["spawns.log"];
         env["REAL_SQUASHFUSE"] = TestEnv.FindTool("squashfuse_ll");
         env["PATH"] = bin + ":" + System.Environment.GetEnvironmentVariable("PATH");
+        env["XAR_FUSE"] = "squashfuse";
         var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script])
         {
             Environment = env,
@@ -342,6 +343,63 @@ public class FastStartTests
         string options = "offset=4096" + (timeout is null ? ",timeout=870" : timeout is "5" ? ",timeout=5" : "")
             + (fuseConf.Split('\n').Any(l => l.Trim() == "user_allow_other") ? ",allow_root" : "");
         Assert.Equal($"[{Path.Combine(bin, "squashfuse_ll")}] [-o] [{options}] [/dev/fd/3] [{mountDir}]", spawns[1]);
+        Assert.Equal(seed == "build-42", mountDir.Contains("-seed-build-42-ns-"));
+    }
+
+    /// <summary>
+    /// The same for the built-in server: the fast start and Main start it with the same command line (read from
+    /// /proc once each has mounted), and the fast start does so without starting the runtime.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(SquashfuseCases))]
+    public void TheFastStartStartsTheBuiltInServerExactlyAsMainDoes(string fuseConf, string relativePath, string? timeout, string? seed)
+    {
+        Require();
+        TestEnv.RequireTool("unshare");
+        TestEnv.RequireTool("strace");
+        using var s = new LauncherSandbox();
+        TestXar.Build(s.AppTree, Path.Combine(s.Work, "app.xar"));
+        Directory.CreateDirectory(Path.Combine(s.Work, "sub"));
+        File.WriteAllText(s["fuse.conf"], fuseConf);
+        string script = """
+            set -e
+            server() {
+                for p in /proc/[0-9]*; do
+                    c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null) || continue
+                    case "$c" in *--fuse-serve*" $1 ") echo "$c";; esac
+                done
+            }
+            mount --bind "$CONF" /etc/fuse.conf
+            dir=$("$LAUNCHER" -m "$XAR")
+            server "$dir"
+            umount -l "$dir"
+            out=$(strace -o "$TRACE" -e trace=openat "$LAUNCHER" "$XAR")
+            case "$out" in *NEW_MOUNT=1*) ;; *) echo "no new mount: $out"; exit 1;; esac
+            if grep -q /proc/self/mountinfo "$TRACE"; then echo "the runtime started: Main mounted"; exit 1; fi
+            server "$dir"
+            umount -l "$dir"
+            echo "$dir"
+            """;
+        var env = s.Environment();
+        env["CONF"] = s["fuse.conf"];
+        env["LAUNCHER"] = LauncherBinary.Path;
+        env["XAR"] = relativePath;
+        env["XAR_MOUNT_TIMEOUT"] = timeout;
+        env["XAR_MOUNT_SEED"] = seed;
+        env["TRACE"] = s["strace.log"];
+        var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script])
+        {
+            Environment = env,
+            WorkingDirectory = s.Work,
+        });
+        LaunchAssert.Succeeded(r);
+        var lines = r.StandardOutput.TrimEnd('\n').Split('\n');
+        Assert.Equal(3, lines.Length); // Main's server, the fast start's, the mount directory
+        string mountDir = lines[2];
+        Assert.Equal(lines[0], lines[1]);
+        string expectedTimeout = timeout is null ? "870" : timeout is "5" ? "5" : "0";
+        string allowRoot = fuseConf.Split('\n').Any(l => l.Trim() == "user_allow_other") ? "--allow-root " : "";
+        Assert.Equal($"xarexec --fuse-serve --image-fd 3 --ready-fd 4 --offset 4096 --timeout {expectedTimeout} {allowRoot}-- {mountDir} ", lines[1]);
         Assert.Equal(seed == "build-42", mountDir.Contains("-seed-build-42-ns-"));
     }
 

@@ -2,7 +2,10 @@ using Xar.Tests;
 
 namespace Xar.Launcher.Tests;
 
-/// <summary>The three ways a XAR runs: mounted by squashfuse, extracted because XAR_EXTRACT=1, extracted because squashfuse is not on PATH.</summary>
+/// <summary>
+/// The three ways a XAR runs: mounted (by the built-in FUSE server), extracted because XAR_EXTRACT=1, extracted
+/// because FUSE cannot serve (XAR_FUSE=squashfuse, and squashfuse is not on PATH).
+/// </summary>
 public enum LaunchMode
 {
     Mount,
@@ -27,7 +30,10 @@ internal static class LaunchModes
     {
         var env = s.Environment(extract: mode == LaunchMode.ForcedExtract);
         if (mode == LaunchMode.NoSquashfuse)
+        {
+            env["XAR_FUSE"] = "squashfuse";
             env["PATH"] = ToolsWithoutSquashfuse(s);
+        }
         return env;
     }
 

@@ -4,7 +4,7 @@ using Xar.Tests;
 
 namespace Xar.Launcher.Tests;
 
-/// <summary>Runs through squashfuse: the launcher's main path.</summary>
+/// <summary>Runs through a mount: the launcher's main path (the built-in FUSE server; squashfuse with XAR_FUSE=squashfuse).</summary>
 public class MountPathTests
 {
     private static void Require()
@@ -48,23 +48,29 @@ public class MountPathTests
         Assert.Single(s.Mounts());
     }
 
-    [SkippableFact]
-    public void KilledSquashfuseIsRecoveredByTheNextLaunch()
+    /// <summary>XAR_FUSE for a server: the built-in one by default, squashfuse when asked.</summary>
+    private static Dictionary<string, string?> Server(string server) => new() { ["XAR_FUSE"] = server == "xar" ? null : server };
+
+    [SkippableTheory]
+    [InlineData("xar")]
+    [InlineData("squashfuse")]
+    public void AKilledServerIsRecoveredByTheNextLaunch(string server)
     {
         Require();
         using var s = new LauncherSandbox();
         string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        LaunchAssert.Succeeded(s.Run(xar, []));
+        LaunchAssert.Succeeded(s.Run(xar, [], Server(server)));
         string mount = Assert.Single(s.Mounts());
-        int pid = FindSquashfuse(mount);
+        int pid = FindServer(mount, server);
         Process.GetProcessById(pid).Kill();
         Process.GetProcessById(pid).WaitForExit(10_000);
         Assert.Throws<IOException>(() => Directory.GetFiles(mount)); // ENOTCONN: the mount is broken now
-        var r = s.Run(xar, ["again"]);
+        var r = s.Run(xar, ["again"], Server(server));
         LaunchAssert.Succeeded(r);
         Assert.StartsWith("[again]\n", r.StandardOutput);
         Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
         Assert.Equal(mount, Assert.Single(s.Mounts()));
+        Assert.Equal(server == "xar" ? "fuse.xar" : "fuse.squashfuse_ll", FileSystemType(mount));
     }
 
     [SkippableFact]
@@ -73,12 +79,80 @@ public class MountPathTests
         Require();
         using var s = new LauncherSandbox();
         string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        LaunchAssert.Succeeded(s.Run(xar, []));
+        LaunchAssert.Succeeded(s.Run(xar, [], Server("squashfuse")));
         string mount = Assert.Single(s.Mounts());
-        var argv = File.ReadAllText($"/proc/{FindSquashfuse(mount)}/cmdline").Split('\0');
+        var argv = File.ReadAllText($"/proc/{FindServer(mount, "squashfuse")}/cmdline").Split('\0');
         string expected = "offset=4096,timeout=870" + (FuseConfAllowsOther() ? ",allow_root" : "");
         Assert.Equal(expected, argv[Array.IndexOf(argv, "-o") + 1]);
     }
+
+    [SkippableFact]
+    public void TheBuiltInServerGetsTheImageTheOffsetAndTheIdleTimeout()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        LaunchAssert.Succeeded(s.Run(xar, []));
+        string mount = Assert.Single(s.Mounts());
+        int pid = FindServer(mount, "xar");
+        var argv = File.ReadAllText($"/proc/{pid}/cmdline").TrimEnd('\0').Split('\0');
+        string[] expected = ["xarexec", "--fuse-serve", "--image-fd", "3", "--ready-fd", "4", "--offset", "4096", "--timeout", "870",
+            .. FuseConfAllowsOther() ? ["--allow-root"] : Array.Empty<string>(), "--", mount];
+        Assert.Equal(expected, argv);
+        // It reads the very file the launcher opened (by descriptor 3, not by name), and /proc/mounts shows it.
+        Assert.Equal(xar, new FileInfo($"/proc/{pid}/fd/3").LinkTarget);
+        Assert.Equal(xar, MountSource(mount));
+        Assert.Equal("fuse.xar", FileSystemType(mount));
+    }
+
+    [SkippableFact]
+    public void TheBuiltInServerIsNoChildOfTheProgramAndHoldsNothingOfIt()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        // The program lists its own children, and the launcher's descriptors it inherited.
+        string tree = s["tree"];
+        Directory.CreateDirectory(tree);
+        TestXar.WriteExecutable(Path.Combine(tree, "run.sh"),
+            "#!/bin/sh\nfor p in /proc/[0-9]*; do [ \"$(cut -d' ' -f4 $p/stat 2>/dev/null)\" = $$ ] && echo child $(tr '\\0' ' ' < $p/cmdline); done\necho done\n");
+        string xar = TestXar.Build(tree, s["app.xar"], execTarget: "run.sh");
+        var r = s.Run(xar, []);
+        LaunchAssert.Succeeded(r);
+        Assert.DoesNotContain("--fuse-serve", r.StandardOutput);
+        Assert.EndsWith("done\n", r.StandardOutput);
+        string mount = Assert.Single(s.Mounts());
+        int pid = FindServer(mount, "xar");
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        Assert.Equal(pid.ToString(), fields[3]); // its own session (field 6 of stat)
+        // stdio on /dev/null, the image, /dev/fuse, and what the runtime opens itself: nothing of the launcher's.
+        foreach (string fd in Directory.GetFiles($"/proc/{pid}/fd"))
+        {
+            string? target = new FileInfo(fd).LinkTarget;
+            Assert.False(target is not null && target.StartsWith("pipe:", StringComparison.Ordinal) && Path.GetFileName(fd) is "4",
+                $"the ready pipe is still open in the server: {fd} -> {target}");
+        }
+        foreach (int fd in new[] { 0, 1, 2 })
+            Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget);
+    }
+
+    [SkippableFact]
+    public void AnUnknownFuseServerIsRefusedBeforeAnythingIsMounted()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var r = s.Run(xar, [], Server("fuse2"));
+        Assert.Equal("XAR_FUSE=\"fuse2\" is not one of: xar (the built-in server, the default), squashfuse", LaunchAssert.OneLineFailure(r, xar));
+        Assert.Empty(s.Mounts());
+    }
+
+    private static string? MountEntryField(string mountPoint, int field) =>
+        File.ReadAllLines("/proc/self/mounts").Select(l => l.Split(' ')).FirstOrDefault(f => f.Length > 2 && f[1] == mountPoint)?[field];
+
+    private static string? FileSystemType(string mountPoint) => MountEntryField(mountPoint, 2);
+
+    private static string? MountSource(string mountPoint) => MountEntryField(mountPoint, 0);
 
     private static bool FuseConfAllowsOther() =>
         File.Exists("/etc/fuse.conf") && File.ReadAllLines("/etc/fuse.conf").Any(l => l.Trim() == "user_allow_other");
@@ -101,11 +175,11 @@ public class MountPathTests
     }
 
     /// <summary>
-    /// The squashfuse process serving <paramref name="mountPoint"/> (its command line names it).
-    /// Looked for again for a few seconds: once in CI, and once in about 400 runs here, a shell's
-    /// pgrep found no squashfuse_ll for a mount that had just been made (cause not found).
+    /// The process serving <paramref name="mountPoint"/> (its command line names it): squashfuse_ll, or
+    /// the built-in server (xarexec --fuse-serve). Looked for again for a few seconds: once in CI, and
+    /// once in about 400 runs here, a shell's pgrep found no squashfuse_ll for a mount that had just been made (cause not found).
     /// </summary>
-    private static int FindSquashfuse(string mountPoint)
+    private static int FindServer(string mountPoint, string server)
     {
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (true)
@@ -117,7 +191,8 @@ public class MountPathTests
                 try
                 {
                     var argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
-                    if (argv.Length > 1 && argv[0].EndsWith("squashfuse_ll", StringComparison.Ordinal) && argv.Contains(mountPoint))
+                    bool isServer = server == "xar" ? argv.Length > 1 && argv[1] == "--fuse-serve" : argv[0].EndsWith("squashfuse_ll", StringComparison.Ordinal);
+                    if (isServer && argv.Contains(mountPoint))
                         return pid;
                 }
                 catch (IOException)
@@ -125,7 +200,7 @@ public class MountPathTests
                 }
             }
             if (DateTime.UtcNow > deadline)
-                throw new Xunit.Sdk.XunitException("no squashfuse_ll process for " + mountPoint);
+                throw new Xunit.Sdk.XunitException($"no {server} server process for {mountPoint}");
             Thread.Sleep(50);
         }
     }

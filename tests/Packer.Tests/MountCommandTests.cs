@@ -34,13 +34,16 @@ public class MountCommandTests
     }
 
     [SkippableFact]
-    public void MountWithoutSquashfuseFailsWithTheReason()
+    public void MountWithSquashfuseAbsentFailsWithTheReason()
     {
         TestEnv.RequireTool("mksquashfs");
         using var s = new LauncherSandbox();
         string xar = TestXar.Build(s.AppTree, s["app.xar"]);
         var env = s.Environment();
-        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["mount", xar]) { Environment = new Dictionary<string, string?>(env) { ["PATH"] = "/nonexistent" } });
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["mount", xar])
+        {
+            Environment = new Dictionary<string, string?>(env) { ["PATH"] = "/nonexistent", ["XAR_FUSE"] = "squashfuse" },
+        });
         Assert.Equal(1, r.ExitCode);
         Assert.Equal($"xar: {xar}: cannot mount: neither squashfuse_ll nor squashfuse is on PATH (xar extract unpacks it instead)\n", r.StandardError);
         Assert.Empty(s.Mounts());

@@ -2,7 +2,7 @@ using Xar.Tests;
 
 namespace Xar.Packer.Tests;
 
-/// <summary>`xar unmount FILE|DIR`: only XAR (squashfuse) mounts.</summary>
+/// <summary>`xar unmount FILE|DIR`: only XAR (FUSE) mounts.</summary>
 [Collection(SandboxedXarCollection.Name)]
 public class UnmountCommandTests
 {
@@ -22,6 +22,6 @@ public class UnmountCommandTests
         using var s = new LauncherSandbox();
         var r = SandboxedXar.Run(s, null, "unmount", "/proc");
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal("xar: /proc: /proc is a proc mount, not a XAR (squashfuse) mount\n", r.StandardError);
+        Assert.Equal("xar: /proc: /proc is a proc mount, not a XAR (FUSE) mount\n", r.StandardError);
     }
 }

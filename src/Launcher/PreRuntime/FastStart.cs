@@ -1,5 +1,6 @@
 using System.Runtime;
 using Xar.Posix;
+using Xar.Runtime.Fuse;
 using Xar.Runtime.Launching;
 
 namespace Xar.Launcher.PreRuntime;
@@ -20,7 +21,10 @@ internal static unsafe class FastStart
         if (argc < 2 || argv == null || envp == null || argv[1] == null)
             return;
         if (argv[1][0] == '-' && argv[1][1] != 0)
+        {
+            FuseDaemon.DetachBeforeRuntime(argc, argv); // the FUSE server's mode: detach while it is cheap
             return; // an option: Main parses those
+        }
         var env = new ProcessEnvironment(envp);
         if (!env.Get("XAREXEC_MOUNT_DID_NOT_APPEAR"u8).IsNull)
         {

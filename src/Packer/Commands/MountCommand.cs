@@ -11,7 +11,7 @@ public static class MountCommand
     public static Command Create()
     {
         var file = new Argument<string>("FILE") { Description = "the XAR file to mount" };
-        var command = new Command("mount", "Mount a XAR file with squashfuse where running it would, and print the directory.") { file };
+        var command = new Command("mount", "Mount a XAR file where running it would (its own FUSE server; XAR_FUSE=squashfuse for squashfuse), and print the directory.") { file };
         command.SetAction(parse =>
         {
             string path = parse.GetValue(file)!;

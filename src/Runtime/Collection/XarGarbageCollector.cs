@@ -32,7 +32,7 @@ public static class XarGarbageCollector
         string userDirName = "uid-" + GetEuid();
         foreach (var mount in MountTable.Read())
         {
-            if (!mount.IsSquashFuse)
+            if (!mount.IsXarMount)
                 continue;
             string name = Path.GetFileName(mount.MountPoint);
             string? parent = Path.GetDirectoryName(mount.MountPoint);

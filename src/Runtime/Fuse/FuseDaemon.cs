@@ -27,15 +27,17 @@ namespace Xar.Runtime.Fuse;
 /// <item><c>--threads N</c>, <c>--cache-mib N</c>: serving threads (default: cores, at least 2) and decoded-block cache (default 16).</item>
 /// </list>
 ///
-/// Without <c>--foreground</c> (what the launcher runs) the process starts the server as a detached
-/// daemon (its own session, stdio on /dev/null, the image on descriptor 3, nothing else inherited,
-/// not a child of the launcher), waits until the mount serves, and exits: status 0 when it does;
-/// otherwise 1 (2: bad arguments) with the cause as one line on stderr. Like squashfuse, which
-/// forks into the background once mounted.
+/// Without <c>--foreground</c> (what the launcher runs) the process detaches and serves: xarexec's
+/// pre-runtime step forks and the parent exits at once (<see cref="DetachBeforeRuntime"/>), so the server
+/// is in its own session and no child of the launcher or of the program it execs; where that step did
+/// not run (the xar executable), it starts a <c>--foreground</c> copy of itself in a new session (stdio
+/// on /dev/null, the image on descriptor 3, nothing else inherited) and exits once that one is ready.
+/// Either way the answer is one line on <c>--ready-fd</c> as below; without a ready descriptor, exit
+/// status 0 when mounted, else 1 (2: bad arguments) with the cause as one line on stderr.
 ///
 /// <c>--foreground</c> is the daemon itself: it mounts (as root with mount(2), otherwise through
-/// fusermount3), answers the kernel's INIT, writes one line to <c>--ready-fd</c> (<c>ok</c>, or
-/// <c>error: CAUSE</c> and exit 1), closes it, and serves until the file system is unmounted: by its
+/// fusermount3), writes one line to <c>--ready-fd</c> (<c>ok</c> once mounted: the kernel holds requests
+/// until the INIT that follows is answered; or <c>error: CAUSE</c> and exit 1), closes it, and serves until the file system is unmounted: by its
 /// idle timeout, <c>fusermount3 -u</c>, <c>umount</c>, or SIGTERM/SIGINT/SIGHUP (which unmount
 /// first, lazily if the mount is in use); then exits 0. It names itself <c>xarexec-fuse</c>.
 /// </summary>
@@ -174,18 +176,73 @@ public static unsafe class FuseDaemon
             WriteAll(2, $"xarexec {Flag}: {usage}\n");
             return 2;
         }
-        if (arguments.Foreground)
+        // A session leader here means the pre-runtime step detached this process already (DetachBeforeRuntime).
+        if (arguments.Foreground || GetSid(0) == Environment.ProcessId)
             return Serve(arguments);
+        var ready = new Readiness(arguments.ReadyFd);
         try
         {
-            FuseServerProcess.StartDaemon(arguments);
+            FuseServerProcess.StartDaemon(arguments with { ReadyFd = -1 });
+            ready.Succeed();
             return 0;
         }
         catch (FuseUnavailableException e)
         {
-            WriteAll(2, e.Message.ReplaceLineEndings(" ") + "\n");
-            return 1;
+            return ready.Fail(e.Message);
         }
+    }
+
+    /// <summary>
+    /// The detaching, where it is cheap: called before the .NET runtime starts (xarexec's DT_INIT, one thread, so
+    /// fork is safe), for <c>--fuse-serve</c> without <c>--foreground</c>. The parent exits at once, so the launcher
+    /// waiting for it goes on; the child, in a session of its own, is no child of the launcher (nor of the program
+    /// that replaces it), and serves as <c>--foreground</c> would. Without this step Main detaches by starting a
+    /// <c>--foreground</c> copy of itself and relaying its answer, which costs a second start of the runtime.
+    /// </summary>
+    public static void DetachBeforeRuntime(int argc, byte** argv)
+    {
+        if (argc < 2 || !IsArgument(argv[1], "--fuse-serve"u8))
+            return;
+        bool answersOnReadyFd = false;
+        for (int i = 2; i < argc && argv[i] != null; i++)
+        {
+            if (IsArgument(argv[i], "--"u8))
+                break;
+            if (IsArgument(argv[i], "--foreground"u8))
+                return;
+            answersOnReadyFd |= IsArgument(argv[i], "--ready-fd"u8);
+        }
+        if (!answersOnReadyFd)
+            return; // its answer is its exit status: Main detaches
+        int pid = Xar.Posix.RawLibC.Fork();
+        if (pid > 0)
+            Xar.Posix.RawLibC.Exit(0);
+        if (pid < 0)
+            return; // Main detaches the slow way
+        Xar.Posix.RawLibC.SetSid();
+        // Nothing of whoever started it: no terminal, no pipe they wait on (the answer goes to the ready descriptor).
+        int devNull;
+        fixed (byte* path = "/dev/null\0"u8)
+            devNull = Xar.Posix.RawLibC.Open(path, O_RDWR, 0);
+        if (devNull >= 0)
+        {
+            for (int fd = 0; fd <= 2; fd++)
+                if (fd != devNull)
+                    Xar.Posix.RawLibC.Dup2(devNull, fd);
+            if (devNull > 2)
+                Xar.Posix.RawLibC.Close(devNull);
+        }
+    }
+
+    private static bool IsArgument(byte* argument, ReadOnlySpan<byte> expected)
+    {
+        if (argument == null)
+            return false;
+        int i = 0;
+        for (; i < expected.Length; i++)
+            if (argument[i] != expected[i])
+                return false;
+        return argument[i] == 0;
     }
 
     /// <summary>Mounts, signals readiness, serves until unmounted; returns the exit status.</summary>
@@ -235,6 +292,9 @@ public static unsafe class FuseDaemon
             return ready.Fail(e.Message);
         }
         server.Start();
+        // Ready once mounted: the kernel holds every request on the mount until INIT is answered, so the
+        // launcher goes on (its exec waits for the file system, not for this answer) while the threads start.
+        ready.Succeed();
         try
         {
             if (!server.WaitUntilInitialized(InitWait))
@@ -242,12 +302,12 @@ public static unsafe class FuseDaemon
             if (server.Failure is not null)
                 throw new FuseUnavailableException(server.Failure);
         }
-        catch (FuseUnavailableException e)
+        catch (FuseUnavailableException)
         {
+            // What waits on the mount gets ENOTCONN once the connection closes with this process.
             server.Unmount(lazy: true, out _);
-            return ready.Fail(e.Message);
+            return 1;
         }
-        ready.Succeed();
         server.RecordDevice();
 
         bool stopped = new FuseIdleTimer(server, TimeSpan.FromSeconds(arguments.TimeoutSeconds)).Run(stop);

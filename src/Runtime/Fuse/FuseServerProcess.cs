@@ -5,11 +5,11 @@ using static Xar.Posix.LibC;
 namespace Xar.Runtime.Fuse;
 
 /// <summary>
-/// Starts the FUSE server process (<see cref="FuseDaemon"/>). <see cref="Start"/> is what the
-/// launcher calls: it runs <c>xarexec --fuse-serve ...</c> with the image as descriptor 3 and waits
-/// for it to exit, as it waits for squashfuse; that process starts the daemon detached and exits
-/// once the mount serves (<see cref="StartDaemon"/>), so the daemon is never the launcher's child
-/// and the program the launcher execs inherits nothing of it.
+/// Starts the FUSE server process (<see cref="FuseDaemon"/>) from managed code. <see cref="Start"/> runs
+/// <c>xarexec --fuse-serve ...</c> with the image as descriptor 3 and a pipe as descriptor 4, as the launch
+/// core does (Launching/FuseServerLaunch, which allocation-free code needs); the server detaches (never a child
+/// of the caller) and answers one line there. <see cref="StartDaemon"/> is how a server process detaches
+/// where the pre-runtime step could not.
 /// </summary>
 public static unsafe class FuseServerProcess
 {
@@ -32,39 +32,28 @@ public static unsafe class FuseServerProcess
         ArgumentNullException.ThrowIfNull(image);
         var arguments = new FuseDaemon.Arguments
         {
-            ImageFd = ImageFd, Offset = offset, MountPoint = Path.GetFullPath(mountPoint), TimeoutSeconds = timeoutSeconds,
+            ImageFd = ImageFd, ReadyFd = ReadyFd, Offset = offset, MountPoint = Path.GetFullPath(mountPoint), TimeoutSeconds = timeoutSeconds,
             Access = access, FsName = fsName,
         };
-        int* pipe = stackalloc int[2];
-        if (Pipe2(pipe, O_CLOEXEC) != 0)
-            throw new FuseUnavailableException($"cannot create a pipe: {Describe(LastError)}");
-        int errorRead = pipe[0], errorWrite = pipe[1];
-        int pid;
-        try
-        {
-            pid = Spawn(serverExecutable, arguments.ToArgv(), (int)image.DangerousGetHandle(), errorWrite, stderr: true, newSession: false);
-        }
-        catch
-        {
-            Close(errorRead);
-            throw;
-        }
-        finally
-        {
-            Close(errorWrite);
-        }
-        string errors = ReadAll(errorRead);
-        Close(errorRead);
+        // As the launch core does (Launching/FuseServerLaunch): the server detaches and answers one line on descriptor 4.
+        int pid = Spawn(serverExecutable, arguments.ToArgv(), (int)image.DangerousGetHandle(), newSession: false, out int readEnd);
+        string? line = ReadLine(readEnd, ReadyWait);
+        Close(readEnd);
+        if (line is null)
+            Kill(pid, SIGKILL);
         int status;
         while (WaitPid(pid, out status, 0) < 0)
             if (LastError != EINTR)
                 throw new FuseUnavailableException($"cannot wait for the FUSE server: {Describe(LastError)}");
-        if (status == 0)
+        if (line == "ok")
             return;
-        string cause = errors.Trim().Split('\n')[0].Trim();
+        if (line is null)
+            throw new FuseUnavailableException($"the FUSE server was not ready within {ReadyWait.TotalSeconds:0} s");
+        if (line.StartsWith("error: ", StringComparison.Ordinal))
+            throw new FuseUnavailableException(line[7..]);
         int signal = status & 0x7f;
-        throw new FuseUnavailableException(cause.Length > 0 ? cause
-            : signal != 0 ? $"the FUSE server was killed by signal {signal}" : $"the FUSE server exited with status {(status >> 8) & 0xff}");
+        throw new FuseUnavailableException(signal != 0 ? $"the FUSE server was killed by signal {signal}"
+            : $"the FUSE server exited with status {(status >> 8) & 0xff} before it was ready");
     }
 
     /// <summary>
@@ -76,25 +65,8 @@ public static unsafe class FuseServerProcess
     public static void StartDaemon(FuseDaemon.Arguments arguments)
     {
         string executable = Environment.ProcessPath ?? throw new FuseUnavailableException("cannot tell this program's path");
-        int* pipe = stackalloc int[2];
-        if (Pipe2(pipe, O_CLOEXEC) != 0)
-            throw new FuseUnavailableException($"cannot create a pipe: {Describe(LastError)}");
-        int readEnd = pipe[0], writeEnd = pipe[1];
         var daemon = arguments with { ImageFd = ImageFd, ReadyFd = ReadyFd, Foreground = true };
-        int pid;
-        try
-        {
-            pid = Spawn(executable, daemon.ToArgv(), arguments.ImageFd, writeEnd, stderr: false, newSession: true);
-        }
-        catch
-        {
-            Close(readEnd);
-            throw;
-        }
-        finally
-        {
-            Close(writeEnd);
-        }
+        int pid = Spawn(executable, daemon.ToArgv(), arguments.ImageFd, newSession: true, out int readEnd);
         string? line = ReadLine(readEnd, ReadyWait);
         Close(readEnd);
         if (line == "ok")
@@ -109,18 +81,24 @@ public static unsafe class FuseServerProcess
     }
 
     /// <summary>
-    /// posix_spawn with stdin/stdout on /dev/null, <paramref name="imageFd"/> as descriptor 3 and
-    /// <paramref name="pipeFd"/> as stderr (<paramref name="stderr"/>) or as descriptor 4 (stderr on
-    /// /dev/null then), nothing else inherited, signals at their defaults.
+    /// posix_spawn with stdio on /dev/null, <paramref name="imageFd"/> as descriptor 3 and the write end of a
+    /// new pipe as descriptor 4 (its read end returned in <paramref name="readEnd"/>), nothing else inherited,
+    /// signals at their defaults.
     /// </summary>
-    private static int Spawn(string executable, string[] arguments, int imageFd, int pipeFd, bool stderr, bool newSession)
+    private static int Spawn(string executable, string[] arguments, int imageFd, bool newSession, out int readEnd)
     {
+        int* fds = stackalloc int[2];
+        if (Pipe2(fds, O_CLOEXEC) != 0)
+            throw new FuseUnavailableException($"cannot create a pipe: {Describe(LastError)}");
+        readEnd = fds[0];
         // Move both sources above the targets, so that no dup2 can overwrite the other's source.
         int image = Fcntl(imageFd, F_DUPFD_CLOEXEC, 10);
-        int pipe = Fcntl(pipeFd, F_DUPFD_CLOEXEC, 10);
+        int pipe = Fcntl(fds[1], F_DUPFD_CLOEXEC, 10);
+        Close(fds[1]);
         byte* actions = stackalloc byte[512];
         byte* attributes = stackalloc byte[1024];
         byte* signals = stackalloc byte[256];
+        bool started = false;
         try
         {
             if (image < 0 || pipe < 0)
@@ -129,17 +107,10 @@ public static unsafe class FuseServerProcess
             FileActionsInit(actions);
             FileActionsAddOpen(actions, 0, "/dev/null", O_RDONLY, 0);
             FileActionsAddOpen(actions, 1, "/dev/null", O_WRONLY, 0);
-            if (stderr)
-            {
-                FileActionsAddDup2(actions, pipe, 2);
-            }
-            else
-            {
-                FileActionsAddOpen(actions, 2, "/dev/null", O_WRONLY, 0);
-                FileActionsAddDup2(actions, pipe, ReadyFd);
-            }
+            FileActionsAddOpen(actions, 2, "/dev/null", O_WRONLY, 0);
+            FileActionsAddDup2(actions, pipe, ReadyFd);
             FileActionsAddDup2(actions, image, ImageFd);
-            FileActionsAddCloseFrom(actions, stderr ? ImageFd + 1 : ReadyFd + 1);
+            FileActionsAddCloseFrom(actions, ReadyFd + 1);
             SpawnAttrInit(attributes);
             SigFillSet(signals);
             SpawnAttrSetSigDefault(attributes, signals);
@@ -151,6 +122,7 @@ public static unsafe class FuseServerProcess
             SpawnAttrDestroy(attributes);
             if (error != 0)
                 throw new FuseUnavailableException($"cannot run {executable}: {Describe(error)}");
+            started = true;
             return pid;
         }
         finally
@@ -159,6 +131,8 @@ public static unsafe class FuseServerProcess
                 Close(image);
             if (pipe >= 0)
                 Close(pipe);
+            if (!started)
+                Close(readEnd);
         }
     }
 
@@ -188,22 +162,5 @@ public static unsafe class FuseServerProcess
                 return Encoding.UTF8.GetString(buffer, newline);
         }
         return Encoding.UTF8.GetString(buffer, total).Trim();
-    }
-
-    private static string ReadAll(int fd)
-    {
-        const int Capacity = 4096;
-        byte* buffer = stackalloc byte[Capacity];
-        int total = 0;
-        while (total < Capacity)
-        {
-            nint n = Read(fd, buffer + total, Capacity - total);
-            if (n < 0 && LastError == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            total += (int)n;
-        }
-        return Encoding.UTF8.GetString(buffer, total);
     }
 }

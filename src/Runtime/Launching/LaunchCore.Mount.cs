@@ -166,7 +166,9 @@ public static unsafe partial class LaunchCore
                 Close(lockFd);
                 return FuseUnavailability.None;
             }
-            var reason = SquashFuse.Mount(launch.Env, outcome.XarFd, launch.Offset, launch.TimeoutSeconds, userFd, name, mountPath, ref outcome);
+            var reason = launch.SquashFuse
+                ? SquashFuse.Mount(launch.Env, outcome.XarFd, launch.Offset, launch.TimeoutSeconds, userFd, name, mountPath, ref outcome)
+                : FuseServerLaunch.Mount(launch.Env, outcome.XarFd, launch.Offset, launch.TimeoutSeconds, userFd, name, mountPath, ref outcome);
             if (reason != FuseUnavailability.None || outcome.Problem != LaunchProblem.None)
             {
                 Close(lockFd);

@@ -70,6 +70,14 @@ public static unsafe partial class LaunchCore
             LaunchFailure.Copy(env.Get("XAR_MOUNT_TIMEOUT"u8), outcome.DetailPointer());
             return;
         }
+        var fuseChoice = env.Get("XAR_FUSE"u8);
+        bool squashFuse = fuseChoice.SequenceEqual("squashfuse"u8);
+        if (!fuseChoice.IsNull && !fuseChoice.IsEmpty && !squashFuse && !fuseChoice.SequenceEqual("xar"u8))
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.FuseServer, LaunchProblem.UnknownValue, 0, null);
+            LaunchFailure.Copy(fuseChoice, outcome.DetailPointer());
+            return;
+        }
         var uuid = new NativeText(header.Uuid);
         bool forced = env.Is("XAR_EXTRACT"u8, "1"u8);
         if (mode == LaunchMode.Locate)
@@ -86,6 +94,7 @@ public static unsafe partial class LaunchCore
             // Absent fields are default spans (IsNull); a present empty one points into the header buffer.
             Exec = new NativeText(header.Exec),
             ExecArgs = new NativeText(header.ExecArgs),
+            SquashFuse = squashFuse,
         };
         var reason = forced ? FuseUnavailability.Forced : skipFuse;
         if (reason == FuseUnavailability.None)
@@ -116,6 +125,8 @@ public static unsafe partial class LaunchCore
         public readonly LaunchMode Mode = mode;
         /// <summary>XAR_EXEC and XAR_EXEC_ARGS; IsNull when the header has none.</summary>
         public NativeText Exec, ExecArgs;
+        /// <summary>XAR_FUSE=squashfuse: mount with squashfuse_ll/squashfuse rather than the built-in server.</summary>
+        public bool SquashFuse;
     }
 
     /// <summary>XAREXEC_TARGET must name a path inside the image: not empty, relative, no ".." component.</summary>

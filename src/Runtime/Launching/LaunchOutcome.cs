@@ -39,6 +39,8 @@ public enum LaunchSubject : byte
     Header,
     Target,
     MountTimeout,
+    /// <summary>XAR_FUSE, which names the FUSE server to mount with.</summary>
+    FuseServer,
     MountRoot,
     UserDirectory,
     LockFile,
@@ -78,6 +80,8 @@ public enum LaunchProblem : byte
     TargetNotRelative,
     TargetNotInImage,
     NotANumber,
+    /// <summary>A setting whose value is none of those it may take (<see cref="LaunchOutcome.Detail"/> holds it).</summary>
+    UnknownValue,
     TooLong,
     /// <summary>No cache directory where programs may run (each candidate was unusable or noexec).</summary>
     NoneUsable,
@@ -94,6 +98,11 @@ public enum FuseUnavailability : byte
     /// <summary>The helper failed: <see cref="LaunchOutcome.HelperStatus"/>, its output in <see cref="LaunchOutcome.Detail"/>.</summary>
     HelperFailed,
     MountDidNotAppear,
+    /// <summary>
+    /// The built-in FUSE server did not mount: its cause in <see cref="LaunchOutcome.Detail"/>; else it could not be started
+    /// (<see cref="LaunchOutcome.HelperStatus"/> int.MinValue, <see cref="LaunchOutcome.Errno"/>), or ended with that status unasked.
+    /// </summary>
+    ServerFailed,
     /// <summary>The user's directory under the mount root is not usable (<see cref="LaunchOutcome.Problem"/>, <see cref="LaunchOutcome.Subject"/> hold why).</summary>
     UserDirectoryUnusable,
 }

@@ -27,12 +27,14 @@ public static unsafe class XarLauncher
     /// </summary>
     public static string Launch(byte[] xarPath, IReadOnlyList<byte[]> args, LaunchMode mode, Action<string> notice)
     {
-        var skip = TakeMountDidNotAppear();
+        var skip = TakeMountDidNotAppear(out string? silentServer);
         using var pinned = new PinnedArguments(xarPath, args);
         for (int attempt = 0; ; attempt++)
         {
             LaunchOutcome outcome = default;
             LaunchCore.Run(pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome);
+            if (silentServer is not null && outcome.FuseReason == FuseUnavailability.MountDidNotAppear && outcome.Detail[0] == 0)
+                CopyAscii(silentServer, outcome.DetailPointer());
             try
             {
                 switch (outcome.Status)
@@ -63,14 +65,23 @@ public static unsafe class XarLauncher
     }
 
     /// <summary>The variable the pre-runtime entry may have set for this very process (else ignored); removed either way.</summary>
-    private static FuseUnavailability TakeMountDidNotAppear()
+    private static FuseUnavailability TakeMountDidNotAppear(out string? server)
     {
+        server = null;
         string? value = Environment.GetEnvironmentVariable(MountDidNotAppearVariable);
         if (value is null)
             return FuseUnavailability.None;
         LibC.UnsetEnv(MountDidNotAppearVariable);
         string pid = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return value == "squashfuse_ll " + pid || value == "squashfuse " + pid ? FuseUnavailability.MountDidNotAppear : FuseUnavailability.None;
+        foreach (string name in (ReadOnlySpan<string>)["squashfuse_ll", "squashfuse", "xar"])
+        {
+            if (value == name + " " + pid)
+            {
+                server = name;
+                return FuseUnavailability.MountDidNotAppear;
+            }
+        }
+        return FuseUnavailability.None;
     }
 
     /// <summary>
@@ -149,10 +160,30 @@ public static unsafe class XarLauncher
             FuseUnavailability.NoMountRoot => "no mount root: neither /mnt/xarfuse nor /dev/shm is a directory with mode 1777 (try: mkdir -m 1777 /mnt/xarfuse)",
             FuseUnavailability.NoHelper => "neither squashfuse_ll nor squashfuse is on PATH",
             FuseUnavailability.HelperFailed => HelperFailure(ref o, detail),
+            FuseUnavailability.MountDidNotAppear when detail == "xar" => $"the FUSE server did not answer within {SquashFuse.MountWaitSeconds} s",
             FuseUnavailability.MountDidNotAppear => $"the {(detail.Length > 0 ? detail : "squashfuse_ll")} mount did not appear within {SquashFuse.MountWaitSeconds} s",
+            FuseUnavailability.ServerFailed => ServerFailure(ref o, detail),
             FuseUnavailability.UserDirectoryUnusable => "cannot mount: " + Describe(ref o),
             _ => "FUSE cannot serve",
         };
+    }
+
+    private static void CopyAscii(string text, byte* target)
+    {
+        int n = Math.Min(text.Length, LaunchOutcome.PathCapacity - 1);
+        for (int i = 0; i < n; i++)
+            target[i] = (byte)text[i];
+        target[n] = 0;
+    }
+
+    private static string ServerFailure(ref LaunchOutcome o, string detail)
+    {
+        if (o.HelperStatus == int.MinValue)
+            return $"cannot start the FUSE server: {LibC.Describe(o.Errno)}";
+        if (detail.Length > 0)
+            return "the FUSE server cannot mount: " + detail;
+        return o.HelperStatus < 0 ? $"the FUSE server was killed by signal {-o.HelperStatus}"
+            : $"the FUSE server exited with status {o.HelperStatus} before it was ready";
     }
 
     private static string HelperFailure(ref LaunchOutcome o, string detail)
@@ -200,6 +231,8 @@ public static unsafe class XarLauncher
                 return $"XAREXEC_TARGET {detail} is a directory, not a program";
             case (LaunchSubject.Target, _):
                 return $"cannot open {path}: {errno}";
+            case (LaunchSubject.FuseServer, _):
+                return $"XAR_FUSE=\"{detail}\" is not one of: xar (the built-in server, the default), squashfuse";
             case (LaunchSubject.MountTimeout, _):
                 return $"XAR_MOUNT_TIMEOUT=\"{detail.Trim()}\" is not a number of seconds";
             case (LaunchSubject.MountRoot, LaunchProblem.Missing) when o.FuseReason == FuseUnavailability.NoMountRoot:

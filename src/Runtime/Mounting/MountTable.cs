@@ -5,8 +5,8 @@ namespace Xar.Runtime;
 /// <summary>One line of /proc/self/mounts: where, what file system type, from which source.</summary>
 public readonly record struct MountEntry(string Source, string MountPoint, string FileSystemType)
 {
-    /// <summary>squashfuse_ll or squashfuse (the types XAR mounts have).</summary>
-    public bool IsSquashFuse => FileSystemType is "fuse.squashfuse_ll" or "fuse.squashfuse";
+    /// <summary>The built-in server's type, squashfuse_ll's or squashfuse's: the types XAR mounts have.</summary>
+    public bool IsXarMount => FileSystemType is "fuse.xar" or "fuse.squashfuse_ll" or "fuse.squashfuse";
 }
 
 /// <summary>The mounts of this mount namespace.</summary>

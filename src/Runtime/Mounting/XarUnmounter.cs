@@ -27,7 +27,7 @@ public static class XarUnmounter
                 throw new XarLaunchException($"{mountPath} is not mounted");
         }
         if (!entry.Value.FileSystemType.StartsWith("fuse", StringComparison.Ordinal))
-            throw new XarLaunchException($"{mountPath} is a {entry.Value.FileSystemType} mount, not a XAR (squashfuse) mount");
+            throw new XarLaunchException($"{mountPath} is a {entry.Value.FileSystemType} mount, not a XAR (FUSE) mount");
         string lockPath = Path.GetDirectoryName(mountPath) + "/" + XarMountLayout.LockFilePrefix + Path.GetFileName(mountPath);
         XarLockFile? lockFile = PosixPath.TryLstat(lockPath) is null ? null : XarLockFile.Acquire(lockPath, exclusive: true);
         try

@@ -1,0 +1,201 @@
+using Xar.Posix;
+using static Xar.Posix.RawLibC;
+
+namespace Xar.Runtime.Launching;
+
+/// <summary>
+/// Mounting with the built-in FUSE server (<see cref="Fuse.FuseDaemon"/>, the launcher's default): this very
+/// executable again, <c>PROGRAM --fuse-serve --image-fd 3 --ready-fd 4 --offset N --timeout T [--allow-root] -- MOUNTPOINT</c>,
+/// the XAR handed over as descriptor 3 (the image whose header was read) and a pipe as descriptor 4. The server
+/// detaches (it is never the program's child) and writes one line there: <c>ok</c> once the mount serves, or
+/// <c>error: CAUSE</c>. Allocation-free: it runs before the .NET runtime starts, too.
+/// </summary>
+public static unsafe class FuseServerLaunch
+{
+    /// <summary>What <see cref="LaunchOutcome.Detail"/> holds when the server gave no answer in time.</summary>
+    public static ReadOnlySpan<byte> ServerName => "xar"u8;
+
+    public static FuseUnavailability Mount(ProcessEnvironment env, int xarFd, long offset, long timeoutSeconds, int userFd, byte* name, byte* mountPath, ref LaunchOutcome outcome)
+    {
+        byte* optionsBuffer = stackalloc byte[3 * 24];
+        var offsetText = new PathBuilder(optionsBuffer, 24);
+        offsetText.AppendDecimal((ulong)offset);
+        var timeoutText = new PathBuilder(optionsBuffer + 24, 24);
+        timeoutText.AppendDecimal((ulong)(timeoutSeconds > int.MaxValue ? int.MaxValue : timeoutSeconds));
+
+        int* pipe = stackalloc int[2];
+        if (Pipe2(pipe, LibC.O_CLOEXEC) != 0)
+        {
+            outcome.HelperStatus = int.MinValue;
+            outcome.Errno = Errno;
+            return FuseUnavailability.ServerFailed;
+        }
+        int pid = 0;
+        int error;
+        byte** argv = stackalloc byte*[16];
+        fixed (byte* self = "/proc/self/exe\0"u8)
+        fixed (byte* program = "xarexec\0"u8)
+        fixed (byte* serve = "--fuse-serve\0"u8)
+        fixed (byte* imageFdOption = "--image-fd\0"u8)
+        fixed (byte* three = "3\0"u8)
+        fixed (byte* readyFdOption = "--ready-fd\0"u8)
+        fixed (byte* four = "4\0"u8)
+        fixed (byte* offsetOption = "--offset\0"u8)
+        fixed (byte* timeoutOption = "--timeout\0"u8)
+        fixed (byte* allowRoot = "--allow-root\0"u8)
+        fixed (byte* endOfOptions = "--\0"u8)
+        fixed (byte* devNull = "/dev/null\0"u8)
+        {
+            int n = 0;
+            argv[n++] = program;
+            argv[n++] = serve;
+            argv[n++] = imageFdOption;
+            argv[n++] = three;
+            argv[n++] = readyFdOption;
+            argv[n++] = four;
+            argv[n++] = offsetOption;
+            argv[n++] = offsetText.CString;
+            argv[n++] = timeoutOption;
+            argv[n++] = timeoutText.CString;
+            if (SquashFuse.FuseConfAllowsOther())
+                argv[n++] = allowRoot;
+            argv[n++] = endOfOptions;
+            argv[n++] = mountPath;
+            argv[n] = null;
+
+            byte* actions = stackalloc byte[512];
+            byte* attributes = stackalloc byte[1024];
+            byte* signals = stackalloc byte[256];
+            FileActionsInit(actions);
+            FileActionsAddOpen(actions, 0, devNull, LibC.O_RDONLY, 0);
+            FileActionsAddOpen(actions, 1, devNull, LibC.O_WRONLY, 0);
+            FileActionsAddOpen(actions, 2, devNull, LibC.O_WRONLY, 0);
+            // dup2 leaves close-on-exec off the copies; a source already at its target would keep it, so move them first.
+            int image = Fcntl(xarFd, LibC.F_DUPFD_CLOEXEC, 10);
+            int ready = Fcntl(pipe[1], LibC.F_DUPFD_CLOEXEC, 10);
+            FileActionsAddDup2(actions, image, 3);
+            FileActionsAddDup2(actions, ready, 4);
+            FileActionsAddCloseFrom(actions, 5);
+            SpawnAttrInit(attributes);
+            SigFillSet(signals);
+            SpawnAttrSetSigDefault(attributes, signals);
+            SigEmptySet(signals);
+            SpawnAttrSetSigMask(attributes, signals);
+            SpawnAttrSetFlags(attributes, LibC.POSIX_SPAWN_SETSIGDEF | LibC.POSIX_SPAWN_SETSIGMASK);
+            error = image < 0 || ready < 0 ? Errno : PosixSpawn(&pid, self, actions, attributes, argv, env.Envp);
+            FileActionsDestroy(actions);
+            SpawnAttrDestroy(attributes);
+            if (image >= 0)
+                Close(image);
+            if (ready >= 0)
+                Close(ready);
+        }
+        Close(pipe[1]);
+        if (error != 0)
+        {
+            Close(pipe[0]);
+            outcome.HelperStatus = int.MinValue;
+            outcome.Errno = error;
+            return FuseUnavailability.ServerFailed;
+        }
+
+        // The answer: one line, or end of file when the server died before it could give one.
+        byte* line = outcome.DetailPointer();
+        int length = ReadLine(pipe[0], line, LaunchOutcome.PathCapacity, SquashFuse.MountWaitSeconds * 1000, out bool timedOut);
+        Close(pipe[0]);
+        if (timedOut)
+            Kill(pid, LibC.SIGKILL); // a relay that hangs; the server itself gives up on its own
+        int status;
+        while (WaitPid(pid, &status, 0) < 0 && Errno == LibC.EINTR)
+        {
+        }
+        var answer = new NativeText(line, length);
+        if (answer.SequenceEqual("ok"u8))
+        {
+            line[0] = 0;
+            int fd = OpenAt(userFd, name, LibC.O_PATH | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
+            long* fs = stackalloc long[32];
+            bool mounted = fd >= 0 && FStatFs(fd, fs) == 0 && fs[0] == LibC.FUSE_SUPER_MAGIC;
+            if (fd >= 0)
+                Close(fd);
+            if (mounted)
+                return FuseUnavailability.None;
+            timedOut = true; // it said so, yet nothing is mounted there: as if it never answered
+        }
+        if (timedOut)
+        {
+            HelperProcess.TryUnmountLazily(mountPath, env.Get("PATH"u8), env.Envp);
+            var detail = new PathBuilder(line);
+            detail.Append(ServerName);
+            return FuseUnavailability.MountDidNotAppear;
+        }
+        if (answer.StartsWith("error: "u8))
+        {
+            // The cause alone, in place.
+            for (int i = 7; i <= length; i++)
+                line[i - 7] = i == length ? (byte)0 : line[i];
+            outcome.HelperStatus = 0;
+            return FuseUnavailability.ServerFailed;
+        }
+        line[0] = 0;
+        outcome.HelperStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : -(status & 0x7F);
+        if (outcome.HelperStatus == 0)
+            outcome.HelperStatus = 1; // it exited "successfully" without saying ok: still a failure
+        return FuseUnavailability.ServerFailed;
+    }
+
+    /// <summary>
+    /// Reads up to the first newline (not stored) within <paramref name="timeoutMilliseconds"/>: the line's length,
+    /// NUL-terminated in <paramref name="buffer"/>; what came before end of file when there was no newline.
+    /// </summary>
+    private static int ReadLine(int fd, byte* buffer, int capacity, int timeoutMilliseconds, out bool timedOut)
+    {
+        timedOut = false;
+        int total = 0;
+        long waited = 0;
+        while (total < capacity - 1)
+        {
+            var poll = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN };
+            int slice = timeoutMilliseconds - (int)waited;
+            if (slice <= 0)
+            {
+                timedOut = true;
+                break;
+            }
+            long before = MonotonicMilliseconds();
+            int ready = Poll(&poll, 1, slice);
+            waited += MonotonicMilliseconds() - before;
+            if (ready < 0 && Errno == LibC.EINTR)
+                continue;
+            if (ready == 0)
+            {
+                timedOut = true;
+                break;
+            }
+            nint n = Read(fd, buffer + total, capacity - 1 - total);
+            if (n < 0 && Errno == LibC.EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            int start = total;
+            total += (int)n;
+            for (int i = start; i < total; i++)
+            {
+                if (buffer[i] == '\n')
+                {
+                    buffer[i] = 0;
+                    return i;
+                }
+            }
+        }
+        buffer[total] = 0;
+        return total;
+    }
+
+    private static long MonotonicMilliseconds()
+    {
+        long* time = stackalloc long[2];
+        ClockGetTime(1 /* CLOCK_MONOTONIC */, time);
+        return time[0] * 1000 + time[1] / 1_000_000;
+    }
+}
