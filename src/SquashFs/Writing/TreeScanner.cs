@@ -72,7 +72,7 @@ internal sealed unsafe class TreeScanner
             throw new SourceTreeException(sourceDirectory, "not a directory", isBadInput: true);
         var root = MakeInode(path, st, sourceDirectory, InodeType.Directory, new SourceDirectory(), null, null);
         InodeCount = 1;
-        ScanDirectory(path, st, [], root.Directory!, _priorities?.GetValueOrDefault("") ?? 0, sourceDirectory);
+        ScanDirectory(path, st, [], root.Directory!, _priorities?.GetValueOrDefault("") ?? 0, sourceDirectory, 0);
         foreach (var extra in _options.ExtraRootFiles ?? [])
         {
             byte[] name = Encoding.UTF8.GetBytes(extra.Name);
@@ -107,7 +107,7 @@ internal sealed unsafe class TreeScanner
         return root;
     }
 
-    private void ScanDirectory(byte[] path, in LibC.Statx expected, byte[] relative, SourceDirectory directory, int priority, string displayRoot)
+    private void ScanDirectory(byte[] path, in LibC.Statx expected, byte[] relative, SourceDirectory directory, int priority, string displayRoot, int depth)
     {
         _cancel.ThrowIfCancellationRequested();
         var names = ReadDirectory(path, Display(path), expected);
@@ -143,10 +143,13 @@ internal sealed unsafe class TreeScanner
             switch (type)
             {
                 case S_IFDIR:
+                    // Every xar reader stops at this depth: an image xar writes is one all of xar reads.
+                    if (depth + 1 > SquashFsConstants.MaxDirectoryDepth)
+                        throw new SourceTreeException(display, $"directories nest deeper than {SquashFsConstants.MaxDirectoryDepth} levels (xar's limit, the same for every command)", isBadInput: true);
                     inode = MakeInode(childPath, st, display, InodeType.Directory, new SourceDirectory(), null, null);
                     directory.Entries.Add(new SourceEntry(name, inode));
                     InodeCount++;
-                    ScanDirectory(childPath, st, childRelative, inode.Directory!, childPriority, displayRoot);
+                    ScanDirectory(childPath, st, childRelative, inode.Directory!, childPriority, displayRoot, depth + 1);
                     continue;
                 case S_IFREG:
                     inode = MakeInode(childPath, st, display, InodeType.File, null, null, null);
