@@ -33,7 +33,10 @@ internal sealed class DuplicateNameCheck
     {
         if (_seen is null)
         {
-            if (_previousLength < 0 || name.AsSpan().SequenceCompareTo(_previous.AsSpan(0, _previousLength)) > 0)
+            int order = _previousLength < 0 ? 1 : name.AsSpan().SequenceCompareTo(_previous.AsSpan(0, _previousLength));
+            if (order == 0)
+                return false;
+            if (order > 0)
             {
                 name.CopyTo(_previous, 0);
                 _previousLength = name.Length;
