@@ -51,7 +51,7 @@ public static class LsCommand
             byte[] top = Encoding.ASCII.GetBytes(Top);
             if (string.IsNullOrEmpty(path) || path.Trim('/').Length == 0)
             {
-                Walk(root, top);
+                Walk(root, top, 0);
                 return;
             }
             // The directories on the way are listed, then the path and everything below it; the whole
@@ -78,29 +78,59 @@ public static class LsCommand
                 Print(entry, entryPath);
             var (last, lastPath) = chain[^1];
             if (last.EntryType == SquashFsEntryType.Directory)
-                Walk(last, lastPath);
+                Walk(last, lastPath, chain.Count - 1);
             else
                 Print(last, lastPath);
         }
 
-        private void Walk(SquashFsEntry directory, byte[] path)
+        /// <summary>
+        /// Lists a directory and everything below it, depth first in stored order, without recursion:
+        /// one enumerator per open level and one path buffer, so depth costs no stack and no copies
+        /// of the path. A directory met twice is a loop; nesting deeper than xar's limit (the same
+        /// for every command) has its own message.
+        /// </summary>
+        private void Walk(SquashFsEntry directory, byte[] path, int startDepth)
         {
-            var visited = new HashSet<uint>();
-            WalkDirectory(directory, path, visited, 0);
-        }
-
-        private void WalkDirectory(SquashFsEntry directory, byte[] path, HashSet<uint> visited, int depth)
-        {
-            if (!visited.Add(directory.InodeNumber) || depth > 1000)
-                throw new SquashFs.Format.SquashFsCorruptException($"{directory}: directory reached twice (a loop in the image)");
+            var visited = new HashSet<uint> { directory.InodeNumber };
+            byte[] buffer = new byte[Math.Max(256, path.Length * 2)];
+            path.CopyTo(buffer, 0);
             Print(directory, path);
-            foreach (var entry in image.EnumerateDirectory(directory))
+            var levels = new Stack<(IEnumerator<SquashFsEntry> Children, int PathLength)>();
+            levels.Push((image.EnumerateDirectory(directory).GetEnumerator(), path.Length));
+            try
             {
-                byte[] p = Join(path, entry.NameBytes);
-                if (entry.EntryType == SquashFsEntryType.Directory)
-                    WalkDirectory(entry, p, visited, depth + 1);
-                else
-                    Print(entry, p);
+                while (levels.Count > 0)
+                {
+                    var (children, length) = levels.Peek();
+                    if (!children.MoveNext())
+                    {
+                        children.Dispose();
+                        levels.Pop();
+                        continue;
+                    }
+                    var entry = children.Current;
+                    int end = length + 1 + entry.NameBytes.Length;
+                    if (end > buffer.Length)
+                        Array.Resize(ref buffer, Math.Max(end, buffer.Length * 2));
+                    buffer[length] = (byte)'/';
+                    entry.NameBytes.CopyTo(buffer, length + 1);
+                    if (entry.EntryType != SquashFsEntryType.Directory)
+                    {
+                        Print(entry, buffer.AsSpan(0, end));
+                        continue;
+                    }
+                    if (!visited.Add(entry.InodeNumber))
+                        throw new SquashFs.Format.SquashFsCorruptException($"{entry}: directory reached twice (a loop in the image)");
+                    if (startDepth + levels.Count > SquashFs.Format.SquashFsConstants.MaxDirectoryDepth)
+                        throw new SquashFs.Format.SquashFsCorruptException($"{entry}: directories nest deeper than {SquashFs.Format.SquashFsConstants.MaxDirectoryDepth} levels (xar's limit)");
+                    Print(entry, buffer.AsSpan(0, end));
+                    levels.Push((image.EnumerateDirectory(entry).GetEnumerator(), end));
+                }
+            }
+            finally
+            {
+                foreach (var (children, _) in levels)
+                    children.Dispose();
             }
         }
 
@@ -113,7 +143,7 @@ public static class LsCommand
             return r;
         }
 
-        private void Print(SquashFsEntry entry, byte[] path)
+        private void Print(SquashFsEntry entry, ReadOnlySpan<byte> path)
         {
             if (longFormat)
                 output.Write(Encoding.UTF8.GetBytes(LongPrefix(entry)));

@@ -33,6 +33,17 @@ public static class SquashFsConstants
     public const int MaxEntriesPerDirectoryHeader = 256;
     /// <summary>Longest entry name.</summary>
     public const int MaxNameLength = 256;
+    /// <summary>
+    /// Deepest directory nesting xar handles (the root is level 0, a directory in it level 1). The
+    /// format has no limit; this one is xar's, the same for every command: the writer refuses a deeper
+    /// source tree, and every reader (listing, verifying, path lookup, extraction, the launcher's
+    /// extraction) reads any image within it, so an image xar writes is readable by all of xar.
+    /// Far beyond real trees (at one-byte names a path this deep is 32 KiB, eight times PATH_MAX), it
+    /// bounds what a walk holds per level: a stack frame and, for extraction, no descriptor (at most
+    /// <c>ExtractionOpenDirectories</c> stay open whatever the depth).
+    /// </summary>
+    public const int MaxDirectoryDepth = 16384;
+
     /// <summary>Entries in one fragment/id/export/xattr-id lookup block (8 KiB metadata block).</summary>
     public const int FragmentEntriesPerBlock = MetadataBlockSize / 16;
     public const int IdsPerBlock = MetadataBlockSize / 4;

@@ -8,12 +8,13 @@ namespace Xar.SquashFs.Reading;
 /// reachable from the root, every directory listing, every data and fragment block (decompressed
 /// to its exact size), every xattr set, the export table against the inodes found, and the
 /// counts in the superblock. Stops at the first problem with a <see cref="SquashFsCorruptException"/>.
+/// Iterative, and within <see cref="SquashFsConstants.MaxDirectoryDepth"/> levels (the limit of every
+/// xar reader). Memory: eight bytes per inode met, the directories still to visit, and nothing per
+/// entry of the directory being read (duplicate names are found by the listing's order).
 /// </summary>
 internal sealed class ImageVerifier(SquashFsImage image)
 {
-    private readonly Dictionary<uint, ulong> _inodeByNumber = [];
-    private readonly HashSet<ulong> _directories = [];
-    private readonly HashSet<ulong> _files = [];
+    private readonly InodeNumberTable _inodes = new(image.Superblock.InodeCount);
     private readonly SquashFsVerifyReport _report = new();
 
     public SquashFsVerifyReport Run()
@@ -39,37 +40,39 @@ internal sealed class ImageVerifier(SquashFsImage image)
                 image.Xattrs.Read(i);
 
         var root = image.Root;
-        _directories.Add(root.Inode.Reference.Packed);
         Record(root);
-        var stack = new Stack<SquashFsEntry>();
-        stack.Push(root);
+        _inodes.Mark(root.InodeNumber);
+        var stack = new Stack<(SquashFsEntry Directory, int Depth)>();
+        stack.Push((root, 0));
+        var names = new DuplicateNameCheck();
         while (stack.Count > 0)
         {
-            var dir = stack.Pop();
+            var (dir, depth) = stack.Pop();
             _report.Directories++;
-            var names = new HashSet<byte[]>(Extraction.ByteArrayComparer.Instance);
+            names.Reset();
             foreach (var entry in image.EnumerateDirectory(dir))
             {
-                string where = entry.FullName;
                 if (!EntryName.IsSafe(entry.NameBytes))
                     throw new SquashFsCorruptException($"{dir.FullName}/: invalid entry name \"{NativePath.Display(entry.NameBytes)}\"");
-                if (!names.Add(entry.NameBytes))
-                    throw new SquashFsCorruptException($"{where}: the name appears twice in its directory");
+                if (!names.Add(entry.NameBytes, () => image.EnumerateDirectory(dir).Select(e => e.NameBytes)))
+                    throw new SquashFsCorruptException($"{entry.FullName}: the name appears twice in its directory");
                 Record(entry);
                 if (entry.Inode.HasXattrs)
                     image.GetXattrs(entry);
                 switch (entry.EntryType)
                 {
                     case SquashFsEntryType.Directory:
-                        if (!_directories.Add(entry.Inode.Reference.Packed))
-                            throw new SquashFsCorruptException($"{where}: directory reached twice (a loop or a hard link to a directory)");
+                        if (!_inodes.Mark(entry.InodeNumber))
+                            throw new SquashFsCorruptException($"{entry.FullName}: directory reached twice (a loop or a hard link to a directory)");
                         if (entry.Inode.ParentInode != dir.InodeNumber)
-                            throw new SquashFsCorruptException($"{where}: parent inode number {entry.Inode.ParentInode}, but it is in directory inode {dir.InodeNumber}");
-                        stack.Push(entry);
+                            throw new SquashFsCorruptException($"{entry.FullName}: parent inode number {entry.Inode.ParentInode}, but it is in directory inode {dir.InodeNumber}");
+                        if (depth + 1 > SquashFsConstants.MaxDirectoryDepth)
+                            throw new SquashFsCorruptException($"{entry.FullName}: directories nest deeper than {SquashFsConstants.MaxDirectoryDepth} levels (xar's limit)");
+                        stack.Push((entry, depth + 1));
                         break;
                     case SquashFsEntryType.RegularFile:
                         _report.Files++;
-                        if (_files.Add(entry.Inode.Reference.Packed))
+                        if (_inodes.Mark(entry.InodeNumber))
                             VerifyFile(entry, buffer);
                         break;
                     case SquashFsEntryType.SymbolicLink:
@@ -81,26 +84,20 @@ internal sealed class ImageVerifier(SquashFsImage image)
                 }
             }
         }
-        if (_inodeByNumber.Count != sb.InodeCount)
-            throw new SquashFsCorruptException($"superblock counts {sb.InodeCount} inodes, the tree holds {_inodeByNumber.Count}");
+        if (_inodes.Count != sb.InodeCount)
+            throw new SquashFsCorruptException($"superblock counts {sb.InodeCount} inodes, the tree holds {_inodes.Count}");
         if (image.Export is not null)
-            foreach (var (number, reference) in _inodeByNumber)
+            foreach (var (number, reference) in _inodes.Recorded())
                 if (image.Export.Get(number).Packed != reference)
                     throw new SquashFsCorruptException($"export table: inode {number} points to {image.Export.Get(number)}, the tree has it at {MetadataReference.FromPacked(reference)}");
-        _report.Inodes = _inodeByNumber.Count;
+        _report.Inodes = _inodes.Count;
         return _report;
     }
 
     private void Record(SquashFsEntry entry)
     {
-        ulong reference = entry.Inode.Reference.Packed;
-        if (_inodeByNumber.TryGetValue(entry.InodeNumber, out var seen))
-        {
-            if (seen != reference)
-                throw new SquashFsCorruptException($"{entry}: inode number {entry.InodeNumber} is used by two different inodes");
-            return;
-        }
-        _inodeByNumber[entry.InodeNumber] = reference;
+        if (!_inodes.Record(entry.InodeNumber, entry.Inode.Reference.Packed))
+            throw new SquashFsCorruptException($"{entry}: inode number {entry.InodeNumber} is used by two different inodes");
     }
 
     private void VerifyFile(SquashFsEntry entry, byte[] buffer)

@@ -11,30 +11,51 @@ namespace Xar.SquashFs;
 /// </summary>
 public sealed class SquashFsEntry
 {
-    internal SquashFsEntry(byte[] nameBytes, string? parentFullName, Inode inode, uint uid, uint gid, SquashFsEntry? parent)
+    internal SquashFsEntry(byte[] nameBytes, Inode inode, uint uid, uint gid, SquashFsEntry? parent)
     {
         NameBytes = nameBytes;
         Inode = inode;
         Uid = uid;
         Gid = gid;
         Parent = parent;
-        Name = Encoding.UTF8.GetString(nameBytes);
-        FullName = parentFullName is null ? "" : parentFullName.Length == 0 ? Name : parentFullName + "/" + Name;
     }
 
     internal Inode Inode { get; }
 
-    /// <summary>The directory this entry was found in (null for the root and for entries looked up through symlinks' targets' parents).</summary>
+    /// <summary>The directory this entry was found in (null for the root only).</summary>
     internal SquashFsEntry? Parent { get; }
 
     /// <summary>The name as stored (empty for the root).</summary>
     public byte[] NameBytes { get; }
 
     /// <summary>The name decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD).</summary>
-    public string Name { get; }
+    // Decoded when asked: walks and listings of huge directories never need it.
+    public string Name => Encoding.UTF8.GetString(NameBytes);
 
     /// <summary>Path from the image root, without a leading '/'; "" for the root.</summary>
-    public string FullName { get; }
+    // Built from the parent chain when asked, never kept: a deep tree's entries would otherwise
+    // hold paths whose total size grows with the square of the depth.
+    public string FullName
+    {
+        get
+        {
+            if (Parent is null)
+                return "";
+            int length = -1;
+            for (var e = this; e.Parent is not null; e = e.Parent)
+                length += e.NameBytes.Length + 1;
+            var path = new byte[length];
+            int end = length;
+            for (var e = this; e.Parent is not null; e = e.Parent)
+            {
+                end -= e.NameBytes.Length;
+                e.NameBytes.CopyTo(path, end);
+                if (end > 0)
+                    path[--end] = (byte)'/';
+            }
+            return Encoding.UTF8.GetString(path);
+        }
+    }
 
     public SquashFsEntryType EntryType => Inode.BasicType switch
     {

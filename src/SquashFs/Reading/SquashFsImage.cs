@@ -90,7 +90,7 @@ public sealed class SquashFsImage : IDisposable
         var rootInode = Inodes.Read(MetadataReference.FromPacked(sb.RootInodeReference));
         if (rootInode.BasicType != InodeType.Directory)
             throw new SquashFsCorruptException($"root inode is a {rootInode.Type}, not a directory");
-        Root = MakeEntry([], null, rootInode, null);
+        Root = MakeEntry([], rootInode, null);
     }
 
     public Superblock Superblock { get; }
@@ -202,7 +202,7 @@ public sealed class SquashFsImage : IDisposable
                 return null;
             var inode = Inodes.Read(found.Value.Inode);
             CheckEntryType(found.Value, inode);
-            var entry = MakeEntry(found.Value.Name, current.FullName, inode, current);
+            var entry = MakeEntry(found.Value.Name, inode, current);
             bool last = pending.Count == 0;
             if (entry.EntryType == SquashFsEntryType.SymbolicLink && (followSymlinks || !last))
             {
@@ -241,7 +241,7 @@ public sealed class SquashFsImage : IDisposable
         {
             var inode = Inodes.Read(record.Inode);
             CheckEntryType(record, inode);
-            yield return MakeEntry(record.Name, directory.FullName, inode, directory);
+            yield return MakeEntry(record.Name, inode, directory);
         }
     }
 
@@ -280,8 +280,8 @@ public sealed class SquashFsImage : IDisposable
 
     internal FileLayout GetLayout(Inode inode) => new(inode, Inodes.ReadBlockSizes(inode), Data, DataEnd);
 
-    internal SquashFsEntry MakeEntry(byte[] name, string? parentFullName, Inode inode, SquashFsEntry? parent) =>
-        new(name, parentFullName, inode, _ids[inode.UidIndex, "uid"], _ids[inode.GidIndex, "gid"], parent);
+    internal SquashFsEntry MakeEntry(byte[] name, Inode inode, SquashFsEntry? parent) =>
+        new(name, inode, _ids[inode.UidIndex, "uid"], _ids[inode.GidIndex, "gid"], parent);
 
     internal static void CheckEntryType(DirectoryEntryRecord record, Inode inode)
     {

@@ -30,32 +30,51 @@ internal sealed unsafe class FileSource : IDisposable
             return new FileSource(inode, null, inode.Content, default);
         var path = inode.SourcePath!;
         int fd, errno = 0;
+        // O_NONBLOCK: a FIFO put where the scan saw a regular file must not block open(2) (waiting
+        // for a writer forever); the type check below then refuses it. Reads of a regular file ignore the flag.
+        const int flags = LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC | LibC.O_NOFOLLOW;
         using (var longPath = LongPath.For(path.AsSpan(0, path.Length - 1)))
         fixed (byte* p = longPath.CString)
         {
-            fd = LibC.Open(p, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NOATIME, 0);
+            fd = LibC.Open(p, flags | LibC.O_NOATIME, 0);
             if (fd < 0 && Marshal.GetLastPInvokeError() == LibC.EPERM)
-                fd = LibC.Open(p, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0); // O_NOATIME needs ownership
+                fd = LibC.Open(p, flags, 0); // O_NOATIME needs ownership
             if (fd < 0)
                 errno = Marshal.GetLastPInvokeError(); // before the long path's directory is closed
         }
         string display = System.Text.Encoding.UTF8.GetString(path.AsSpan(0, path.Length - 1));
         if (fd < 0)
         {
-            throw errno == LibC.ENOENT
-                ? new SourceTreeException(display, "disappeared while the tree was read")
-                : new SourceTreeException(display, "cannot open: " + LibC.Describe(errno));
+            throw errno switch
+            {
+                LibC.ENOENT => new SourceTreeException(display, "changed while packing: it disappeared"),
+                LibC.ELOOP => new SourceTreeException(display, "changed while packing: it is now a symbolic link, not the regular file scanned"),
+                _ => new SourceTreeException(display, "cannot open: " + LibC.Describe(errno)),
+            };
         }
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         var st = StatFd(handle, display);
-        if (st.Size != inode.SourceSize || st.Mtime.Seconds * 1_000_000_000 + st.Mtime.Nanoseconds != inode.SourceMtimeNanoseconds
-            || (st.Mode & 0xF000) != 0x8000)
+        string? change = (st.Mode & 0xF000) != 0x8000 ? $"it is now {TypeName(st.Mode)}, not the regular file scanned"
+            : st.Ino != inode.SourceIno || st.DevMajor != inode.SourceDevMajor || st.DevMinor != inode.SourceDevMinor ? "it is now another file (another inode)"
+            : st.Size != inode.SourceSize || st.Mtime.Seconds * 1_000_000_000 + st.Mtime.Nanoseconds != inode.SourceMtimeNanoseconds ? "its size or modification time differ from the scan"
+            : null;
+        if (change is not null)
         {
             handle.Dispose();
-            throw new SourceTreeException(display, "changed while the tree was read");
+            throw new SourceTreeException(display, "changed while packing: " + change);
         }
         return new FileSource(inode, handle, null, st);
     }
+
+    private static string TypeName(uint mode) => (mode & 0xF000) switch
+    {
+        0x1000 => "a FIFO",
+        0x2000 => "a character device",
+        0x4000 => "a directory",
+        0x6000 => "a block device",
+        0xC000 => "a socket",
+        _ => "of type 0" + Convert.ToString(mode & 0xF000, 8),
+    };
 
     private static LibC.Statx StatFd(SafeFileHandle handle, string display)
     {

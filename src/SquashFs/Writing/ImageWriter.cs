@@ -9,10 +9,34 @@ namespace Xar.SquashFs.Writing;
 /// Builds a whole image: scan the tree, write file data (parallel), then the inode and directory
 /// tables (children before parents, so every reference is known when written), the fragment,
 /// export, id and xattr tables in the order the kernel expects, the superblock, and padding to 4 KiB.
+/// The tree is scanned and written recursively, a frame per level, on a thread of its own with a
+/// stack sized for <see cref="SquashFsConstants.MaxDirectoryDepth"/> levels (whatever the caller's thread).
 /// </summary>
 internal static class ImageWriter
 {
+    private const int StackSize = 256 << 20; // reserved, committed only as deep as the tree goes
+
     public static void Write(string sourceDirectory, Stream destination, SquashFsWriterOptions options, CancellationToken cancel)
+    {
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                WriteOnThisThread(sourceDirectory, destination, options, cancel);
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        }, StackSize) { Name = "squashfs-pack" };
+        thread.Start();
+        thread.Join();
+        if (error is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+    }
+
+    private static void WriteOnThisThread(string sourceDirectory, Stream destination, SquashFsWriterOptions options, CancellationToken cancel)
     {
         options.Validate();
         var compression = options.Compression;

@@ -38,6 +38,13 @@ internal sealed class SourceInode
 
     public long SourceMtimeNanoseconds { get; init; }
 
+    /// <summary>Regular files: inode and device when scanned, to notice a file replaced by another (a FIFO even) before it is read.</summary>
+    public ulong SourceIno { get; init; }
+
+    public uint SourceDevMajor { get; init; }
+
+    public uint SourceDevMinor { get; init; }
+
     /// <summary>Regular files given in memory instead of a path.</summary>
     public byte[]? Content { get; init; }
 

@@ -72,7 +72,7 @@ internal sealed unsafe class TreeScanner
             throw new SourceTreeException(sourceDirectory, "not a directory", isBadInput: true);
         var root = MakeInode(path, st, sourceDirectory, InodeType.Directory, new SourceDirectory(), null, null);
         InodeCount = 1;
-        ScanDirectory(path, [], root.Directory!, _priorities?.GetValueOrDefault("") ?? 0, sourceDirectory);
+        ScanDirectory(path, st, [], root.Directory!, _priorities?.GetValueOrDefault("") ?? 0, sourceDirectory, 0);
         foreach (var extra in _options.ExtraRootFiles ?? [])
         {
             byte[] name = Encoding.UTF8.GetBytes(extra.Name);
@@ -107,10 +107,10 @@ internal sealed unsafe class TreeScanner
         return root;
     }
 
-    private void ScanDirectory(byte[] path, byte[] relative, SourceDirectory directory, int priority, string displayRoot)
+    private void ScanDirectory(byte[] path, in LibC.Statx expected, byte[] relative, SourceDirectory directory, int priority, string displayRoot, int depth)
     {
         _cancel.ThrowIfCancellationRequested();
-        var names = ReadDirectory(path, Display(path));
+        var names = ReadDirectory(path, Display(path), expected);
         names.Sort(static (a, b) => a.AsSpan().SequenceCompareTo(b));
         foreach (byte[] name in names)
         {
@@ -143,10 +143,13 @@ internal sealed unsafe class TreeScanner
             switch (type)
             {
                 case S_IFDIR:
+                    // Every xar reader stops at this depth: an image xar writes is one all of xar reads.
+                    if (depth + 1 > SquashFsConstants.MaxDirectoryDepth)
+                        throw new SourceTreeException(display, $"directories nest deeper than {SquashFsConstants.MaxDirectoryDepth} levels (xar's limit, the same for every command)", isBadInput: true);
                     inode = MakeInode(childPath, st, display, InodeType.Directory, new SourceDirectory(), null, null);
                     directory.Entries.Add(new SourceEntry(name, inode));
                     InodeCount++;
-                    ScanDirectory(childPath, childRelative, inode.Directory!, childPriority, displayRoot);
+                    ScanDirectory(childPath, st, childRelative, inode.Directory!, childPriority, displayRoot, depth + 1);
                     continue;
                 case S_IFREG:
                     inode = MakeInode(childPath, st, display, InodeType.File, null, null, null);
@@ -210,6 +213,9 @@ internal sealed unsafe class TreeScanner
             SourcePath = type == InodeType.File ? [.. path, 0] : null,
             SourceSize = st.Size,
             SourceMtimeNanoseconds = st.Mtime.Seconds * 1_000_000_000 + st.Mtime.Nanoseconds,
+            SourceIno = st.Ino,
+            SourceDevMajor = st.DevMajor,
+            SourceDevMinor = st.DevMinor,
             Directory = directory,
         };
         if (_xattrs is not null)
@@ -263,15 +269,40 @@ internal sealed unsafe class TreeScanner
 
     private static byte[] ZeroTerminated(byte[] path) => [.. path, 0];
 
-    private List<byte[]> ReadDirectory(byte[] path, string display)
+    /// <summary>
+    /// The names in a directory, read through a descriptor opened without following a symbolic link
+    /// and checked to be the directory the scan saw (a directory swapped for a link or another tree
+    /// meanwhile is refused instead of packed).
+    /// </summary>
+    private static List<byte[]> ReadDirectory(byte[] path, string display, in LibC.Statx expected)
     {
         var names = new List<byte[]>();
         using var longPath = LongPath.For(path);
         fixed (byte* p = longPath.CString)
         {
-            nint dir = LibC.OpenDir(p);
+            int fd = LibC.Open(p, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                throw errno switch
+                {
+                    LibC.ENOENT => new SourceTreeException(display, "changed while packing: it disappeared"),
+                    LibC.ENOTDIR or LibC.ELOOP => new SourceTreeException(display, "changed while packing: it is no longer the directory scanned"),
+                    _ => new SourceTreeException(display, "cannot open directory: " + LibC.Describe(errno)),
+                };
+            }
+            if (LibC.FStatx(fd, out var opened) != 0 || opened.Ino != expected.Ino || opened.DevMajor != expected.DevMajor || opened.DevMinor != expected.DevMinor)
+            {
+                LibC.Close(fd);
+                throw new SourceTreeException(display, "changed while packing: it is now another directory (another inode)");
+            }
+            nint dir = LibC.FdOpenDir(fd);
             if (dir == 0)
-                throw new SourceTreeException(display, "cannot open directory: " + LibC.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+            {
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                LibC.Close(fd);
+                throw new SourceTreeException(display, "cannot open directory: " + LibC.Describe(errno));
+            }
             try
             {
                 while (true)
