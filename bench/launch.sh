@@ -13,7 +13,8 @@
 # from source, measured warm on hello in the same interleaved rounds as ours (both started directly,
 # no env hop), so the ratio ours/theirs holds whatever the machine's speed that day.
 # The pre-runtime fast start: xarexec warm and cold on hello as it ships and with XAREXEC_NO_FAST_START=1
-# (the same launch core run from Main, after the .NET runtime started), in the same rounds; with
+# (the same launch core run from Main, after the .NET runtime started), and cold with XAR_FUSE=squashfuse
+# (squashfuse_ll mounts instead of the built-in server), in the same rounds; with
 # XAR_BASELINE_LAUNCHER=PATH (optional: an xarexec built from an earlier commit) that one too, so a
 # change is measured before and after in one run.
 # Usage: bench/launch.sh [--record]   (--record writes the table into bench/RESULTS.md, "## Launch")
@@ -138,7 +139,7 @@ print(f" Cold (unmounted before each run), same way: ours {o:.2f} ms, reference 
     fi
     if [[ $app == hello && $mode == env ]]; then
         # Warm and cold, started directly, alternating in rounds: as shipped, without the fast start, and the baseline.
-        fw=() nw=() bw=() fc=() nc=() bc=()
+        fw=() nw=() bw=() fc=() nc=() bc=() sc=()
         per=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
         for ((r = 0; r < ROUNDS; r++)); do
             "$BIN/xarexec" -m "$xar" >/dev/null
@@ -148,9 +149,10 @@ print(f" Cold (unmounted before each run), same way: ours {o:.2f} ms, reference 
             fc+=("$(median "fsc-r$r" -r "$per" -p "fusermount3 -u -z $mnt" "$BIN/xarexec $xar")")
             nc+=("$(XAREXEC_NO_FAST_START=1 median "nfsc-r$r" -r "$per" -p "fusermount3 -u -z $mnt" "$BIN/xarexec $xar")")
             [[ -n $BASELINE ]] && bc+=("$(median "basec-r$r" -r "$per" -p "fusermount3 -u -z $mnt" "$BASELINE $xar")")
+            sc+=("$(XAR_FUSE=squashfuse median "sqfc-r$r" -r "$per" -p "fusermount3 -u -z $mnt" "$BIN/xarexec $xar")")
         done
         "$BIN/xarexec" -m "$xar" >/dev/null
-        faststart=$(python3 - "$direct" "${#fw[@]}" "${fw[@]}" "${nw[@]}" "${fc[@]}" "${nc[@]}" "${bw[@]}" "${bc[@]}" <<'PY'
+        faststart=$(python3 - "$direct" "${#fw[@]}" "${fw[@]}" "${nw[@]}" "${fc[@]}" "${nc[@]}" "${sc[@]}" "${bw[@]}" "${bc[@]}" <<'PY'
 import statistics, sys
 direct = float(sys.argv[1].split("/")[0])
 n = int(sys.argv[2])
@@ -158,11 +160,12 @@ vals = sys.argv[3:]
 def med(i):
     part = vals[i * n:(i + 1) * n]
     return statistics.median(float(x.split("/")[0]) for x in part) if len(part) == n else None
-fw, nw, fc, nc, bw, bc = (med(i) for i in range(6))
+fw, nw, fc, nc, sc, bw, bc = (med(i) for i in range(7))
 rows = ["| xarexec hello.xar, started directly | warm | warm overhead | cold |", "| --- | ---: | ---: | ---: |"]
 for name, w, c in (("as shipped (fast start)", fw, fc), ("XAREXEC_NO_FAST_START=1", nw, nc), ("baseline (XAR_BASELINE_LAUNCHER)", bw, bc)):
     if w is not None:
         rows.append(f"| {name} | {w:.2f} | {w - direct:+.2f} | {c:.2f} |")
+rows.append(f"| XAR_FUSE=squashfuse (cold mounts with squashfuse_ll; warm is the same mount) | | | {sc:.2f} |")
 print("\n".join(rows))
 PY
 )
@@ -233,7 +236,7 @@ text = open(path).read()
 head = "## Launch (bench/launch.sh)\n\n"
 sub = (f"### Commit {commit}, {datetime.date.today()}\n\n`bench/launch.sh --record`, work files under {work}, "
        f"medians of {runs} runs ({slow} for extraction), times in ms. direct = the app's entrypoint `ROOT/ENTRYPOINT` "
-       "run by itself (XAR_PATH and XAR_MOUNT set as its bootstrap sets them); warm = mounted; cold = unmounted before each run (squashfuse_ll starts); "
+       "run by itself (XAR_PATH and XAR_MOUNT set as its bootstrap sets them); warm = mounted; cold = unmounted before each run (the built-in FUSE server starts; the fast-start table also has XAR_FUSE=squashfuse); "
        "cached / first = XAR_EXTRACT=1 with the cache entry present / removed before each run. "
        "Rows APP+binfmt: the same with `xar binfmt install` (the kernel starts xarexec itself, no /usr/bin/env). "
        "Targets: warm overhead <= 2 ms, cold <= 5 ms, cached <= 2 ms, first stdlib extraction <= 1.2 x unsquashfs. "
