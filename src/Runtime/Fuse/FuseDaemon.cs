@@ -291,10 +291,11 @@ public static unsafe class FuseDaemon
         {
             return ready.Fail(e.Message);
         }
-        server.Start();
         // Ready once mounted: the kernel holds every request on the mount until INIT is answered, so the
-        // launcher goes on (its exec waits for the file system, not for this answer) while the threads start.
+        // launcher goes on (its first look at the mount waits for the file system, not for this answer)
+        // while the serving threads start.
         ready.Succeed();
+        server.Start();
         try
         {
             if (!server.WaitUntilInitialized(InitWait))

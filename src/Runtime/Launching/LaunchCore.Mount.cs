@@ -168,7 +168,7 @@ public static unsafe partial class LaunchCore
             }
             var reason = launch.SquashFuse
                 ? SquashFuse.Mount(launch.Env, outcome.XarFd, launch.Offset, launch.TimeoutSeconds, userFd, name, mountPath, ref outcome)
-                : FuseServerLaunch.Mount(launch.Env, outcome.XarFd, launch.Offset, launch.TimeoutSeconds, userFd, name, mountPath, ref outcome);
+                : FuseServerLaunch.Mount(launch.Env, outcome.XarFd, launch.Offset, launch.TimeoutSeconds, mountPath, ref outcome);
             if (reason != FuseUnavailability.None || outcome.Problem != LaunchProblem.None)
             {
                 Close(lockFd);
