@@ -105,6 +105,44 @@ public class MountPathTests
         Assert.Equal("fuse.xar", FileSystemType(mount));
     }
 
+    /// <summary>
+    /// The idle timeout: XAR_MOUNT_TIMEOUT, else the number in /var/lib/xarexec_timeout_override when root owns
+    /// that file (as Facebook's launcher reads it), else 870. A private /var/lib in a mount namespace of the test's own.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("7\n", "0", null, "7")]
+    [InlineData("7\n", "0", "5", "5")]
+    [InlineData("7\n", "65534", null, "870")]
+    [InlineData("soon\n", "0", null, "870")]
+    [InlineData(null, "0", null, "870")]
+    public void TheIdleTimeoutComesFromTheVariableElseTheMachinesOverride(string? file, string owner, string? variable, string expected)
+    {
+        Require();
+        TestEnv.RequireTool("unshare");
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        string script = """
+            set -e
+            mount -t tmpfs -o mode=0755 tmpfs /var/lib
+            if [ -n "$CONTENT" ]; then printf '%s' "$CONTENT" > /var/lib/xarexec_timeout_override; chown "$OWNER" /var/lib/xarexec_timeout_override; fi
+            dir=$("$LAUNCHER" -m "$XAR")
+            for p in /proc/[0-9]*; do
+                c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null) || continue
+                case "$c" in *--fuse-serve*" $dir ") echo "$c";; esac
+            done
+            umount -l "$dir"
+            """;
+        var env = s.Environment();
+        env["CONTENT"] = file;
+        env["OWNER"] = owner;
+        env["LAUNCHER"] = LauncherBinary.Path;
+        env["XAR"] = xar;
+        env["XAR_MOUNT_TIMEOUT"] = variable;
+        var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script]) { Environment = env });
+        LaunchAssert.Succeeded(r);
+        Assert.Contains($" --timeout {expected} ", r.StandardOutput);
+    }
+
     [SkippableFact]
     public void TheBuiltInServerIsNoChildOfTheProgramAndHoldsNothingOfIt()
     {
