@@ -233,7 +233,7 @@ text = open(path).read()
 head = "## Launch (bench/launch.sh)\n\n"
 sub = (f"### Commit {commit}, {datetime.date.today()}\n\n`bench/launch.sh --record`, work files under {work}, "
        f"medians of {runs} runs ({slow} for extraction), times in ms. direct = the app's entrypoint `ROOT/ENTRYPOINT` "
-       "run by itself (XAR_PATH and XAR_MOUNT set as its bootstrap sets them); warm = mounted; cold = unmounted before each run (squashfuse_ll starts); "
+       "run by itself (XAR_PATH and XAR_MOUNT set as its bootstrap sets them); warm = mounted; cold = unmounted before each run (the launcher starts its FUSE server); "
        "cached / first = XAR_EXTRACT=1 with the cache entry present / removed before each run. "
        "Rows APP+binfmt: the same with `xar binfmt install` (the kernel starts xarexec itself, no /usr/bin/env). "
        "Targets: warm overhead <= 2 ms, cold <= 5 ms, cached <= 2 ms, first stdlib extraction <= 1.2 x unsquashfs. "
