@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: pack samples/hello and samples/pyapp into XARs with `xar pack --exec`, run them
-# (mounted with squashfuse, or extracted once into the cache where FUSE cannot serve), unmount.
+# (mounted with the launcher's own FUSE server, or extracted once into the cache where FUSE cannot
+# serve), unmount.
 # $1 = folder with xar, xarexec and xarexec_fuse.
 set -euo pipefail
 BIN=$(cd "${1:?usage: demo.sh BINDIR}" && pwd)

@@ -10,7 +10,7 @@ namespace Xar.Runtime;
 public readonly record struct XarGcAction(string Kind, string Path, string Outcome, string? XarFile = null);
 
 /// <summary>
-/// Cleans up after XARs, for this user: unmounts squashfuse mounts of ours whose lock file was last
+/// Cleans up after XARs, for this user: unmounts XAR mounts of ours (fuse.xar, fuse.squashfuse_ll, fuse.squashfuse) whose lock file was last
 /// touched longer ago than the idle limit, or whose XAR file is gone or now holds another UUID however
 /// recent (holding the lock, as Facebook's cleaner does, and never a busy one); deletes cache entries
 /// unused for longer than the age limit (never one in use: running programs hold the entry's lock

@@ -48,7 +48,7 @@ public static unsafe partial class LaunchCore
 
     private static FuseUnavailability MountUnder(ref Launch launch, in XarHeaderScan header, int rootFd, ref PathBuilder root, uint savedUmask, ref LaunchOutcome outcome)
     {
-        // Names and paths (the paths for messages, squashfuse and exec: every directory on them is trusted).
+        // Names and paths (the paths for messages, the FUSE server and exec: every directory on them is trusted).
         byte* userName = stackalloc byte[32];
         var user = new PathBuilder(userName, 32);
         user.Append("uid-"u8);

@@ -123,7 +123,7 @@ public unsafe struct LaunchOutcome
     public XarHeaderFault HeaderFault;
     public int Errno;
     public uint ObservedUid, ObservedGid, ObservedMode, ExpectedMode;
-    /// <summary>The exit status of a helper that failed (squashfuse), or -1 when it died by a signal.</summary>
+    /// <summary>The exit status of a helper that failed (the FUSE server, squashfuse), minus the signal number when it was killed, int.MinValue when it could not be started.</summary>
     public int HelperStatus;
     /// <summary>The XAR file, open (close-on-exec) after a header was read: for the caller to extract from or re-read.</summary>
     public int XarFd;

@@ -11,7 +11,7 @@ public static class XarUnmounter
         Launching.XarLauncher.Launch(System.Text.Encoding.UTF8.GetBytes(xarPath), [], Launching.LaunchMode.Locate, _ => { });
 
     /// <summary>
-    /// Unmounts the squashfuse mount at <paramref name="mountPath"/> holding its lock (when it has one),
+    /// Unmounts the XAR's FUSE mount at <paramref name="mountPath"/> holding its lock (when it has one),
     /// then removes the empty mount directory and the lock file. Not lazy unless asked: a mount in
     /// use stays, and the error says so.
     /// </summary>

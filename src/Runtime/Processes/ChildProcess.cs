@@ -6,8 +6,8 @@ using Xar.Posix;
 namespace Xar.Runtime;
 
 /// <summary>
-/// Runs a helper (squashfuse, fusermount) with posix_spawn and waits for it: stdin/stdout on
-/// /dev/null, stderr captured, no descriptor of ours leaked into it (a daemonizing squashfuse would
+/// Runs a helper (fusermount3, fusermount) with posix_spawn and waits for it: stdin/stdout on
+/// /dev/null, stderr captured, no descriptor of ours leaked into it (a daemonizing helper would
 /// otherwise hold our caller's pipes open for its whole life), signals back to their defaults.
 /// Lighter than System.Diagnostics.Process, which matters on the launcher's start-up path.
 /// </summary>
