@@ -268,6 +268,37 @@ public class SelfContainedTests
         }
     }
 
+    /// <summary>The runtime links zstd, xz and lz4 in: ldd lists glibc only, and images of each codec run with the system codec libraries hidden.</summary>
+    [SkippableTheory]
+    [InlineData("zstd")]
+    [InlineData("xz")]
+    [InlineData("lz4")]
+    public void TheRuntimeNeedsOnlyGlibc(string codec)
+    {
+        RequireNamespaces();
+        TestEnv.RequireTool("ldd");
+        var ldd = TestEnv.Run("ldd", LauncherBinary.Path).EnsureSuccess("ldd");
+        foreach (string line in ldd.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Assert.Matches(@"^\s*(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|/lib64/ld-linux-x86-64\.so\.2)\b", line);
+        Assert.True(new FileInfo(LauncherBinary.Path).Length <= 4 << 20, "the runtime is at most 4 MiB");
+        using var w = new World();
+        string tree = w.ProbeTree();
+        File.WriteAllText(Path.Combine(tree, "text"), string.Concat(Enumerable.Repeat("compressible text ", 20_000)));
+        string app = Path.Combine(w.Work, "probe");
+        TestEnv.Run(XarBinary.Path, "pack", tree, "-o", app, "--exec", "run", "-c", codec, "--self-contained", "--runtime", LauncherBinary.Path, "-q").EnsureSuccess("pack");
+        TestEnv.Run("chmod", "0755", w.Work).EnsureSuccess("chmod");
+        string hide = "for l in /usr/lib/x86_64-linux-gnu/libzstd.so.1* /usr/lib/x86_64-linux-gnu/liblzma.so.5* /usr/lib/x86_64-linux-gnu/liblz4.so.1*; do " +
+            "if [ -f \"$l\" ] && [ ! -L \"$l\" ]; then mount --bind /dev/null \"$l\"; fi; done\n";
+        var r = w.Hidden(hide +
+            $"{w.Env($"XAR_EXTRACT=1 XAR_CACHE_DIR='{w["cache"]}'")} ./probe extracted </dev/null || exit $?\n" +
+            (File.Exists("/dev/fuse") ? $"{w.Env($"XAR_MOUNT_ROOT='{w.MountRoot}'")} ./probe mounted </dev/null" : "true"));
+        Assert.True(r.ExitCode == 0, r.StandardError + r.StandardOutput);
+        Assert.StartsWith("[extracted]\n", r.StandardOutput);
+        if (File.Exists("/dev/fuse"))
+            Assert.Contains("[mounted]\n", r.StandardOutput);
+        Assert.DoesNotContain("needs the system library", r.StandardError);
+    }
+
     [SkippableFact]
     public void PackRefusesSelfContainedBareImagesAndRuntimesThatAreNotElf()
     {
