@@ -85,7 +85,7 @@ internal static class Launch
         return LauncherFailure;
     }
 
-    private static unsafe void Write(int fd, string text)
+    public static unsafe void Write(int fd, string text)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(text);
         fixed (byte* p = bytes)

@@ -18,13 +18,57 @@ internal static unsafe class FastStart
     [RuntimeExport("xarexec_fast_start")]
     private static void Run(int argc, byte** argv, byte** envp)
     {
-        if (argc < 2 || argv == null || envp == null || argv[1] == null)
+        if (argc < 1 || argv == null || envp == null)
+            return;
+        int self = SelfContainedRuntime.Open(out long archiveOffset);
+        if (self >= 0)
+        {
+            RunSelfContained(self, archiveOffset, argc, argv, envp);
+            return;
+        }
+        if (argc < 2 || argv[1] == null)
             return;
         if (argv[1][0] == '-' && argv[1][1] != 0)
         {
             FuseDaemon.DetachBeforeRuntime(argc, argv); // the FUSE server's mode: detach while it is cheap
             return; // an option: Main parses those
         }
+        if (!Prepare(envp))
+            return;
+        LaunchOutcome outcome = default;
+        LaunchCore.Run(argv[1], argv + 2, argc - 2, envp, LaunchMode.Run, FuseUnavailability.None, ref outcome);
+        Finish(ref outcome);
+    }
+
+    /// <summary>A self-contained executable: every argument is the program's; the XAR is read from /proc/self/exe, opened once.</summary>
+    private static void RunSelfContained(int self, long archiveOffset, int argc, byte** argv, byte** envp)
+    {
+        if (argc >= 2 && argv[1] != null && SelfContainedRuntime.IsFuseServer(new ReadOnlySpan<byte>(argv[1], NativeText.FromCString(argv[1]).Length), self))
+        {
+            RawLibC.Close(self);
+            FuseDaemon.DetachBeforeRuntime(argc, argv);
+            return;
+        }
+        SelfContainedRuntime.SetOriginalDirectory();
+        if (!Prepare(envp))
+        {
+            RawLibC.Close(self);
+            return;
+        }
+        byte* path = stackalloc byte[PathBuilder.Capacity];
+        if (!SelfContainedRuntime.ProgramPath(path, PathBuilder.Capacity))
+        {
+            RawLibC.Close(self);
+            return; // Main says why
+        }
+        LaunchOutcome outcome = default;
+        LaunchCore.RunOpened(self, archiveOffset, path, argv + 1, argc - 1, envp, LaunchMode.Run, FuseUnavailability.None, ref outcome);
+        Finish(ref outcome);
+    }
+
+    /// <summary>The environment checks before a launch; false: leave it to Main.</summary>
+    private static bool Prepare(byte** envp)
+    {
         var env = new ProcessEnvironment(envp);
         if (!env.Get("XAREXEC_MOUNT_DID_NOT_APPEAR"u8).IsNull)
         {
@@ -32,11 +76,12 @@ internal static unsafe class FastStart
             fixed (byte* name = "XAREXEC_MOUNT_DID_NOT_APPEAR\0"u8)
                 RawLibC.UnsetEnv(name);
         }
-        if (env.Is("XAREXEC_NO_FAST_START"u8, "1"u8))
-            return; // for measuring what this step saves
+        return !env.Is("XAREXEC_NO_FAST_START"u8, "1"u8); // for measuring what this step saves
+    }
 
-        LaunchOutcome outcome = default;
-        LaunchCore.Run(argv[1], argv + 2, argc - 2, envp, LaunchMode.Run, FuseUnavailability.None, ref outcome);
+    /// <summary>After a launch that returned: its descriptors closed, and a mount that never appeared told to Main.</summary>
+    private static void Finish(ref LaunchOutcome outcome)
+    {
         if (outcome.XarFd >= 0)
             RawLibC.Close(outcome.XarFd);
         if (outcome.CacheRootFd >= 0)

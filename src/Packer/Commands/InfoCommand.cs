@@ -68,12 +68,24 @@ public static class InfoCommand
         var o = image.CompressionOptions;
         var list = new List<(string, object)>
         {
-            ("format", archive.Header is null ? "squashfs" : "xar"),
+            // After an ELF runtime: a self-contained executable (a XAR) or a type-2 AppImage (a bare image).
+            ("format", (archive.Header is null, archive.ArchiveOffset > 0) switch
+            {
+                (false, false) => "xar",
+                (false, true) => "self-contained-xar",
+                (true, false) => "squashfs",
+                (true, true) => "elf-squashfs",
+            }),
             ("file_size", fileLength),
+        };
+        if (archive.ArchiveOffset > 0)
+            list.Add(("archive_offset", archive.ArchiveOffset));
+        list.AddRange(new List<(string, object)>
+        {
             ("image_offset", image.ImageOffset),
             ("squashfs_version", $"{sb.VersionMajor}.{sb.VersionMinor}"),
             ("compression", CompressorFactory.Name(sb.Compression)),
-        };
+        });
         if (o.Level is int level)
             list.Add(("compression_level", level));
         if (sb.Compression == SquashFsCompression.Xz)

@@ -7,6 +7,7 @@ using Xar.SquashFs;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
 using Xar.Runtime;
+using Xar.Runtime.Launching;
 using Xar.SquashFs.Writing;
 
 namespace Xar.Packer.Commands;
@@ -43,11 +44,13 @@ public static class PackCommand
         var exclude = new Option<string[]>("--exclude") { HelpName = "GLOB", Description = "Leave out entries matching GLOB (repeatable; without '/' it matches names at any depth)", AllowMultipleArgumentsPerToken = false };
         var jobs = new Option<int?>("--jobs", "-j") { HelpName = "N", Description = "Compression threads (default: all cores)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar, summary line or warnings (errors only)" };
+        var selfContained = new Option<bool>("--self-contained") { Description = "One executable that needs no xar installed: the runtime (xarexec) with the XAR appended (xar format)" };
+        var runtime = new Option<string?>("--runtime") { HelpName = "FILE", Description = "The runtime for --self-contained (default: the xarexec installed with this xar)" };
 
         var command = new Command("pack", "Pack a directory into a XAR file (or a bare SquashFS image). SOURCE_DATE_EPOCH sets the image time and VERSION, for reproducible output.")
         {
             source, output, format, exec, execArgs, compression, level, blockSize, noFragments, noDedup, noXattrs,
-            allRoot, uid, gid, mtime, sort, exclude, jobs, quiet,
+            allRoot, uid, gid, mtime, sort, exclude, jobs, quiet, selfContained, runtime,
         };
         command.SetAction(parse =>
         {
@@ -60,6 +63,12 @@ public static class PackCommand
                 string? execPath = parse.GetValue(exec);
                 if (execPath is not null && !isXar)
                     throw new UsageException("--exec needs --format xar");
+                bool isSelfContained = parse.GetValue(selfContained);
+                string? runtimePath = parse.GetValue(runtime);
+                if (isSelfContained && !isXar)
+                    throw new UsageException("--self-contained needs --format xar (a bare image has no runtime to start it)");
+                if (runtimePath is not null && !isSelfContained)
+                    throw new UsageException("--runtime needs --self-contained");
                 CheckSourceDirectory(src);
                 if (execPath is not null)
                     CheckExecIsInSource(src, execPath);
@@ -74,6 +83,7 @@ public static class PackCommand
                 if (jobCount is < 1 or > 1024)
                     throw new UsageException($"--jobs must be 1..1024, not {jobCount}");
                 string? sortFile = parse.GetValue(sort);
+                byte[]? runtimeBytes = isSelfContained ? ReadRuntime(runtimePath) : null;
                 // "-o -": pack into a temporary file, then copy it to stdout (the writer seeks back to
                 // finish the superblock, and a failed pack must not leave half an image in a pipe).
                 bool toStdout = outFile == "-";
@@ -120,6 +130,7 @@ public static class PackCommand
                             Image = imageOptions,
                             ExecPath = execPath,
                             ExecArguments = RawOptionValues.Find(args, ExecArgOption, execArgValues),
+                            Runtime = runtimeBytes,
                         }, cancel.Token);
                     else
                         SquashFsFile.CreateFromDirectory(src, outFile, imageOptions, cancel.Token);
@@ -180,6 +191,29 @@ public static class PackCommand
     }
 
     private const string ExecArgOption = "--exec-arg";
+
+    /// <summary>
+    /// The runtime's ELF bytes: --runtime FILE, else the xarexec installed with this xar (beside it, or in its
+    /// prefix's bin/). Never one found on PATH: a self-contained file must carry this build's launcher.
+    /// </summary>
+    private static byte[] ReadRuntime(string? runtimePath)
+    {
+        string? path = runtimePath ?? InstalledLauncher.Find(Environment.ProcessPath);
+        if (path is null)
+            throw new UsageException($"--self-contained: no xarexec installed with this xar (looked beside {Environment.ProcessPath} and in its prefix's bin/); give the runtime with --runtime FILE");
+        if (Directory.Exists(path))
+            throw new UsageException("--runtime: is a directory, not an executable", path);
+        if (!File.Exists(path))
+            throw new UsageException("--runtime: no such file", path);
+        try
+        {
+            return XarFile.ReadRuntime(path);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("--runtime: " + e.Message, path);
+        }
+    }
 
     /// <summary>
     /// An OUT inside SOURCE_DIR that names an existing entry is refused: the rename at the end would

@@ -32,13 +32,8 @@ public static class BinfmtRegistration
     /// </summary>
     public static string? DefaultLauncher(string? programPath)
     {
-        if (programPath is not null && Path.GetDirectoryName(Path.GetFullPath(programPath)) is { } dir)
-            foreach (string relative in (ReadOnlySpan<string>)["xarexec", "../bin/xarexec", "../../../bin/xarexec"])
-            {
-                string candidate = Path.GetFullPath(Path.Combine(dir, relative));
-                if (PosixPath.TryStat(candidate) is { IsRegularFile: true } && Access(candidate, 1 /* X_OK */) == 0)
-                    return candidate;
-            }
+        if (Launching.InstalledLauncher.Find(programPath) is { } installed)
+            return installed;
         string? found = ChildProcess.FindOnPath("xarexec");
         return found is null ? null : Path.GetFullPath(found);
     }

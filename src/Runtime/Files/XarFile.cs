@@ -34,6 +34,13 @@ public sealed record class XarWriterOptions
 
     /// <summary>DEPENDENCIES header value (optional).</summary>
     public IReadOnlyList<string>? Dependencies { get; init; }
+
+    /// <summary>
+    /// The ELF runtime of a self-contained executable (<see cref="XarFile.ReadRuntime"/>): the file is then these bytes,
+    /// zeros up to the next multiple of 4096 (R), and a complete XAR from R on, whose OFFSET counts from R, so the
+    /// bytes from R are a XAR any launcher runs. Null: a plain XAR.
+    /// </summary>
+    public byte[]? Runtime { get; init; }
 }
 
 /// <summary>Creates XAR files: Facebook's header (DESIGN.md) followed by a SquashFS image at offset 4096.</summary>
@@ -100,20 +107,51 @@ public static class XarFile
         // cannot be written, or a header too long for OFFSET, before any work is done.
         _ = new XarHeader(new string('0', 16), version, target, extra);
 
+        byte[] runtime = options.Runtime ?? [];
+        if (runtime.Length > 0 && ElfExtent.End(runtime) != runtime.Length)
+            throw new ArgumentException("the runtime must be an ELF executable with nothing appended (XarFile.ReadRuntime)");
+        long start = runtime.Length == 0 ? 0 : ElfExtent.XarStart(runtime.Length);
         XarHeader? header = null;
         AtomicFile.Write(destinationFile, mode, stream =>
         {
-            stream.Write(new byte[XarHeader.DefaultOffset]);
+            stream.Write(runtime);
+            stream.Write(new byte[start - runtime.Length + XarHeader.DefaultOffset]);
             // The image starts at the stream's position: after the header's room.
             SquashFsFile.CreateFromDirectory(sourceDirectory, stream, image, leaveOpen: true, cancellationToken);
             stream.Flush();
-            stream.Position = XarHeader.DefaultOffset;
+            stream.Position = start + XarHeader.DefaultOffset;
             string uuid = Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
             header = new XarHeader(uuid, version, target, extra);
-            stream.Position = 0;
+            stream.Position = start;
             stream.Write(header.ToBytes());
         });
         return header!;
+    }
+
+    /// <summary>
+    /// The ELF bytes of <paramref name="path"/> (up to its ELF end: a self-contained executable gives its runtime) for
+    /// <see cref="XarWriterOptions.Runtime"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The file is not an ELF executable xar can read.</exception>
+    public static byte[] ReadRuntime(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var head = new byte[ElfExtent.HeadBytes];
+        int length = RandomAccess.Read(handle, head, 0);
+        long end = ElfExtent.End(head.AsSpan(0, length));
+        if (end < 0 || end > RandomAccess.GetLength(handle) || end > int.MaxValue)
+            throw new ArgumentException($"{path} is not an ELF executable (the runtime is xarexec)");
+        var runtime = new byte[end];
+        int total = 0;
+        while (total < runtime.Length)
+        {
+            int n = RandomAccess.Read(handle, runtime.AsSpan(total), total);
+            if (n == 0)
+                throw new ArgumentException($"{path} ends before its ELF end at {end}");
+            total += n;
+        }
+        return runtime;
     }
 
     /// <summary>The exec path must name an executable file inside the tree; returns it '/'-separated without leading "./".</summary>

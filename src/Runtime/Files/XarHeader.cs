@@ -120,10 +120,29 @@ public sealed class XarHeader
         return Parse(buffer.AsSpan(0, total));
     }
 
+    /// <summary>The header of a XAR file, or of the XAR a self-contained executable holds after its ELF runtime.</summary>
     public static XarHeader ReadFromFile(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
-        return Read(stream);
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        long start;
+        try
+        {
+            start = XarArchive.LocateArchive(handle);
+        }
+        catch (Xar.SquashFs.Format.InvalidArchiveException e)
+        {
+            throw new XarHeaderException(XarHeaderError.InvalidShebang, e.Message);
+        }
+        var buffer = new byte[BytesNeeded];
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = RandomAccess.Read(handle, buffer.AsSpan(total), start + total);
+            if (n == 0)
+                break;
+            total += n;
+        }
+        return Parse(buffer.AsSpan(0, total));
     }
 
     /// <summary>

@@ -26,7 +26,6 @@ public static unsafe partial class LaunchCore
     public static void Run(byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome)
     {
         outcome.Reset();
-        var env = new ProcessEnvironment(envp);
         int fd;
         do
             fd = Open(xarPath, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOCTTY, 0);
@@ -37,22 +36,45 @@ public static unsafe partial class LaunchCore
             return;
         }
         outcome.XarFd = fd;
+        RunFrom(archiveOffset: -1, xarPath, args, argCount, envp, mode, skipFuse, ref outcome);
+    }
+
+    /// <summary>
+    /// As <see cref="Run"/>, for the XAR that starts at <paramref name="archiveOffset"/> of the file already open
+    /// as <paramref name="fd"/> (a self-contained executable: its /proc/self/exe, the XAR after its ELF runtime).
+    /// The header is read there and its OFFSET counts from there; <paramref name="xarPath"/> is what the program
+    /// is told the file is. The outcome owns <paramref name="fd"/> (<see cref="LaunchOutcome.XarFd"/>).
+    /// </summary>
+    public static void RunOpened(int fd, long archiveOffset, byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome)
+    {
+        outcome.Reset();
+        outcome.XarFd = fd;
+        RunFrom(archiveOffset, xarPath, args, argCount, envp, mode, skipFuse, ref outcome);
+    }
+
+    /// <summary>The launch from the header on; <paramref name="archiveOffset"/> -1: at 0, or after the ELF runtime of a self-contained file.</summary>
+    private static void RunFrom(long archiveOffset, byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome)
+    {
+        var env = new ProcessEnvironment(envp);
+        int fd = outcome.XarFd;
         byte* data = stackalloc byte[XarHeaderScan.BytesNeeded];
-        int length = 0;
-        while (length < XarHeaderScan.BytesNeeded)
+        int length = ReadHead(fd, data, archiveOffset < 0 ? 0 : archiveOffset, xarPath, ref outcome);
+        if (length < 0)
+            return;
+        if (archiveOffset < 0)
         {
-            nint n = Pread(fd, data + length, XarHeaderScan.BytesNeeded - length, length);
-            if (n < 0 && Errno == LibC.EINTR)
-                continue;
-            if (n < 0)
+            archiveOffset = 0;
+            // A self-contained executable run as a XAR (xarexec FILE, xar run FILE): its XAR follows the ELF runtime.
+            long elfEnd = ElfExtent.End(new ReadOnlySpan<byte>(data, length));
+            if (elfEnd >= 0)
             {
-                LaunchFailure.Set(ref outcome, LaunchSubject.XarFile, LaunchProblem.CannotRead, Errno, xarPath);
-                return;
+                archiveOffset = ElfExtent.XarStart(elfEnd);
+                length = ReadHead(fd, data, archiveOffset, xarPath, ref outcome);
+                if (length < 0)
+                    return;
             }
-            if (n == 0)
-                break;
-            length += (int)n;
         }
+        outcome.ArchiveOffset = archiveOffset;
         var header = XarHeaderScan.Scan(new ReadOnlySpan<byte>(data, length));
         if (!header.IsValid)
         {
@@ -60,7 +82,8 @@ public static unsafe partial class LaunchCore
             outcome.HeaderFault = header.Fault;
             return;
         }
-        outcome.ImageOffset = header.Offset;
+        long imageOffset = archiveOffset + header.Offset;
+        outcome.ImageOffset = imageOffset;
         var target = new NativeText(header.ExecTarget);
         if (mode == LaunchMode.Run && !CheckTarget(target, ref outcome))
             return;
@@ -89,7 +112,7 @@ public static unsafe partial class LaunchCore
             return;
         }
 
-        var launch = new Launch(xarPath, args, argCount, env, target, header.Offset, timeout, mode)
+        var launch = new Launch(xarPath, args, argCount, env, target, imageOffset, timeout, mode)
         {
             // Absent fields are default spans (IsNull); a present empty one points into the header buffer.
             Exec = new NativeText(header.Exec),
@@ -112,6 +135,27 @@ public static unsafe partial class LaunchCore
         RunCached(ref launch, uuid, reason, ref outcome);
     }
 
+    /// <summary>Up to <see cref="XarHeaderScan.BytesNeeded"/> bytes at <paramref name="at"/>: how many, or -1 with the outcome filled.</summary>
+    private static int ReadHead(int fd, byte* data, long at, byte* xarPath, ref LaunchOutcome outcome)
+    {
+        int length = 0;
+        while (length < XarHeaderScan.BytesNeeded)
+        {
+            nint n = Pread(fd, data + length, XarHeaderScan.BytesNeeded - length, at + length);
+            if (n < 0 && Errno == LibC.EINTR)
+                continue;
+            if (n < 0)
+            {
+                LaunchFailure.Set(ref outcome, LaunchSubject.XarFile, LaunchProblem.CannotRead, Errno, xarPath);
+                return -1;
+            }
+            if (n == 0)
+                break;
+            length += (int)n;
+        }
+        return length;
+    }
+
     /// <summary>What the steps of one launch share.</summary>
     private ref struct Launch(byte* xarPath, byte** args, int argCount, ProcessEnvironment env, NativeText target, long offset, long timeout, LaunchMode mode)
     {
@@ -120,6 +164,7 @@ public static unsafe partial class LaunchCore
         public readonly int ArgCount = argCount;
         public readonly ProcessEnvironment Env = env;
         public readonly NativeText Target = target;
+        /// <summary>Where the image starts in the XAR file's descriptor (the archive's offset + OFFSET).</summary>
         public readonly long Offset = offset;
         public readonly long TimeoutSeconds = timeout;
         public readonly LaunchMode Mode = mode;

@@ -129,6 +129,9 @@ public unsafe struct LaunchOutcome
     public int XarFd;
     /// <summary>With <see cref="LaunchStatus.NeedsExtraction"/>: the chosen cache directory, open (O_PATH).</summary>
     public int CacheRootFd;
+    /// <summary>Where the XAR starts in <see cref="XarFd"/>'s file: 0, or the end of the ELF runtime in front of it (a self-contained executable).</summary>
+    public long ArchiveOffset;
+    /// <summary>Where the image starts in that file: <see cref="ArchiveOffset"/> + the header's OFFSET.</summary>
     public long ImageOffset;
     public bool IsNewMount;
     /// <summary>The path a failure is about.</summary>
@@ -142,7 +145,7 @@ public unsafe struct LaunchOutcome
     public void Reset(bool keepDescriptors = false)
     {
         int xarFd = XarFd, cacheRootFd = CacheRootFd;
-        long offset = ImageOffset;
+        long offset = ImageOffset, archiveOffset = ArchiveOffset;
         Status = LaunchStatus.Failed;
         Subject = LaunchSubject.None;
         Problem = LaunchProblem.None;
@@ -152,7 +155,7 @@ public unsafe struct LaunchOutcome
         ObservedUid = ObservedGid = ObservedMode = ExpectedMode = 0;
         HelperStatus = 0;
         XarFd = CacheRootFd = -1;
-        ImageOffset = 0;
+        ImageOffset = ArchiveOffset = 0;
         IsNewMount = false;
         SubjectPath[0] = 0;
         Detail[0] = 0;
@@ -162,6 +165,7 @@ public unsafe struct LaunchOutcome
             XarFd = xarFd;
             CacheRootFd = cacheRootFd;
             ImageOffset = offset;
+            ArchiveOffset = archiveOffset;
         }
     }
 }

@@ -25,14 +25,39 @@ public static unsafe class XarLauncher
     /// returns only by throwing); otherwise returns the directory (mount, cache entry, or where it would be).
     /// <paramref name="notice"/> gets the one line said when the image is extracted.
     /// </summary>
-    public static string Launch(byte[] xarPath, IReadOnlyList<byte[]> args, LaunchMode mode, Action<string> notice)
+    public static string Launch(byte[] xarPath, IReadOnlyList<byte[]> args, LaunchMode mode, Action<string> notice) =>
+        Launch(-1, 0, xarPath, args, mode, notice);
+
+    /// <summary>
+    /// As <see cref="Launch(byte[], IReadOnlyList{byte[]}, LaunchMode, Action{string})"/>, for the XAR at
+    /// <paramref name="archiveOffset"/> of the file open as <paramref name="fd"/> (a self-contained executable's
+    /// /proc/self/exe; left open); <paramref name="xarPath"/> is what the program is told the file is.
+    /// </summary>
+    public static string LaunchOpened(int fd, long archiveOffset, byte[] xarPath, IReadOnlyList<byte[]> args, LaunchMode mode, Action<string> notice)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(fd);
+        return Launch(fd, archiveOffset, xarPath, args, mode, notice);
+    }
+
+    private static string Launch(int fd, long archiveOffset, byte[] xarPath, IReadOnlyList<byte[]> args, LaunchMode mode, Action<string> notice)
     {
         var skip = TakeMountDidNotAppear(out string? silentServer);
         using var pinned = new PinnedArguments(xarPath, args);
         for (int attempt = 0; ; attempt++)
         {
             LaunchOutcome outcome = default;
-            LaunchCore.Run(pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome);
+            if (fd < 0)
+            {
+                LaunchCore.Run(pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome);
+            }
+            else
+            {
+                // Each attempt's outcome owns (and closes) a descriptor of its own.
+                int copy = LibC.Fcntl(fd, LibC.F_DUPFD_CLOEXEC, 3);
+                if (copy < 0)
+                    throw new XarLaunchException($"cannot read the executable again: {LibC.Describe(LibC.LastError)}");
+                LaunchCore.RunOpened(copy, archiveOffset, pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome);
+            }
             if (silentServer is not null && outcome.FuseReason == FuseUnavailability.MountDidNotAppear && outcome.Detail[0] == 0)
                 CopyAscii(silentServer, outcome.DetailPointer());
             try
@@ -97,7 +122,8 @@ public static unsafe class XarLauncher
         if (dup < 0)
             throw new XarLaunchException($"cannot read the XAR file again: {LibC.Describe(LibC.LastError)}");
         var handle = new SafeFileHandle(dup, ownsHandle: true);
-        string uuid = ReadUuid(handle);
+        long archiveOffset = outcome.ArchiveOffset;
+        string uuid = ReadUuid(handle, archiveOffset);
         using var lockFile = XarLockFile.Acquire(rootFd + "/" + XarCache.LockFilePrefix + uuid, exclusive: true);
         string entry = rootFd + "/" + uuid;
         bool extracted = false;
@@ -106,7 +132,7 @@ public static unsafe class XarLauncher
             XarCache.RemoveLeftovers(rootFd, uuid);
             try
             {
-                using var archive = XarArchive.Open(handle, leaveOpen: true);
+                using var archive = XarArchive.OpenAt(handle, archiveOffset, leaveOpen: true);
                 SquashFsFile.ExtractToDirectory(archive.Image, entry, new SquashFsExtractOptions { RestoreOwners = false, RestoreXattrs = false });
                 // Complete: from now on what the image holds, which the program must not change (as on the read-only mount).
                 TreeWriteProtection.Apply(entry);
@@ -127,13 +153,13 @@ public static unsafe class XarLauncher
     }
 
     /// <summary>The UUID of the header the core read (the same descriptor: the same file).</summary>
-    private static string ReadUuid(SafeFileHandle handle)
+    private static string ReadUuid(SafeFileHandle handle, long archiveOffset)
     {
         var data = new byte[XarHeader.BytesNeeded];
         int length = 0;
         while (length < data.Length)
         {
-            int n = RandomAccess.Read(handle, data.AsSpan(length), length);
+            int n = RandomAccess.Read(handle, data.AsSpan(length), archiveOffset + length);
             if (n == 0)
                 break;
             length += n;
@@ -220,7 +246,9 @@ public static unsafe class XarLauncher
             case (LaunchSubject.XarFile, LaunchProblem.CannotRead):
                 return o.Errno == LibC.EISDIR ? "is a directory, not a XAR file" : $"cannot read: {errno}";
             case (LaunchSubject.Header, _):
-                return HeaderMessage(o.XarFd);
+                return o.ArchiveOffset > 0
+                    ? $"no intact XAR after the executable's ELF runtime (at byte {o.ArchiveOffset}): {HeaderMessage(o.XarFd, o.ArchiveOffset)}"
+                    : HeaderMessage(o.XarFd, o.ArchiveOffset);
             case (LaunchSubject.Target, LaunchProblem.NoTarget):
                 return "no XAREXEC_TARGET in the header: nothing to run (xarexec -m only mounts it)";
             case (LaunchSubject.Target, LaunchProblem.TargetNotRelative):
@@ -285,14 +313,14 @@ public static unsafe class XarLauncher
     }
 
     /// <summary>The header rule broken, in words: the header re-read through the same descriptor and parsed.</summary>
-    private static string HeaderMessage(int xarFd)
+    private static string HeaderMessage(int xarFd, long archiveOffset)
     {
         var data = new byte[XarHeader.BytesNeeded];
         int length = 0;
         fixed (byte* p = data)
             while (length < data.Length)
             {
-                nint n = LibC.Pread(xarFd, p + length, (nuint)(data.Length - length), length);
+                nint n = LibC.Pread(xarFd, p + length, (nuint)(data.Length - length), archiveOffset + length);
                 if (n <= 0)
                     break;
                 length += (int)n;

@@ -14,6 +14,8 @@ internal static class NativeCodecLibraries
     public const string Lz4 = "liblz4.so.1";
     public const string Lzo = "liblzo2.so.2";
     public const string Deflate = "libdeflate.so.0";
+    /// <summary>Set by a program that links libzstd, liblzma and liblz4 statically (see src/Launcher's project).</summary>
+    public const string StaticCodecsSwitch = "Xar.SquashFs.StaticCodecs";
 
     private static readonly Dictionary<string, bool> Loaded = new(StringComparer.Ordinal);
 
@@ -38,6 +40,9 @@ internal static class NativeCodecLibraries
     private static void Ensure(SquashFsCompression algorithm, (string Library, string Package)? needed, string purpose)
     {
         if (needed is not var (library, package))
+            return;
+        // A program that linked zstd, liblzma and lz4 in (the launcher, built where their static archives exist) loads nothing.
+        if (library is Zstd or Lzma or Lz4 && AppContext.TryGetSwitch(StaticCodecsSwitch, out bool linkedIn) && linkedIn)
             return;
         bool ok;
         lock (Loaded)

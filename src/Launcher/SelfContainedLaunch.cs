@@ -1,0 +1,59 @@
+using System.Text;
+using Xar.Posix;
+using Xar.Runtime;
+using Xar.Runtime.Fuse;
+using Xar.Runtime.Launching;
+
+namespace Xar.Launcher;
+
+/// <summary>
+/// Main of a self-contained executable (xarexec with a XAR appended): no options, every argument is the program's,
+/// settings from the environment only. The launch core runs on the executable's own descriptor; the FUSE server it
+/// starts from this executable is told apart by the image it is handed (<see cref="SelfContainedRuntime.IsFuseServer"/>).
+/// Failures are one line, <c>PATH: cause</c>, and exit status 127.
+/// </summary>
+internal static class SelfContainedLaunch
+{
+    public static unsafe int Run(int self, long archiveOffset, string[] args)
+    {
+        byte[][] raw = RawArguments.Of(args);
+        if (raw.Length > 0 && SelfContainedRuntime.IsFuseServer(raw[0], self))
+        {
+            LibC.Close(self);
+            return FuseDaemon.Main(args.AsSpan(1));
+        }
+        SelfContainedRuntime.SetOriginalDirectory();
+        byte* buffer = stackalloc byte[LaunchOutcome.PathCapacity];
+        byte[] path = SelfContainedRuntime.ProgramPath(buffer, LaunchOutcome.PathCapacity)
+            ? new ReadOnlySpan<byte>(buffer, NativeText.FromCString(buffer).Length).ToArray()
+            : "/proc/self/exe"u8.ToArray();
+        string name = Encoding.UTF8.GetString(path);
+        try
+        {
+            XarLauncher.LaunchOpened(self, archiveOffset, path, raw, LaunchMode.Run, notice => Launch.Write(2, $"{name}: {notice}\n"));
+            return Launch.LauncherFailure; // Run returns only by throwing
+        }
+        catch (XarLaunchException e)
+        {
+            return Fail(name, e.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Xar.SquashFs.Format.InvalidArchiveException)
+        {
+            return Fail(name, e.Message);
+        }
+        catch (Exception e)
+        {
+            return Fail(name, $"internal error: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            LibC.Close(self);
+        }
+    }
+
+    private static int Fail(string name, string message)
+    {
+        Launch.Write(2, $"{name}: {message.ReplaceLineEndings(" ").Trim()}\n");
+        return Launch.LauncherFailure;
+    }
+}

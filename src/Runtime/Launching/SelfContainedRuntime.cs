@@ -1,0 +1,91 @@
+using Xar.Posix;
+using static Xar.Posix.RawLibC;
+
+namespace Xar.Runtime.Launching;
+
+/// <summary>
+/// The runtime of a self-contained executable (<c>xar pack --self-contained</c>): xarexec's own bytes with a XAR
+/// appended at their ELF end rounded up to 4096. When the running executable holds more than its ELF bytes it is
+/// such a runtime: every argument is the program's, settings come from the environment only, and the launch core
+/// runs on <c>/proc/self/exe</c>, opened once, with the XAR's offset in it. Allocation-free: xarexec's pre-runtime
+/// entry calls it before the .NET runtime starts.
+/// </summary>
+public static unsafe class SelfContainedRuntime
+{
+    /// <summary>
+    /// Opens <c>/proc/self/exe</c> (read-only, close-on-exec). When bytes follow its ELF end, returns the descriptor and
+    /// where the XAR must start (<paramref name="archiveOffset"/>; whether one is there the header read decides); otherwise
+    /// -1: a plain xarexec.
+    /// </summary>
+    public static int Open(out long archiveOffset)
+    {
+        archiveOffset = 0;
+        int fd;
+        fixed (byte* self = "/proc/self/exe\0"u8)
+            fd = RawLibC.Open(self, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        byte* head = stackalloc byte[ElfExtent.HeadBytes];
+        int length = 0;
+        while (length < ElfExtent.HeadBytes)
+        {
+            nint n = Pread(fd, head + length, ElfExtent.HeadBytes - length, length);
+            if (n < 0 && Errno == LibC.EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            length += (int)n;
+        }
+        long end = ElfExtent.End(new ReadOnlySpan<byte>(head, length));
+        LibC.Statx st;
+        if (end < 0 || !TrustedDirectory.Stat(fd, &st) || (long)st.Size <= end)
+        {
+            Close(fd);
+            return -1;
+        }
+        archiveOffset = ElfExtent.XarStart(end);
+        return fd;
+    }
+
+    /// <summary>
+    /// True when this process is the FUSE server a launch core started from this executable (<see cref="FuseServerLaunch"/>):
+    /// its first argument is <c>--fuse-serve</c> and descriptor 3, the image it was handed, is this very executable.
+    /// A program's own argument <c>--fuse-serve</c> comes without that descriptor and goes to the program.
+    /// </summary>
+    public static bool IsFuseServer(ReadOnlySpan<byte> firstArgument, int selfFd)
+    {
+        if (!firstArgument.SequenceEqual("--fuse-serve"u8))
+            return false;
+        LibC.Statx image, self;
+        return TrustedDirectory.Stat(3, &image) && TrustedDirectory.Stat(selfFd, &self)
+            && image.Ino == self.Ino && image.DevMajor == self.DevMajor && image.DevMinor == self.DevMinor;
+    }
+
+    /// <summary>
+    /// What the program is told the file is (XAR_PATH, the bootstrap's $1): the target of <c>/proc/self/exe</c>, an
+    /// absolute path without links, whatever name or link it was started by. False when it cannot be read or is too long.
+    /// </summary>
+    public static bool ProgramPath(byte* buffer, int capacity)
+    {
+        nint n;
+        fixed (byte* self = "/proc/self/exe\0"u8)
+            n = ReadLink(self, buffer, capacity - 1);
+        if (n <= 0 || n >= capacity - 1)
+            return false;
+        buffer[n] = 0;
+        return true;
+    }
+
+    /// <summary>Sets <c>OWD</c> (AppImage's name) to the directory the executable was started from, when getcwd knows it.</summary>
+    public static void SetOriginalDirectory()
+    {
+        byte* cwd = stackalloc byte[PathBuilder.Capacity];
+        fixed (byte* name = "OWD\0"u8)
+        {
+            if (GetCwd(cwd, PathBuilder.Capacity) != null)
+                SetEnv(name, cwd, 1);
+            else
+                UnsetEnv(name); // never an inherited one that names another directory
+        }
+    }
+}
