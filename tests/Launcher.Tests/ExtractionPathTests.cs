@@ -88,17 +88,44 @@ public class ExtractionPathTests
     public void ACachedRunReadsNothingBeyondTheHeader()
     {
         Require();
+        TestEnv.RequireTool("strace");
         using var s = new LauncherSandbox();
         string uuid = TestXar.NewUuid();
         string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
         LaunchAssert.Succeeded(s.Run(xar, [], Extract(s)));
-        // Destroy the image behind the header: a cached run must not notice.
+        // From the file it was extracted from, a cached run reads the header and nothing of the image.
+        string trace = s["strace.log"];
+        var env = Extract(s);
+        var r = TestEnv.Run(new RunOptions("strace", ["-f", "-e", "trace=pread64,read", "-o", trace, LauncherBinary.Path, xar, "cached"])
+        {
+            Environment = env,
+            WorkingDirectory = s.Work,
+        });
+        LaunchAssert.Succeeded(r);
+        Assert.StartsWith("[cached]\n", r.StandardOutput);
+        Assert.DoesNotContain("extracted", r.StandardError);
+        foreach (string line in File.ReadAllLines(trace))
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(line, @"pread64\(\d+, .*, (\d+), (\d+)\) = \d+");
+            if (m.Success)
+                Assert.True(long.Parse(m.Groups[2].Value) < 4096, "read beyond the header: " + line);
+        }
+    }
+
+    /// <summary>The file rewritten in place after its extraction (here: its image cut off) is another image: refused, not run.</summary>
+    [SkippableFact]
+    public void AFileChangedInPlaceAfterExtractionIsRefused()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string uuid = TestXar.NewUuid();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"], uuid);
+        LaunchAssert.Succeeded(s.Run(xar, [], Extract(s)));
         using (var f = new FileStream(xar, FileMode.Open, FileAccess.Write))
             f.SetLength(4096 + 4);
         var r = s.Run(xar, ["cached"], Extract(s));
-        LaunchAssert.Succeeded(r);
-        Assert.StartsWith("[cached]\n", r.StandardOutput);
-        Assert.Equal("", r.StandardError);
+        Assert.Contains("holds another image with UUID " + uuid, LaunchAssert.OneLineFailure(r, xar));
+        Assert.Equal("", r.StandardOutput);
     }
 
     [SkippableFact]
@@ -261,7 +288,7 @@ public class ExtractionPathTests
             Assert.True(File.Exists(tmp["marker"]), $"run {run}: the program did not run: {r.StandardError}");
             var lockFile = Directory.GetFiles(cache, "lockfile.*").Single();
             // It holds only the XAR file it was extracted from (for gc), never the program's output.
-            Assert.Equal(xar + "\n", File.ReadAllText(lockFile));
+            Assert.Equal(xar, File.ReadAllLines(lockFile)[0]);
         }
     }
 

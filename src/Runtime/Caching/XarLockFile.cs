@@ -123,6 +123,20 @@ public sealed class XarLockFile : IDisposable
         return newline > 0 ? System.Text.Encoding.UTF8.GetString(text[..newline]) : null;
     }
 
+    /// <summary>The image hash the record holds (<see cref="Launching.CacheEntryRecord"/>), null when it has none.</summary>
+    public unsafe string? RecordedImageHash()
+    {
+        const int Capacity = Launching.CacheEntryRecord.ReadCapacity;
+        byte* buffer = stackalloc byte[Capacity];
+        nint n = Pread(_fd, buffer, Capacity, 0);
+        if (n <= 0)
+            return null;
+        foreach (string line in System.Text.Encoding.UTF8.GetString(buffer, (int)n).Split('\n'))
+            if (line.StartsWith("image ", StringComparison.Ordinal))
+                return line[6..];
+        return null;
+    }
+
     public long LastUsedSeconds => PosixPath.FStat(_fd, Path).ModifiedSeconds;
 
     public void Dispose()

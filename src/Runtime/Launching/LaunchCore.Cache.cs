@@ -24,7 +24,7 @@ public static unsafe partial class LaunchCore
         if (rootFd >= 0)
         {
             UseCacheEntry(ref launch, uuid, rootFd, rootPath, savedUmask, ref outcome);
-            if (outcome.Status != LaunchStatus.NeedsExtraction)
+            if (outcome.Status is not (LaunchStatus.NeedsExtraction or LaunchStatus.NeedsImageCheck))
                 Close(rootFd);
         }
         Umask(savedUmask);
@@ -84,6 +84,15 @@ public static unsafe partial class LaunchCore
         {
             Close(lockFd); // gc took it while we waited for the lock
             NeedsExtraction(rootFd, rootPath, ref outcome);
+            return;
+        }
+        if (CacheEntryRecord.Check(lockFd, outcome.XarFd) == CacheEntryRecord.State.Unlisted)
+        {
+            // Another file than those it was made from or checked against: the managed launcher compares the images.
+            Close(lockFd);
+            outcome.Status = LaunchStatus.NeedsImageCheck;
+            outcome.CacheRootFd = rootFd;
+            LaunchFailure.Copy(entryPath.CString, outcome.DirectoryPointer());
             return;
         }
         Futimens(lockFd, null); // "last used", for gc

@@ -29,6 +29,12 @@ public enum LaunchStatus : byte
     /// names that directory) under the entry's lock, then run the launch again.
     /// </summary>
     NeedsExtraction,
+    /// <summary>
+    /// The cache entry (<see cref="LaunchOutcome.Directory"/>, in <see cref="LaunchOutcome.CacheRootFd"/>) records an image,
+    /// and this XAR file is not among the files known to hold it (<see cref="CacheEntryRecord"/>): hash the image read
+    /// through <see cref="LaunchOutcome.XarFd"/>, compare, list the file when it matches, then run the launch again.
+    /// </summary>
+    NeedsImageCheck,
 }
 
 /// <summary>What a failed step was about.</summary>

@@ -68,6 +68,9 @@ public static unsafe class XarLauncher
                     case LaunchStatus.Cached:
                     case LaunchStatus.Located:
                         return Text(outcome.DirectoryPointer());
+                    case LaunchStatus.NeedsImageCheck when attempt < 3:
+                        CheckImage(ref outcome);
+                        continue;
                     case LaunchStatus.NeedsExtraction when attempt < 3:
                         if (Extract(ref outcome) is { } entry)
                             notice($"{Reason(ref outcome)}: extracted once into {entry}");
@@ -113,6 +116,53 @@ public static unsafe class XarLauncher
     /// Extracts the image (read through the outcome's descriptor of the XAR file) into ROOT/UUID under the
     /// entry's lock, all or nothing. Returns the entry's path, or null when another launcher extracted it meanwhile.
     /// </summary>
+    /// <summary>
+    /// The cache entry records an image and this file is not listed with it: hash its image; the same, list the file
+    /// (the next launch from it goes straight on); another, refuse (the entry holds another program under this UUID).
+    /// </summary>
+    private static void CheckImage(ref LaunchOutcome outcome)
+    {
+        string entryPath = Text(outcome.DirectoryPointer());
+        string rootFd = "/proc/self/fd/" + outcome.CacheRootFd.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string uuid = Path.GetFileName(entryPath);
+        string lockPath = rootFd + "/" + XarCache.LockFilePrefix + uuid;
+        int dup = LibC.Fcntl(outcome.XarFd, LibC.F_DUPFD_CLOEXEC, 3);
+        if (dup < 0)
+            throw new XarLaunchException($"cannot read the XAR file again: {LibC.Describe(LibC.LastError)}");
+        string actual;
+        using (var handle = new SafeFileHandle(dup, ownsHandle: true))
+            actual = ImageHash.Compute(handle, outcome.ImageOffset);
+        // Shared, as a launch holds it: the program running from the entry keeps its lock, and gc waits for both.
+        using var lockFile = XarLockFile.Acquire(lockPath, exclusive: false);
+        string? recorded = lockFile.RecordedImageHash();
+        if (recorded is not null && recorded != actual)
+            throw new XarLaunchException($"cache entry {entryPath} holds another image with UUID {uuid} (extracted from {lockFile.RecordedXarFile() ?? "another file"}): "
+                + "not run; `xar gc` removes it once unused");
+        AppendRecord(lockFile.FileDescriptor, FileLine(outcome.XarFd));
+    }
+
+    /// <summary>The record line of the file open as <paramref name="fd"/>, without the leading newline.</summary>
+    private static string FileLine(int fd)
+    {
+        byte* line = stackalloc byte[CacheEntryRecord.LineCapacity];
+        int length = CacheEntryRecord.FormatFileLine(fd, line);
+        return length > 1 ? System.Text.Encoding.ASCII.GetString(line + 1, length - 1) : "";
+    }
+
+    /// <summary>Appends to the lock file (one write, so launches appending at once do not mix lines); a record past its bound is not grown.</summary>
+    private static void AppendRecord(int lockFd, string lines)
+    {
+        if (lines.Length == 0 || LibC.FStatx(lockFd, out var st) != 0 || (long)st.Size + lines.Length > CacheEntryRecord.ReadCapacity)
+            return;
+        int fd = LibC.Open("/proc/self/fd/" + lockFd.ToString(System.Globalization.CultureInfo.InvariantCulture), LibC.O_WRONLY | LibC.O_APPEND | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+            return;
+        byte[] bytes = System.Text.Encoding.ASCII.GetBytes(lines);
+        fixed (byte* b = bytes)
+            LibC.Write(fd, b, bytes.Length);
+        LibC.Close(fd);
+    }
+
     private static string? Extract(ref LaunchOutcome outcome)
     {
         string root = Text(outcome.DirectoryPointer());
@@ -127,13 +177,18 @@ public static unsafe class XarLauncher
         using var lockFile = XarLockFile.Acquire(rootFd + "/" + XarCache.LockFilePrefix + uuid, exclusive: true);
         string entry = rootFd + "/" + uuid;
         bool extracted = false;
+        string? imageHash = null;
         if (LibC.StatxAt(LibC.AT_FDCWD, entry, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out _) != 0)
         {
             XarCache.RemoveLeftovers(rootFd, uuid);
             try
             {
                 using var archive = XarArchive.OpenAt(handle, archiveOffset, leaveOpen: true);
+                // Hashed before and after: what the entry holds is the image the record names, or the file changed meanwhile.
+                imageHash = ImageHash.Compute(handle, archive.Image.ImageOffset);
                 SquashFsFile.ExtractToDirectory(archive.Image, entry, new SquashFsExtractOptions { RestoreOwners = false, RestoreXattrs = false });
+                if (ImageHash.Compute(handle, archive.Image.ImageOffset) != imageHash)
+                    throw new IOException("the XAR file changed while it was extracted");
                 // Complete: from now on what the image holds, which the program must not change (as on the read-only mount).
                 TreeWriteProtection.Apply(entry);
             }
@@ -147,7 +202,10 @@ public static unsafe class XarLauncher
         }
         handle.Dispose();
         if (extracted)
+        {
             LaunchCore.RecordXarFile(lockFile.FileDescriptor, outcome.XarFd);
+            AppendRecord(lockFile.FileDescriptor, $"image {imageHash}\n" + FileLine(outcome.XarFd));
+        }
         lockFile.Touch();
         return extracted ? root + "/" + uuid : null;
     }
