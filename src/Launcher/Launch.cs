@@ -81,7 +81,9 @@ internal static class Launch
 
     private static int Fail(string xarPath, string message)
     {
-        Write(2, $"xarexec: {xarPath}: {message.ReplaceLineEndings(" ").Trim()}\n");
+        string line = message.ReplaceLineEndings(" ").Trim();
+        Write(2, $"xarexec: {xarPath}: {line}\n");
+        DesktopNotice.Show($"{Path.GetFileName(xarPath)} could not start", line);
         return LauncherFailure;
     }
 

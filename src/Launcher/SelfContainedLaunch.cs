@@ -53,7 +53,9 @@ internal static class SelfContainedLaunch
 
     private static int Fail(string name, string message)
     {
-        Launch.Write(2, $"{name}: {message.ReplaceLineEndings(" ").Trim()}\n");
+        string line = message.ReplaceLineEndings(" ").Trim();
+        Launch.Write(2, $"{name}: {line}\n");
+        DesktopNotice.Show($"{Path.GetFileName(name)} could not start", line);
         return Launch.LauncherFailure;
     }
 }

@@ -108,4 +108,7 @@ public static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "pipe2", SetLastError = true)]
     public static partial int Pipe2(int* fds, int flags);
+
+    [LibraryImport(Library, EntryPoint = "isatty")]
+    public static partial int IsATty(int fd);
 }
