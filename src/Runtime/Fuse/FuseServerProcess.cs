@@ -81,9 +81,9 @@ public static unsafe class FuseServerProcess
     }
 
     /// <summary>
-    /// posix_spawn with stdio on /dev/null, <paramref name="imageFd"/> as descriptor 3 and the write end of a
-    /// new pipe as descriptor 4 (its read end returned in <paramref name="readEnd"/>), nothing else inherited,
-    /// signals at their defaults.
+    /// Starts <paramref name="executable"/> with stdio on /dev/null, <paramref name="imageFd"/> as descriptor 3 and the
+    /// write end of a new pipe as descriptor 4 (its read end returned in <paramref name="readEnd"/>), through the launch
+    /// core's one spawn (<see cref="Launching.HelperProcess.Spawn"/>).
     /// </summary>
     private static int Spawn(string executable, string[] arguments, int imageFd, bool newSession, out int readEnd)
     {
@@ -91,49 +91,15 @@ public static unsafe class FuseServerProcess
         if (Pipe2(fds, O_CLOEXEC) != 0)
             throw new FuseUnavailableException($"cannot create a pipe: {Describe(LastError)}");
         readEnd = fds[0];
-        // Move both sources above the targets, so that no dup2 can overwrite the other's source.
-        int image = Fcntl(imageFd, F_DUPFD_CLOEXEC, 10);
-        int pipe = Fcntl(fds[1], F_DUPFD_CLOEXEC, 10);
+        int error;
+        int pid;
+        using (var argv = new NativeArgv(executable, [executable, .. arguments]))
+            error = Launching.HelperProcess.Spawn(argv.Path, argv.Argv, Environ, -1, [imageFd, fds[1]], newSession, out pid);
         Close(fds[1]);
-        byte* actions = stackalloc byte[512];
-        byte* attributes = stackalloc byte[1024];
-        byte* signals = stackalloc byte[256];
-        bool started = false;
-        try
-        {
-            if (image < 0 || pipe < 0)
-                throw new FuseUnavailableException($"cannot duplicate a descriptor: {Describe(LastError)}");
-            using var argv = new NativeArgv(executable, [executable, .. arguments]);
-            FileActionsInit(actions);
-            FileActionsAddOpen(actions, 0, "/dev/null", O_RDONLY, 0);
-            FileActionsAddOpen(actions, 1, "/dev/null", O_WRONLY, 0);
-            FileActionsAddOpen(actions, 2, "/dev/null", O_WRONLY, 0);
-            FileActionsAddDup2(actions, pipe, ReadyFd);
-            FileActionsAddDup2(actions, image, ImageFd);
-            FileActionsAddCloseFrom(actions, ReadyFd + 1);
-            SpawnAttrInit(attributes);
-            SigFillSet(signals);
-            SpawnAttrSetSigDefault(attributes, signals);
-            SigEmptySet(signals);
-            SpawnAttrSetSigMask(attributes, signals);
-            SpawnAttrSetFlags(attributes, (short)((newSession ? POSIX_SPAWN_SETSID : 0) | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
-            int error = PosixSpawn(out int pid, argv.Path, actions, attributes, argv.Argv, Environ);
-            FileActionsDestroy(actions);
-            SpawnAttrDestroy(attributes);
-            if (error != 0)
-                throw new FuseUnavailableException($"cannot run {executable}: {Describe(error)}");
-            started = true;
+        if (error == 0)
             return pid;
-        }
-        finally
-        {
-            if (image >= 0)
-                Close(image);
-            if (pipe >= 0)
-                Close(pipe);
-            if (!started)
-                Close(readEnd);
-        }
+        Close(readEnd);
+        throw new FuseUnavailableException($"cannot run {executable}: {Describe(error)}");
     }
 
     /// <summary>One line (without the newline); what there was at end of file; null on timeout.</summary>

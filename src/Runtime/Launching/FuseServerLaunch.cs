@@ -30,7 +30,7 @@ public static unsafe class FuseServerLaunch
             outcome.Errno = Errno;
             return FuseUnavailability.ServerFailed;
         }
-        int pid = 0;
+        int pid;
         int error;
         byte** argv = stackalloc byte*[16];
         fixed (byte* self = "/proc/self/exe\0"u8)
@@ -44,7 +44,6 @@ public static unsafe class FuseServerLaunch
         fixed (byte* timeoutOption = "--timeout\0"u8)
         fixed (byte* allowRoot = "--allow-root\0"u8)
         fixed (byte* endOfOptions = "--\0"u8)
-        fixed (byte* devNull = "/dev/null\0"u8)
         {
             int n = 0;
             argv[n++] = program;
@@ -63,32 +62,7 @@ public static unsafe class FuseServerLaunch
             argv[n++] = mountPath;
             argv[n] = null;
 
-            byte* actions = stackalloc byte[512];
-            byte* attributes = stackalloc byte[1024];
-            byte* signals = stackalloc byte[256];
-            FileActionsInit(actions);
-            FileActionsAddOpen(actions, 0, devNull, LibC.O_RDONLY, 0);
-            FileActionsAddOpen(actions, 1, devNull, LibC.O_WRONLY, 0);
-            FileActionsAddOpen(actions, 2, devNull, LibC.O_WRONLY, 0);
-            // dup2 leaves close-on-exec off the copies; a source already at its target would keep it, so move them first.
-            int image = Fcntl(xarFd, LibC.F_DUPFD_CLOEXEC, 10);
-            int ready = Fcntl(pipe[1], LibC.F_DUPFD_CLOEXEC, 10);
-            FileActionsAddDup2(actions, image, 3);
-            FileActionsAddDup2(actions, ready, 4);
-            FileActionsAddCloseFrom(actions, 5);
-            SpawnAttrInit(attributes);
-            SigFillSet(signals);
-            SpawnAttrSetSigDefault(attributes, signals);
-            SigEmptySet(signals);
-            SpawnAttrSetSigMask(attributes, signals);
-            SpawnAttrSetFlags(attributes, LibC.POSIX_SPAWN_SETSIGDEF | LibC.POSIX_SPAWN_SETSIGMASK);
-            error = image < 0 || ready < 0 ? Errno : PosixSpawn(&pid, self, actions, attributes, argv, env.Envp);
-            FileActionsDestroy(actions);
-            SpawnAttrDestroy(attributes);
-            if (image >= 0)
-                Close(image);
-            if (ready >= 0)
-                Close(ready);
+            error = HelperProcess.Spawn(self, argv, env.Envp, -1, [xarFd, pipe[1]], newSession: false, out pid);
         }
         Close(pipe[1]);
         if (error != 0)

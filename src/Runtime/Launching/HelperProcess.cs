@@ -74,30 +74,10 @@ public static unsafe class HelperProcess
             result.SpawnError = Errno;
             return result;
         }
-        byte* actions = stackalloc byte[512];
-        byte* attributes = stackalloc byte[1024];
-        byte* signals = stackalloc byte[256];
         int pid;
-        int error;
-        fixed (byte* devNull = "/dev/null\0"u8)
-        {
-            FileActionsInit(actions);
-            FileActionsAddOpen(actions, 0, devNull, LibC.O_RDONLY, 0);
-            FileActionsAddOpen(actions, 1, devNull, LibC.O_WRONLY, 0);
-            FileActionsAddDup2(actions, pipe[1], 2);
-            if (passFd >= 0)
-                FileActionsAddDup2(actions, passFd, 3); // dup2 leaves close-on-exec off the copy
-            FileActionsAddCloseFrom(actions, passFd >= 0 ? 4 : 3);
-            SpawnAttrInit(attributes);
-            SigFillSet(signals);
-            SpawnAttrSetSigDefault(attributes, signals);
-            SigEmptySet(signals);
-            SpawnAttrSetSigMask(attributes, signals);
-            SpawnAttrSetFlags(attributes, LibC.POSIX_SPAWN_SETSIGDEF | LibC.POSIX_SPAWN_SETSIGMASK);
-            error = PosixSpawn(&pid, program, actions, attributes, argv, envp);
-            FileActionsDestroy(actions);
-            SpawnAttrDestroy(attributes);
-        }
+        int error = passFd >= 0
+            ? Spawn(program, argv, envp, pipe[1], [passFd], newSession: false, out pid)
+            : Spawn(program, argv, envp, pipe[1], [], newSession: false, out pid);
         Close(pipe[1]);
         if (error != 0)
         {
@@ -129,6 +109,67 @@ public static unsafe class HelperProcess
         }
         result.Status = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : -(status & 0x7F);
         return result;
+    }
+
+    /// <summary>
+    /// posix_spawn of <paramref name="program"/>: stdin and stdout on /dev/null, stderr on <paramref name="stderrFd"/>
+    /// (/dev/null when -1), <paramref name="handed"/>[i] as descriptor 3 + i, nothing else inherited, signals at their
+    /// defaults and unblocked, in a new session when asked. 0, or the error number.
+    /// </summary>
+    public static int Spawn(byte* program, byte** argv, byte** envp, int stderrFd, ReadOnlySpan<int> handed, bool newSession, out int pid)
+    {
+        pid = 0;
+        const int MaxHanded = 4;
+        if (handed.Length > MaxHanded)
+            return LibC.EINVAL;
+        // Every source above the targets first, so that no dup2 overwrites another's source; dup2 leaves the copies
+        // without close-on-exec (a source already at its target would keep it).
+        int* moved = stackalloc int[MaxHanded + 1];
+        int count = 0, error = 0;
+        for (; count <= handed.Length; count++)
+        {
+            int source = count < handed.Length ? handed[count] : stderrFd;
+            moved[count] = source < 0 ? -1 : Fcntl(source, LibC.F_DUPFD_CLOEXEC, 10);
+            if (source >= 0 && moved[count] < 0)
+            {
+                error = Errno;
+                break;
+            }
+        }
+        if (error == 0)
+        {
+            byte* actions = stackalloc byte[512];
+            byte* attributes = stackalloc byte[1024];
+            byte* signals = stackalloc byte[256];
+            fixed (byte* devNull = "/dev/null\0"u8)
+            {
+                FileActionsInit(actions);
+                FileActionsAddOpen(actions, 0, devNull, LibC.O_RDONLY, 0);
+                FileActionsAddOpen(actions, 1, devNull, LibC.O_WRONLY, 0);
+                if (stderrFd >= 0)
+                    FileActionsAddDup2(actions, moved[handed.Length], 2);
+                else
+                    FileActionsAddOpen(actions, 2, devNull, LibC.O_WRONLY, 0);
+                for (int i = 0; i < handed.Length; i++)
+                    FileActionsAddDup2(actions, moved[i], 3 + i);
+                FileActionsAddCloseFrom(actions, 3 + handed.Length);
+                SpawnAttrInit(attributes);
+                SigFillSet(signals);
+                SpawnAttrSetSigDefault(attributes, signals);
+                SigEmptySet(signals);
+                SpawnAttrSetSigMask(attributes, signals);
+                SpawnAttrSetFlags(attributes, (short)((newSession ? LibC.POSIX_SPAWN_SETSID : 0) | LibC.POSIX_SPAWN_SETSIGDEF | LibC.POSIX_SPAWN_SETSIGMASK));
+                int spawned;
+                error = PosixSpawn(&spawned, program, actions, attributes, argv, envp);
+                pid = spawned;
+                FileActionsDestroy(actions);
+                SpawnAttrDestroy(attributes);
+            }
+        }
+        for (int i = 0; i < count && i <= handed.Length; i++)
+            if (moved[i] >= 0)
+                Close(moved[i]);
+        return error;
     }
 
     /// <summary>Runs a helper whose output nobody reads; true when it exited 0.</summary>
