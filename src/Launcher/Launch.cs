@@ -58,32 +58,40 @@ internal static class Launch
         // The XAR path and arguments as the bytes given (.NET's strings replace bytes that are not UTF-8).
         byte[][] raw = RawArguments.Of(args);
         string xarPath = args[i];
-        try
+        return Guarded($"xarexec: {xarPath}: ", Path.GetFileName(xarPath), () =>
         {
             string directory = XarLauncher.Launch(raw[i], raw[(i + 1)..], mode, notice => Write(2, $"xarexec: {xarPath}: {notice}\n"));
             Write(1, directory + "\n");
             return 0;
+        });
+    }
+
+    /// <summary>
+    /// Runs a launch; a failure becomes one line (<paramref name="prefix"/> then the cause) on stderr, a desktop notice
+    /// (<see cref="DesktopNotice"/>) about <paramref name="name"/>, and exit status 127. A bug of ours too: never a stack trace.
+    /// </summary>
+    public static int Guarded(string prefix, string name, Func<int> launch)
+    {
+        string message;
+        try
+        {
+            return launch();
         }
         catch (XarLaunchException e)
         {
-            return Fail(xarPath, e.Message);
+            message = e.Message;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Xar.SquashFs.Format.InvalidArchiveException)
         {
-            return Fail(xarPath, e.Message);
+            message = e.Message;
         }
         catch (Exception e)
         {
-            // A bug of ours still ends in one line and 127, never in a stack trace.
-            return Fail(xarPath, $"internal error: {e.GetType().Name}: {e.Message}");
+            message = $"internal error: {e.GetType().Name}: {e.Message}";
         }
-    }
-
-    private static int Fail(string xarPath, string message)
-    {
         string line = message.ReplaceLineEndings(" ").Trim();
-        Write(2, $"xarexec: {xarPath}: {line}\n");
-        DesktopNotice.Show($"{Path.GetFileName(xarPath)} could not start", line);
+        Write(2, $"{prefix}{line}\n");
+        DesktopNotice.Show($"{name} could not start", line);
         return LauncherFailure;
     }
 

@@ -30,32 +30,15 @@ internal static class SelfContainedLaunch
         string name = Encoding.UTF8.GetString(path);
         try
         {
-            XarLauncher.LaunchOpened(self, archiveOffset, path, raw, LaunchMode.Run, notice => Launch.Write(2, $"{name}: {notice}\n"));
-            return Launch.LauncherFailure; // Run returns only by throwing
-        }
-        catch (XarLaunchException e)
-        {
-            return Fail(name, e.Message);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Xar.SquashFs.Format.InvalidArchiveException)
-        {
-            return Fail(name, e.Message);
-        }
-        catch (Exception e)
-        {
-            return Fail(name, $"internal error: {e.GetType().Name}: {e.Message}");
+            return Launch.Guarded($"{name}: ", Path.GetFileName(name), () =>
+            {
+                XarLauncher.LaunchOpened(self, archiveOffset, path, raw, LaunchMode.Run, notice => Launch.Write(2, $"{name}: {notice}\n"));
+                return Launch.LauncherFailure; // Run returns only by throwing
+            });
         }
         finally
         {
             LibC.Close(self);
         }
-    }
-
-    private static int Fail(string name, string message)
-    {
-        string line = message.ReplaceLineEndings(" ").Trim();
-        Launch.Write(2, $"{name}: {line}\n");
-        DesktopNotice.Show($"{Path.GetFileName(name)} could not start", line);
-        return Launch.LauncherFailure;
     }
 }

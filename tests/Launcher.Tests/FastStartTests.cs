@@ -361,14 +361,8 @@ public class FastStartTests
         TestXar.Build(s.AppTree, Path.Combine(s.Work, "app.xar"));
         Directory.CreateDirectory(Path.Combine(s.Work, "sub"));
         File.WriteAllText(s["fuse.conf"], fuseConf);
-        string script = """
+        string script = ServerShell.ServerFunction + """
             set -e
-            server() {
-                for p in /proc/[0-9]*; do
-                    c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null) || continue
-                    case "$c" in *--fuse-serve*" $1 ") echo "$c";; esac
-                done
-            }
             mount --bind "$CONF" /etc/fuse.conf
             dir=$("$LAUNCHER" -m "$XAR")
             server "$dir"

@@ -121,15 +121,12 @@ public class MountPathTests
         TestEnv.RequireTool("unshare");
         using var s = new LauncherSandbox();
         string xar = TestXar.Build(s.AppTree, s["app.xar"]);
-        string script = """
+        string script = ServerShell.ServerFunction + """
             set -e
             mount -t tmpfs -o mode=0755 tmpfs /var/lib
             if [ -n "$CONTENT" ]; then printf '%s' "$CONTENT" > /var/lib/xarexec_timeout_override; chown "$OWNER" /var/lib/xarexec_timeout_override; fi
             dir=$("$LAUNCHER" -m "$XAR")
-            for p in /proc/[0-9]*; do
-                c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null) || continue
-                case "$c" in *--fuse-serve*" $dir ") echo "$c";; esac
-            done
+            server "$dir"
             umount -l "$dir"
             """;
         var env = s.Environment();
