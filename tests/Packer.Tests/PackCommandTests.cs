@@ -226,7 +226,7 @@ public class PackCommandTests
     [InlineData("1M", 1048576)]
     [InlineData("4K", 4096)]
     [InlineData("4096", 4096)]
-    public void BlockSizes(string text, int bytes) => Assert.Equal(bytes, PackCommand.ParseBlockSize(text));
+    public void BlockSizes(string text, int bytes) => Assert.Equal(bytes, Xar.Packer.Cli.PackOptions.ParseBlockSize(text));
 
     [Fact]
     public void SortFileLines()
