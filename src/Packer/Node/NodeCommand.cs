@@ -32,6 +32,9 @@ public static class NodeCommand
         {
             string directory = parse.GetValue(project)!;
             options.Check(parse);
+            bool bundle = parse.GetResult(bundleNode) is not null;
+            if (parse.GetValue(bundleNode) is { } givenNode)
+                NodeRuntime.CheckGiven(givenNode);
             if (!Directory.Exists(directory))
                 throw new UsageException(File.Exists(directory) ? "is not a folder (PROJECT_DIR is the folder with package.json)" : "no such folder", directory);
             var package = NodePackage.Read(directory, parse.GetValue(bin));
@@ -40,7 +43,6 @@ public static class NodeCommand
                 throw new UsageException("no package-lock.json: npm ci installs exactly what the lock file says (run npm install once to make it, or pack the node_modules there with --no-install)", directory);
             if (!install && package.HasDependencies && !Directory.Exists(Path.Combine(directory, "node_modules")))
                 throw new UsageException("--no-install: package.json has dependencies and there is no node_modules", directory);
-            bool bundle = parse.GetResult(bundleNode) is not null;
             bool quiet = parse.GetValue(options.Quiet);
 
             using var staging = new StagingDirectory("node");

@@ -22,10 +22,7 @@ public sealed record NodeRuntime(string Executable, string Version)
         string executable;
         if (given is not null)
         {
-            if (Directory.Exists(given))
-                throw new UsageException("--bundle-node: is a directory, not the node executable (write --bundle-node=PATH, or put PROJECT_DIR first)", given);
-            if (!File.Exists(given))
-                throw new UsageException("--bundle-node: no such file", given);
+            CheckGiven(given);
             executable = Path.GetFullPath(given);
         }
         else
@@ -37,6 +34,15 @@ public sealed record NodeRuntime(string Executable, string Version)
         if (!result.Succeeded || !version.StartsWith('v'))
             throw new FrontEndException(executable, $"is not a working node executable ({executable} --version: exit {result.ExitCode})");
         return new NodeRuntime(executable, version);
+    }
+
+    /// <summary>--bundle-node PATH must be a file (a folder here is usually PROJECT_DIR taken as PATH).</summary>
+    public static void CheckGiven(string given)
+    {
+        if (Directory.Exists(given))
+            throw new UsageException("--bundle-node: is a directory, not the node executable (write --bundle-node=PATH, or put PROJECT_DIR first)", given);
+        if (!File.Exists(given))
+            throw new UsageException("--bundle-node: no such file", given);
     }
 
     /// <summary>
