@@ -16,6 +16,9 @@ public static class Program
         // One line per command; each command lives in Commands/<Name>Command.cs.
         // (pack)
         root.Subcommands.Add(Commands.PackCommand.Create(args));
+        // (front-ends: a project built by its own tool, then packed with pack's options)
+        root.Subcommands.Add(Dotnet.DotnetCommand.Create(args));
+        root.Subcommands.Add(Node.NodeCommand.Create());
         // (info, ls, cat, extract, verify)
         root.Subcommands.Add(Commands.InfoCommand.Create());
         root.Subcommands.Add(Commands.LsCommand.Create());
