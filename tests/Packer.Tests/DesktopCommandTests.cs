@@ -83,6 +83,33 @@ public class DesktopCommandTests
     }
 
     [SkippableFact]
+    public void PathsWithShellCharactersAreQuotedSoGLibStartsThem()
+    {
+        TestEnv.RequireTool("gio");
+        using var home = new Home();
+        string packed = PackSample(home.Dir["hello-desktop"]);
+        string log = Path.Combine(home.Path, ".local/state/hello-desktop.log");
+        foreach (string name in new[] { "with space", "dollar$HOME", "quote\"d", "back\\slash", "it's", "semi;colon & (paren) `tick` *?#~<>|" })
+        {
+            string app = Path.Combine(home.Dir["apps"], name, "app");
+            Directory.CreateDirectory(Path.GetDirectoryName(app)!);
+            File.Copy(packed, app, overwrite: true);
+            home.Xar("desktop", "install", app).EnsureSuccess("install " + app);
+            // gio launch: GLib's GDesktopAppInfo, what GNOME's menus start entries with (TryExec and Exec checked).
+            var started = TestEnv.Run(new RunOptions(TestEnv.FindTool("gio")!, ["launch", home.Entry]) { Environment = home.Environment });
+            Assert.True(started.ExitCode == 0, $"{name}: {started.StandardError}\n{File.ReadAllText(home.Entry)}");
+            for (int i = 0; i < 200 && !(File.Exists(log) && File.ReadAllText(log).Contains($"started from {app} in ")); i++)
+                Thread.Sleep(50);
+            Assert.Contains($"started from {app} in ", File.ReadAllText(log));
+        }
+        // A % cannot be started by GLib (it looks the program up before undoing %%): refused, not installed broken.
+        string percent = Path.Combine(home.Dir["apps"], "100%", "app");
+        Directory.CreateDirectory(Path.GetDirectoryName(percent)!);
+        File.Copy(packed, percent);
+        XarCli.AssertBadInput(home.Xar("desktop", "install", percent), "the path holds a %");
+    }
+
+    [SkippableFact]
     public void XdgDataHomeIsWhereItGoes()
     {
         using var home = new Home();

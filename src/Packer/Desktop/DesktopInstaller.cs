@@ -28,6 +28,10 @@ public static class DesktopInstaller
     public static Installed Install(string file, Action<string> warn)
     {
         CheckPath(file);
+        // The specification writes a literal % as %%, but GLib looks the program up before undoing that, and so
+        // never finds it: GNOME's menus (and gio launch) cannot start such an entry.
+        if (file.Contains('%'))
+            throw new UsageException("the path holds a %, with which GLib-based menus cannot start a menu entry's program (move or rename the file)", file);
         using var handle = OpenFile(file, out var status);
         if ((status.Mode & 0x49) == 0)
             throw new UsageException("is not executable (chmod +x it: the menu entry runs it)", file);
