@@ -70,6 +70,9 @@ public sealed class PackOptions
             throw new UsageException("--desktop-file needs --format xar (a bare image cannot be started from a menu)");
         if (!isXar && parse.GetValue(Icon) is not null)
             throw new UsageException("--icon needs --format xar (a bare image cannot be started from a menu)");
+        foreach (var (option, name) in new[] { (DesktopFile, "--desktop-file"), (Icon, "--icon") })
+            if (parse.GetValue(option) is { } given && !File.Exists(given))
+                throw new UsageException(Directory.Exists(given) ? $"{name}: is a directory" : $"{name}: no such file", given);
         if (parse.GetValue(AllRoot) && (parse.GetValue(Uid) is not null || parse.GetValue(Gid) is not null))
             throw new UsageException("--all-root and --uid/--gid exclude each other");
         ParseBlockSize(parse.GetValue(BlockSize)!);
@@ -199,7 +202,7 @@ public sealed class PackOptions
             // After success only, so that a failed pack prints its one error line and nothing else.
             if (xar is not null && xar.ExecPath is null)
                 Console.Error.WriteLine($"xar: warning: no --exec: {displayOut} can be mounted and inspected (xar mount, ls, extract) but not run");
-            Console.Error.WriteLine(progress.Summary(displayOut, packedSize));
+            Console.Error.WriteLine(progress.Summary(displayOut, packedSize, runtimeBytes is null ? 0 : ElfExtent.XarStart(runtimeBytes.Length)));
         }
         return ExitCodes.Success;
     }

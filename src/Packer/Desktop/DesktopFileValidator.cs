@@ -69,7 +69,16 @@ public static class DesktopFileValidator
         };
         start.ArgumentList.Add("--no-hints");
         start.ArgumentList.Add(file);
-        using var process = Process.Start(start) ?? throw new IOException($"cannot run {tool}");
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new IOException($"cannot run {tool}");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new IOException($"cannot run {tool}: {e.Message}");
+        }
+        using var started = process;
         process.StandardInput.Close();
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();
