@@ -178,6 +178,23 @@ public class DesktopCommandTests
     }
 
     [SkippableFact]
+    public void AnAppImageShapedFileGetsAnEntryToo()
+    {
+        using var home = new Home();
+        // Type 2: an ELF runtime with a bare SquashFS image right at its ELF end, the bundle's files at the image root.
+        string image = home.Dir["image.sqfs"];
+        TestEnv.Run(XarBinary.Path, "pack", DesktopBundleTests.Sample, "-o", image, "--format", "squashfs", "-q").EnsureSuccess("pack");
+        string app = home.Dir["Hello.AppImage"];
+        File.WriteAllBytes(app, [.. Xar.Runtime.XarFile.ReadRuntime(LauncherBinary.Path), .. File.ReadAllBytes(image)]);
+        File.SetUnixFileMode(app, (UnixFileMode)0x1ED);
+        home.Xar("desktop", "install", app).EnsureSuccess("install");
+        Assert.Contains($"\nExec={app} %F\n", File.ReadAllText(home.Entry));
+        Assert.Contains(".local/share/icons/hicolor/scalable/apps/org.example.HelloDesktop.svg", home.Files());
+        home.Xar("desktop", "uninstall", app).EnsureSuccess("uninstall");
+        Assert.Empty(home.Files());
+    }
+
+    [SkippableFact]
     public void BadInputIsOneLineAndExit2()
     {
         using var home = new Home();
