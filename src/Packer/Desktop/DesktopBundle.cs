@@ -72,7 +72,15 @@ public sealed class DesktopBundle
             if (validation.Error is not null)
                 throw new UsageException(validation.Error, desktopShown);
             warnings.AddRange(validation.Warnings.Select(w => $"{desktopShown}: {w}"));
-            var entry = DesktopEntry.Parse(desktopBytes);
+            DesktopEntry entry;
+            try
+            {
+                entry = DesktopEntry.Parse(desktopBytes);
+            }
+            catch (FormatException e)
+            {
+                throw new UsageException(e.Message, desktopShown);
+            }
             iconName = entry.Get("Icon");
             if (iconName is { Length: 0 })
                 iconName = null;

@@ -37,7 +37,14 @@ public static class DesktopInstaller
             throw new UsageException("is not executable (chmod +x it: the menu entry runs it)", file);
         var bundle = ReadBundle(handle, file, forInstall: true);
         var entry = bundle.Entry;
-        entry.RewriteAll("Exec", raw => DesktopExec.ReplaceProgram(raw, file));
+        try
+        {
+            entry.RewriteAll("Exec", raw => DesktopExec.ReplaceProgram(raw, file));
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{bundle.AppId}{DesktopBundle.Extension}: {e.Message}", file);
+        }
         entry.Set("TryExec", file);
         if (bundle.Icons.Count > 0)
             entry.Set("Icon", bundle.AppId);
@@ -157,7 +164,15 @@ public static class DesktopInstaller
         byte[] bytes = ReadImageFile(image, name, file) ?? throw new UsageException($"{name}: not a regular file in the image", file);
         if (DesktopFileValidator.Validate(name, bytes).Error is { } error)
             throw new UsageException($"{name}: {error}", file);
-        var entry = DesktopEntry.Parse(bytes);
+        DesktopEntry entry;
+        try
+        {
+            entry = DesktopEntry.Parse(bytes);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{name}: {e.Message}", file);
+        }
         if (forInstall && entry.Get("Type") != "Application")
             throw new UsageException($"{name}: Type={entry.Get("Type")}, not Application: nothing to start", file);
         var icons = new List<(DesktopIcon, byte[])>();
