@@ -23,7 +23,7 @@ public static class DesktopInstaller
     public sealed record class Installed(string AppId, string EntryPath, IReadOnlyList<string> IconPaths);
 
     /// <summary>The bundle's desktop entry and icons as the image holds them.</summary>
-    private sealed record class Bundle(string AppId, DesktopEntry Entry, byte[] EntryBytes, IReadOnlyList<(DesktopIcon Icon, byte[] Bytes)> Icons);
+    private sealed record class Bundle(string AppId, DesktopEntry Entry, bool IsPlainXar, IReadOnlyList<(DesktopIcon Icon, byte[] Bytes)> Icons);
 
     public static Installed Install(string file, Action<string> warn)
     {
@@ -36,6 +36,9 @@ public static class DesktopInstaller
         if ((status.Mode & 0x49) == 0)
             throw new UsageException("is not executable (chmod +x it: the menu entry runs it)", file);
         var bundle = ReadBundle(handle, file, forInstall: true);
+        // A plain XAR starts through its shebang's xarexec_fuse, or binfmt_misc: say so when neither is there.
+        if (bundle.IsPlainXar && BinfmtRegistration.Status(BinfmtRegistration.DefaultName) is not { Enabled: true } && FindOnPath("xarexec_fuse") is null)
+            warn($"{file} is a plain XAR, started through xarexec_fuse, which is not on PATH, and binfmt_misc has no xar entry: the menu cannot start it until one is there (make install, xar binfmt install), or pack it --self-contained");
         var entry = bundle.Entry;
         try
         {
@@ -184,7 +187,7 @@ public static class DesktopInstaller
             if (icons.Count == 0 && ReadImageFile(image, DesktopBundle.DirIcon, file) is { } dirIcon && DesktopIcon.Identify(dirIcon) is { } identified)
                 icons.Add((identified, dirIcon));
         }
-        return new Bundle(appId, entry, bytes, icons);
+        return new Bundle(appId, entry, archive.Header is not null && archive.ArchiveOffset == 0, icons);
     }
 
     /// <summary>A regular file at the image root (symbolic links followed inside the image), or null.</summary>
@@ -276,11 +279,13 @@ public static class DesktopInstaller
         }
     }
 
+    private static string? FindOnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
+
     private static void RunTool(string tool, string[] arguments, Action<string> warn)
     {
-        string? path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
-        if (path is null)
+        if (FindOnPath(tool) is not { } path)
             return;
         var start = new ProcessStartInfo(path) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (string a in arguments)
