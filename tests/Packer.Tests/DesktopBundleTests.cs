@@ -89,6 +89,9 @@ public class DesktopBundleTests
         File.SetUnixFileMode(Path.Combine(tree, "other"), (UnixFileMode)0x1ED);
         Pack(null, tree, "-o", dir["a.xar"], "--exec", "other", "-q").EnsureSuccess("pack");
         Assert.Equal("other", XarHeader.ReadFromFile(dir["a.xar"]).Exec);
+        // AppRun is then just a file: not executable, it is packed as it is.
+        File.SetUnixFileMode(Path.Combine(tree, "AppRun"), (UnixFileMode)0x1A4);
+        Pack(null, tree, "-o", dir["b.xar"], "--exec", "other", "-q").EnsureSuccess("pack with a non-executable AppRun");
     }
 
     [SkippableFact]

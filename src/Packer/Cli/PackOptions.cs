@@ -136,7 +136,7 @@ public sealed class PackOptions
         if (xar is not null)
         {
             // A desktop bundle (README, "Desktop bundles"): checked before any work, its files added to the image root.
-            var bundle = DesktopBundle.Prepare(sourceDirectory, parse.GetValue(DesktopFile), parse.GetValue(Icon), name => imageOptions.IsExcluded(name, out _));
+            var bundle = DesktopBundle.Prepare(sourceDirectory, parse.GetValue(DesktopFile), parse.GetValue(Icon), name => imageOptions.IsExcluded(name, out _), lookForAppRun: xar.ExecPath is null);
             foreach (string warning in bundle.Warnings)
                 imageOptions.Warning?.Invoke(warning);
             imageOptions = imageOptions with { ExtraRootFiles = [.. imageOptions.ExtraRootFiles ?? [], .. bundle.ExtraRootFiles] };

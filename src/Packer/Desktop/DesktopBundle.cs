@@ -20,7 +20,7 @@ public sealed class DesktopBundle
     /// <summary>Files the image gets at its root beside the tree's (--desktop-file, --icon).</summary>
     public IReadOnlyList<SquashFsExtraFile> ExtraRootFiles { get; private init; } = [];
 
-    /// <summary>SOURCE_DIR's root holds an AppRun (executable): the entrypoint when --exec is not given.</summary>
+    /// <summary>SOURCE_DIR's root holds an AppRun (executable), and it was looked for: the entrypoint, as --exec was not given.</summary>
     public bool HasAppRun { get; private init; }
 
     /// <summary>Remarks for the user that do not stop the pack (the validator's warnings, an icon that is not there).</summary>
@@ -31,7 +31,8 @@ public sealed class DesktopBundle
     /// </summary>
     /// <exception cref="UsageException">A desktop file the validator rejects, two of them, an icon that is not a PNG
     /// or SVG, a name that clashes, a non-executable AppRun: bad input, with the file concerned.</exception>
-    public static DesktopBundle Prepare(string sourceDirectory, string? desktopFileOption, string? iconOption, Func<string, bool> isExcluded)
+    /// <param name="lookForAppRun">No entrypoint was given: an AppRun at the root is to be the entrypoint.</param>
+    public static DesktopBundle Prepare(string sourceDirectory, string? desktopFileOption, string? iconOption, Func<string, bool> isExcluded, bool lookForAppRun)
     {
         var warnings = new List<string>();
         var extra = new List<SquashFsExtraFile>();
@@ -123,7 +124,7 @@ public sealed class DesktopBundle
         }
 
         bool hasAppRun = false;
-        if (root.Exists(AppRun))
+        if (lookForAppRun && root.Exists(AppRun))
         {
             if (!root.IsExecutableFile(AppRun))
                 throw new UsageException("is the entrypoint when --exec is not given, but not an executable file (chmod +x)", Path.Join(sourceDirectory, AppRun));
