@@ -31,6 +31,8 @@ public static class Program
         root.Subcommands.Add(Commands.UnmountCommand.Create());
         root.Subcommands.Add(Commands.GcCommand.Create());
         root.Subcommands.Add(Commands.BinfmtCommand.Create());
+        // (desktop)
+        root.Subcommands.Add(Commands.DesktopCommand.Create());
         var parsed = root.Parse(args);
         // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
         if (parsed.Errors.Count > 0)
