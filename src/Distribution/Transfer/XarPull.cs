@@ -25,6 +25,8 @@ public static class XarPull
     {
         if (Directory.Exists(output))
             throw new RegistryException($"{output}: is a directory", badInput: true);
+        if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } parent && !Directory.Exists(parent))
+            throw new RegistryException($"{output}: no such directory: {parent}", badInput: true);
         using var client = new RegistryClient(reference, push: false, options);
         var (body, mediaType, registryDigest) = await client.GetManifestAsync(reference.ManifestReference, ct);
         string manifestDigest = Sha256Digest.Of(body);
@@ -39,14 +41,14 @@ public static class XarPull
         string cache = XarBlobCache.Open();
         string hex = Sha256Digest.Hex(digest);
         string blob = cache + "/" + hex;
-        if (TryCopyOut(blob, digest, size, output))
+        if (TryCopyOut(blob, digest, size, output, verify: true))
         {
             File.SetLastWriteTimeUtc(blob, DateTime.UtcNow); // its last use, for gc
             progress?.Invoke(size, size);
             return new PullResult(manifestDigest, digest, size, FromCache: true, ResumedFrom: 0);
         }
         long resumedFrom = await DownloadAsync(client, digest, size, cache + "/." + hex + XarBlobCache.PartialSuffix, blob, progress, ct);
-        if (!TryCopyOut(blob, digest, size, output))
+        if (!TryCopyOut(blob, digest, size, output, verify: false))
             throw new IOException($"{blob}: changed while it was copied out");
         return new PullResult(manifestDigest, digest, size, FromCache: false, resumedFrom);
     }
@@ -74,55 +76,56 @@ public static class XarPull
     }
 
     /// <summary>
-    /// Copies the cached blob to <paramref name="output"/> (atomically, 0755) while hashing it; false when there is
-    /// no such blob, or it does not hold <paramref name="digest"/> (then it is deleted: it is downloaded again).
+    /// Writes the cached blob to <paramref name="output"/>, atomically with mode 0755: copied by the kernel
+    /// (File.Copy: a reflink or sendfile, no pass through our buffers) into a temporary sibling, renamed over the output.
+    /// With <paramref name="verify"/> (a copy found in the cache, not one just downloaded and checked) the temporary
+    /// copy is hashed before the rename, so what appears is what was checked. False when there is no such blob, or it
+    /// does not hold <paramref name="digest"/> (then it is deleted and downloaded again).
     /// </summary>
-    private static bool TryCopyOut(string blob, string digest, long size, string output)
+    private static bool TryCopyOut(string blob, string digest, long size, string output, bool verify)
     {
-        FileStream source;
-        try
+        var info = new FileInfo(blob);
+        if (!info.Exists)
+            return false;
+        if (info.Length != size)
         {
-            source = new FileStream(blob, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 0 });
-        }
-        catch (FileNotFoundException)
-        {
+            Discard(blob);
             return false;
         }
-        using (source)
+        string full = Path.GetFullPath(output);
+        string name = Path.GetFileName(full);
+        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{name[..Math.Min(name.Length, 200)]}.{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.tmp");
+        try
         {
-            if (source.Length != size)
+            File.Copy(blob, temp);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(temp, Executable);
+            if (verify && HashFile(temp) != digest)
             {
+                File.Delete(temp);
                 Discard(blob);
                 return false;
             }
-            bool matched = false;
-            try
-            {
-                AtomicFile.Write(output, Executable, target =>
-                {
-                    using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                    byte[] buffer = new byte[BufferSize];
-                    int n;
-                    while ((n = source.Read(buffer)) > 0)
-                    {
-                        hash.AppendData(buffer, 0, n);
-                        target.Write(buffer, 0, n);
-                    }
-                    if (Sha256Digest.FromHash(hash.GetHashAndReset()) != digest)
-                        throw new CachedBlobMismatchException();
-                    matched = true;
-                });
-            }
-            catch (CachedBlobMismatchException)
-            {
-            }
-            if (!matched)
-                Discard(blob);
-            return matched;
+            File.Move(temp, full, overwrite: true);
+            return true;
+        }
+        catch
+        {
+            Discard(temp);
+            throw;
         }
     }
 
-    private sealed class CachedBlobMismatchException : Exception;
+    private static string HashFile(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = new byte[BufferSize];
+        int n;
+        while ((n = stream.Read(buffer)) > 0)
+            hash.AppendData(buffer, 0, n);
+        return Sha256Digest.FromHash(hash.GetHashAndReset());
+    }
 
     private static void Discard(string path)
     {
@@ -198,15 +201,36 @@ public static class XarPull
                 }
                 file.Position = have;
                 await using var stream = await response.Content.ReadAsStreamAsync(ct);
-                int read;
-                while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+                // Two buffers: while one is written and hashed on the thread pool, the next is received.
+                byte[] next = new byte[BufferSize];
+                Task pending = Task.CompletedTask;
+                try
                 {
-                    if (have + read > size)
-                        throw Mismatch(file, partial, digest, $"the registry sent more than the manifest's {size} bytes");
-                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
-                    hash.AppendData(buffer, 0, read);
-                    have += read;
-                    progress?.Invoke(have, size);
+                    while (true)
+                    {
+                        int read = await FillAsync(stream, next, ct);
+                        await pending;
+                        if (read == 0)
+                            break;
+                        if (have + read > size)
+                            throw Mismatch(file, partial, digest, $"the registry sent more than the manifest's {size} bytes");
+                        byte[] full = next;
+                        long at = have;
+                        pending = Task.Run(() =>
+                        {
+                            RandomAccess.Write(file.SafeFileHandle, full.AsSpan(0, read), at);
+                            hash.AppendData(full, 0, read);
+                        }, ct);
+                        have += read;
+                        progress?.Invoke(have, size);
+                        (next, buffer) = (buffer, full);
+                    }
+                }
+                catch
+                {
+                    // Let the last write finish, so the partial file ends where its bytes end.
+                    try { await pending; } catch (IOException) { } catch (ObjectDisposedException) { }
+                    throw;
                 }
             }
             if (have != size)
@@ -233,6 +257,15 @@ public static class XarPull
             if (complete && !OperatingSystem.IsWindows())
                 File.SetUnixFileMode(blob, UnixFileMode.UserRead);
         }
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; the count read.</summary>
+    private static async Task<int> FillAsync(Stream stream, byte[] buffer, CancellationToken ct)
+    {
+        int total = 0, n;
+        while (total < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(total), ct)) > 0)
+            total += n;
+        return total;
     }
 
     private static RegistryException Mismatch(FileStream file, string partial, string digest, string what)
