@@ -40,10 +40,11 @@ public sealed class PushPullTests
     {
         using var registry = TestRegistry.Start();
         using var cli = new RegistryCli();
-        string xar = cli.MakeXar("big.xar", 70 << 20); // over two 32 MiB chunks
+        string xar = cli.MakeXar("big.xar", 70 << 20); // four 16 MiB chunks and a short one
+        cli.ExtraEnvironment["XAR_PUSH_CHUNK_MIB"] = "16";
         var push = cli.Run("push", xar, registry.Address + "/apps/big:1", "--plain-http", "-v");
         push.EnsureSuccess("push");
-        Assert.Equal(3, push.StandardError.Split('\n').Count(l => l.StartsWith("xar: PATCH ", StringComparison.Ordinal)));
+        Assert.Equal(5, push.StandardError.Split('\n').Count(l => l.StartsWith("xar: PATCH ", StringComparison.Ordinal)));
         cli.Run("pull", registry.Address + "/apps/big:1", "-o", cli["out"], "--plain-http").EnsureSuccess("pull");
         Assert.Equal(RegistryCli.Digest(xar), RegistryCli.Digest(cli["out"]));
     }

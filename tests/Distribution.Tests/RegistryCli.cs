@@ -26,11 +26,15 @@ public sealed class RegistryCli : IDisposable
         File.WriteAllText(Path.Combine(DockerConfigDir, "config.json"), """{"auths":{"REGISTRY":{"auth":"AUTH"}}}""".Replace("REGISTRY", registry).Replace("AUTH", auth));
     }
 
-    public Dictionary<string, string?> Environment => new()
+    /// <summary>More variables for the next runs.</summary>
+    public Dictionary<string, string?> ExtraEnvironment { get; } = new();
+
+    public Dictionary<string, string?> Environment => new(ExtraEnvironment)
     {
         ["XAR_CACHE_DIR"] = Cache,
         ["DOCKER_CONFIG"] = DockerConfigDir,
         ["XAR_PLAIN_HTTP_REGISTRIES"] = null,
+        ["XAR_PUSH_CHUNK_MIB"] = ExtraEnvironment.GetValueOrDefault("XAR_PUSH_CHUNK_MIB"),
     };
 
     public ProcessResult Run(params string[] args) =>

@@ -29,6 +29,18 @@ public sealed class RegistryErrorTests
         RegistryCli.AssertFailure(cli.Run("push", cli["missing.xar"], "127.0.0.1:1/a:1", "--plain-http"), 2, "no such file");
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("4097")]
+    [InlineData("12x")]
+    public void ABadChunkSizeExitsTwo(string value)
+    {
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 100);
+        cli.ExtraEnvironment["XAR_PUSH_CHUNK_MIB"] = value;
+        RegistryCli.AssertFailure(cli.Run("push", xar, "127.0.0.1:1/a:1", "--plain-http"), 2, "XAR_PUSH_CHUNK_MIB");
+    }
+
     [Fact]
     public void PlainHttpIsRefusedForARegistryNotOnLoopbackNorListed()
     {

@@ -22,7 +22,18 @@ internal static class RegistryCommand
         PlainHttp = plainHttp,
         Credentials = DockerConfig.Find(reference.Registry),
         Log = verbose ? line => Console.Error.WriteLine("xar: " + line) : null,
+        ChunkSize = ChunkSize(),
     };
+
+    private static long ChunkSize()
+    {
+        string? text = Environment.GetEnvironmentVariable(RegistryClientOptions.ChunkVariable);
+        if (string.IsNullOrEmpty(text))
+            return RegistryClientOptions.DefaultChunkSize;
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int mib) || mib is < 1 or > 4096)
+            throw new UsageException($"{RegistryClientOptions.ChunkVariable}={text}: not a number of MiB from 1 to 4096");
+        return (long)mib << 20;
+    }
 
     /// <summary>Runs a push or pull body: registry failures are one line about <paramref name="reference"/> (exit 1, or 2 for bad input).</summary>
     public static int Run(string reference, string? file, Func<int> body) => CliRunner.Run(file, () =>
