@@ -27,6 +27,7 @@ public sealed class RegistryErrorTests
         File.WriteAllText(cli["notes.txt"], "just text\n");
         RegistryCli.AssertFailure(cli.Run("push", cli["notes.txt"], "127.0.0.1:1/a:1", "--plain-http"), 2);
         RegistryCli.AssertFailure(cli.Run("push", cli["missing.xar"], "127.0.0.1:1/a:1", "--plain-http"), 2, "no such file");
+        RegistryCli.AssertFailure(cli.Run("push", cli["."], "127.0.0.1:1/a:1", "--plain-http"), 2, "is a directory");
     }
 
     [Theory]

@@ -24,9 +24,9 @@ public static class XarPull
         Action<long, long>? progress, CancellationToken ct)
     {
         if (Directory.Exists(output))
-            throw new RegistryException($"{output}: is a directory", badInput: true);
+            throw new RegistryException("is a directory", badInput: true, file: output);
         if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } parent && !Directory.Exists(parent))
-            throw new RegistryException($"{output}: no such directory: {parent}", badInput: true);
+            throw new RegistryException($"no such directory: {parent}", badInput: true, file: output);
         using var client = new RegistryClient(reference, push: false, options);
         var (body, mediaType, registryDigest) = await client.GetManifestAsync(reference.ManifestReference, ct);
         string manifestDigest = Sha256Digest.Of(body);

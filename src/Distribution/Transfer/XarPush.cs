@@ -21,6 +21,8 @@ public static class XarPush
     {
         if (reference.Digest is not null)
             throw new RegistryException($"{reference}: push to a tag, not a digest (the registry names the manifest by its digest)", badInput: true);
+        if (Directory.Exists(path))
+            throw new RegistryException("is a directory, not a XAR", badInput: true, file: path);
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         string mediaType;
         var annotations = new Dictionary<string, string> { [XarMediaTypes.TitleAnnotation] = Path.GetFileName(path) };

@@ -44,7 +44,7 @@ internal static class RegistryCommand
         }
         catch (RegistryException e)
         {
-            return CliRunner.Fail(reference, e.Message, e.BadInput ? ExitCodes.BadInput : ExitCodes.Failure);
+            return CliRunner.Fail(e.File ?? reference, e.Message, e.BadInput ? ExitCodes.BadInput : ExitCodes.Failure);
         }
         catch (XarLaunchException e)
         {
