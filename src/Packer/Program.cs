@@ -33,6 +33,9 @@ public static class Program
         root.Subcommands.Add(Commands.BinfmtCommand.Create());
         // (desktop)
         root.Subcommands.Add(Commands.DesktopCommand.Create());
+        // (push, pull: OCI registries)
+        root.Subcommands.Add(Commands.PushCommand.Create());
+        root.Subcommands.Add(Commands.PullCommand.Create());
         var parsed = root.Parse(args);
         // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
         if (parsed.Errors.Count > 0)
