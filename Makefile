@@ -5,11 +5,11 @@ CONFIG ?= Release
 OUT := out
 RID := linux-x64
 # Debian packages the tests talk to (the real peers) and the system codecs we load.
-TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev
+TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace minisign libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev
 # Static codec archives xarexec links in (src/Launcher/Xar.Launcher.csproj), so a self-contained executable needs only glibc.
 STATIC_CODECS := /usr/lib/x86_64-linux-gnu/libzstd.a /usr/lib/x86_64-linux-gnu/liblzma.a /usr/lib/x86_64-linux-gnu/liblz4.a
 TEST_LIBS := libzstd.so.1 liblzma.so.5 liblzo2.so.2 liblz4.so.1 libdeflate.so.0
-TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace
+TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace minisign
 # And what the benchmarks time with.
 BENCH_DEBS := hyperfine
 
