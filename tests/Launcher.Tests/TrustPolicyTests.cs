@@ -282,6 +282,12 @@ public class TrustPolicyTests
         b[xarStart - 1] ^= 1;
         File.WriteAllBytes(p.W("padded"), b);
         File.SetUnixFileMode(p.W("padded"), (UnixFileMode)0x1ED);
+        // The same runtime with another program under the signed XAR's UUID and signature line: what a swap puts there.
+        byte[] signedBytes = File.ReadAllBytes(p.W("app"));
+        File.WriteAllBytes(p.S["app-xar-part"], signedBytes.AsSpan((int)xarStart).ToArray());
+        byte[] foreign = File.ReadAllBytes(Foreign(p, p.S["app-xar-part"], p.S["foreign-part.xar"]));
+        File.WriteAllBytes(p.W("foreign"), [.. signedBytes.AsSpan(0, (int)xarStart).ToArray(), .. foreign]);
+        File.SetUnixFileMode(p.W("foreign"), (UnixFileMode)0x1ED);
         p.Run("""
             step unsigned ./unsigned a
             step padded ./padded a
@@ -291,6 +297,13 @@ public class TrustPolicyTests
             step warm ./app warm
             step cached env XAR_EXTRACT=1 ./app cached
             step by-xarexec "$LAUNCHER" app by-xarexec
+            cp app app2
+            step by-copy ./app2 by-copy
+            cp foreign swap.tmp && mv swap.tmp app
+            step swapped ./app swapped
+            step swapped-by-xarexec "$LAUNCHER" app swapped
+            cat foreign >app2
+            step rewritten ./app2 rewritten
             """);
         Assert.Equal(127, p["unsigned"].Exit);
         Assert.Contains("not signed", p["unsigned"].Error);
@@ -302,10 +315,17 @@ public class TrustPolicyTests
             Assert.Empty(p[step].Mounts);
         }
         Assert.Empty(CacheAfterRefusals(p));
-        foreach (string step in (string[])["signed", "warm", "cached", "by-xarexec"])
+        foreach (string step in (string[])["signed", "warm", "cached", "by-xarexec", "by-copy"])
         {
             Assert.True(p[step].Exit == 0, step + ": " + p[step].Error);
             Assert.StartsWith($"[{(step == "signed" ? "first" : step)}]\n", p[step].Output);
+        }
+        // Swapped in (renamed over, or written into a file that ran before): its mount is live, it is not run.
+        foreach (string step in (string[])["swapped", "swapped-by-xarexec", "rewritten"])
+        {
+            Assert.Equal(127, p[step].Exit);
+            Assert.Contains("bad signature", p[step].Error);
+            Assert.DoesNotContain("FOREIGN", p[step].Output);
         }
     }
 
