@@ -79,6 +79,8 @@ public static unsafe class XarLauncher
                         CheckSignature(ref outcome, verified);
                         hasVerified = true;
                         continue;
+                    case LaunchStatus.NeedsVerification:
+                        throw new XarLaunchException("the file changed each time its signature was checked: not run (a trust policy is in force)");
                     case LaunchStatus.NeedsImageCheck when attempt < 4:
                         CheckImage(ref outcome);
                         continue;
