@@ -25,6 +25,8 @@ public static class Program
         root.Subcommands.Add(Commands.CatCommand.Create());
         root.Subcommands.Add(Commands.ExtractCommand.Create());
         root.Subcommands.Add(Commands.VerifyCommand.Create());
+        // (sign)
+        root.Subcommands.Add(Commands.SignCommand.Create());
         // (run, mount, unmount, gc)
         root.Subcommands.Add(Commands.RunCommand.Create());
         root.Subcommands.Add(Commands.MountCommand.Create());
