@@ -225,8 +225,13 @@ public class DesktopCommandTests
     {
         using var home = new Home();
         string app = PackSample(home.Dir["hello-desktop"]);
-        XarCli.AssertBadInput(TestEnv.Run(new RunOptions(XarBinary.Path, ["desktop", "install", "hello-desktop"]) { Environment = home.Environment, WorkingDirectory = home.Dir.Path }),
-            $"xar: hello-desktop: is a relative path; give the absolute path the menu entry will run (here: {app})");
+        // A relative FILE is taken from the current directory: the entry runs its absolute path.
+        var relative = TestEnv.Run(new RunOptions(XarBinary.Path, ["desktop", "install", "hello-desktop"]) { Environment = home.Environment, WorkingDirectory = home.Dir.Path });
+        Assert.True(relative.ExitCode == 0, relative.StandardError);
+        Assert.Contains($"TryExec={app}\n", File.ReadAllText(home.Entry));
+        var removed = TestEnv.Run(new RunOptions(XarBinary.Path, ["desktop", "uninstall", "hello-desktop"]) { Environment = home.Environment, WorkingDirectory = home.Dir.Path });
+        Assert.True(removed.ExitCode == 0, removed.StandardError);
+        Assert.False(File.Exists(home.Entry));
         File.WriteAllText(home.Dir["text"], "not an archive\n");
         File.SetUnixFileMode(home.Dir["text"], (UnixFileMode)0x1ED);
         XarCli.AssertBadInput(home.Xar("desktop", "install", home.Dir["text"]), $"xar: {home.Dir["text"]}: ");

@@ -27,7 +27,7 @@ public static class DesktopInstaller
 
     public static Installed Install(string file, Action<string> warn)
     {
-        CheckPath(file);
+        file = CheckPath(file);
         // The specification writes a literal % as %%, but GLib looks the program up before undoing that, and so
         // never finds it: GNOME's menus (and gio launch) cannot start such an entry.
         if (file.Contains('%'))
@@ -82,7 +82,7 @@ public static class DesktopInstaller
     /// </summary>
     public static IReadOnlyList<string> Uninstall(string file, Action<string> warn)
     {
-        CheckPath(file);
+        file = CheckPath(file);
         var (applications, hicolor) = Directories();
         var ids = new List<string>();
         if (Path.Exists(file) || new FileInfo(file).LinkTarget is not null)
@@ -117,12 +117,12 @@ public static class DesktopInstaller
     }
 
     /// <summary>The menu entry runs FILE from anywhere: an absolute path, one a desktop entry can hold.</summary>
-    private static void CheckPath(string file)
+    /// <summary>FILE as the menu entry runs it: absolute (a relative FILE is taken from the current directory).</summary>
+    private static string CheckPath(string file)
     {
-        if (!file.StartsWith('/'))
-            throw new UsageException($"is a relative path; give the absolute path the menu entry will run (here: {Path.GetFullPath(file)})", file);
         if (file.Any(char.IsControl))
             throw new UsageException("the path holds a control character, which a menu entry's Exec line cannot hold", file.ReplaceLineEndings(" "));
+        return Path.GetFullPath(file);
     }
 
     private static SafeFileHandle OpenFile(string file, out LibC.Statx status)
