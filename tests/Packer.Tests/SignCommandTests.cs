@@ -51,6 +51,8 @@ public class SignCommandTests
         // The key id as minisign prints it in the public key's comment.
         string id = File.ReadAllLines(s.Keys.PublicKey)[0].Split(' ')[^1];
         Assert.Equal($"{s.Xar}: signed with key {id}\n", r.StandardOutput);
+        Assert.Contains($"  signature: minisign key {id}, trusted comment: release 1.0 (not checked here", XarCli.Run("info", s.Xar).EnsureSuccess("info").StandardOutput);
+        Assert.Contains($"\"key_id\": \"{id}\"", XarCli.Run("info", "--json", s.Xar).EnsureSuccess("info --json").StandardOutput);
         Assert.Equal(0, s.Verify().ExitCode);
         byte[] after = File.ReadAllBytes(s.Xar);
         Assert.Equal(before.Length, after.Length);
