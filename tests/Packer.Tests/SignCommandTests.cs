@@ -173,6 +173,15 @@ public class SignCommandTests
         });
         r.EnsureSuccess("sign with a password variable");
         Assert.Equal(0, s.Verify(key: keys.PublicKey).ExitCode);
+        // On a terminal (script gives it one), the password is asked for.
+        TestEnv.RequireTool("script");
+        var typed = TestEnv.Run(new RunOptions("script", ["-qec", $"'{XarBinary.Path}' sign '{s.Xar}' --key '{keys.SecretKey}' --trusted-comment typed", "/dev/null"])
+        {
+            StandardInput = Encoding.ASCII.GetBytes("correct horse\r"),
+        });
+        Assert.True(typed.ExitCode == 0, typed.StandardOutput + typed.StandardError);
+        Assert.Contains("Password for ", typed.StandardOutput);
+        Assert.Contains("trusted comment: typed", XarCli.Run("verify", s.Xar, "--key", keys.PublicKey).EnsureSuccess("verify").StandardOutput);
     }
 
     [SkippableFact]
