@@ -163,6 +163,10 @@ public class DesktopBundleTests
         var odd = Pack(null, tree, "-o", dir["c.xar"]);
         Assert.True(odd.ExitCode == 0, odd.StandardError);
         Assert.Contains("a 100x100 PNG, a size the hicolor icon theme does not list", odd.StandardError);
+        File.WriteAllText(Path.Combine(tree, "org.example.Test.desktop"), ValidEntry.Replace("Icon=org.example.Test", "Icon=/usr/share/pixmaps/test.png"));
+        var path = Pack(null, tree, "-o", dir["d.xar"]);
+        Assert.True(path.ExitCode == 0, path.StandardError);
+        Assert.Contains("Icon=/usr/share/pixmaps/test.png is a path, not an icon name: the bundle carries no icon of its own", path.StandardError);
     }
 
     [SkippableFact]

@@ -122,6 +122,8 @@ public sealed class DesktopBundle
             if (!found)
                 warnings.Add($"{desktopShown}: Icon={iconName}, but no {iconName}.png, {iconName}.svg or {DirIcon} at the image root (give one with --icon FILE): an installed entry shows the icon theme's {iconName}, if any");
         }
+        else if (iconName is not null)
+            warnings.Add($"{desktopShown}: Icon={iconName} is a path, not an icon name: the bundle carries no icon of its own, and an installed entry shows that file, if it exists where the entry is used");
 
         bool hasAppRun = false;
         if (lookForAppRun && root.Exists(AppRun))
