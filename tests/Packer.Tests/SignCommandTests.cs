@@ -51,6 +51,8 @@ public class SignCommandTests
         // The key id as minisign prints it in the public key's comment.
         string id = File.ReadAllLines(s.Keys.PublicKey)[0].Split(' ')[^1];
         Assert.Equal($"{s.Xar}: signed with key {id}\n", r.StandardOutput);
+        Assert.Contains($"  signature: minisign key {id}, trusted comment: release 1.0 (not checked here", XarCli.Run("info", s.Xar).EnsureSuccess("info").StandardOutput);
+        Assert.Contains($"\"key_id\": \"{id}\"", XarCli.Run("info", "--json", s.Xar).EnsureSuccess("info --json").StandardOutput);
         Assert.Equal(0, s.Verify().ExitCode);
         byte[] after = File.ReadAllBytes(s.Xar);
         Assert.Equal(before.Length, after.Length);
@@ -171,6 +173,15 @@ public class SignCommandTests
         });
         r.EnsureSuccess("sign with a password variable");
         Assert.Equal(0, s.Verify(key: keys.PublicKey).ExitCode);
+        // On a terminal (script gives it one), the password is asked for.
+        TestEnv.RequireTool("script");
+        var typed = TestEnv.Run(new RunOptions("script", ["-qec", $"'{XarBinary.Path}' sign '{s.Xar}' --key '{keys.SecretKey}' --trusted-comment typed", "/dev/null"])
+        {
+            StandardInput = Encoding.ASCII.GetBytes("correct horse\r"),
+        });
+        Assert.True(typed.ExitCode == 0, typed.StandardOutput + typed.StandardError);
+        Assert.Contains("Password for ", typed.StandardOutput);
+        Assert.Contains("trusted comment: typed", XarCli.Run("verify", s.Xar, "--key", keys.PublicKey).EnsureSuccess("verify").StandardOutput);
     }
 
     [SkippableFact]

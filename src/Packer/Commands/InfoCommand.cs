@@ -171,11 +171,32 @@ public static class InfoCommand
                 text.Append("  fixed_arguments: malformed ").Append(XarHeader.ExecArgsName).Append(" (").Append(entrypoint.ArgumentsError).Append(")\n");
             else if (entrypoint.FixedArguments.Count > 0)
                 text.Append("  fixed_arguments: ").Append(string.Join(' ', entrypoint.FixedArguments.Select(ShellWord))).Append('\n');
+            text.Append("  signature: ").Append(Signature(header) switch
+            {
+                null => "none",
+                { Signature: null } => "malformed " + Xar.Runtime.Signing.XarSignatureField.Name,
+                var (s, _) => $"minisign key {Xar.Runtime.Signing.MinisignPublicKey.FormatKeyId(s.KeyId)}, trusted comment: {s.TrustedCommentText} (not checked here: xar verify --key PUBKEY checks it)",
+            }).Append('\n');
         }
         text.Append("SquashFS:\n");
         foreach (var (key, value) in fields)
             text.Append(CultureInfo.InvariantCulture, $"  {key}: {Format(value)}\n");
         StandardOutput.Writer.Write(text.ToString());
+    }
+
+    /// <summary>The header's signature, parsed (not checked); null when it has none, (null, value) when it is malformed.</summary>
+    private static (Xar.Runtime.Signing.MinisignSignature? Signature, string Value)? Signature(XarHeader header)
+    {
+        if (header[Xar.Runtime.Signing.XarSignatureField.Name] is not { } value)
+            return null;
+        try
+        {
+            return (Xar.Runtime.Signing.MinisignSignature.ParseHeaderValue(value), value);
+        }
+        catch (Xar.Runtime.Signing.SignatureFormatException)
+        {
+            return (null, value);
+        }
     }
 
     private static string Format(object value) => value switch
@@ -237,6 +258,17 @@ public static class InfoCommand
                 w.WriteNull("entrypoint");
             else
                 w.WriteString("entrypoint", entrypoint.Path);
+            if (xarHeader is { } signedHeader && Signature(signedHeader) is { Signature: { } signature })
+            {
+                w.WriteStartObject("signature");
+                w.WriteString("key_id", Xar.Runtime.Signing.MinisignPublicKey.FormatKeyId(signature.KeyId));
+                w.WriteString("trusted_comment", signature.TrustedCommentText);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("signature");
+            }
             if (entrypoint.ArgumentsError is not null)
                 w.WriteNull("fixed_arguments");
             else

@@ -366,7 +366,7 @@ public static unsafe class XarLauncher
             case (LaunchSubject.TrustedKey, LaunchProblem.NotARegularFile):
                 return $"trusted key {path} is not a regular file: nothing runs until it is fixed";
             case (LaunchSubject.TrustedKey, _):
-                return $"cannot read trusted key {path}: {errno}";
+                return $"cannot read {path} (trusted keys): {errno}: nothing runs until it can be read";
             case (LaunchSubject.CacheEntry, LaunchProblem.NoImageRecord):
                 return $"cache entry {path} was made by an earlier xar and records no image: not run under a trust policy; `xar gc` removes it once unused";
             case (LaunchSubject.XarFile, LaunchProblem.CannotOpen):
