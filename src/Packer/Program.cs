@@ -25,12 +25,19 @@ public static class Program
         root.Subcommands.Add(Commands.CatCommand.Create());
         root.Subcommands.Add(Commands.ExtractCommand.Create());
         root.Subcommands.Add(Commands.VerifyCommand.Create());
+        // (sign)
+        root.Subcommands.Add(Commands.SignCommand.Create());
         // (run, mount, unmount, gc)
         root.Subcommands.Add(Commands.RunCommand.Create());
         root.Subcommands.Add(Commands.MountCommand.Create());
         root.Subcommands.Add(Commands.UnmountCommand.Create());
         root.Subcommands.Add(Commands.GcCommand.Create());
         root.Subcommands.Add(Commands.BinfmtCommand.Create());
+        // (desktop)
+        root.Subcommands.Add(Commands.DesktopCommand.Create());
+        // (push, pull: OCI registries)
+        root.Subcommands.Add(Commands.PushCommand.Create());
+        root.Subcommands.Add(Commands.PullCommand.Create());
         var parsed = root.Parse(args);
         // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
         if (parsed.Errors.Count > 0)
