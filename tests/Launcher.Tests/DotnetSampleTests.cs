@@ -68,20 +68,20 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
         Require();
         LaunchModes.Require(LaunchMode.Mount);
         using var s = new LauncherSandbox();
-        var r = TestEnv.Run(new RunOptions(packed.SelfContained!, ["x y", "--exit", "3"]) { Environment = s.Environment(), WorkingDirectory = s.Work });
+        var r = TestEnv.Run(new RunOptions(packed.SelfContained!, ["x y", "--lang", "fr", "--exit", "3"]) { Environment = s.Environment(), WorkingDirectory = s.Work });
         Assert.True(r.ExitCode == 3, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
         string root = Assert.Single(s.Mounts());
         Assert.Equal(
-            "Hello from .NET inside a XAR!\n" +
+            "Bonjour depuis .NET dans un XAR !\n" + // from fr/greet.resources.dll in the mount
             $"base directory: {root}/\n" +
             $"working directory: {s.Work}\n" +
-            "arguments:\n  [x y]\n  [--exit]\n  [3]\n",
+            "arguments:\n  [x y]\n  [--lang]\n  [fr]\n  [--exit]\n  [3]\n",
             r.StandardOutput);
     }
 
     /// <summary>
     /// The apphost named by the project's AssemblyName (greet, not the file name DotnetApp) is the entrypoint, and
-    /// what it needs at run time is in the image: runtime config, deps, the host and runtime libraries.
+    /// what it needs at run time is in the image: runtime config, deps, the satellite assembly, the host and runtime libraries.
     /// </summary>
     [SkippableFact]
     public void ImageHoldsThePublishWithTheApphostAsEntrypoint()
@@ -89,7 +89,7 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
         Require();
         Assert.Equal("greet", Xar.Runtime.XarHeader.ReadFromFile(packed.Plain!)["XAR_EXEC"]);
         var names = TestEnv.Run(XarBinary.Path, "ls", packed.Plain!).EnsureSuccess("xar ls").StandardOutput.Split('\n');
-        foreach (string file in (string[])["greet", "greet.dll", "greet.runtimeconfig.json", "greet.deps.json", "libhostfxr.so", "libcoreclr.so", "libclrjit.so", "System.Private.CoreLib.dll"])
+        foreach (string file in (string[])["greet", "greet.dll", "greet.runtimeconfig.json", "greet.deps.json", "fr/greet.resources.dll", "libhostfxr.so", "libcoreclr.so", "libclrjit.so", "System.Private.CoreLib.dll"])
             Assert.Contains("squashfs-root/" + file, names);
     }
 }

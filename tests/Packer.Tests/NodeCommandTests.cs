@@ -133,6 +133,22 @@ public sealed class NodeCommandTests
         AssertNothingLeft(tmp);
     }
 
+    /// <summary>`xar node . -o app.xar` run twice: the first app.xar is not packed into the second.</summary>
+    [SkippableFact]
+    public void OutputInsideTheProjectIsNotPacked()
+    {
+        TestEnv.RequireTool("node");
+        TestEnv.RequireTool("npm");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "index.js" }""");
+        string output = Path.Combine(project, "app.xar");
+        RunXar(tmp, "node", project, "-o", output, "--quiet").EnsureSuccess("xar node");
+        RunXar(tmp, "node", project, "-o", output, "--quiet").EnsureSuccess("xar node again");
+        var names = XarCli.Run("ls", output).EnsureSuccess("xar ls").StandardOutput.Split('\n');
+        Assert.Contains("squashfs-root/app/index.js", names);
+        Assert.DoesNotContain("squashfs-root/app/app.xar", names);
+    }
+
     private static string Listing(string dir) =>
         TestEnv.Run("find", dir, "-printf", "%P %M %s %T@\\n").EnsureSuccess("find").StandardOutput.Split('\n').Order(StringComparer.Ordinal).Aggregate("", (a, l) => a + l + "\n");
 }

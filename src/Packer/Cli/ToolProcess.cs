@@ -17,7 +17,7 @@ public static class ToolProcess
         public IEnumerable<string> Lines => (StandardOutput + "\n" + StandardError).Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0);
     }
 
-    /// <summary>The tool's full path found on PATH, or null.</summary>
+    /// <summary>The tool's full path: the first executable file NAME in a PATH folder (a name with a '/' as it is), or null.</summary>
     public static string? Find(string name)
     {
         if (name.Contains('/'))
@@ -25,7 +25,7 @@ public static class ToolProcess
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
         {
             string candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate))
+            if (File.Exists(candidate) && Xar.Posix.LibC.Access(candidate, Xar.Posix.LibC.X_OK) == 0)
                 return candidate;
         }
         return null;

@@ -50,6 +50,7 @@ public static class NodeCommand
             string image = staging["image"], app = Path.Combine(image, "app");
             Directory.CreateDirectory(app);
             CopyProject(directory, app, withNodeModules: !install, staging.Cancellation);
+            DropOutputFromCopy(directory, app, parse.GetValue(options.Output)!);
             if (install)
             {
                 if (!quiet)
@@ -89,6 +90,19 @@ public static class NodeCommand
         var result = ToolProcess.Run(cp, ["-a", "--", .. entries, to + "/"], null, cancel);
         if (!result.Succeeded)
             throw new FrontEndException(from, "copying the project failed: " + (result.Lines.FirstOrDefault() ?? $"cp exit {result.ExitCode}"));
+    }
+
+    /// <summary>An OUT inside the project (`xar node . -o app.xar`, run twice) is not packed into the next one.</summary>
+    private static void DropOutputFromCopy(string project, string copy, string output)
+    {
+        if (output == "-")
+            return;
+        string relative = Path.GetRelativePath(Path.GetFullPath(project), Path.GetFullPath(output));
+        if (relative == ".." || relative.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(relative))
+            return;
+        string inCopy = Path.Combine(copy, relative);
+        if (File.Exists(inCopy))
+            File.Delete(inCopy);
     }
 
     private static void NpmCi(string app, string project, CancellationToken cancel)
