@@ -83,6 +83,10 @@ public sealed class PushPullTests
         Assert.DoesNotContain("/blobs/", second.StandardError);
         Assert.Contains("from the cache", second.StandardError);
         Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["b"]));
+        // Again onto the same output (one inode with the cached copy already): no temporary file is left.
+        cli.Run("pull", registry.Address + "/apps/tool@" + digest, "-o", cli["b"], "--plain-http").EnsureSuccess("pull onto itself");
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["b"]));
+        Assert.Empty(Directory.GetFiles(cli["."], ".b.*"));
     }
 
     [SkippableFact]
