@@ -89,10 +89,17 @@ public static class XarPull
         var info = new FileInfo(blob);
         if (!info.Exists)
             return false;
-        if (info.Length != size || (verify && HashFile(blob) != digest))
+        try
         {
-            Discard(blob);
-            return false;
+            if (info.Length != size || (verify && HashFile(blob) != digest))
+            {
+                Discard(blob);
+                return false;
+            }
+        }
+        catch (FileNotFoundException)
+        {
+            return false; // gc removed it meanwhile
         }
         string full = Path.GetFullPath(output);
         string name = Path.GetFileName(full);
@@ -101,7 +108,10 @@ public static class XarPull
         {
             if (!OperatingSystem.IsWindows())
                 File.SetUnixFileMode(blob, Executable); // a blob cached by an older xar may have another mode
-            if (!TryHardLink(blob, temp))
+            int linked = HardLink(blob, temp);
+            if (linked == LibC.ENOENT)
+                return false; // gc removed the blob meanwhile: download it again
+            if (linked != 0)
             {
                 File.Copy(blob, temp);
                 if (!OperatingSystem.IsWindows())
@@ -113,6 +123,11 @@ public static class XarPull
             Discard(temp);
             return true;
         }
+        catch (FileNotFoundException) when (!File.Exists(blob))
+        {
+            Discard(temp);
+            return false; // gc removed it meanwhile
+        }
         catch
         {
             Discard(temp);
@@ -120,19 +135,22 @@ public static class XarPull
         }
     }
 
-    /// <summary>link(2); false when the file systems differ or links are not allowed there (then the caller copies).</summary>
-    private static unsafe bool TryHardLink(string existing, string link)
+    /// <summary>
+    /// link(2): 0, or the errno when the file systems differ, links are not allowed there (the caller copies) or the
+    /// blob is gone (ENOENT); any other failure throws.
+    /// </summary>
+    private static unsafe int HardLink(string existing, string link)
     {
         byte[] from = System.Text.Encoding.UTF8.GetBytes(existing + "\0");
         byte[] to = System.Text.Encoding.UTF8.GetBytes(link + "\0");
         fixed (byte* f = from, t = to)
         {
             if (LibC.LinkAt(LibC.AT_FDCWD, f, LibC.AT_FDCWD, t, 0) == 0)
-                return true;
+                return 0;
         }
         int errno = LibC.LastError;
-        if (errno is LibC.EXDEV or LibC.EPERM or LibC.ENOTSUP or 31 /* EMLINK */)
-            return false;
+        if (errno is LibC.EXDEV or LibC.EPERM or LibC.ENOTSUP or LibC.ENOENT or 31 /* EMLINK */)
+            return errno;
         throw new IOException($"cannot link {existing} to {link}: {LibC.Describe(errno)}");
     }
 
