@@ -54,9 +54,12 @@ if [[ ! -f $T/big.xar || $(stat -c %s "$T/big.xar") -lt $((BIG_MIB << 20)) ]]; t
     rm -rf "$T/big-tree"
 fi
 
-# timed OUT CMD... -> appends "seconds maxrss_kb" of one run to OUT
+# timed OUT CMD... -> appends "seconds maxrss_kb" of one run to OUT. `sync` first: the previous run's gigabyte of
+# dirty pages would otherwise be written back during this one, and throttle its writes (a 1 GiB pull took 1.4 s
+# or 7.4 s depending on what ran before it).
 timed() {
     local out=$1; shift
+    sync
     /usr/bin/time -f "%e %M" -o "$T/time.txt" "$@" >/dev/null 2>"$T/err.txt" || { cat "$T/err.txt" >&2; exit 1; }
     cat "$T/time.txt" >> "$out"
 }

@@ -22,7 +22,24 @@ public sealed class BearerTokenTests
         Assert.DoesNotContain(FakeTokenRegistry.Token, r.StandardOutput + r.StandardError);
         RegistryErrorTests.AssertNoSecret(r);
         // Every request after the token carried it.
-        Assert.All(fake.Requests.SkipWhile(l => !l.Contains("Bearer", StringComparison.Ordinal)), l => Assert.EndsWith("Bearer " + FakeTokenRegistry.Token, l));
+        Assert.All(fake.Requests.SkipWhile(l => !l.Contains("Bearer", StringComparison.Ordinal)), l => Assert.Contains("Bearer " + FakeTokenRegistry.Token, l));
+    }
+
+    [Fact]
+    public void PushAsksForAPushScopeThenPullsItBack()
+    {
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 30_000);
+        using var fake = new FakeTokenRegistry([0]);
+        cli.SaveCredentials(fake.Address, TestRegistry.User, TestRegistry.Password);
+        var push = cli.Run("push", xar, fake.Address + "/apps/tool:2", "--plain-http", "-v");
+        push.EnsureSuccess("push");
+        Assert.Contains(fake.TokenQueries, q => q.Contains("scope=" + Uri.EscapeDataString("repository:apps/tool:pull,push"), StringComparison.Ordinal));
+        Assert.DoesNotContain(FakeTokenRegistry.Token, push.StandardOutput + push.StandardError);
+        RegistryErrorTests.AssertNoSecret(push);
+        var pull = cli.Run("pull", fake.Address + "/apps/tool:2", "-o", cli["out"], "--plain-http");
+        pull.EnsureSuccess("pull");
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["out"]));
     }
 
     [Fact]

@@ -83,6 +83,10 @@ public sealed class PushPullTests
         Assert.DoesNotContain("/blobs/", second.StandardError);
         Assert.Contains("from the cache", second.StandardError);
         Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["b"]));
+        // Again onto the same output (one inode with the cached copy already): no temporary file is left.
+        cli.Run("pull", registry.Address + "/apps/tool@" + digest, "-o", cli["b"], "--plain-http").EnsureSuccess("pull onto itself");
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["b"]));
+        Assert.Empty(Directory.GetFiles(cli["."], ".b.*"));
     }
 
     [SkippableFact]
@@ -117,6 +121,25 @@ public sealed class PushPullTests
         Assert.False(File.Exists(cli["out"]));
         Assert.Empty(Directory.GetFiles(cli["."], ".out*"));
         Assert.Empty(Directory.GetFiles(Path.Combine(cli.Cache, "blobs", "sha256")));
+    }
+
+    [SkippableFact]
+    public void ATamperedManifestIsDetectedByTagAndByDigest()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 5000);
+        string digest = cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("push").StandardOutput.Trim();
+        // The registry keeps manifests as blobs: a byte changed there (the title's first letter) is served as is.
+        string data = registry.BlobDataPath(digest);
+        string json = File.ReadAllText(data);
+        File.WriteAllText(data, json.Replace("\"app.xar\"", "\"bpp.xar\""));
+        foreach (string reference in new[] { "/apps/tool@" + digest, "/apps/tool:1" })
+        {
+            var r = cli.Run("pull", registry.Address + reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 2, "manifest digest mismatch");
+            Assert.False(File.Exists(cli["out"]));
+        }
     }
 
     [SkippableFact]

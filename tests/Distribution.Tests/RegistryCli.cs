@@ -35,6 +35,8 @@ public sealed class RegistryCli : IDisposable
         ["DOCKER_CONFIG"] = DockerConfigDir,
         ["XAR_PLAIN_HTTP_REGISTRIES"] = null,
         ["XAR_PUSH_CHUNK_MIB"] = ExtraEnvironment.GetValueOrDefault("XAR_PUSH_CHUNK_MIB"),
+        // The registries of the tests are on loopback: no proxy of the machine's in between.
+        ["HTTP_PROXY"] = null, ["HTTPS_PROXY"] = null, ["http_proxy"] = null, ["https_proxy"] = null, ["ALL_PROXY"] = null, ["all_proxy"] = null,
     };
 
     public ProcessResult Run(params string[] args) =>

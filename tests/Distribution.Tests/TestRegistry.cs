@@ -18,6 +18,7 @@ public sealed class TestRegistry : IDisposable
 
     private readonly TempDir _dir = new("registry");
     private readonly Process _process;
+    private readonly StreamWriter _log;
 
     public string Address { get; }
     public string Storage => _dir["storage"];
@@ -52,14 +53,21 @@ public sealed class TestRegistry : IDisposable
         psi.ArgumentList.Add("serve");
         psi.ArgumentList.Add(_dir["config.yml"]);
         _process = Process.Start(psi)!;
-        var log = new StreamWriter(LogPath) { AutoFlush = true };
-        var gate = new object();
+        _log = new StreamWriter(LogPath) { AutoFlush = true };
         void Append(string? line)
         {
             if (line is null)
                 return;
-            lock (gate)
-                log.WriteLine(line);
+            lock (_log)
+            {
+                try
+                {
+                    _log.WriteLine(line);
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
         }
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
@@ -79,8 +87,21 @@ public sealed class TestRegistry : IDisposable
     private static TestRegistry Create(bool basicAuth)
     {
         TestEnv.Require(TestEnv.FindTool("docker-registry") is not null || TestEnv.FindTool("registry") is not null, "needs docker-registry (Debian package docker-registry)");
-        return new TestRegistry(basicAuth);
+        // The free port is found by binding and releasing it: another process may take it before the registry
+        // does, which then exits; a new port is tried.
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new TestRegistry(basicAuth);
+            }
+            catch (RegistryExitedException) when (attempt < 3)
+            {
+            }
+        }
     }
+
+    private sealed class RegistryExitedException(string message) : Exception(message);
 
     public static int FreePort()
     {
@@ -97,7 +118,13 @@ public sealed class TestRegistry : IDisposable
         for (int i = 0; i < 200; i++)
         {
             if (_process.HasExited)
-                throw new InvalidOperationException($"docker-registry exited: {File.ReadAllText(LogPath)}");
+            {
+                string log = File.ReadAllText(LogPath);
+                _process.Dispose();
+                _log.Dispose();
+                _dir.Dispose();
+                throw new RegistryExitedException($"docker-registry exited: {log}");
+            }
             try
             {
                 using var r = http.GetAsync($"http://{Address}/v2/").GetAwaiter().GetResult();
@@ -133,6 +160,8 @@ public sealed class TestRegistry : IDisposable
         {
         }
         _process.Dispose();
+        lock (_log)
+            _log.Dispose();
         _dir.Dispose();
     }
 }

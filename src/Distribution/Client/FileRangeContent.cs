@@ -4,10 +4,14 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Xar.Distribution;
 
-/// <summary>A request body read from a range of an open file, 1 MiB at a time: memory stays bounded whatever the size.</summary>
+/// <summary>
+/// A request body read from a range of an open file, 4 MiB at a time: memory stays bounded whatever the size. The
+/// file is read synchronously: an asynchronous file read is a hand-off to the thread pool per buffer, which costs
+/// more than it saves in a command that does nothing else meanwhile.
+/// </summary>
 internal sealed class FileRangeContent(SafeFileHandle file, long offset, long length, Action<long>? progress) : HttpContent
 {
-    private const int BufferSize = 1 << 20;
+    private const int BufferSize = 4 << 20;
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
         await SerializeToStreamAsync(stream, context, CancellationToken.None);
@@ -21,7 +25,7 @@ internal sealed class FileRangeContent(SafeFileHandle file, long offset, long le
             while (done < length)
             {
                 int want = (int)Math.Min(BufferSize, length - done);
-                int n = await RandomAccess.ReadAsync(file, buffer.AsMemory(0, want), offset + done, cancellationToken);
+                int n = RandomAccess.Read(file, buffer.AsSpan(0, want), offset + done);
                 if (n == 0)
                     throw new IOException("the file became shorter while it was being pushed");
                 await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken);

@@ -43,7 +43,7 @@ public sealed class RegistryClient : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(30),
             UseCookies = false,
-            UseProxy = false,
+            // HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honored (the handler's default), as curl and docker do.
         };
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("xar");

@@ -10,7 +10,7 @@ public static class PullCommand
     public static Command Create()
     {
         var source = new Argument<string>("REFERENCE") { Description = "REGISTRY/REPOSITORY[:TAG] or REGISTRY/REPOSITORY@sha256:HEX" };
-        var output = new Option<string>("--output", "-o") { Description = "the file to write (atomically, mode 0755)", Required = true };
+        var output = new Option<string>("--output", "-o") { HelpName = "FILE", Description = "the file to write (atomically, mode 0755)", Required = true };
         var plainHttp = RegistryCommand.PlainHttpOption();
         var verbose = RegistryCommand.VerboseOption();
         var command = new Command("pull", "Pull a file pushed with `xar push`: check every digest, keep a copy in the cache, write it atomically.")

@@ -11,7 +11,7 @@ public static class PushCommand
     {
         var file = new Argument<string>("FILE") { Description = "a XAR, a self-contained executable or a SquashFS image" };
         var target = new Argument<string>("REFERENCE") { Description = "REGISTRY/REPOSITORY[:TAG] (tag: latest when left out)" };
-        var annotation = new Option<string[]>("--annotation", "-a") { Description = "KEY=VALUE, repeatable: an annotation of the manifest", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
+        var annotation = new Option<string[]>("--annotation", "-a") { HelpName = "KEY=VALUE", Description = "KEY=VALUE, repeatable: an annotation of the manifest", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
         var plainHttp = RegistryCommand.PlainHttpOption();
         var verbose = RegistryCommand.VerboseOption();
         var command = new Command("push", "Push a XAR (or self-contained executable, or SquashFS image) to an OCI registry as one artifact; print its manifest digest.")
