@@ -16,6 +16,8 @@ public static class Program
         // One line per command; each command lives in Commands/<Name>Command.cs.
         // (pack)
         root.Subcommands.Add(Commands.PackCommand.Create(args));
+        // (front-ends: pack an app with its dependencies)
+        root.Subcommands.Add(Commands.PythonCommand.Create());
         // (info, ls, cat, extract, verify)
         root.Subcommands.Add(Commands.InfoCommand.Create());
         root.Subcommands.Add(Commands.LsCommand.Create());

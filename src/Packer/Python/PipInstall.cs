@@ -1,0 +1,37 @@
+using Xar.Packer.Cli;
+
+namespace Xar.Packer.Python;
+
+/// <summary>
+/// pip install of the chosen interpreter into the staging site directory: <c>--target</c>, so that pip installs
+/// every dependency there whatever the interpreter has already, and writes nothing into the interpreter's own
+/// environment (which is also why an externally managed Python, PEP 668, allows it); <c>--no-compile</c>, as
+/// xar compiles everything afterwards the reproducible way.
+/// </summary>
+internal static class PipInstall
+{
+    public static void Run(PythonInterpreter python, string siteDirectory, IReadOnlyList<string> pipArgs, bool quiet, CancellationToken cancel)
+    {
+        string[] args = ["-m", "pip", "install", "--target", siteDirectory, "--no-compile", .. pipArgs];
+        var environment = new Dictionary<string, string?>
+        {
+            // Never ask (its output is captured), no self-update notice, no warning about root.
+            ["PIP_NO_INPUT"] = "1",
+            ["PIP_DISABLE_PIP_VERSION_CHECK"] = "1",
+            ["PIP_ROOT_USER_ACTION"] = "ignore",
+        };
+        var result = ExternalTool.Run(python.Program, args, cancel, environment);
+        if (result.ExitCode != 0)
+            throw new PipFailedException($"pip install failed (exit status {result.ExitCode}): {result.ErrorLine() ?? "it said nothing"}");
+        // --target puts the console-script wrappers in bin/, with the build interpreter's path in their
+        // first line: the image starts its entry point itself, so they are left out (unless bin is a package).
+        string scripts = Path.Combine(siteDirectory, "bin");
+        if (Directory.Exists(scripts) && !File.Exists(Path.Combine(scripts, "__init__.py")))
+            Directory.Delete(scripts, recursive: true);
+        if (!quiet && result.StandardOutput.Split('\n').LastOrDefault(l => l.StartsWith("Successfully installed ", StringComparison.Ordinal)) is { } installed)
+            Console.Error.WriteLine("xar: pip: " + installed.Trim());
+    }
+}
+
+/// <summary>pip, or the interpreter working for it, failed (exit 1, with its own words).</summary>
+public sealed class PipFailedException(string message) : Exception(message);
