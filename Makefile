@@ -5,11 +5,13 @@ CONFIG ?= Release
 OUT := out
 RID := linux-x64
 # Debian packages the tests talk to (the real peers) and the system codecs we load.
-TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev
+TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace gcc python3-pip python3-setuptools python3-wheel python3-dev python3-venv libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev
 # Static codec archives xarexec links in (src/Launcher/Xar.Launcher.csproj), so a self-contained executable needs only glibc.
 STATIC_CODECS := /usr/lib/x86_64-linux-gnu/libzstd.a /usr/lib/x86_64-linux-gnu/liblzma.a /usr/lib/x86_64-linux-gnu/liblz4.a
 TEST_LIBS := libzstd.so.1 liblzma.so.5 liblzo2.so.2 liblz4.so.1 libdeflate.so.0
-TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace
+TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace gcc pip3 python3-config
+# xar python's tests build samples/python into wheels offline with Debian's interpreter: these modules too.
+TEST_PY_MODULES := setuptools,wheel,venv,ensurepip
 # And what the benchmarks time with.
 BENCH_DEBS := hyperfine
 
@@ -34,6 +36,7 @@ deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || [ -x /sbin/$$t ] || missing=1; done; \
 	for l in $(TEST_LIBS); do /sbin/ldconfig -p 2>/dev/null | grep -q "$$l " || missing=1; done; \
 	for a in $(STATIC_CODECS); do [ -f $$a ] || missing=1; done; \
+	/usr/bin/python3 -c 'import $(TEST_PY_MODULES)' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "make deps: installing $(TEST_DEBS)"; \
