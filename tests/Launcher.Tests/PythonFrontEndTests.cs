@@ -349,4 +349,48 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("xar: /nonexistent/python3: --python: no such file", err);
     }
+
+    /// <summary>
+    /// SIGINT or SIGTERM while pip works (a stand-in interpreter whose pip sleeps): pip is ended, the staging folder
+    /// removed, OUT left as it was, exit 1.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public void InterruptedWhilePipWorksLeavesNothing(string signal)
+    {
+        PythonSampleFixture.Require();
+        string work = sample["interrupt-" + signal];
+        Directory.CreateDirectory(work);
+        string tmp = Path.Combine(work, "tmp");
+        Directory.CreateDirectory(tmp);
+        string marker = Path.Combine(work, "pip.pid");
+        string fake = Path.Combine(work, "python3");
+        File.WriteAllText(fake, $"#!/bin/sh\nif [ \"$1\" = -m ] && [ \"$2\" = pip ]; then echo $$ > '{marker}'; exec sleep 120; fi\nexec {PythonSampleFixture.Python} \"$@\"\n");
+        File.SetUnixFileMode(fake, (UnixFileMode)0b111_101_101);
+        string output = Path.Combine(work, "out.xar");
+        File.WriteAllText(output, "keep me\n");
+        var start = new System.Diagnostics.ProcessStartInfo(XarBinary.Path)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in (string[])["python", "wordcount", "-o", output, "--console-script", "wordcount", "--python", fake])
+            start.ArgumentList.Add(a);
+        start.Environment["TMPDIR"] = tmp;
+        using var xar = System.Diagnostics.Process.Start(start)!;
+        var stderr = xar.StandardError.ReadToEndAsync();
+        for (int i = 0; i < 600 && !(File.Exists(marker) && File.ReadAllText(marker).EndsWith('\n')); i++)
+            Thread.Sleep(100);
+        Assert.True(File.Exists(marker), "the stand-in pip never started");
+        int pip = int.Parse(File.ReadAllText(marker).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        TestEnv.Run("kill", "-" + signal, xar.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).EnsureSuccess("kill");
+        Assert.True(xar.WaitForExit(60_000), "xar python did not end after SIG" + signal);
+        Assert.Equal(1, xar.ExitCode);
+        Assert.Equal("xar: interrupted\n", stderr.Result);
+        Assert.Equal("keep me\n", File.ReadAllText(output));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+        Assert.False(Directory.Exists($"/proc/{pip}") && !File.ReadAllText($"/proc/{pip}/stat").Contains(") Z ", StringComparison.Ordinal), "pip still runs");
+    }
 }
