@@ -142,6 +142,28 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
         Assert.Contains("| 4 words, 1 distinct |", r.StandardOutput);
     }
 
+    /// <summary>pip's options, xar's options around them, and after "--" those spelled like xar's (pip's -c is --constraint).</summary>
+    [SkippableFact]
+    public void PipArgumentsGoToPipInOrder()
+    {
+        LaunchModes.Require(LaunchMode.ForcedExtract);
+        PythonSampleFixture.Require();
+        string constraints = sample["constraints.txt"];
+        File.WriteAllText(constraints, "fastcount==1.2.0\n");
+        string xar = sample["dashdash.xar"];
+        TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "-o", xar, "--no-index", "--console-script", "wordcount", "--find-links=" + sample.Wheels,
+            "-q", "--python", PythonSampleFixture.Python, "--", "-c", constraints, "wordcount"]) { TimeoutMs = 600_000 }).EnsureSuccess("xar python ... -- -c FILE");
+        File.WriteAllText(constraints, "fastcount==9.9\n");
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "-o", sample["conflict.xar"], "--no-index", "--find-links", sample.Wheels, "--console-script", "wordcount",
+            "--python", PythonSampleFixture.Python, "--", "-c", constraints, "wordcount"]) { TimeoutMs = 600_000 });
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith("xar: pip install failed (exit status 1): Cannot install wordcount==2.0.1 because these package versions have conflicting dependencies", r.StandardError);
+        using var s = new LauncherSandbox();
+        var about = s.Run(xar, ["--about"], WithRunPath(LaunchModes.Environment(LaunchMode.ForcedExtract, s)));
+        LaunchAssert.Succeeded(about);
+        Assert.StartsWith("wordcount 2.0.1 (fastcount 1.2.0, ", about.StandardOutput);
+    }
+
     /// <summary>
     /// Under strace, a mounted run opens no .py of the image (every module comes from its .pyc, not even the source
     /// is read to check it) and tries no write there: no open for writing or creating, no mkdir.

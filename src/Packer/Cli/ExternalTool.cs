@@ -7,15 +7,16 @@ namespace Xar.Packer.Cli;
 public sealed record ExternalToolResult(int ExitCode, string StandardOutput, string StandardError)
 {
     /// <summary>
-    /// The line that says what went wrong, for a one-line error: the last "ERROR: ..." line (pip's form, without
-    /// the prefix), else the last line of standard error, else of standard output; null when the tool said nothing.
+    /// The line that says what went wrong, for a one-line error: the "ERROR: ..." lines (pip's form, without the
+    /// prefix) joined by "; ", else the last line of standard error, else of standard output; null when the tool
+    /// said nothing.
     /// </summary>
     public string? ErrorLine()
     {
         string[] lines = (StandardError + "\n" + StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        string? error = lines.LastOrDefault(l => l.StartsWith("ERROR: ", StringComparison.Ordinal));
-        if (error is not null)
-            return error["ERROR: ".Length..];
+        string[] errors = [.. lines.Where(l => l.StartsWith("ERROR: ", StringComparison.Ordinal)).Select(l => l["ERROR: ".Length..]).Distinct()];
+        if (errors.Length > 0)
+            return string.Join("; ", errors);
         return StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault()
             ?? lines.LastOrDefault();
     }

@@ -31,8 +31,8 @@ public static class PythonCommand
             pipArgs, consoleScript, entryPoint, python, bundle,
         };
         options.AddTo(command);
-        // pip's own options (--no-index, --find-links DIR...) are PIP_ARGS too.
-        command.TreatUnmatchedTokensAsErrors = false;
+        // pip's own options (--no-index, --find-links DIR...) are not xar's: System.CommandLine gives the tokens
+        // that match no option to PIP_ARGS, in order, and everything after "--".
         command.SetAction(parse => CliRunner.Run(null, () =>
         {
             string? scriptName = parse.GetValue(consoleScript);
@@ -44,7 +44,7 @@ public static class PythonCommand
             PythonEntryPoint? entry = null;
             if (entryText is not null)
                 entry = PythonEntryPoint.TryParse(entryText) ?? throw new UsageException($"--entry-point \"{entryText}\" is not MODULE or MODULE:FUNC (dotted Python names)");
-            string[] pip = [.. parse.GetValue(pipArgs) ?? [], .. parse.UnmatchedTokens];
+            string[] pip = parse.GetValue(pipArgs) ?? [];
             if (pip.Length == 0)
                 throw new UsageException("nothing to install: give pip's arguments (a requirement, -r FILE, a project directory, a wheel)");
             options.Check(parse);
