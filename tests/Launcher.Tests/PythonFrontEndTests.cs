@@ -120,6 +120,12 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
         var count = s.Run(xar, ["the", "cat", "and", "the", "hat", "saw", "the", "cat"], env);
         LaunchAssert.Succeeded(count);
         Assert.Equal("+---------------------+\n| 8 words, 3 distinct |\n+---------------------+\n2 cat\n1 hat\n1 saw\n", count.StandardOutput);
+        if (mode == LaunchMode.ForcedExtract)
+        {
+            // The cache entry is read-only: the app cannot change its own files (nor write .pyc beside them).
+            var writable = TestEnv.Run("find", root, "-perm", "/222").EnsureSuccess("find").StandardOutput;
+            Assert.Equal("", writable);
+        }
         // main()'s return is the exit status, as sys.exit makes it.
         Assert.Equal(7, s.Run(xar, ["--exit", "7"], env).ExitCode);
     }
@@ -353,6 +359,18 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         var (r, err) = Fail("bad-entry-point", "--entry-point", "word-count:main");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("is not MODULE or MODULE:FUNC", err);
+    }
+
+    [SkippableTheory]
+    [InlineData("--target", "--target")]
+    [InlineData("--prefix=/tmp/elsewhere", "--prefix")]
+    [InlineData("--user", "--user")]
+    [InlineData("-e", "-e")]
+    public void PipOptionsThatChooseWhereToInstallAreRefused(string option, string named)
+    {
+        var (r, err) = Fail("where", "--console-script", "wordcount", "--", option, "/tmp/elsewhere");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"xar: pip's {named} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {named} out", err);
     }
 
     [SkippableFact]

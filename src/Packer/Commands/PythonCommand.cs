@@ -47,6 +47,7 @@ public static class PythonCommand
             string[] pip = parse.GetValue(pipArgs) ?? [];
             if (pip.Length == 0)
                 throw new UsageException("nothing to install: give pip's arguments (a requirement, -r FILE, a project directory, a wheel)");
+            PipInstall.CheckArguments(pip);
             options.Check(parse);
             long? epoch = SourceDateEpoch();
             bool quiet = parse.GetValue(options.Quiet);

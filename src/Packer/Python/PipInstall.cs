@@ -10,6 +10,20 @@ namespace Xar.Packer.Python;
 /// </summary>
 internal static class PipInstall
 {
+    /// <summary>pip options that say where to install: xar decides that (--target STAGING), so they are refused.</summary>
+    private static readonly string[] WhereOptions = ["--target", "-t", "--prefix", "--root", "--user", "--editable", "-e"];
+
+    /// <summary>Refuses PIP_ARGS that would install somewhere else than the image (exit 2), before anything runs.</summary>
+    public static void CheckArguments(IReadOnlyList<string> pipArgs)
+    {
+        foreach (string argument in pipArgs)
+        {
+            string option = argument.Split('=')[0];
+            if (WhereOptions.Contains(option) || (option.Length > 2 && option[0] == '-' && option[1] != '-' && WhereOptions.Contains(option[..2])))
+                throw new UsageException($"pip's {option} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {option} out");
+        }
+    }
+
     public static void Run(PythonInterpreter python, string siteDirectory, IReadOnlyList<string> pipArgs, bool quiet, CancellationToken cancel)
     {
         string[] args = ["-m", "pip", "install", "--target", siteDirectory, "--no-compile", .. pipArgs];

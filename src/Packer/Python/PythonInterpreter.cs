@@ -74,11 +74,16 @@ internal sealed class PythonInterpreter
         string[] needed = ["version", "name", "implementation", "cache_tag", "executable", "pip", "stdlib", "dynload"];
         if (result.ExitCode != 0 || needed.Any(k => !facts.ContainsKey(k)))
             throw new UsageException("is not a Python 3 interpreter xar can use (it did not answer: " + (result.ErrorLine() ?? $"exit status {result.ExitCode}") + ")", program);
+        // Both go into the entrypoint script and file names: letters, digits, '.', '_' and '-' only.
+        if (!IsPlainName(facts["name"]) || !IsPlainName(facts["cache_tag"]))
+            throw new UsageException($"--python: its name \"{facts["name"]}\" or cache tag \"{facts["cache_tag"]}\" is not a plain file name", program);
         var interpreter = new PythonInterpreter(program, facts);
         if (facts["implementation"] != "cpython" || !System.Version.TryParse(interpreter.Version, out var version) || version < new System.Version(3, 8))
             throw new UsageException($"is {facts["implementation"]} {interpreter.Version}; xar python needs CPython 3.8 or later", program);
         return interpreter;
     }
+
+    private static bool IsPlainName(string text) => text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     private static string? FindOnPath(string name)
     {
