@@ -4,6 +4,8 @@
 #   sample = samples/python (wordcount: a console script, a C extension, a namespace package), run as `wordcount a b c`
 #   stdlib = a one-module app that imports much of the standard library (json, email, http, asyncio, decimal,
 #            argparse, logging, xml, csv, sqlite3, ssl, ...) and prints one line
+#   pip    = pip itself (the interpreter's own pip wheel: Debian's python-wheels or ensurepip's), run as
+#            `pip list --no-index`: a pure-Python app of some 700 modules, where a zipapp compiles what it imports
 # Each app, in the same interleaved rounds (BENCH_ROUNDS, default 20; each command once per round, after
 # 3 warm-up runs), median wall time and mean CPU time (user + system) in ms:
 #   xar warm     xarexec APP.xar (mounted by an earlier run)
@@ -52,14 +54,21 @@ PY
 cp -r "$HERE/../samples/python/." "$WORK/src/"
 "$PY" -m pip wheel -q --no-index --no-build-isolation --no-deps -w "$WORK/wheels" \
     "$WORK/src/fastcount" "$WORK/src/banner" "$WORK/src/wordcount" "$WORK/src/stdheavy" >/dev/null
-for app in wordcount stdheavy; do
-    "$BIN/xar" python --no-index --find-links "$WORK/wheels" $app -o "$WORK/$app.xar" --console-script $app --python "$PY" -q
-    "$BIN/xar" python --no-index --find-links "$WORK/wheels" $app -o "$WORK/$app-bundled.xar" --console-script $app --python "$PY" --bundle-python -q
-    "$PY" -m venv "$WORK/venv-$app"
-    "$WORK/venv-$app/bin/pip" install -q --no-index --find-links "$WORK/wheels" $app
-    "$PY" -m pip install -q --no-index --find-links "$WORK/wheels" --target "$WORK/zip-$app" --no-compile $app
+PIPWHEEL=$(ls /usr/share/python-wheels/pip-*.whl 2>/dev/null | head -n1 || true)
+[[ -n $PIPWHEEL ]] || PIPWHEEL=$(ls "$("$PY" -c 'import ensurepip, os; print(os.path.dirname(ensurepip.__file__))')"/_bundled/pip-*.whl | head -n1)
+for app in wordcount stdheavy pip; do
+    case $app in
+        pip) what=("$PIPWHEEL"); main=pip._internal.cli.main ;;
+        wordcount) what=(--find-links "$WORK/wheels" wordcount); main=wordcount.cli ;;
+        *) what=(--find-links "$WORK/wheels" $app); main=$app ;;
+    esac
+    "$BIN/xar" python --no-index "${what[@]}" -o "$WORK/$app.xar" --console-script $app --python "$PY" -q
+    "$BIN/xar" python --no-index "${what[@]}" -o "$WORK/$app-bundled.xar" --console-script $app --python "$PY" --bundle-python -q
+    "$PY" -m venv "$WORK/venv-$app"   # has pip already (the same wheel)
+    [[ $app == pip ]] || "$WORK/venv-$app/bin/pip" install -q --no-index "${what[@]}"
+    "$PY" -m pip install -q --no-index --target "$WORK/zip-$app" --no-compile "${what[@]}"
     rm -rf "$WORK/zip-$app/bin"
-    printf 'import sys\nfrom %s import main\nsys.exit(main())\n' "$([[ $app == wordcount ]] && echo wordcount.cli || echo stdheavy)" > "$WORK/zip-$app/__main__.py"
+    printf 'import sys\nfrom %s import main\nsys.exit(main())\n' "$main" > "$WORK/zip-$app/__main__.py"
     "$PY" -m zipapp "$WORK/zip-$app" -o "$WORK/$app.pyz" -p "$PY"
 done
 
@@ -68,7 +77,7 @@ import os, statistics, subprocess, sys, time
 work, bin_, rounds, cold_runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 env = dict(os.environ, PATH=f"{bin_}:/usr/bin:/bin")
 xarexec = f"{bin_}/xarexec"
-args = {"wordcount": ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"], "stdheavy": []}
+args = {"wordcount": ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"], "stdheavy": [], "pip": ["list", "--no-index"]}
 
 def run(cmd, extra=None):
     """Wall and CPU (user + system of the children) time of one run, in ms; the output must be what it should."""
@@ -86,7 +95,7 @@ def mount_of(xar):
     return subprocess.run([xarexec, "-n", xar], env=env, stdout=subprocess.PIPE, text=True).stdout.strip()
 
 rows = []
-for app in ("wordcount", "stdheavy"):
+for app in ("wordcount", "stdheavy", "pip"):
     a = args[app]
     xar, bundled = f"{work}/{app}.xar", f"{work}/{app}-bundled.xar"
     commands = {
