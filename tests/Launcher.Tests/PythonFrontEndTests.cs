@@ -52,12 +52,34 @@ public sealed class PythonSampleFixture : IDisposable
         TestEnv.RequireTool("mksquashfs");
     }
 
+    /// <summary>
+    /// pip's configuration of the machine left out (PIP_CONFIG_FILE=/dev/null is pip's "none", and the PIP_*
+    /// variables that add places to look in), so that only what a test names is installed.
+    /// </summary>
+    public static Dictionary<string, string?> PipEnvironment(IReadOnlyDictionary<string, string?>? more = null)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["PIP_CONFIG_FILE"] = "/dev/null",
+            ["PIP_FIND_LINKS"] = null,
+            ["PIP_INDEX_URL"] = null,
+            ["PIP_EXTRA_INDEX_URL"] = null,
+            ["PIP_CONSTRAINT"] = null,
+            ["PIP_REQUIREMENT"] = null,
+            ["PIP_DISABLE_PIP_VERSION_CHECK"] = "1",
+            ["PIP_ROOT_USER_ACTION"] = "ignore",
+        };
+        foreach (var (k, v) in more ?? new Dictionary<string, string?>())
+            env[k] = v;
+        return env;
+    }
+
     /// <summary>`xar python` with the wheels and <paramref name="options"/>: the result, not checked.</summary>
     public ProcessResult Run(string output, IReadOnlyList<string> options, IReadOnlyDictionary<string, string?>? environment = null) =>
         TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "--no-index", "--find-links", Wheels, "wordcount", "-o", output, "--quiet",
             .. options.Contains("--python") ? [] : (string[])["--python", Python], .. options])
         {
-            Environment = environment,
+            Environment = PipEnvironment(environment),
             TimeoutMs = 600_000,
         });
 
@@ -78,7 +100,7 @@ public sealed class PythonSampleFixture : IDisposable
         TestEnv.Run(new RunOptions(Python, ["-m", "pip", "wheel", "--quiet", "--no-index", "--no-build-isolation", "--no-deps", "-w", wheels,
             Path.Combine(sources, "fastcount"), Path.Combine(sources, "banner"), Path.Combine(sources, "wordcount")])
         {
-            Environment = new Dictionary<string, string?> { ["PIP_DISABLE_PIP_VERSION_CHECK"] = "1", ["PIP_ROOT_USER_ACTION"] = "ignore" },
+            Environment = PipEnvironment(),
             TimeoutMs = 600_000,
         }).EnsureSuccess("pip wheel samples/python");
         return wheels;
@@ -158,10 +180,10 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
         File.WriteAllText(constraints, "fastcount==1.2.0\n");
         string xar = sample["dashdash.xar"];
         TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "-o", xar, "--no-index", "--console-script", "wordcount", "--find-links=" + sample.Wheels,
-            "-q", "--python", PythonSampleFixture.Python, "--", "-c", constraints, "wordcount"]) { TimeoutMs = 600_000 }).EnsureSuccess("xar python ... -- -c FILE");
+            "-q", "--python", PythonSampleFixture.Python, "--", "-c", constraints, "wordcount"]) { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 }).EnsureSuccess("xar python ... -- -c FILE");
         File.WriteAllText(constraints, "fastcount==9.9\n");
         var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "-o", sample["conflict.xar"], "--no-index", "--find-links", sample.Wheels, "--console-script", "wordcount",
-            "--python", PythonSampleFixture.Python, "--", "-c", constraints, "wordcount"]) { TimeoutMs = 600_000 });
+            "--python", PythonSampleFixture.Python, "--", "-c", constraints, "wordcount"]) { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 });
         Assert.Equal(1, r.ExitCode);
         Assert.StartsWith("xar: pip install failed (exit status 1): Cannot install wordcount==2.0.1 because these package versions have conflicting dependencies", r.StandardError);
         using var s = new LauncherSandbox();

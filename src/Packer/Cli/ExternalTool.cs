@@ -24,7 +24,7 @@ public sealed record ExternalToolResult(int ExitCode, string StandardOutput, str
 
 /// <summary>
 /// Runs a tool a front-end needs (pip, an interpreter, ldd) to its end, its output captured, standard input
-/// /dev/null. Cancelling (SIGINT, SIGTERM: <see cref="StagingDirectory.Token"/>) kills it and its children
+/// empty (a pipe closed at once). Cancelling (SIGINT, SIGTERM: <see cref="StagingDirectory.Token"/>) kills it and its children
 /// and throws <see cref="OperationCanceledException"/>.
 /// </summary>
 public static class ExternalTool

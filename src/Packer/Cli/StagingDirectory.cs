@@ -18,9 +18,9 @@ public sealed class StagingDirectory : IDisposable
     /// <param name="purpose">Part of the folder's name, for whoever finds it: <c>xar-PURPOSE-RANDOM</c>.</param>
     public StagingDirectory(string purpose)
     {
+        Path = Directory.CreateTempSubdirectory($"xar-{purpose}-").FullName;
         sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        Path = Directory.CreateTempSubdirectory($"xar-{purpose}-").FullName;
     }
 
     /// <summary>The folder's absolute path.</summary>
