@@ -405,6 +405,26 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
     }
 
     [SkippableFact]
+    public void SomethingElseThanPythonIsBadInput()
+    {
+        var (r, err) = Fail("not-python", "--console-script", "wordcount", "--python", "/bin/true");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("xar: /bin/true: is not a Python 3 interpreter xar can use", err);
+    }
+
+    /// <summary>An interpreter without pip (here Debian's, started with -S: its pip lives in the system site-packages).</summary>
+    [SkippableFact]
+    public void InterpreterWithoutPipIsAFailure()
+    {
+        string fake = sample["python-without-pip"];
+        File.WriteAllText(fake, $"#!/bin/sh\nexec {PythonSampleFixture.Python} -S \"$@\"\n");
+        File.SetUnixFileMode(fake, (UnixFileMode)0b111_101_101);
+        var (r, err) = Fail("no-pip", "--console-script", "wordcount", "--python", fake);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"xar: {fake} has no pip ({fake} -m pip): install it (Debian: apt-get install python3-pip)", err);
+    }
+
+    [SkippableFact]
     public void MissingInterpreterIsBadInput()
     {
         var (r, err) = Fail("no-python", "--console-script", "wordcount", "--python", "/nonexistent/python3");
