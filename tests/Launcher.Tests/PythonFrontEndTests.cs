@@ -148,6 +148,10 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
             var writable = TestEnv.Run("find", root, "-perm", "/222").EnsureSuccess("find").StandardOutput;
             Assert.Equal("", writable);
         }
+        // multiprocessing's spawn starts a fresh interpreter that runs boot again as __mp_main__ (not the app).
+        var spawned = s.Run(xar, ["--spawn", "a", "b", "c"], env);
+        LaunchAssert.Succeeded(spawned);
+        Assert.Equal("spawned: 3\n", spawned.StandardOutput);
         // main()'s return is the exit status, as sys.exit makes it.
         Assert.Equal(7, s.Run(xar, ["--exit", "7"], env).ExitCode);
     }

@@ -78,19 +78,22 @@ internal static class PythonLauncherFiles
         }
         s.Append("# The file the user ran, as for a script.\n");
         s.Append("sys.argv[0] = os.environ.get(\"XAR_PATH\") or sys.argv[0]\n");
+        // Only as the main script: multiprocessing's spawn runs this file again in each child as __mp_main__,
+        // where it must set up the site directory and start nothing.
+        s.Append("if __name__ == \"__main__\":\n");
         if (entry.Function is null)
         {
-            s.Append("import runpy\n\n");
-            s.Append("# As python -m does, but with sys.argv[0] left as it is.\n");
-            s.Append($"runpy._run_module_as_main(\"{entry.Module}\", alter_argv=False)\n");
+            s.Append("    import runpy\n\n");
+            s.Append("    # As python -m does, but with sys.argv[0] left as it is.\n");
+            s.Append($"    runpy._run_module_as_main(\"{entry.Module}\", alter_argv=False)\n");
         }
         else
         {
-            s.Append("import importlib\n\n");
-            s.Append($"_target = importlib.import_module(\"{entry.Module}\")\n");
-            s.Append($"for _name in \"{entry.Function}\".split(\".\"):\n");
-            s.Append("    _target = getattr(_target, _name)\n");
-            s.Append("sys.exit(_target())\n");
+            s.Append("    import importlib\n\n");
+            s.Append($"    _target = importlib.import_module(\"{entry.Module}\")\n");
+            s.Append($"    for _name in \"{entry.Function}\".split(\".\"):\n");
+            s.Append("        _target = getattr(_target, _name)\n");
+            s.Append("    sys.exit(_target())\n");
         }
         return s.ToString();
     }

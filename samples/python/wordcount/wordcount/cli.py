@@ -1,4 +1,4 @@
-"""wordcount [--about] [--exit N] [WORDS...]: counts words, without the stop words, most common first."""
+"""wordcount [--about] [--exit N] [--spawn] [WORDS...]: counts words, without the stop words, most common first."""
 import collections
 import importlib.metadata
 import importlib.resources
@@ -33,6 +33,12 @@ def main() -> int:
         return 0
     if args[:1] == ["--exit"] and len(args) == 2:
         return int(args[1])
+    if args[:1] == ["--spawn"]:
+        # The C extension called in a child process started afresh (multiprocessing's spawn), not forked.
+        import multiprocessing
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            print(f"spawned: {pool.apply(fastcount.count_words, (' '.join(args[1:]),))}")
+        return 0
     text = " ".join(args) if args else sys.stdin.read()
     stop = stop_words()
     counts = collections.Counter(w for w in text.lower().split() if w not in stop)
