@@ -46,6 +46,3 @@ internal static class PipInstall
             Console.Error.WriteLine("xar: pip: " + installed.Trim());
     }
 }
-
-/// <summary>pip, or the interpreter working for it, failed (exit 1, with its own words).</summary>
-public sealed class PipFailedException(string message) : Exception(message);
