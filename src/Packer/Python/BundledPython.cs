@@ -48,7 +48,15 @@ internal static class BundledPython
         var objects = new List<string> { python.Executable };
         if (System.IO.Directory.Exists(dynload))
             objects.AddRange(System.IO.Directory.EnumerateFiles(dynload, "*.so").Order(StringComparer.Ordinal));
-        var ldd = ExternalTool.Run("ldd", objects, cancel);
+        ExternalToolResult ldd;
+        try
+        {
+            ldd = ExternalTool.Run("ldd", objects, cancel);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ToolMissingException("--bundle-python finds the interpreter's shared libraries with ldd, which is not installed (Debian: libc-bin)");
+        }
         bool copied = false;
         foreach (string line in ldd.StandardOutput.Split('\n'))
         {
