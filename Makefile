@@ -5,11 +5,17 @@ CONFIG ?= Release
 OUT := out
 RID := linux-x64
 # Debian packages the tests talk to (the real peers) and the system codecs we load.
-TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace gcc python3-pip python3-setuptools python3-wheel python3-dev python3-venv libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev
+TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev gcc procps liblzo2-dev desktop-file-utils dex libglib2.0-bin docker-registry apache2-utils curl minisign python3-pip python3-setuptools python3-wheel python3-dev python3-venv
+# xar node's tests (npm ci, node) install these only when node or npm is missing: a node from another source
+# (one that bundles npm) conflicts with Debian's npm package, and is just as good.
+NODE_DEBS := nodejs npm
+NODE_TOOLS := node npm
 # Static codec archives xarexec links in (src/Launcher/Xar.Launcher.csproj), so a self-contained executable needs only glibc.
-STATIC_CODECS := /usr/lib/x86_64-linux-gnu/libzstd.a /usr/lib/x86_64-linux-gnu/liblzma.a /usr/lib/x86_64-linux-gnu/liblz4.a
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null)
+CODEC_LIB_DIR := /usr/lib/$(MULTIARCH)
+STATIC_CODECS := $(CODEC_LIB_DIR)/libzstd.a $(CODEC_LIB_DIR)/liblzma.a $(CODEC_LIB_DIR)/liblz4.a $(CODEC_LIB_DIR)/liblzo2.a
 TEST_LIBS := libzstd.so.1 liblzma.so.5 liblzo2.so.2 liblz4.so.1 libdeflate.so.0
-TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace gcc pip3 python3-config
+TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace gcc pgrep desktop-file-validate dex gio docker-registry htpasswd curl minisign pip3 python3-config
 # xar python's tests build samples/python into wheels offline with Debian's interpreter: these modules too.
 TEST_PY_MODULES := setuptools,wheel,venv,ensurepip
 # And what the benchmarks time with.
@@ -25,7 +31,7 @@ build:
 # xar and xarexec, both NativeAOT executables, into out/bin.
 publish:
 	dotnet publish src/Packer/Xar.Packer.csproj -c $(CONFIG) -r $(RID) -nologo -v q -o $(OUT)/xar
-	dotnet publish src/Launcher/Xar.Launcher.csproj -c $(CONFIG) -r $(RID) -nologo -v q -o $(OUT)/xarexec
+	dotnet publish src/Launcher/Xar.Launcher.csproj -c $(CONFIG) -r $(RID) -nologo -v q -o $(OUT)/xarexec $(if $(MULTIARCH),-p:CodecLibDir=$(CODEC_LIB_DIR))
 	mkdir -p $(OUT)/bin
 	ln -sf ../xar/xar $(OUT)/bin/xar
 	cp -f $(OUT)/xarexec/xarexec $(OUT)/bin/xarexec
@@ -42,6 +48,13 @@ deps:
 	    echo "make deps: installing $(TEST_DEBS)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS) >/dev/null; \
 	  else echo "make deps: some test tools are missing; as root run: apt-get install $(TEST_DEBS)" >&2; fi; \
+	fi
+	@missing=""; for t in $(NODE_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make deps: installing $(NODE_DEBS)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(NODE_DEBS) >/dev/null; \
+	  else echo "make deps: node or npm is missing; as root run: apt-get install $(NODE_DEBS)" >&2; fi; \
 	fi
 
 demo: deps build publish

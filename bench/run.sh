@@ -11,7 +11,7 @@ for c in python-stdlib dotnet-sdk usr-share-doc; do
 done
 echo "== codecs (one thread, 128 KiB blocks of python-stdlib)"
 dotnet run -c Release --project CodecBench -- "$WORK/corpora/python-stdlib" 64
-for b in pack extract launch fuse python; do
+for b in pack extract launch fuse frontends python; do
     if [[ -f $b.sh ]]; then
         echo "== $b"
         BENCH_WORK=$WORK bash "$b.sh"

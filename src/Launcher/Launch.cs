@@ -21,7 +21,9 @@ internal static class Launch
         "  -h  this help\n" +
         "Environment: XAR_MOUNT_ROOT, XAR_MOUNT_SEED, XAR_MOUNT_TIMEOUT (seconds, default 870),\n" +
         "XAR_EXTRACT=1 (always extract), XAR_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/xar),\n" +
-        "XAR_FUSE=squashfuse (mount with squashfuse_ll or squashfuse instead).\n";
+        "XAR_FUSE=squashfuse (mount with squashfuse_ll or squashfuse instead).\n" +
+        "Trust policy: with minisign public keys (*.pub) in /etc/xar/trusted-keys.d or ~/.config/xar/trusted-keys.d,\n" +
+        "only files signed by one of them (xar sign) run; others are refused before anything is mounted.\n";
 
     public static int Run(string[] args)
     {

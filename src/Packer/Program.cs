@@ -16,7 +16,9 @@ public static class Program
         // One line per command; each command lives in Commands/<Name>Command.cs.
         // (pack)
         root.Subcommands.Add(Commands.PackCommand.Create(args));
-        // (front-ends: pack an app with its dependencies)
+        // (front-ends: a project built by its own tool, then packed with pack's options)
+        root.Subcommands.Add(Dotnet.DotnetCommand.Create(args));
+        root.Subcommands.Add(Node.NodeCommand.Create());
         root.Subcommands.Add(Commands.PythonCommand.Create());
         // (info, ls, cat, extract, verify)
         root.Subcommands.Add(Commands.InfoCommand.Create());
@@ -24,12 +26,19 @@ public static class Program
         root.Subcommands.Add(Commands.CatCommand.Create());
         root.Subcommands.Add(Commands.ExtractCommand.Create());
         root.Subcommands.Add(Commands.VerifyCommand.Create());
+        // (sign)
+        root.Subcommands.Add(Commands.SignCommand.Create());
         // (run, mount, unmount, gc)
         root.Subcommands.Add(Commands.RunCommand.Create());
         root.Subcommands.Add(Commands.MountCommand.Create());
         root.Subcommands.Add(Commands.UnmountCommand.Create());
         root.Subcommands.Add(Commands.GcCommand.Create());
         root.Subcommands.Add(Commands.BinfmtCommand.Create());
+        // (desktop)
+        root.Subcommands.Add(Commands.DesktopCommand.Create());
+        // (push, pull: OCI registries)
+        root.Subcommands.Add(Commands.PushCommand.Create());
+        root.Subcommands.Add(Commands.PullCommand.Create());
         var parsed = root.Parse(args);
         // System.CommandLine reports parse errors with exit 1; DESIGN wants 2 for bad usage.
         if (parsed.Errors.Count > 0)

@@ -5,7 +5,7 @@ namespace Xar.Posix;
 /// <summary>File status: statx (one layout on every Linux architecture, unlike struct stat), statfs, statvfs.</summary>
 public static unsafe partial class LibC
 {
-    public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000;
+    public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000, AT_SYMLINK_FOLLOW = 0x400;
     public const uint STATX_BASIC_STATS = 0x7ff;
     public const uint S_IFMT = 0xF000, S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFDIR = 0x4000, S_IFBLK = 0x6000, S_IFREG = 0x8000,
         S_IFLNK = 0xA000, S_IFSOCK = 0xC000;

@@ -190,4 +190,8 @@ public static unsafe partial class RawLibC
 
     [LibraryImport(Libc, EntryPoint = "ftruncate64"), SuppressGCTransition]
     public static partial int Ftruncate(int fd, long length);
+
+    /// <summary>Directory entries (linux_dirent64) of an open directory, for listing without the runtime.</summary>
+    [LibraryImport(Libc, EntryPoint = "getdents64"), SuppressGCTransition]
+    public static partial nint GetDents64(int fd, byte* buffer, nint count);
 }

@@ -403,6 +403,21 @@ public class PackCommandTests
         Assert.False(File.Exists(dir["a.xar"]));
     }
 
+    [SkippableFact]
+    public void SelfContainedSummaryGivesTheRuntimeApartAndTheXarsRatio()
+    {
+        using var dir = Tree();
+        string app = dir["app"];
+        var r = TestEnv.Run(XarBinary.Path, "pack", dir["src"], "-o", app, "--exec", "bin/app", "--self-contained", "--runtime", LauncherBinary.Path).EnsureSuccess("xar pack --self-contained");
+        string line = Assert.Single(r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var m = System.Text.RegularExpressions.Regex.Match(line,
+            @"^xar: packed 3 files \((\d+) B\) into .*app: [\d.]+ MiB, the runtime [\d.]+ MiB and the XAR [\d.]+ KiB \(([\d.]+)% of the input\) in \d+\.\d s$");
+        Assert.True(m.Success, line);
+        long xarBytes = new FileInfo(app).Length - ElfExtent.XarStart(XarFile.ReadRuntime(app).Length);
+        double input = double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal((100.0 * xarBytes / input).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture), m.Groups[2].Value);
+    }
+
     [Fact]
     public void PackOffATerminalEndsWithOneSummaryLine()
     {

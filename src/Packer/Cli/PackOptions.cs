@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Xar.Packer.Desktop;
 using Xar.Posix;
 using Xar.Runtime;
 using Xar.Runtime.Launching;
@@ -35,6 +36,8 @@ public sealed class PackOptions
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "No progress bar, summary line or warnings (errors only)" };
     public Option<bool> SelfContained { get; } = new("--self-contained") { Description = "One executable that needs no xar installed: the runtime (xarexec) with the XAR appended (xar format)" };
     public Option<string?> Runtime { get; } = new("--runtime") { HelpName = "FILE", Description = "The runtime for --self-contained (default: the xarexec installed with this xar)" };
+    public Option<string?> DesktopFile { get; } = new("--desktop-file") { HelpName = "FILE", Description = "APP_ID.desktop menu entry to put at the image root, as an AppDir has it (refused when desktop-file-validate would reject it); a *.desktop at SOURCE_DIR's root is used without this (xar format)" };
+    public Option<string?> Icon { get; } = new("--icon") { HelpName = "FILE", Description = "PNG or SVG icon to put at the image root, named after the desktop file's Icon= key; without this, ICON.png, ICON.svg or .DirIcon at SOURCE_DIR's root is used (xar format)" };
 
     public PackOptions()
     {
@@ -44,7 +47,7 @@ public sealed class PackOptions
     /// <summary>Every option, in the order --help lists them.</summary>
     public IEnumerable<Option> All =>
     [
-        Output, Compression, Level, BlockSize, NoFragments, NoDedup, NoXattrs, AllRoot, Uid, Gid, Mtime, Sort, Exclude, Jobs, Quiet, SelfContained, Runtime,
+        Output, Compression, Level, BlockSize, NoFragments, NoDedup, NoXattrs, AllRoot, Uid, Gid, Mtime, Sort, Exclude, Jobs, Quiet, SelfContained, Runtime, DesktopFile, Icon,
     ];
 
     public void AddTo(Command command)
@@ -63,6 +66,13 @@ public sealed class PackOptions
             throw new UsageException("--self-contained needs --format xar (a bare image has no runtime to start it)");
         if (parse.GetValue(Runtime) is not null && !parse.GetValue(SelfContained))
             throw new UsageException("--runtime needs --self-contained");
+        if (!isXar && parse.GetValue(DesktopFile) is not null)
+            throw new UsageException("--desktop-file needs --format xar (a bare image cannot be started from a menu)");
+        if (!isXar && parse.GetValue(Icon) is not null)
+            throw new UsageException("--icon needs --format xar (a bare image cannot be started from a menu)");
+        foreach (var (option, name) in new[] { (DesktopFile, "--desktop-file"), (Icon, "--icon") })
+            if (parse.GetValue(option) is { } given && !File.Exists(given))
+                throw new UsageException(Directory.Exists(given) ? $"{name}: is a directory" : $"{name}: no such file", given);
         if (parse.GetValue(AllRoot) && (parse.GetValue(Uid) is not null || parse.GetValue(Gid) is not null))
             throw new UsageException("--all-root and --uid/--gid exclude each other");
         ParseBlockSize(parse.GetValue(BlockSize)!);
@@ -123,6 +133,16 @@ public sealed class PackOptions
             Progress = progress is null ? null : progress.Report,
             Warning = beQuiet ? null : message => { progress?.Clear(); Console.Error.WriteLine($"xar: warning: {message}"); },
         };
+        if (xar is not null)
+        {
+            // A desktop bundle (README, "Desktop bundles"): checked before any work, its files added to the image root.
+            var bundle = DesktopBundle.Prepare(sourceDirectory, parse.GetValue(DesktopFile), parse.GetValue(Icon), name => imageOptions.IsExcluded(name, out _), lookForAppRun: xar.ExecPath is null);
+            foreach (string warning in bundle.Warnings)
+                imageOptions.Warning?.Invoke(warning);
+            imageOptions = imageOptions with { ExtraRootFiles = [.. imageOptions.ExtraRootFiles ?? [], .. bundle.ExtraRootFiles] };
+            if (xar.ExecPath is null && bundle.HasAppRun)
+                xar = xar with { ExecPath = DesktopBundle.AppRun };
+        }
         using var cancel = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
@@ -182,7 +202,7 @@ public sealed class PackOptions
             // After success only, so that a failed pack prints its one error line and nothing else.
             if (xar is not null && xar.ExecPath is null)
                 Console.Error.WriteLine($"xar: warning: no --exec: {displayOut} can be mounted and inspected (xar mount, ls, extract) but not run");
-            Console.Error.WriteLine(progress.Summary(displayOut, packedSize));
+            Console.Error.WriteLine(progress.Summary(displayOut, packedSize, runtimeBytes is null ? 0 : ElfExtent.XarStart(runtimeBytes.Length)));
         }
         return ExitCodes.Success;
     }

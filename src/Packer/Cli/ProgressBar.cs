@@ -44,12 +44,18 @@ public sealed class ProgressBar(bool draw) : IDisposable
     /// The summary, as mksquashfs ends with one: files, bytes in and out, the ratio and the time, e.g.
     /// "xar: packed 1476 files (12.3 MiB) into app.xar: 3.4 MiB (27.6% of the input) in 1.2 s".
     /// </summary>
-    public string Summary(string output, long outputBytes)
+    /// <param name="runtimeBytes">For a self-contained executable, the bytes before its XAR (the runtime and its
+    /// padding to 4096): the ratio is then the XAR's alone, which is what compression made of the input.</param>
+    public string Summary(string output, long outputBytes, long runtimeBytes = 0)
     {
         var p = _last;
-        string ratio = p.BytesRead > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({100.0 * outputBytes / p.BytesRead:0.0}% of the input)") : "";
+        long archiveBytes = outputBytes - runtimeBytes;
+        string ratio = p.BytesRead > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({100.0 * archiveBytes / p.BytesRead:0.0}% of the input)") : "";
+        string size = runtimeBytes > 0
+            ? $"{Size(outputBytes)}, the runtime {Size(runtimeBytes)} and the XAR {Size(archiveBytes)}{ratio}"
+            : Size(outputBytes) + ratio;
         return string.Create(CultureInfo.InvariantCulture,
-            $"xar: packed {p.FilesDone} files ({Size(p.BytesRead)}) into {output}: {Size(outputBytes)}{ratio} in {_clock.Elapsed.TotalSeconds:0.0} s");
+            $"xar: packed {p.FilesDone} files ({Size(p.BytesRead)}) into {output}: {size} in {_clock.Elapsed.TotalSeconds:0.0} s");
     }
 
     public void Clear()

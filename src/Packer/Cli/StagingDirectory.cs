@@ -4,90 +4,47 @@ using Xar.Posix;
 namespace Xar.Packer.Cli;
 
 /// <summary>
-/// A front-end's private work folder (what pip or a publish step installs before it is packed): made mode 0700
-/// under $TMPDIR, and removed when the command ends, whether it succeeds, fails or is interrupted. SIGINT and
-/// SIGTERM do not end the process at once: they cancel <see cref="Token"/>, which the tools the front-end runs
-/// (<see cref="ExternalTool"/>) and the packing observe, so the command unwinds, removes the folder and exits 1.
+/// A front-end's private work folder (mode 0700 under $TMPDIR): what a tool (dotnet publish, npm ci) builds
+/// before it is packed. It is removed on Dispose, whatever happened; SIGINT and SIGTERM, while it exists,
+/// cancel <see cref="Cancellation"/> instead of killing xar, so the work stops (<see cref="ToolProcess"/> ends
+/// its tool) and the folder is still removed on the way out.
 /// </summary>
 public sealed class StagingDirectory : IDisposable
 {
-    private readonly CancellationTokenSource cancel = new();
-    private readonly PosixSignalRegistration sigint;
-    private readonly PosixSignalRegistration sigterm;
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly PosixSignalRegistration _sigint;
+    private readonly PosixSignalRegistration _sigterm;
 
-    /// <param name="purpose">Part of the folder's name, for whoever finds it: <c>xar-PURPOSE-RANDOM</c>.</param>
     public StagingDirectory(string purpose)
     {
-        Path = Directory.CreateTempSubdirectory($"xar-{purpose}-").FullName;
-        sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        Path = Directory.CreateTempSubdirectory($"xar-{purpose}-").FullName; // mode 0700
+        _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
     }
 
-    /// <summary>The folder's absolute path.</summary>
     public string Path { get; }
 
-    /// <summary>Cancelled by SIGINT or SIGTERM.</summary>
-    public CancellationToken Token => cancel.Token;
+    public CancellationToken Cancellation => _cancel.Token;
 
-    private void OnSignal(PosixSignalContext context)
+    public string this[string relative] => System.IO.Path.Combine(Path, relative);
+
+    private void Stop(PosixSignalContext context)
     {
         context.Cancel = true;
-        cancel.Cancel();
+        _cancel.Cancel();
     }
 
     public void Dispose()
     {
+        _sigint.Dispose();
+        _sigterm.Dispose();
         try
         {
-            Remove(Path);
+            TreeRemover.Remove(Path); // read-only folders too (npm and NuGet leave some)
         }
-        finally
+        catch (IOException)
         {
-            sigint.Dispose();
-            sigterm.Dispose();
-            cancel.Dispose();
         }
-    }
-
-    /// <summary>Removes the tree; a directory a tool left without write permission is made writable first.</summary>
-    private static void Remove(string path)
-    {
-        try
-        {
-            Directory.Delete(path, recursive: true);
-        }
-        catch (Exception e) when ((e is UnauthorizedAccessException or IOException) && !OperatingSystem.IsWindows())
-        {
-            foreach (string dir in Directory.EnumerateDirectories(path, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint }))
-                File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            Directory.Delete(path, recursive: true);
-        }
-    }
-
-    /// <summary>
-    /// Sets the modification time of every entry under <paramref name="root"/> (and of root) that is later than
-    /// <paramref name="epoch"/> to it, links themselves not their targets: what a front-end installs is new, and
-    /// SOURCE_DATE_EPOCH then makes the image's times, and so its bytes, the same from one build to the next.
-    /// </summary>
-    public static unsafe void ClampTimes(string root, long epoch)
-    {
-        var times = stackalloc LibC.Timespec[2];
-        times[0] = new LibC.Timespec { Seconds = epoch };
-        times[1] = new LibC.Timespec { Seconds = epoch };
-        var entries = new List<string>(Directory.EnumerateFileSystemEntries(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }));
-        // Deepest first, so that setting a file's time cannot be undone by a later change to its directory.
-        entries.Sort((a, b) => b.Length.CompareTo(a.Length));
-        entries.Add(root);
-        foreach (string entry in entries)
-        {
-            var info = new FileInfo(entry);
-            if (info.LastWriteTimeUtc <= DateTimeOffset.FromUnixTimeSeconds(epoch).UtcDateTime && info.LinkTarget is null)
-                continue;
-            byte[] name = System.Text.Encoding.UTF8.GetBytes(entry + "\0");
-            fixed (byte* p = name)
-                if (LibC.UtimensAt(LibC.AT_FDCWD, p, times, LibC.AT_SYMLINK_NOFOLLOW) != 0)
-                    throw new IOException($"{entry}: cannot set its time: {Marshal.GetLastPInvokeErrorMessage()}");
-        }
+        _cancel.Dispose();
     }
 }

@@ -10,10 +10,10 @@ public static class GcCommand
     public static Command Create()
     {
         var idle = new Option<string>("--idle") { Description = "unmount this user's XAR mounts unused for this long (s, m, h, d, w)", DefaultValueFactory = _ => "15m" };
-        var olderThan = new Option<string>("--older-than") { Description = "delete extraction-cache entries unused for this long", DefaultValueFactory = _ => "30d" };
+        var olderThan = new Option<string>("--older-than") { Description = "delete extraction-cache entries and pulled blobs (xar pull) unused for this long", DefaultValueFactory = _ => "30d" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "only say what would be done" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "also list what is kept, and why, and the XAR file of each mount and entry" };
-        var command = new Command("gc", "Unmount idle XAR mounts and delete unused extraction-cache entries (never one in use).")
+        var command = new Command("gc", "Unmount idle XAR mounts and delete unused extraction-cache entries (never one in use) and blobs kept by xar pull.")
         {
             idle, olderThan, dryRun, verbose,
         };

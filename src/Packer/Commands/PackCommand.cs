@@ -13,7 +13,7 @@ public static class PackCommand
         var source = new Argument<string>("SOURCE_DIR") { Description = "Directory to pack" };
         var format = new Option<string>("--format") { Description = "xar (default: header + image, executable) or squashfs (bare image)", DefaultValueFactory = _ => "xar" };
         format.AcceptOnlyFromAmong("xar", "squashfs");
-        var exec = new Option<string?>("--exec") { HelpName = "PATH", Description = "Entrypoint: executable file inside SOURCE_DIR (a path relative to it) run with the archive's arguments (xar format)" };
+        var exec = new Option<string?>("--exec") { HelpName = "PATH", Description = "Entrypoint: executable file inside SOURCE_DIR (a path relative to it) run with the archive's arguments (xar format; default: AppRun at SOURCE_DIR's root, when there is one)" };
         var execArgs = new Option<string[]>(ExecArgOption)
         {
             HelpName = "ARG",

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using Xar.Packer.Cli;
 using Xar.Packer.Python;
 using Xar.Runtime;
@@ -33,7 +32,7 @@ public static class PythonCommand
         options.AddTo(command);
         // pip's own options (--no-index, --find-links DIR...) are not xar's: System.CommandLine gives the tokens
         // that match no option to PIP_ARGS, in order, and everything after "--".
-        command.SetAction(parse => CliRunner.Run(null, () =>
+        command.SetAction(parse => FrontEndException.Guard(() =>
         {
             string? scriptName = parse.GetValue(consoleScript);
             string? entryText = parse.GetValue(entryPoint);
@@ -49,60 +48,39 @@ public static class PythonCommand
                 throw new UsageException("nothing to install: give pip's arguments (a requirement, -r FILE, a project directory, a wheel)");
             PipInstall.CheckArguments(pip);
             options.Check(parse);
-            long? epoch = SourceDateEpoch();
+            long? epoch = SourceDateEpochTimes.Read();
             bool quiet = parse.GetValue(options.Quiet);
-            try
-            {
-                using var staging = new StagingDirectory("python");
-                var interpreter = PythonInterpreter.Find(parse.GetValue(python), staging.Token);
-                if (!interpreter.HasPip)
-                    throw new ToolMissingException($"{interpreter.Program} has no pip ({interpreter.Program} -m pip): install it (Debian: apt-get install python3-pip)");
-                string site = Path.Combine(staging.Path, PythonLauncherFiles.SiteDirectory);
-                PipInstall.Run(interpreter, site, pip, quiet, staging.Token);
-                entry ??= PythonEntryPoint.FromConsoleScript(site, scriptName!);
-                CheckEntry(interpreter, site, entry, scriptName, staging.Token);
-                (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, staging.Path, staging.Token) : null;
-                PythonLauncherFiles.Write(staging.Path, interpreter, entry, bundled?.Executable, bundled?.Libraries ?? false);
-                Compile(interpreter, staging.Path, bundled is null ? null : $"{BundledPython.Directory}/lib/{Path.GetFileName(interpreter.StandardLibrary.TrimEnd('/'))}", quiet, staging.Token);
-                if (epoch is long seconds)
-                    StagingDirectory.ClampTimes(staging.Path, seconds);
-                staging.Token.ThrowIfCancellationRequested();
-                return options.Pack(parse, staging.Path, new XarWriterOptions { ExecPath = PythonLauncherFiles.RunScript });
-            }
-            catch (ToolMissingException e)
-            {
-                return CliRunner.Fail(null, e.Message, ExitCodes.Failure);
-            }
-            catch (PipFailedException e)
-            {
-                return CliRunner.Fail(null, e.Message, ExitCodes.Failure);
-            }
+            using var staging = new StagingDirectory("python");
+            var cancel = staging.Cancellation;
+            var interpreter = PythonInterpreter.Find(parse.GetValue(python), cancel);
+            if (!interpreter.HasPip)
+                throw new FrontEndException(null, $"{interpreter.Program} has no pip ({interpreter.Program} -m pip): install it (Debian: apt-get install python3-pip)");
+            string site = staging[PythonLauncherFiles.SiteDirectory];
+            PipInstall.Run(interpreter, site, pip, quiet, cancel);
+            entry ??= PythonEntryPoint.FromConsoleScript(site, scriptName!);
+            CheckEntry(interpreter, site, entry, scriptName, cancel);
+            (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, staging.Path, cancel) : null;
+            PythonLauncherFiles.Write(staging.Path, interpreter, entry, bundled?.Executable, bundled?.Libraries ?? false);
+            Compile(interpreter, staging.Path, bundled is null ? null : $"{BundledPython.Directory}/lib/{Path.GetFileName(interpreter.StandardLibrary.TrimEnd('/'))}", quiet, cancel);
+            if (epoch is long seconds)
+                SourceDateEpochTimes.Clamp(staging.Path, seconds);
+            cancel.ThrowIfCancellationRequested();
+            return options.Pack(parse, staging.Path, new XarWriterOptions { ExecPath = PythonLauncherFiles.RunScript });
         }));
         return command;
-    }
-
-    /// <summary>SOURCE_DATE_EPOCH, checked as the image writer checks it (a bad value is bad input before pip runs).</summary>
-    private static long? SourceDateEpoch()
-    {
-        string? text = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH");
-        if (string.IsNullOrEmpty(text))
-            return null;
-        if (!uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out uint seconds))
-            throw new UsageException($"SOURCE_DATE_EPOCH=\"{text}\" is not a number of seconds from 0 to 4294967295");
-        return seconds;
     }
 
     /// <summary>The entry point's module must be importable from the image (and FUNC defined in it, where its source says).</summary>
     private static void CheckEntry(PythonInterpreter python, string site, PythonEntryPoint entry, string? scriptName, CancellationToken cancel)
     {
         string[] args = ["-I", "-S", "-B", "-c", PythonHelperScripts.CheckEntry, site, entry.Module, .. entry.Function is null ? Array.Empty<string>() : [entry.Function]];
-        var result = ExternalTool.Run(python.Program, args, cancel);
-        if (result.ExitCode == 0)
+        var result = ToolProcess.Run(python.Program, args, null, cancel);
+        if (result.Succeeded)
             return;
         string what = scriptName is null ? $"--entry-point {entry}" : $"--console-script {scriptName} ({entry})";
         if (result.ExitCode == 3)
             throw new UsageException($"{what}: {result.StandardOutput.Trim()} in what pip installed");
-        throw new PipFailedException($"{what}: checking it failed: {result.ErrorLine() ?? $"exit status {result.ExitCode}"}");
+        throw new FrontEndException(null, $"{what}: checking it failed: {PipErrors.Line(result)}");
     }
 
     /// <summary>Every .py of the image compiled by the interpreter that will run it (<see cref="PythonHelperScripts.Compile"/>).</summary>
@@ -110,9 +88,9 @@ public static class PythonCommand
     {
         string[] args = ["-I", "-S", "-B", "-c", PythonHelperScripts.Compile, root, PythonLauncherFiles.SiteDirectory, PythonLauncherFiles.Directory,
             .. bundledStdlib is null ? Array.Empty<string>() : [bundledStdlib]];
-        var result = ExternalTool.Run(python.Program, args, cancel);
-        if (result.ExitCode != 0)
-            throw new PipFailedException("compiling the modules failed: " + (result.ErrorLine() ?? $"exit status {result.ExitCode}"));
+        var result = ToolProcess.Run(python.Program, args, null, cancel);
+        if (!result.Succeeded)
+            throw new FrontEndException(null, "compiling the modules failed: " + PipErrors.Line(result));
         var failed = result.StandardOutput.Split('\n').Where(l => l.StartsWith("failed ", StringComparison.Ordinal)).Select(l => l["failed ".Length..]).ToList();
         if (failed.Count > 0 && !quiet)
             Console.Error.WriteLine($"xar: warning: {failed.Count} file(s) do not compile with {python.Name} and stay source only (Python compiles them at every import): {string.Join(", ", failed.Take(3))}{(failed.Count > 3 ? ", ..." : "")}");

@@ -48,15 +48,9 @@ internal static class BundledPython
         var objects = new List<string> { python.Executable };
         if (System.IO.Directory.Exists(dynload))
             objects.AddRange(System.IO.Directory.EnumerateFiles(dynload, "*.so").Order(StringComparer.Ordinal));
-        ExternalToolResult ldd;
-        try
-        {
-            ldd = ExternalTool.Run("ldd", objects, cancel);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new ToolMissingException("--bundle-python finds the interpreter's shared libraries with ldd, which is not installed (Debian: libc-bin)");
-        }
+        if (ToolProcess.Find("ldd") is not { } lddPath)
+            throw new FrontEndException(null, "--bundle-python finds the interpreter's shared libraries with ldd, which is not installed (Debian: libc-bin)");
+        var ldd = ToolProcess.Run(lddPath, objects, null, cancel);
         bool copied = false;
         foreach (string line in ldd.StandardOutput.Split('\n'))
         {

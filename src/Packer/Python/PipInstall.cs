@@ -27,16 +27,16 @@ internal static class PipInstall
     public static void Run(PythonInterpreter python, string siteDirectory, IReadOnlyList<string> pipArgs, bool quiet, CancellationToken cancel)
     {
         string[] args = ["-m", "pip", "install", "--target", siteDirectory, "--no-compile", .. pipArgs];
-        var environment = new Dictionary<string, string?>
+        var environment = new Dictionary<string, string>
         {
             // Never ask (its output is captured), no self-update notice, no warning about root.
             ["PIP_NO_INPUT"] = "1",
             ["PIP_DISABLE_PIP_VERSION_CHECK"] = "1",
             ["PIP_ROOT_USER_ACTION"] = "ignore",
         };
-        var result = ExternalTool.Run(python.Program, args, cancel, environment);
-        if (result.ExitCode != 0)
-            throw new PipFailedException($"pip install failed (exit status {result.ExitCode}): {result.ErrorLine() ?? "it said nothing"}");
+        var result = ToolProcess.Run(python.Program, args, null, cancel, environment);
+        if (!result.Succeeded)
+            throw new FrontEndException(null, $"pip install failed (exit status {result.ExitCode}): {PipErrors.Line(result)}");
         // --target puts the console-script wrappers in bin/, with the build interpreter's path in their
         // first line: the image starts its entry point itself, so they are left out (unless bin is a package).
         string scripts = Path.Combine(siteDirectory, "bin");

@@ -52,18 +52,18 @@ internal sealed class PythonInterpreter
         {
             if (requested is not null)
                 throw new UsageException("--python: no such command on PATH", requested);
-            throw new ToolMissingException("python3 is not on PATH: install Python 3 (with pip), or give the interpreter with --python PATH");
+            throw new FrontEndException(null, "python3 is not on PATH: install Python 3 (with pip), or give the interpreter with --python PATH");
         }
         if (Directory.Exists(program))
             throw new UsageException("--python: is a directory, not an interpreter", program);
         if (!File.Exists(program))
             throw new UsageException("--python: no such file", program);
-        ExternalToolResult result;
+        ToolProcess.Result result;
         try
         {
-            result = ExternalTool.Run(program, ["-c", PythonHelperScripts.Probe], cancel);
+            result = ToolProcess.Run(program, ["-c", PythonHelperScripts.Probe], null, cancel);
         }
-        catch (FileNotFoundException e)
+        catch (IOException e)
         {
             throw new UsageException($"--python: cannot run it ({e.Message})", program);
         }
@@ -73,7 +73,7 @@ internal sealed class PythonInterpreter
                 facts[line[..at]] = line[(at + 1)..];
         string[] needed = ["version", "name", "implementation", "cache_tag", "executable", "pip", "stdlib", "dynload"];
         if (result.ExitCode != 0 || needed.Any(k => !facts.ContainsKey(k)))
-            throw new UsageException("is not a Python 3 interpreter xar can use (it did not answer: " + (result.ErrorLine() ?? $"exit status {result.ExitCode}") + ")", program);
+            throw new UsageException("is not a Python 3 interpreter xar can use (it did not answer: " + PipErrors.Line(result) + ")", program);
         // Both go into the entrypoint script and file names: letters, digits, '.', '_' and '-' only.
         if (!IsPlainName(facts["name"]) || !IsPlainName(facts["cache_tag"]))
             throw new UsageException($"--python: its name \"{facts["name"]}\" or cache tag \"{facts["cache_tag"]}\" is not a plain file name", program);

@@ -24,6 +24,7 @@ public static class XarGarbageCollector
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         CollectMounts(actions, now - (long)idle.TotalSeconds, dryRun);
         CollectCache(actions, now - (long)olderThan.TotalSeconds, dryRun);
+        XarBlobCache.Collect(actions, now - (long)olderThan.TotalSeconds, dryRun);
         return actions;
     }
 

@@ -134,6 +134,9 @@ public sealed class XarArchive : IDisposable
     private readonly SafeFileHandle? _ownedHandle;
     private SafeFileHandle _handle = null!;
 
+    /// <summary>The open file the archive is read through (owned by the archive unless opened with leaveOpen).</summary>
+    public SafeFileHandle Handle => _handle;
+
     /// <summary>The SHA-256 of the image: the bytes from its offset to the end of the file, read through the same descriptor.</summary>
     public byte[] HashImage()
     {

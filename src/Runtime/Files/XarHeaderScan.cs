@@ -44,6 +44,9 @@ public ref struct XarHeaderScan
 
     public long Offset;
     public ReadOnlySpan<byte> Uuid, Version, ExecTarget, MountRoot, Exec, ExecArgs;
+    /// <summary>XAR_SIGNATURE's value (Signing.XarSignatureField), when <see cref="HasSignature"/>.</summary>
+    public ReadOnlySpan<byte> Signature;
+    public bool HasSignature;
     /// <summary>The NAME="value" lines after OFFSET, up to (not including) the stop marker.</summary>
     public ReadOnlySpan<byte> ValueLines;
 
@@ -106,6 +109,11 @@ public ref struct XarHeaderScan
                 Exec = value;
             else if (name.SequenceEqual("XAR_EXEC_ARGS"u8))
                 ExecArgs = value;
+            else if (name.SequenceEqual("XAR_SIGNATURE"u8))
+            {
+                Signature = value;
+                HasSignature = true;
+            }
             else if (name.SequenceEqual("XAREXEC_TRAMPOLINE_NAMES"u8) && !TrampolineNamesValid(value))
                 return false;
             // Uuid and the others stay unset (default) when absent; a present empty value is a zero-length slice of data.

@@ -25,7 +25,7 @@ public static unsafe partial class LaunchCore
         {
             UseCacheEntry(ref launch, uuid, rootFd, rootPath, savedUmask, ref outcome);
             if (outcome.Status is not (LaunchStatus.NeedsExtraction or LaunchStatus.NeedsImageCheck))
-                Close(rootFd);
+                Close(rootFd); // (NeedsVerification: the next run opens it again)
         }
         Umask(savedUmask);
     }
@@ -68,7 +68,7 @@ public static unsafe partial class LaunchCore
         }
         if (!exists)
         {
-            NeedsExtraction(rootFd, rootPath, ref outcome);
+            NeedsExtraction(launch, rootFd, rootPath, ref outcome);
             return;
         }
         if (!st.IsDirectory || st.Uid != GetEuid())
@@ -83,10 +83,26 @@ public static unsafe partial class LaunchCore
         if (!TrustedDirectory.StatAt(rootFd, entry.CString, &st, out exists) || !exists)
         {
             Close(lockFd); // gc took it while we waited for the lock
-            NeedsExtraction(rootFd, rootPath, ref outcome);
+            NeedsExtraction(launch, rootFd, rootPath, ref outcome);
             return;
         }
-        if (CacheEntryRecord.Check(lockFd, outcome.XarFd) == CacheEntryRecord.State.Unlisted)
+        // Under a trust policy a listed file was checked (and the entry holds its image); another is checked first,
+        // then its image compared with the entry's as below, then listed.
+        bool trusted = launch.UnderPolicy && TrustRecord.Lists(lockFd, launch.TrustLine, launch.TrustLength);
+        if (launch.UnderPolicy && !trusted && !launch.VerifiedNow)
+        {
+            Close(lockFd);
+            outcome.Status = LaunchStatus.NeedsVerification;
+            return;
+        }
+        var recorded = trusted ? CacheEntryRecord.State.Listed : CacheEntryRecord.Check(lockFd, outcome.XarFd);
+        if (launch.UnderPolicy && recorded == CacheEntryRecord.State.NoRecord)
+        {
+            Close(lockFd);
+            LaunchFailure.Set(ref outcome, LaunchSubject.CacheEntry, LaunchProblem.NoImageRecord, 0, entryPath.CString);
+            return;
+        }
+        if (recorded == CacheEntryRecord.State.Unlisted)
         {
             // Another file than those it was made from or checked against: the managed launcher compares the images.
             Close(lockFd);
@@ -95,6 +111,8 @@ public static unsafe partial class LaunchCore
             LaunchFailure.Copy(entryPath.CString, outcome.DirectoryPointer());
             return;
         }
+        if (launch.UnderPolicy && !trusted)
+            TrustRecord.Append(lockFd, launch.TrustLine, launch.TrustLength);
         Futimens(lockFd, null); // "last used", for gc
         if (launch.Mode == LaunchMode.Mount)
         {
@@ -123,8 +141,13 @@ public static unsafe partial class LaunchCore
         Close(lockFd);
     }
 
-    private static void NeedsExtraction(int rootFd, byte* rootPath, ref LaunchOutcome outcome)
+    private static void NeedsExtraction(in Launch launch, int rootFd, byte* rootPath, ref LaunchOutcome outcome)
     {
+        if (launch.UnderPolicy && !launch.VerifiedNow)
+        {
+            outcome.Status = LaunchStatus.NeedsVerification; // nothing is extracted from a file not checked
+            return;
+        }
         outcome.Status = LaunchStatus.NeedsExtraction;
         outcome.CacheRootFd = rootFd;
         LaunchFailure.Copy(rootPath, outcome.DirectoryPointer());

@@ -152,6 +152,11 @@ public static unsafe partial class LaunchCore
             Close(lockFd);
             return FuseUnavailability.None;
         }
+        if (launch.UnderPolicy && !TrustMount(launch, ref state, lockFd, userFd, name, mountPath, ref outcome))
+        {
+            Close(lockFd);
+            return FuseUnavailability.None;
+        }
         bool isNew = state == MountState.NotMounted;
         if (isNew)
         {
@@ -175,6 +180,8 @@ public static unsafe partial class LaunchCore
                 return reason;
             }
             RecordXarFile(lockFd, outcome.XarFd);
+            if (launch.UnderPolicy)
+                TrustRecord.Append(lockFd, launch.TrustLine, launch.TrustLength); // made from a checked file
         }
         outcome.IsNewMount = isNew;
         Futimens(lockFd, null); // "last used", for gc
@@ -201,6 +208,41 @@ public static unsafe partial class LaunchCore
     }
 
     private enum MountState { NotMounted, Mounted, Broken, Failed }
+
+    /// <summary>
+    /// Under a trust policy, with the mount lock held: a file the record lists was checked and has not changed since,
+    /// so it mounts (or reuses the mount) without hashing. Any other file is checked first (NeedsVerification, false).
+    /// Once checked, it reuses a mount made from a checked file (and is listed), while a mount made from a file
+    /// nobody checked (before the policy, or by another launcher) is detached and made again from this file.
+    /// </summary>
+    private static bool TrustMount(in Launch launch, ref MountState state, int lockFd, int userFd, byte* name, byte* mountPath, ref LaunchOutcome outcome)
+    {
+        if (TrustRecord.Lists(lockFd, launch.TrustLine, launch.TrustLength))
+            return true;
+        if (!launch.VerifiedNow)
+        {
+            outcome.Status = LaunchStatus.NeedsVerification;
+            return false;
+        }
+        if (state != MountState.Mounted)
+            return true;
+        if (TrustRecord.ListsAny(lockFd))
+        {
+            TrustRecord.Append(lockFd, launch.TrustLine, launch.TrustLength);
+            return true;
+        }
+        if (!HelperProcess.TryUnmountLazily(mountPath, launch.Env.Get("PATH"u8), launch.Env.Envp))
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.MountDirectory, LaunchProblem.CannotUnmount, 0, mountPath);
+            return false;
+        }
+        state = Probe(userFd, name, mountPath, ref outcome);
+        if (state == MountState.NotMounted)
+            return true;
+        if (state != MountState.Failed)
+            LaunchFailure.Set(ref outcome, LaunchSubject.MountDirectory, LaunchProblem.BrokenMountRemains, 0, mountPath);
+        return false;
+    }
 
     /// <summary>Whether NAME in the user directory is a live FUSE mount, a dead one, or a plain directory.</summary>
     private static MountState Probe(int userFd, byte* name, byte* mountPath, ref LaunchOutcome outcome)

@@ -23,7 +23,12 @@ public static unsafe partial class LaunchCore
     /// attempt in this process) goes straight to the cache with that reason. The outcome's <see cref="LaunchOutcome.XarFd"/>
     /// is left open for the caller when set.
     /// </summary>
-    public static void Run(byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome)
+    /// <remarks>
+    /// <paramref name="verified"/>: the <see cref="TrustRecord"/> line of a file whose signature this process has just
+    /// checked (after <see cref="LaunchStatus.NeedsVerification"/>); honoured only when it names the file opened now.
+    /// </remarks>
+    public static void Run(byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome,
+        byte* verified = null)
     {
         outcome.Reset();
         int fd;
@@ -36,7 +41,7 @@ public static unsafe partial class LaunchCore
             return;
         }
         outcome.XarFd = fd;
-        RunFrom(archiveOffset: -1, xarPath, args, argCount, envp, mode, skipFuse, ref outcome);
+        RunFrom(archiveOffset: -1, xarPath, args, argCount, envp, mode, skipFuse, verified, ref outcome);
     }
 
     /// <summary>
@@ -45,15 +50,16 @@ public static unsafe partial class LaunchCore
     /// The header is read there and its OFFSET counts from there; <paramref name="xarPath"/> is what the program
     /// is told the file is. The outcome owns <paramref name="fd"/> (<see cref="LaunchOutcome.XarFd"/>).
     /// </summary>
-    public static void RunOpened(int fd, long archiveOffset, byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome)
+    public static void RunOpened(int fd, long archiveOffset, byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome,
+        byte* verified = null)
     {
         outcome.Reset();
         outcome.XarFd = fd;
-        RunFrom(archiveOffset, xarPath, args, argCount, envp, mode, skipFuse, ref outcome);
+        RunFrom(archiveOffset, xarPath, args, argCount, envp, mode, skipFuse, verified, ref outcome);
     }
 
     /// <summary>The launch from the header on; <paramref name="archiveOffset"/> -1: at 0, or after the ELF runtime of a self-contained file.</summary>
-    private static void RunFrom(long archiveOffset, byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, ref LaunchOutcome outcome)
+    private static void RunFrom(long archiveOffset, byte* xarPath, byte** args, int argCount, byte** envp, LaunchMode mode, FuseUnavailability skipFuse, byte* verified, ref LaunchOutcome outcome)
     {
         var env = new ProcessEnvironment(envp);
         int fd = outcome.XarFd;
@@ -112,12 +118,19 @@ public static unsafe partial class LaunchCore
             return;
         }
 
+        // Step 8, before anything is mounted or extracted: under a trust policy, only a file signed by a trusted key.
+        byte* trustLine = stackalloc byte[TrustRecord.LineCapacity];
+        if (!CheckTrust(env, header, fd, trustLine, verified, out int trustLength, out bool verifiedNow, ref outcome))
+            return;
         var launch = new Launch(xarPath, args, argCount, env, target, imageOffset, timeout, mode)
         {
             // Absent fields are default spans (IsNull); a present empty one points into the header buffer.
             Exec = new NativeText(header.Exec),
             ExecArgs = new NativeText(header.ExecArgs),
             SquashFuse = squashFuse,
+            TrustLine = trustLine,
+            TrustLength = trustLength,
+            VerifiedNow = verifiedNow,
         };
         var reason = forced ? FuseUnavailability.Forced : skipFuse;
         if (reason == FuseUnavailability.None)
@@ -172,6 +185,57 @@ public static unsafe partial class LaunchCore
         public NativeText Exec, ExecArgs;
         /// <summary>XAR_FUSE=squashfuse: mount with squashfuse_ll/squashfuse rather than the built-in server.</summary>
         public bool SquashFuse;
+        /// <summary>Under a trust policy (<see cref="TrustLength"/> &gt; 0): this file's <see cref="TrustRecord"/> line.</summary>
+        public byte* TrustLine;
+        public int TrustLength;
+        /// <summary>This process checked this very file's signature (the caller's line is this file's).</summary>
+        public bool VerifiedNow;
+
+        public readonly bool UnderPolicy => TrustLength > 0;
+    }
+
+    /// <summary>
+    /// The trust policy (<see cref="TrustPolicy"/>): without trusted keys, nothing to do (<paramref name="trustLength"/> 0).
+    /// With them, the header must carry a signature by one of them (else the launch fails: nothing was mounted or
+    /// extracted); the file's <see cref="TrustRecord"/> line goes to <paramref name="trustLine"/>, and
+    /// <paramref name="verifiedNow"/> tells whether it is the line of a file this process has just checked.
+    /// </summary>
+    private static bool CheckTrust(ProcessEnvironment env, in XarHeaderScan header, int fd, byte* trustLine, byte* verified,
+        out int trustLength, out bool verifiedNow, ref LaunchOutcome outcome)
+    {
+        trustLength = 0;
+        verifiedNow = false;
+        TrustedKeys keys = default;
+        if (!TrustPolicy.Load(env, ref keys, ref outcome))
+            return false;
+        if (!keys.InForce)
+            return true;
+        Span<byte> keyId = stackalloc byte[Signing.MinisignPublicKey.KeyIdLength];
+        var fault = Signing.XarSignatureField.TryKeyId(header.Signature, header.HasSignature, keyId);
+        if (fault != Signing.SignatureFieldFault.None)
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.Signature, fault == Signing.SignatureFieldFault.Missing ? LaunchProblem.NotSigned : LaunchProblem.Malformed, 0, null);
+            return false;
+        }
+        if (keys.IndexOf(keyId) < 0)
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.Signature, LaunchProblem.UntrustedSigner, 0, null);
+            var id = new PathBuilder(outcome.DetailPointer(), LaunchOutcome.PathCapacity);
+            for (int i = keyId.Length - 1; i >= 0; i--) // as minisign prints key ids
+            {
+                id.Append("0123456789ABCDEF"u8[keyId[i] >> 4]);
+                id.Append("0123456789ABCDEF"u8[keyId[i] & 15]);
+            }
+            return false;
+        }
+        trustLength = TrustRecord.FormatLine(fd, keyId, trustLine);
+        if (trustLength == 0)
+        {
+            LaunchFailure.Set(ref outcome, LaunchSubject.XarFile, LaunchProblem.CannotStat, Errno, null);
+            return false;
+        }
+        verifiedNow = verified != null && NativeText.FromCString(verified).SequenceEqual(new NativeText(trustLine, trustLength));
+        return true;
     }
 
     /// <summary>XAREXEC_TARGET must name a path inside the image: not empty, relative, no ".." component.</summary>

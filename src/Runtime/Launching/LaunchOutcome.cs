@@ -35,6 +35,12 @@ public enum LaunchStatus : byte
     /// through <see cref="LaunchOutcome.XarFd"/>, compare, list the file when it matches, then run the launch again.
     /// </summary>
     NeedsImageCheck,
+    /// <summary>
+    /// A trust policy is in force and this file has not been checked yet (it is not listed in the mount's or cache
+    /// entry's <see cref="TrustRecord"/>): check its signature over the whole file, read through <see cref="LaunchOutcome.XarFd"/>,
+    /// then run the launch again with the file's <see cref="TrustRecord"/> line. Nothing was mounted or extracted.
+    /// </summary>
+    NeedsVerification,
 }
 
 /// <summary>What a failed step was about.</summary>
@@ -54,6 +60,10 @@ public enum LaunchSubject : byte
     CacheRoot,
     CacheEntry,
     Program,
+    /// <summary>A key file or directory of the trust policy (<see cref="TrustPolicy"/>).</summary>
+    TrustedKey,
+    /// <summary>The file's signature, under a trust policy.</summary>
+    Signature,
 }
 
 /// <summary>What was wrong with the subject (<see cref="LaunchOutcome.Errno"/> and the observed values give details).</summary>
@@ -91,6 +101,16 @@ public enum LaunchProblem : byte
     TooLong,
     /// <summary>No cache directory where programs may run (each candidate was unusable or noexec).</summary>
     NoneUsable,
+    /// <summary>Not as its format requires (a trusted key file, a signature).</summary>
+    Malformed,
+    /// <summary>More trusted keys than <see cref="TrustedKeys.Capacity"/>.</summary>
+    TooMany,
+    /// <summary>The file is not signed, and a trust policy is in force.</summary>
+    NotSigned,
+    /// <summary>Signed with a key that is not trusted (<see cref="LaunchOutcome.Detail"/>: its id).</summary>
+    UntrustedSigner,
+    /// <summary>A cache entry made by an earlier xar records no image: it cannot be tied to a checked file.</summary>
+    NoImageRecord,
 }
 
 /// <summary>Why the image is extracted rather than mounted.</summary>

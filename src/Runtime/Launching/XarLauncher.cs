@@ -43,20 +43,27 @@ public static unsafe class XarLauncher
     {
         var skip = TakeMountDidNotAppear(out string? silentServer);
         using var pinned = new PinnedArguments(xarPath, args);
+        // The TrustRecord line (NUL-terminated) of the file whose signature this process checked, once it has.
+        byte[] verified = new byte[TrustRecord.LineCapacity + 1];
+        bool hasVerified = false;
         for (int attempt = 0; ; attempt++)
         {
             LaunchOutcome outcome = default;
-            if (fd < 0)
+            fixed (byte* verifiedLine = verified)
             {
-                LaunchCore.Run(pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome);
-            }
-            else
-            {
-                // Each attempt's outcome owns (and closes) a descriptor of its own.
-                int copy = LibC.Fcntl(fd, LibC.F_DUPFD_CLOEXEC, 3);
-                if (copy < 0)
-                    throw new XarLaunchException($"cannot read the executable again: {LibC.Describe(LibC.LastError)}");
-                LaunchCore.RunOpened(copy, archiveOffset, pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome);
+                byte* line = hasVerified ? verifiedLine : null;
+                if (fd < 0)
+                {
+                    LaunchCore.Run(pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome, line);
+                }
+                else
+                {
+                    // Each attempt's outcome owns (and closes) a descriptor of its own.
+                    int copy = LibC.Fcntl(fd, LibC.F_DUPFD_CLOEXEC, 3);
+                    if (copy < 0)
+                        throw new XarLaunchException($"cannot read the executable again: {LibC.Describe(LibC.LastError)}");
+                    LaunchCore.RunOpened(copy, archiveOffset, pinned.XarPath, pinned.Args, pinned.Count, LibC.Environ, mode, skip, ref outcome, line);
+                }
             }
             if (silentServer is not null && outcome.FuseReason == FuseUnavailability.MountDidNotAppear && outcome.Detail[0] == 0)
                 CopyAscii(silentServer, outcome.DetailPointer());
@@ -68,10 +75,16 @@ public static unsafe class XarLauncher
                     case LaunchStatus.Cached:
                     case LaunchStatus.Located:
                         return Text(outcome.DirectoryPointer());
-                    case LaunchStatus.NeedsImageCheck when attempt < 3:
+                    case LaunchStatus.NeedsVerification when attempt < 4:
+                        CheckSignature(ref outcome, verified);
+                        hasVerified = true;
+                        continue;
+                    case LaunchStatus.NeedsVerification:
+                        throw new XarLaunchException("the file changed each time its signature was checked: not run (a trust policy is in force)");
+                    case LaunchStatus.NeedsImageCheck when attempt < 4:
                         CheckImage(ref outcome);
                         continue;
-                    case LaunchStatus.NeedsExtraction when attempt < 3:
+                    case LaunchStatus.NeedsExtraction when attempt < 4:
                         if (Extract(ref outcome) is { } entry)
                             notice($"{Reason(ref outcome)}: extracted once into {entry}");
                         skip = outcome.FuseReason;
@@ -113,9 +126,46 @@ public static unsafe class XarLauncher
     }
 
     /// <summary>
-    /// Extracts the image (read through the outcome's descriptor of the XAR file) into ROOT/UUID under the
-    /// entry's lock, all or nothing. Returns the entry's path, or null when another launcher extracted it meanwhile.
+    /// Under a trust policy, a file not yet checked: its signature must be good and by a trusted key, over the whole
+    /// file read through the outcome's descriptor (<see cref="Signing.XarSignatureCheck"/>), and the file must not
+    /// change meanwhile. Writes the file's <see cref="TrustRecord"/> line (NUL-terminated) into <paramref name="line"/>.
     /// </summary>
+    private static void CheckSignature(ref LaunchOutcome outcome, byte[] line)
+    {
+        TrustedKeys keys = default;
+        LaunchOutcome policy = default;
+        if (!TrustPolicy.Load(new ProcessEnvironment(LibC.Environ), ref keys, ref policy))
+            throw new XarLaunchException(Describe(ref policy));
+        int dup = LibC.Fcntl(outcome.XarFd, LibC.F_DUPFD_CLOEXEC, 3);
+        if (dup < 0)
+            throw new XarLaunchException($"cannot read the XAR file again: {LibC.Describe(LibC.LastError)}");
+        using var handle = new SafeFileHandle(dup, ownsHandle: true);
+        byte* before = stackalloc byte[CacheEntryRecord.LineCapacity];
+        byte* after = stackalloc byte[CacheEntryRecord.LineCapacity];
+        int beforeLength = CacheEntryRecord.FormatFileLine(dup, before);
+        Signing.SignatureVerdict verdict;
+        try
+        {
+            verdict = Signing.XarSignatureCheck.Verify(handle, outcome.ArchiveOffset, keys.ToKeys());
+        }
+        catch (IOException e)
+        {
+            throw new XarLaunchException($"cannot check the signature: {e.Message}", e);
+        }
+        if (!verdict.IsGood)
+            throw new XarLaunchException($"{verdict.Message}: not run (a trust policy is in force)");
+        int afterLength = CacheEntryRecord.FormatFileLine(dup, after);
+        if (beforeLength == 0 || !new ReadOnlySpan<byte>(before, beforeLength).SequenceEqual(new ReadOnlySpan<byte>(after, afterLength)))
+            throw new XarLaunchException("the file changed while its signature was checked: not run (a trust policy is in force)");
+        fixed (byte* target = line)
+        {
+            int length = TrustRecord.FormatLine(dup, verdict.Key!.KeyId, target);
+            if (length == 0)
+                throw new XarLaunchException("cannot tell the file's identity (statx) to record its check");
+            target[length] = 0;
+        }
+    }
+
     /// <summary>
     /// The cache entry records an image and this file is not listed with it: hash its image; the same, list the file
     /// (the next launch from it goes straight on); another, refuse (the entry holds another program under this UUID).
@@ -299,6 +349,26 @@ public static unsafe class XarLauncher
         };
         switch (o.Subject, o.Problem)
         {
+            case (LaunchSubject.Signature, LaunchProblem.NotSigned):
+                return $"not signed: not run (a trust policy is in force: the keys in {TrustPolicy.SystemDirectory} and ~/{TrustPolicy.UserDirectory})";
+            case (LaunchSubject.Signature, LaunchProblem.UntrustedSigner):
+                return $"signed with key {detail}, which is not a trusted key: not run (a trust policy is in force)";
+            case (LaunchSubject.Signature, _):
+                return "XAR_SIGNATURE is malformed: not run (a trust policy is in force)";
+            case (LaunchSubject.TrustedKey, LaunchProblem.Malformed):
+                return $"trusted key {path} is not a minisign public key: nothing runs until it is fixed";
+            case (LaunchSubject.TrustedKey, LaunchProblem.TooMany):
+                return $"more than {TrustedKeys.Capacity} trusted keys ({path}): nothing runs until there are fewer";
+            case (LaunchSubject.TrustedKey, LaunchProblem.WrongOwner):
+                return $"trusted key {path} is owned by uid {o.ObservedUid}{(path.StartsWith(TrustPolicy.SystemDirectory, StringComparison.Ordinal) ? ", not root" : $", neither root nor uid {euid}")}: the trust policy cannot be read safely, nothing runs";
+            case (LaunchSubject.TrustedKey, LaunchProblem.WritableByOthers):
+                return $"trusted key {path} is writable by others (mode {mode(o.ObservedMode)}): the trust policy cannot be read safely, nothing runs";
+            case (LaunchSubject.TrustedKey, LaunchProblem.NotARegularFile):
+                return $"trusted key {path} is not a regular file: nothing runs until it is fixed";
+            case (LaunchSubject.TrustedKey, _):
+                return $"cannot read trusted key {path}: {errno}";
+            case (LaunchSubject.CacheEntry, LaunchProblem.NoImageRecord):
+                return $"cache entry {path} was made by an earlier xar and records no image: not run under a trust policy; `xar gc` removes it once unused";
             case (LaunchSubject.XarFile, LaunchProblem.CannotOpen):
                 return $"cannot open: {errno}";
             case (LaunchSubject.XarFile, LaunchProblem.CannotRead):

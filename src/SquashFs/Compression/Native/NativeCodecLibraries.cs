@@ -16,6 +16,8 @@ internal static class NativeCodecLibraries
     public const string Deflate = "libdeflate.so.0";
     /// <summary>Set by a program that links libzstd, liblzma and liblz4 statically (see src/Launcher's project).</summary>
     public const string StaticCodecsSwitch = "Xar.SquashFs.StaticCodecs";
+    /// <summary>Set by a program that links liblzo2 statically (a machine may have the other archives but not liblzo2-dev).</summary>
+    public const string StaticLzoSwitch = "Xar.SquashFs.StaticLzo";
 
     private static readonly Dictionary<string, bool> Loaded = new(StringComparer.Ordinal);
 
@@ -41,8 +43,10 @@ internal static class NativeCodecLibraries
     {
         if (needed is not var (library, package))
             return;
-        // A program that linked zstd, liblzma and lz4 in (the launcher, built where their static archives exist) loads nothing.
+        // A program that linked zstd, liblzma, lz4 or lzo in (the launcher, built where their static archives exist) loads nothing.
         if (library is Zstd or Lzma or Lz4 && AppContext.TryGetSwitch(StaticCodecsSwitch, out bool linkedIn) && linkedIn)
+            return;
+        if (library is Lzo && AppContext.TryGetSwitch(StaticLzoSwitch, out bool lzoLinkedIn) && lzoLinkedIn)
             return;
         bool ok;
         lock (Loaded)

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# bench/frontends.sh: what `xar dotnet` and `xar node` give against the platforms' own ways (not in CI; needs root
+# or FUSE, hyperfine, python3, dotnet, node and npm).
+#   .NET: samples/dotnet-app packed by `xar dotnet` against the same app published PublishSingleFile, plain and
+#         with EnableCompressionInSingleFile (both self-contained, Release, this machine's RID): file size, and
+#         warm start (the XAR mounted already; ./greet.xar started as a user starts it, through the shebang).
+#         Targets: size <= 0.5x plain single-file; warm start <= 1.1x plain single-file and <= 0.7x compressed.
+#   Node: samples/node-app packed by `xar node` against `node bin/greet.js` run from the project's folder (after
+#         npm ci there): warm start. Target <= 1.05x.
+# Medians of hyperfine runs; the commands of each app run interleaved in BENCH_ROUNDS rounds (default 6), so
+# a drift of the shared machine hits all of them alike. Prints the table and the load average before and after.
+# Usage: bench/frontends.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$(pwd)
+REPO=$(cd .. && pwd)
+BIN=${XAR_BIN:-$REPO/out/bin}
+WORK=${BENCH_WORK:-$HERE/work}/frontends
+RUNS=${BENCH_RUNS:-60}
+ROUNDS=${BENCH_ROUNDS:-6}
+for t in hyperfine python3 dotnet node npm fusermount3; do command -v $t >/dev/null || { echo "frontends.sh: needs $t" >&2; exit 1; }; done
+[[ -x $BIN/xarexec && -e $BIN/xar ]] || { echo "frontends.sh: no xar/xarexec in $BIN (make publish)" >&2; exit 1; }
+
+rm -rf "$WORK"
+mkdir -p "$WORK/mnt" "$WORK/cache"
+chmod 1777 "$WORK/mnt"
+export PATH="$BIN:$PATH" XAR_MOUNT_ROOT="$WORK/mnt" XAR_CACHE_DIR="$WORK/cache" DOTNET_NOLOGO=1
+unset XAR_EXTRACT XAR_MOUNT_SEED XAR_MOUNT_TIMEOUT
+cleanup() { for m in "$WORK"/mnt/uid-*/*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u -z "$m"; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# interleaved NAME=CMD...: ROUNDS rounds, each running every command RUNS/ROUNDS times in turn; prints
+# "NAME MEDIAN_MS" per command: the median of the rounds' medians.
+interleaved() {
+    local r spec per=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+    for ((r = 0; r < ROUNDS; r++)); do
+        for spec in "$@"; do
+            hyperfine -N --style none -w 3 -r "$per" --export-json "$WORK/${spec%%=*}-r$r.json" "${spec#*=}" >/dev/null 2>&1 \
+                || hyperfine -N -w 3 -r "$per" "${spec#*=}" >&2
+        done
+    done
+    for spec in "$@"; do
+        python3 - "$WORK" "${spec%%=*}" "$ROUNDS" <<'PY'
+import json, statistics, sys
+work, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rs = [json.load(open(f"{work}/{name}-r{r}.json"))["results"][0] for r in range(rounds)]
+print("%s %.2f" % (name, statistics.median(r["median"] for r in rs) * 1000))
+PY
+    done
+}
+value() { awk -v n="$1" '$1 == n { print $2 }'; }
+ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+size() { stat -c %s "$1"; }
+mib() { python3 -c 'import sys; print("%.1f" % (int(sys.argv[1]) / 1048576))' "$1"; }
+
+# .NET: the XAR and the two single-file publishes of the same project, RID and configuration.
+rid=linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')
+app=$REPO/samples/dotnet-app
+xar dotnet "$app" -o "$WORK/greet.xar" --quiet
+publish() { dotnet publish "$app" -c Release -r "$rid" --self-contained true -nologo -v q -tl:off -p:PublishSingleFile=true \
+    --artifacts-path "$WORK/artifacts-$1" -o "$WORK/$1" "${@:2}" >/dev/null; }
+publish single
+publish single-compressed -p:EnableCompressionInSingleFile=true
+"$BIN/xarexec" -m "$WORK/greet.xar" >/dev/null   # warm: mounted before the runs
+m=$(interleaved "xar=$WORK/greet.xar" "single=$WORK/single/greet" "compressed=$WORK/single-compressed/greet")
+xar_ms=$(value xar <<<"$m"); single_ms=$(value single <<<"$m"); compressed_ms=$(value compressed <<<"$m")
+xar_size=$(size "$WORK/greet.xar"); single_size=$(size "$WORK/single/greet"); compressed_size=$(size "$WORK/single-compressed/greet")
+
+# Node: the XAR against the project's folder with its dependencies installed (a copy, as npm ci leaves it).
+cp -a "$REPO/samples/node-app" "$WORK/node-app"
+rm -rf "$WORK/node-app/node_modules"
+(cd "$WORK/node-app" && npm ci --omit=dev --no-audit --no-fund >/dev/null 2>&1)
+xar node "$REPO/samples/node-app" -o "$WORK/node.xar" --quiet
+"$BIN/xarexec" -m "$WORK/node.xar" >/dev/null
+nodebin=$(command -v node)
+m=$(interleaved "nodexar=$WORK/node.xar" "folder=$nodebin $WORK/node-app/bin/greet.js")
+nodexar_ms=$(value nodexar <<<"$m"); folder_ms=$(value folder <<<"$m")
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+cat <<TABLE
+Commit $(git -C "$REPO" rev-parse --short HEAD), $(date -u +%Y-%m-%d), $RUNS runs in $ROUNDS interleaved rounds per command; load average before $load_before, after $load_after.
+
+| app | ours | theirs | size MiB (ours / theirs) | size ratio | warm start ms (ours / theirs) | time ratio | target |
+| --- | --- | --- | ---: | ---: | ---: | ---: | --- |
+| dotnet-app | \`xar dotnet\` | PublishSingleFile | $(mib "$xar_size") / $(mib "$single_size") | $(ratio "$xar_size" "$single_size") | $xar_ms / $single_ms | $(ratio "$xar_ms" "$single_ms") | size <= 0.5, time <= 1.1 |
+| dotnet-app | \`xar dotnet\` | PublishSingleFile + EnableCompressionInSingleFile | $(mib "$xar_size") / $(mib "$compressed_size") | $(ratio "$xar_size" "$compressed_size") | $xar_ms / $compressed_ms | $(ratio "$xar_ms" "$compressed_ms") | time <= 0.7 |
+| node-app | \`xar node\` | \`node bin/greet.js\` in the project's folder | | | $nodexar_ms / $folder_ms | $(ratio "$nodexar_ms" "$folder_ms") | time <= 1.05 |
+TABLE

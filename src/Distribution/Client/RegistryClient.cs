@@ -1,0 +1,379 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
+
+namespace Xar.Distribution;
+
+/// <summary>
+/// The part of the OCI distribution spec xar needs, for one repository: the API check, authentication (basic, or a
+/// bearer token from the challenge's realm), blob HEAD / upload (monolithic or chunked) / download (with Range), and
+/// manifest PUT / GET. Bodies are streamed, never held whole. Failures are <see cref="RegistryException"/>s whose
+/// messages hold no credential or token.
+/// </summary>
+public sealed class RegistryClient : IDisposable
+{
+    /// <summary>A manifest larger than this is refused (registries accept at least 4 MiB; a XAR manifest is under 2 KiB).</summary>
+    public const int MaxManifestBytes = 4 << 20;
+
+    private readonly HttpClient _http;
+    private readonly ImageReference _reference;
+    private readonly RegistryClientOptions _options;
+    private readonly Uri _base;
+    private readonly string _scope;
+    private string? _authorization;
+    private bool _checked;
+    private bool _sentCredentials;
+
+    public RegistryClient(ImageReference reference, bool push, RegistryClientOptions options)
+    {
+        _reference = reference;
+        _options = options;
+        var (host, port) = ImageReference.HostAndPort(reference.Registry);
+        if (options.PlainHttp && !PlainHttpPolicy.IsAllowed(host, port))
+            throw new RegistryException($"--plain-http is only for a registry on loopback or one listed in {PlainHttpPolicy.Variable} ({reference.Registry} is neither)", badInput: true);
+        _base = new Uri((options.PlainHttp ? "http://" : "https://") + reference.Registry + "/");
+        _scope = $"repository:{reference.Repository}:{(push ? "pull,push" : "pull")}";
+        var handler = new SocketsHttpHandler
+        {
+            // Blob downloads may be redirected to storage; HttpClient drops Authorization on a redirect.
+            AllowAutoRedirect = true,
+            MaxAutomaticRedirections = 5,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+            UseCookies = false,
+            UseProxy = false,
+        };
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("xar");
+    }
+
+    private string RepositoryPath => "v2/" + _reference.Repository;
+
+    /// <summary>True when the registry has the blob (HEAD).</summary>
+    public async Task<bool> BlobExistsAsync(string digest, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Head, RepositoryPath + "/blobs/" + digest), ct);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            return false;
+        await EnsureSuccessAsync(response, "checking blob " + digest, ct);
+        return true;
+    }
+
+    /// <summary>
+    /// Uploads <paramref name="length"/> bytes of <paramref name="file"/> from offset 0 as the blob <paramref name="digest"/>:
+    /// one PUT when it fits in a chunk, else PATCH requests with Content-Range, then the closing PUT ?digest=.
+    /// </summary>
+    public async Task UploadBlobAsync(SafeFileHandle file, long length, string digest, Action<long>? progress, CancellationToken ct)
+    {
+        string location = await StartUploadAsync(ct);
+        long sent = 0;
+        if (length > _options.ChunkSize)
+        {
+            while (sent < length)
+            {
+                long start = sent, count = Math.Min(_options.ChunkSize, length - sent);
+                string at = location;
+                using var response = await SendAsync(() =>
+                {
+                    var request = new HttpRequestMessage(HttpMethod.Patch, at)
+                    {
+                        Content = new FileRangeContent(file, start, count, done => progress?.Invoke(start + done)),
+                    };
+                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                    request.Content.Headers.TryAddWithoutValidation("Content-Range", $"{start}-{start + count - 1}");
+                    return request;
+                }, ct);
+                await EnsureStatusAsync(response, HttpStatusCode.Accepted, "uploading blob " + digest, ct);
+                location = NextLocation(response, location);
+                sent += count;
+            }
+        }
+        long remaining = length - sent;
+        string final = AppendQuery(location, "digest=" + Uri.EscapeDataString(digest));
+        using (var response = await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, final)
+            {
+                Content = remaining > 0 ? new FileRangeContent(file, sent, remaining, done => progress?.Invoke(sent + done)) : new ByteArrayContent([]),
+            };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            return request;
+        }, ct))
+            await EnsureStatusAsync(response, HttpStatusCode.Created, "uploading blob " + digest, ct);
+    }
+
+    /// <summary>Uploads a small blob held in memory (the empty config).</summary>
+    public async Task UploadSmallBlobAsync(byte[] data, string digest, CancellationToken ct)
+    {
+        string location = await StartUploadAsync(ct);
+        string final = AppendQuery(location, "digest=" + Uri.EscapeDataString(digest));
+        using var response = await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, final) { Content = new ByteArrayContent(data) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            return request;
+        }, ct);
+        await EnsureStatusAsync(response, HttpStatusCode.Created, "uploading blob " + digest, ct);
+    }
+
+    private async Task<string> StartUploadAsync(CancellationToken ct)
+    {
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, RepositoryPath + "/blobs/uploads/") { Content = new ByteArrayContent([]) }, ct);
+        await EnsureStatusAsync(response, HttpStatusCode.Accepted, "starting an upload", ct);
+        return NextLocation(response, null);
+    }
+
+    /// <summary>PUTs the manifest under <paramref name="tag"/>; returns the digest the registry confirms (which must be ours).</summary>
+    public async Task PutManifestAsync(byte[] manifest, string digest, string tag, CancellationToken ct)
+    {
+        using var response = await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, RepositoryPath + "/manifests/" + tag) { Content = new ByteArrayContent(manifest) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue(XarMediaTypes.Manifest);
+            return request;
+        }, ct);
+        await EnsureStatusAsync(response, HttpStatusCode.Created, "storing the manifest", ct);
+        if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && values.FirstOrDefault() is { } confirmed && confirmed != digest)
+            throw new RegistryException($"the registry stored the manifest as {confirmed}, not as {digest}");
+    }
+
+    /// <summary>The manifest <paramref name="reference"/> (tag or digest) names: its bytes, and the digest the registry gave (or null).</summary>
+    public async Task<(byte[] Body, string? MediaType, string? RegistryDigest)> GetManifestAsync(string reference, CancellationToken ct)
+    {
+        using var response = await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, RepositoryPath + "/manifests/" + reference);
+            request.Headers.Accept.ParseAdd(XarMediaTypes.Manifest);
+            return request;
+        }, ct, HttpCompletionOption.ResponseHeadersRead);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            throw await ErrorAsync(response, $"{_reference}: not found", badInput: true, ct);
+        await EnsureStatusAsync(response, HttpStatusCode.OK, "reading the manifest", ct);
+        if (response.Content.Headers.ContentLength > MaxManifestBytes)
+            throw new RegistryException($"the manifest is larger than {MaxManifestBytes} bytes: not a XAR artifact", badInput: true);
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var body = new MemoryStream();
+        var buffer = new byte[64 << 10];
+        int n;
+        while ((n = await stream.ReadAsync(buffer, ct)) > 0)
+        {
+            if (body.Length + n > MaxManifestBytes)
+                throw new RegistryException($"the manifest is larger than {MaxManifestBytes} bytes: not a XAR artifact", badInput: true);
+            body.Write(buffer, 0, n);
+        }
+        string? digest = response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
+        return (body.ToArray(), response.Content.Headers.ContentType?.MediaType, digest);
+    }
+
+    /// <summary>
+    /// Starts downloading blob <paramref name="digest"/> from byte <paramref name="from"/> (a Range request when not 0).
+    /// The caller reads the response (206 with the range, or 200 with the whole blob) and disposes it.
+    /// </summary>
+    public async Task<HttpResponseMessage> GetBlobAsync(string digest, long from, CancellationToken ct)
+    {
+        var response = await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, RepositoryPath + "/blobs/" + digest);
+            if (from > 0)
+                request.Headers.Range = new RangeHeaderValue(from, null);
+            return request;
+        }, ct, HttpCompletionOption.ResponseHeadersRead, from > 0 ? $" (Range: bytes={from}-)" : "");
+        if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.PartialContent or HttpStatusCode.RequestedRangeNotSatisfiable)
+            return response;
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound)
+                throw await ErrorAsync(response, $"blob {digest} is not in {_reference.Registry}/{_reference.Repository}", badInput: true, ct);
+            await EnsureSuccessAsync(response, "downloading blob " + digest, ct);
+            throw new RegistryException($"downloading blob {digest}: HTTP {(int)response.StatusCode}");
+        }
+    }
+
+    /// <summary>
+    /// Sends a request made by <paramref name="make"/> (called again for a retry, so bodies are made anew), with our
+    /// authorization; a 401 is answered once by authenticating as its challenge asks, then the request is sent again.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, CancellationToken ct,
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, string logSuffix = "")
+    {
+        await CheckApiAsync(ct);
+        for (int attempt = 0; ; attempt++)
+        {
+            var request = make();
+            var response = await SendRawAsync(request, completion, authorize: true, logSuffix, ct);
+            if (response.StatusCode != HttpStatusCode.Unauthorized)
+                return response;
+            if (attempt > 0)
+            {
+                response.Dispose();
+                throw new RegistryException(_options.Credentials is null
+                    ? $"{_reference.Registry}: authentication required, and no credentials for it in {DockerConfig.FilePath() ?? "~/.docker/config.json"}"
+                    : $"{_reference.Registry}: authentication failed: the registry refused the credentials");
+            }
+            var challenge = Challenge(response);
+            response.Dispose();
+            await AuthenticateAsync(challenge, ct);
+        }
+    }
+
+    /// <summary>GET /v2/: the registry speaks the API; a 401 tells how to authenticate, which is done once here for our scope.</summary>
+    private async Task CheckApiAsync(CancellationToken ct)
+    {
+        if (_checked)
+            return;
+        _checked = true;
+        using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Get, "v2/"), HttpCompletionOption.ResponseContentRead, authorize: false, "", ct);
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            await AuthenticateAsync(Challenge(response), ct);
+            return;
+        }
+        if (!response.IsSuccessStatusCode)
+            throw new RegistryException($"{_reference.Registry}: not an OCI registry (GET /v2/: HTTP {(int)response.StatusCode})");
+    }
+
+    private AuthChallenge Challenge(HttpResponseMessage response)
+    {
+        foreach (var value in response.Headers.WwwAuthenticate)
+            if (AuthChallenge.Parse(value.ToString()) is { } c && (c.IsBasic || c.IsBearer))
+                return c;
+        throw new RegistryException($"{_reference.Registry}: authentication required, with no Basic or Bearer challenge xar can answer");
+    }
+
+    private async Task AuthenticateAsync(AuthChallenge challenge, CancellationToken ct)
+    {
+        var credentials = _options.Credentials;
+        if (challenge.IsBasic)
+        {
+            if (credentials is null)
+                throw new RegistryException($"{_reference.Registry}: authentication required, and no credentials for it in {DockerConfig.FilePath() ?? "~/.docker/config.json"}");
+            if (_sentCredentials)
+                throw new RegistryException($"{_reference.Registry}: authentication failed: the registry refused the credentials");
+            _sentCredentials = true;
+            _authorization = "Basic " + credentials.BasicHeaderValue;
+            return;
+        }
+        // Bearer: a token for the challenge's scope (or ours, when it names none) from its realm.
+        if (challenge["realm"] is not { Length: > 0 } realm || !Uri.TryCreate(realm, UriKind.Absolute, out var realmUri) ||
+            (realmUri.Scheme != Uri.UriSchemeHttps && realmUri.Scheme != Uri.UriSchemeHttp))
+            throw new RegistryException($"{_reference.Registry}: a Bearer challenge without a usable realm");
+        if (realmUri.Scheme == Uri.UriSchemeHttp && !PlainHttpPolicy.IsAllowed(realmUri.IdnHost.Trim('[', ']'), realmUri.IsDefaultPort ? null : realmUri.Port))
+            throw new RegistryException($"{_reference.Registry}: its token server {realmUri.GetLeftPart(UriPartial.Path)} is plain HTTP and not on loopback or in {PlainHttpPolicy.Variable}: not sending credentials there");
+        var query = new StringBuilder();
+        if (challenge["service"] is { } service)
+            query.Append("service=").Append(Uri.EscapeDataString(service));
+        string scope = challenge["scope"] is { Length: > 0 } asked ? asked : _scope;
+        query.Append(query.Length > 0 ? "&" : "").Append("scope=").Append(Uri.EscapeDataString(scope));
+        var builder = new UriBuilder(realmUri) { Query = (realmUri.Query.Length > 1 ? realmUri.Query[1..] + "&" : "") + query };
+        var request = new HttpRequestMessage(HttpMethod.Get, builder.Uri);
+        if (credentials is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", credentials.BasicHeaderValue);
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, authorize: false, "", ct);
+        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            throw new RegistryException(credentials is null
+                ? $"{_reference.Registry}: authentication required, and no credentials for it in {DockerConfig.FilePath() ?? "~/.docker/config.json"}"
+                : $"{_reference.Registry}: authentication failed: the token server refused the credentials (HTTP {(int)response.StatusCode})");
+        if (!response.IsSuccessStatusCode)
+            throw new RegistryException($"{_reference.Registry}: the token server answered HTTP {(int)response.StatusCode}");
+        byte[] body = await response.Content.ReadAsByteArrayAsync(ct);
+        TokenResponse? token;
+        try
+        {
+            token = JsonSerializer.Deserialize(body, DistributionJson.Default.TokenResponse);
+        }
+        catch (JsonException)
+        {
+            token = null;
+        }
+        string? value = token?.Token is { Length: > 0 } t ? t : token?.AccessToken;
+        if (string.IsNullOrEmpty(value))
+            throw new RegistryException($"{_reference.Registry}: the token server gave no token");
+        _sentCredentials = true;
+        _authorization = "Bearer " + value;
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, HttpCompletionOption completion, bool authorize, string logSuffix, CancellationToken ct)
+    {
+        if (!request.RequestUri!.IsAbsoluteUri)
+            request.RequestUri = new Uri(_base, request.RequestUri);
+        if (authorize && _authorization is not null && request.RequestUri.Authority == _base.Authority)
+            request.Headers.TryAddWithoutValidation("Authorization", _authorization);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, completion, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            string hint = !_options.PlainHttp && e.HttpRequestError == HttpRequestError.SecureConnectionError && PlainHttpPolicy.IsLoopback(_reference.Host)
+                ? " (a loopback registry without TLS needs --plain-http)" : "";
+            throw new RegistryException($"cannot reach {request.RequestUri.Authority}: {Describe(e)}{hint}");
+        }
+        _options.Log?.Invoke($"{request.Method} {request.RequestUri.AbsolutePath}{logSuffix} {(int)response.StatusCode}");
+        return response;
+    }
+
+    private static string Describe(HttpRequestException e)
+    {
+        string message = e.InnerException is { } inner && inner.Message != e.Message ? e.Message + ": " + inner.Message : e.Message;
+        return message.ReplaceLineEndings(" ");
+    }
+
+    private Task EnsureStatusAsync(HttpResponseMessage response, HttpStatusCode expected, string what, CancellationToken ct) =>
+        response.StatusCode == expected ? Task.CompletedTask : ThrowAsync(response, what, ct);
+
+    private Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken ct) =>
+        response.IsSuccessStatusCode ? Task.CompletedTask : ThrowAsync(response, what, ct);
+
+    private async Task ThrowAsync(HttpResponseMessage response, string what, CancellationToken ct) =>
+        throw await ErrorAsync(response, what, badInput: response.StatusCode == HttpStatusCode.NotFound, ct);
+
+    /// <summary>"WHAT: HTTP 404 MANIFEST_UNKNOWN: manifest unknown", from the spec's error body when there is one.</summary>
+    private async Task<RegistryException> ErrorAsync(HttpResponseMessage response, string what, bool badInput, CancellationToken ct)
+    {
+        string detail = "";
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+            detail = " (authentication failed)";
+        try
+        {
+            byte[] body = response.RequestMessage?.Method == HttpMethod.Head ? [] : await ReadAtMostAsync(response, 16 << 10, ct);
+            if (body.Length > 0 && JsonSerializer.Deserialize(body, DistributionJson.Default.RegistryErrors)?.Errors is [var first, ..])
+                detail = $" {first.Code}: {first.Message}";
+        }
+        catch (Exception e) when (e is JsonException or HttpRequestException or IOException)
+        {
+        }
+        detail = detail.ReplaceLineEndings(" ");
+        if (detail.Length > 300)
+            detail = detail[..300] + "...";
+        return new RegistryException($"{what}: HTTP {(int)response.StatusCode}{detail}", badInput);
+    }
+
+    private static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int limit, CancellationToken ct)
+    {
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var buffer = new byte[limit];
+        int total = 0, n;
+        while (total < limit && (n = await stream.ReadAsync(buffer.AsMemory(total), ct)) > 0)
+            total += n;
+        return buffer[..total];
+    }
+
+    /// <summary>The Location of an upload (absolute or relative to the registry), where the next request goes.</summary>
+    private string NextLocation(HttpResponseMessage response, string? previous)
+    {
+        var location = response.Headers.Location;
+        if (location is null)
+            return previous ?? throw new RegistryException($"{_reference.Registry}: an upload answer without a Location");
+        var absolute = location.IsAbsoluteUri ? location : new Uri(_base, location);
+        if (absolute.Scheme != _base.Scheme && !(absolute.Scheme == Uri.UriSchemeHttps))
+            throw new RegistryException($"{_reference.Registry}: an upload Location that downgrades to plain HTTP");
+        return absolute.ToString();
+    }
+
+    private static string AppendQuery(string url, string query) => url + (url.Contains('?') ? "&" : "?") + query;
+
+    public void Dispose() => _http.Dispose();
+}

@@ -1,0 +1,277 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Xar.Posix;
+using Xar.Runtime;
+
+namespace Xar.Distribution;
+
+/// <summary>What a pull did: the manifest's and the file's digests, and where the bytes came from.</summary>
+public sealed record PullResult(string ManifestDigest, string BlobDigest, long Size, bool FromCache, long ResumedFrom);
+
+/// <summary>
+/// `xar pull`: resolves the manifest, checks it (its digest when pulled by digest, the registry's digest header
+/// otherwise, one XAR layer), then takes the layer from the blob cache (<see cref="XarBlobCache"/>) or downloads it
+/// there, continuing an interrupted download with a Range request, checking size and digest; and writes the output
+/// atomically, mode 0755, from the checked copy. Nothing is left at the output when a digest does not match.
+/// </summary>
+public static class XarPull
+{
+    private const int BufferSize = 1 << 20;
+    private const UnixFileMode Executable = (UnixFileMode)0x1ED; // 0755
+
+    public static async Task<PullResult> PullAsync(ImageReference reference, string output, RegistryClientOptions options,
+        Action<long, long>? progress, CancellationToken ct)
+    {
+        if (Directory.Exists(output))
+            throw new RegistryException("is a directory", badInput: true, file: output);
+        if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } parent && !Directory.Exists(parent))
+            throw new RegistryException($"no such directory: {parent}", badInput: true, file: output);
+        using var client = new RegistryClient(reference, push: false, options);
+        var (body, mediaType, registryDigest) = await client.GetManifestAsync(reference.ManifestReference, ct);
+        string manifestDigest = Sha256Digest.Of(body);
+        if (reference.Digest is { } wanted && wanted != manifestDigest)
+            throw new RegistryException($"manifest digest mismatch: asked for {wanted}, the registry sent {manifestDigest}", badInput: true);
+        if (registryDigest is not null && Sha256Digest.IsValid(registryDigest) && registryDigest != manifestDigest)
+            throw new RegistryException($"manifest digest mismatch: the registry says {registryDigest}, its bytes are {manifestDigest}", badInput: true);
+        var layer = XarLayer(body, mediaType);
+        string digest = layer.Digest;
+        long size = layer.Size;
+
+        string cache = XarBlobCache.Open();
+        string hex = Sha256Digest.Hex(digest);
+        string blob = cache + "/" + hex;
+        if (TryCopyOut(blob, digest, size, output, verify: true))
+        {
+            File.SetLastWriteTimeUtc(blob, DateTime.UtcNow); // its last use, for gc
+            progress?.Invoke(size, size);
+            return new PullResult(manifestDigest, digest, size, FromCache: true, ResumedFrom: 0);
+        }
+        long resumedFrom = await DownloadAsync(client, digest, size, cache + "/." + hex + XarBlobCache.PartialSuffix, blob, progress, ct);
+        if (!TryCopyOut(blob, digest, size, output, verify: false))
+            throw new IOException($"{blob}: changed while it was copied out");
+        return new PullResult(manifestDigest, digest, size, FromCache: false, resumedFrom);
+    }
+
+    /// <summary>The one layer of a XAR artifact's manifest, checked.</summary>
+    private static OciDescriptor XarLayer(byte[] body, string? mediaType)
+    {
+        OciManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize(body, DistributionJson.Default.OciManifest);
+        }
+        catch (JsonException)
+        {
+            throw new RegistryException("the manifest is not valid JSON", badInput: true);
+        }
+        string type = manifest?.MediaType ?? mediaType ?? "";
+        if (manifest is null || manifest.SchemaVersion != 2 || type != XarMediaTypes.Manifest)
+            throw new RegistryException($"not a XAR artifact: the manifest is {(type.Length == 0 ? "of no known type" : type)}, not an OCI image manifest", badInput: true);
+        if (manifest.Layers is not [var layer] || !XarMediaTypes.IsXarLayer(layer.MediaType))
+            throw new RegistryException($"not a XAR artifact (artifactType {manifest.ArtifactType ?? "none"}): it should have one layer of type {XarMediaTypes.XarLayer}, {XarMediaTypes.SelfContainedLayer} or {XarMediaTypes.SquashFsLayer}", badInput: true);
+        if (!Sha256Digest.IsValid(layer.Digest) || layer.Size < 0)
+            throw new RegistryException($"the manifest's layer has an unusable digest or size ({layer.Digest}, {layer.Size})", badInput: true);
+        return layer;
+    }
+
+    /// <summary>
+    /// Writes the cached blob to <paramref name="output"/>, atomically with mode 0755: copied by the kernel
+    /// (File.Copy: a reflink or sendfile, no pass through our buffers) into a temporary sibling, renamed over the output.
+    /// With <paramref name="verify"/> (a copy found in the cache, not one just downloaded and checked) the temporary
+    /// copy is hashed before the rename, so what appears is what was checked. False when there is no such blob, or it
+    /// does not hold <paramref name="digest"/> (then it is deleted and downloaded again).
+    /// </summary>
+    private static bool TryCopyOut(string blob, string digest, long size, string output, bool verify)
+    {
+        var info = new FileInfo(blob);
+        if (!info.Exists)
+            return false;
+        if (info.Length != size)
+        {
+            Discard(blob);
+            return false;
+        }
+        string full = Path.GetFullPath(output);
+        string name = Path.GetFileName(full);
+        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{name[..Math.Min(name.Length, 200)]}.{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.tmp");
+        try
+        {
+            File.Copy(blob, temp);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(temp, Executable);
+            if (verify && HashFile(temp) != digest)
+            {
+                File.Delete(temp);
+                Discard(blob);
+                return false;
+            }
+            File.Move(temp, full, overwrite: true);
+            return true;
+        }
+        catch
+        {
+            Discard(temp);
+            throw;
+        }
+    }
+
+    private static string HashFile(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = new byte[BufferSize];
+        int n;
+        while ((n = stream.Read(buffer)) > 0)
+            hash.AppendData(buffer, 0, n);
+        return Sha256Digest.FromHash(hash.GetHashAndReset());
+    }
+
+    private static void Discard(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Downloads the blob into <paramref name="partial"/> (continuing what is there with a Range request), checks
+    /// its size and digest, and renames it to <paramref name="blob"/>. Returns the byte it resumed from (0: all of it).
+    /// A mismatch deletes the partial file and is bad input.
+    /// </summary>
+    private static async Task<long> DownloadAsync(RegistryClient client, string digest, long size, string partial, string blob,
+        Action<long, long>? progress, CancellationToken ct)
+    {
+        FileStream file;
+        try
+        {
+            // FileShare.None: an exclusive lock, so two pulls of one blob never write one partial file.
+            var fileOptions = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0 };
+            if (!OperatingSystem.IsWindows())
+                fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            file = new FileStream(partial, fileOptions);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new RegistryException($"{partial}: another pull is downloading this blob ({e.Message})");
+        }
+        bool complete = false;
+        try
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            byte[] buffer = new byte[BufferSize];
+            long have = file.Length;
+            if (have > size)
+            {
+                file.SetLength(0);
+                have = 0;
+            }
+            // What an earlier pull wrote counts only once it is hashed again (the hash state is not kept).
+            file.Position = 0;
+            for (long at = 0; at < have;)
+            {
+                int n = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, have - at)), ct);
+                if (n == 0)
+                    break;
+                hash.AppendData(buffer, 0, n);
+                at += n;
+            }
+            long resumedFrom = have;
+            if (have < size || size == 0)
+            {
+                using var response = await client.GetBlobAsync(digest, have, ct);
+                if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+                    throw new RegistryException($"blob {digest}: the registry refused the range {have}- of a {size}-byte blob");
+                if (response.StatusCode == HttpStatusCode.PartialContent)
+                {
+                    if (response.Content.Headers.ContentRange is not { From: { } from } || from != have)
+                        throw new RegistryException($"blob {digest}: the registry answered a Range request with another range");
+                }
+                else if (have > 0)
+                {
+                    // 200: the whole blob again (a registry without Range support).
+                    file.SetLength(0);
+                    hash.GetHashAndReset();
+                    have = 0;
+                    resumedFrom = 0;
+                }
+                file.Position = have;
+                await using var stream = await response.Content.ReadAsStreamAsync(ct);
+                // Two buffers: while one is written and hashed on the thread pool, the next is received.
+                byte[] next = new byte[BufferSize];
+                Task pending = Task.CompletedTask;
+                try
+                {
+                    while (true)
+                    {
+                        int read = await FillAsync(stream, next, ct);
+                        await pending;
+                        if (read == 0)
+                            break;
+                        if (have + read > size)
+                            throw Mismatch(file, partial, digest, $"the registry sent more than the manifest's {size} bytes");
+                        byte[] full = next;
+                        long at = have;
+                        pending = Task.Run(() =>
+                        {
+                            RandomAccess.Write(file.SafeFileHandle, full.AsSpan(0, read), at);
+                            hash.AppendData(full, 0, read);
+                        }, ct);
+                        have += read;
+                        progress?.Invoke(have, size);
+                        (next, buffer) = (buffer, full);
+                    }
+                }
+                catch
+                {
+                    // Let the last write finish, so the partial file ends where its bytes end.
+                    try { await pending; } catch (IOException) { } catch (ObjectDisposedException) { }
+                    throw;
+                }
+            }
+            if (have != size)
+                throw new RegistryException($"blob {digest}: the download ended after {have} of {size} bytes (pull again to resume)");
+            string got = Sha256Digest.FromHash(hash.GetHashAndReset());
+            if (got != digest)
+                throw Mismatch(file, partial, digest, $"its bytes are {got}");
+            file.Flush(flushToDisk: false);
+            File.Move(partial, blob, overwrite: true);
+            complete = true;
+            return resumedFrom;
+        }
+        catch (HttpRequestException e)
+        {
+            throw new RegistryException($"blob {digest}: the download broke off: {e.Message.ReplaceLineEndings(" ")} (pull again to resume)");
+        }
+        catch (IOException e) when (e.InnerException is HttpRequestException or System.Net.Sockets.SocketException)
+        {
+            throw new RegistryException($"blob {digest}: the download broke off: {e.Message.ReplaceLineEndings(" ")} (pull again to resume)");
+        }
+        finally
+        {
+            file.Dispose();
+            if (complete && !OperatingSystem.IsWindows())
+                File.SetUnixFileMode(blob, UnixFileMode.UserRead);
+        }
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; the count read.</summary>
+    private static async Task<int> FillAsync(Stream stream, byte[] buffer, CancellationToken ct)
+    {
+        int total = 0, n;
+        while (total < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(total), ct)) > 0)
+            total += n;
+        return total;
+    }
+
+    private static RegistryException Mismatch(FileStream file, string partial, string digest, string what)
+    {
+        file.SetLength(0);
+        Discard(partial);
+        return new RegistryException($"blob digest mismatch: the manifest says {digest}, {what}", badInput: true);
+    }
+}

@@ -1,0 +1,55 @@
+using Xar.Packer.Cli;
+
+namespace Xar.Packer.Dotnet;
+
+/// <summary>
+/// <c>dotnet publish</c> of the project, self-contained for the RID, in Release, into a staging folder; its
+/// bin/ and obj/ go there too (--artifacts-path), so the project's folder gets nothing written into it.
+/// </summary>
+public static class DotnetPublish
+{
+    /// <summary>The publish output folder and the project's AssemblyName (the apphost's name in it).</summary>
+    public sealed record Output(string Directory, string AssemblyName);
+
+    public static Output Run(string projectFile, string rid, IReadOnlyList<string> extraArguments, StagingDirectory staging, string displayName)
+    {
+        string dotnet = ToolProcess.Find("dotnet") ?? throw new FrontEndException(null, "dotnet not found on PATH (xar dotnet needs the .NET SDK)");
+        string publishDirectory = staging["publish"];
+        string[] arguments =
+        [
+            "publish", projectFile,
+            "-c", "Release", "-r", rid, "--self-contained", "true",
+            "-o", publishDirectory, "--artifacts-path", staging["artifacts"],
+            "-nologo", "-v", "q", "-tl:off",
+            // No MSBuild node or compiler server left running after xar has finished.
+            "--disable-build-servers",
+            // Printed on stdout when the publish succeeds; the build's messages then go to stderr.
+            "-getProperty:AssemblyName",
+            .. extraArguments,
+        ];
+        var result = ToolProcess.Run(dotnet, arguments, null, staging.Cancellation, new Dictionary<string, string> { ["DOTNET_NOLOGO"] = "1" });
+        if (!result.Succeeded)
+            throw new FrontEndException(displayName, "dotnet publish failed: " + FirstError(result, Path.GetDirectoryName(projectFile)!));
+        string assemblyName = result.StandardOutput.Trim();
+        if (assemblyName.Length == 0 || assemblyName.Contains('\n') || assemblyName.Contains('/'))
+            throw new FrontEndException(displayName, $"dotnet publish did not say the project's AssemblyName (got \"{assemblyName.ReplaceLineEndings(" ")}\")");
+        return new Output(publishDirectory, assemblyName);
+    }
+
+    /// <summary>
+    /// The first error of the build (MSBuild's "FILE(L,C): error CODE: text [PROJECT]"), the project's folder and the
+    /// trailing project name dropped; else the last line the tool printed.
+    /// </summary>
+    internal static string FirstError(ToolProcess.Result result, string projectDirectory)
+    {
+        var lines = result.Lines.ToList();
+        string line = lines.FirstOrDefault(l => l.Contains(": error ", StringComparison.Ordinal))
+            ?? lines.LastOrDefault()
+            ?? $"exit status {result.ExitCode}";
+        line = line.Trim();
+        if (line.EndsWith(']') && line.LastIndexOf(" [", StringComparison.Ordinal) is int bracket and > 0)
+            line = line[..bracket];
+        string prefix = projectDirectory.TrimEnd('/') + "/";
+        return line.StartsWith(prefix, StringComparison.Ordinal) ? line[prefix.Length..] : line;
+    }
+}

@@ -1,0 +1,109 @@
+using System.CommandLine;
+using Xar.Packer.Cli;
+using Xar.Runtime;
+
+namespace Xar.Packer.Node;
+
+/// <summary>
+/// <c>xar node PROJECT_DIR -o OUT [--bin NAME] [--bundle-node [PATH]] [--no-install]</c>: a copy of the project with its
+/// production dependencies as the lock file says (npm ci --omit=dev), optionally a node, and <see cref="NodeLaunchScript"/>
+/// as the entrypoint. The project's folder is only read.
+/// </summary>
+public static class NodeCommand
+{
+    public static Command Create()
+    {
+        var project = new Argument<string>("PROJECT_DIR") { Description = "The folder with package.json (and package-lock.json)" };
+        var bin = new Option<string?>("--bin") { HelpName = "NAME", Description = "Which of package.json's bins is the entrypoint, when it has several (default: bin, else main)" };
+        var bundleNode = new Option<string?>("--bundle-node")
+        {
+            HelpName = "PATH",
+            Description = "Put a node executable (default: the one on PATH) and the libraries it needs beyond glibc into the file, so it runs where no Node.js is installed",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var noInstall = new Option<bool>("--no-install") { Description = "Pack the project's node_modules as it is instead of running npm ci --omit=dev" };
+        var options = new PackOptions();
+        var command = new Command("node", "Pack a Node.js app with its production dependencies (npm ci --omit=dev) into a XAR that runs its package.json bin")
+        {
+            project, bin, bundleNode, noInstall,
+        };
+        options.AddTo(command);
+        command.SetAction(parse => FrontEndException.Guard(() =>
+        {
+            string directory = parse.GetValue(project)!;
+            options.Check(parse);
+            bool bundle = parse.GetResult(bundleNode) is not null;
+            if (parse.GetValue(bundleNode) is { } givenNode)
+                NodeRuntime.CheckGiven(givenNode);
+            if (!Directory.Exists(directory))
+                throw new UsageException(File.Exists(directory) ? "is not a folder (PROJECT_DIR is the folder with package.json)" : "no such folder", directory);
+            var package = NodePackage.Read(directory, parse.GetValue(bin));
+            bool install = !parse.GetValue(noInstall);
+            if (install && !File.Exists(Path.Combine(directory, "package-lock.json")) && !File.Exists(Path.Combine(directory, "npm-shrinkwrap.json")))
+                throw new UsageException("no package-lock.json: npm ci installs exactly what the lock file says (run npm install once to make it, or pack the node_modules there with --no-install)", directory);
+            if (!install && package.HasDependencies && !Directory.Exists(Path.Combine(directory, "node_modules")))
+                throw new UsageException("--no-install: package.json has dependencies and there is no node_modules", directory);
+            bool quiet = parse.GetValue(options.Quiet);
+
+            using var staging = new StagingDirectory("node");
+            var node = NodeRuntime.Find(bundle ? parse.GetValue(bundleNode) : null, staging.Cancellation);
+            string image = staging["image"], app = Path.Combine(image, "app");
+            Directory.CreateDirectory(app);
+            CopyProject(directory, app, withNodeModules: !install, staging.Cancellation);
+            if (install)
+            {
+                if (!quiet)
+                    Console.Error.WriteLine($"xar: npm ci --omit=dev ({package.Name})");
+                NpmCi(app, directory, staging.Cancellation);
+            }
+            bool withLibraries = false;
+            if (bundle)
+            {
+                var libraries = node.CopyTo(Path.Combine(image, "node"), staging.Cancellation);
+                withLibraries = libraries.Count > 0;
+                if (!quiet)
+                    Console.Error.WriteLine($"xar: bundling node {node.Version} ({node.Executable}){(withLibraries ? " with the libraries it needs beyond glibc: " + string.Join(", ", libraries) : ", which needs nothing beyond glibc")}");
+            }
+            string script = Path.Combine(image, NodeLaunchScript.FileName);
+            File.WriteAllText(script, NodeLaunchScript.Text(package.Name, "app/" + package.Entry, node, bundle, withLibraries));
+            Xar.Posix.LibC.Chmod(script, 0x1ED); // 0755
+            staging.Cancellation.ThrowIfCancellationRequested();
+            return options.Pack(parse, image, new XarWriterOptions { ExecPath = NodeLaunchScript.FileName });
+        }));
+        return command;
+    }
+
+    /// <summary>
+    /// The project's top-level entries copied as they are (cp -a: symbolic links, modes, times), without .git, and
+    /// without node_modules unless it is what gets packed.
+    /// </summary>
+    private static void CopyProject(string from, string to, bool withNodeModules, CancellationToken cancel)
+    {
+        var entries = Directory.EnumerateFileSystemEntries(from)
+            .Where(e => Path.GetFileName(e) is not ".git" && (withNodeModules || Path.GetFileName(e) != "node_modules"))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (entries.Count == 0)
+            return;
+        string cp = ToolProcess.Find("cp") ?? "/bin/cp";
+        var result = ToolProcess.Run(cp, ["-a", "--", .. entries, to + "/"], null, cancel);
+        if (!result.Succeeded)
+            throw new FrontEndException(from, "copying the project failed: " + (result.Lines.FirstOrDefault() ?? $"cp exit {result.ExitCode}"));
+    }
+
+    private static void NpmCi(string app, string project, CancellationToken cancel)
+    {
+        string npm = ToolProcess.Find("npm") ?? throw new FrontEndException(null, "npm not found on PATH (xar node runs npm ci; or pack an installed node_modules with --no-install)");
+        var result = ToolProcess.Run(npm, ["ci", "--omit=dev", "--no-audit", "--no-fund"], app, cancel,
+            new Dictionary<string, string> { ["npm_config_update_notifier"] = "false" });
+        if (result.Succeeded)
+            return;
+        // npm's "npm error code E..." lines name the code; the first line after them says what happened.
+        var lines = result.Lines.Where(l => l.StartsWith("npm error ", StringComparison.Ordinal) || l.StartsWith("npm ERR! ", StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf(' ', 4) + 1)..].Trim())
+            .Where(l => l.Length > 0 && !l.StartsWith("code ", StringComparison.Ordinal) && !l.StartsWith("errno ", StringComparison.Ordinal)
+                && !l.StartsWith("syscall ", StringComparison.Ordinal) && !l.StartsWith("path ", StringComparison.Ordinal))
+            .ToList();
+        throw new FrontEndException(project, "npm ci failed: " + (lines.FirstOrDefault() ?? result.Lines.LastOrDefault() ?? $"exit {result.ExitCode}"));
+    }
+}

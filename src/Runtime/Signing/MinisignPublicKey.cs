@@ -1,0 +1,94 @@
+namespace Xar.Runtime.Signing;
+
+/// <summary>Why a public key file is not one (<see cref="MinisignPublicKey.TryParse"/>).</summary>
+public enum PublicKeyFault : byte
+{
+    None,
+    NoKeyLine,
+    NotBase64,
+    NotEd25519,
+}
+
+/// <summary>
+/// A minisign public key: the file <c>minisign -G</c> writes (an "untrusted comment:" line, then the base64 of
+/// "Ed", the 8-byte key id and the 32-byte Ed25519 key), or that base64 line alone (as <c>minisign -P</c> takes it).
+/// </summary>
+public sealed class MinisignPublicKey
+{
+    public const int KeyIdLength = 8, KeyLength = 32, EncodedLength = 2 + KeyIdLength + KeyLength;
+
+    private MinisignPublicKey(byte[] keyId, byte[] key)
+    {
+        KeyId = keyId;
+        Key = key;
+    }
+
+    public byte[] KeyId { get; }
+    public byte[] Key { get; }
+
+    public static MinisignPublicKey FromParts(ReadOnlySpan<byte> keyId, ReadOnlySpan<byte> key) =>
+        keyId.Length == KeyIdLength && key.Length == KeyLength ? new(keyId.ToArray(), key.ToArray()) : throw new ArgumentException("a key id is 8 bytes and a key 32");
+
+    /// <summary>The key id as minisign prints it: 16 upper-case hex digits of the little-endian number.</summary>
+    public string KeyIdText => FormatKeyId(KeyId);
+
+    public static string FormatKeyId(ReadOnlySpan<byte> keyId)
+    {
+        Span<byte> reversed = stackalloc byte[KeyIdLength];
+        keyId.CopyTo(reversed);
+        reversed.Reverse();
+        return Convert.ToHexString(reversed);
+    }
+
+    /// <summary>The base64 line of the key (what a .pub file holds after its comment).</summary>
+    public string ToBase64()
+    {
+        var raw = new byte[EncodedLength];
+        "Ed"u8.CopyTo(raw);
+        KeyId.CopyTo(raw, 2);
+        Key.CopyTo(raw, 2 + KeyIdLength);
+        return Convert.ToBase64String(raw);
+    }
+
+    /// <exception cref="SignatureFormatException">Not a minisign public key.</exception>
+    public static MinisignPublicKey Parse(ReadOnlySpan<byte> text)
+    {
+        Span<byte> keyId = stackalloc byte[KeyIdLength];
+        Span<byte> key = stackalloc byte[KeyLength];
+        return TryParse(text, keyId, key) switch
+        {
+            PublicKeyFault.None => new MinisignPublicKey(keyId.ToArray(), key.ToArray()),
+            PublicKeyFault.NoKeyLine => throw new SignatureFormatException("not a minisign public key: no key line (expected an \"untrusted comment:\" line and a base64 line)"),
+            PublicKeyFault.NotBase64 => throw new SignatureFormatException($"not a minisign public key: the key line is not the base64 of {EncodedLength} bytes"),
+            _ => throw new SignatureFormatException("not a minisign public key: its algorithm is not Ed25519 (\"Ed\")"),
+        };
+    }
+
+    /// <summary>
+    /// The rule, without allocating (the launch core reads trusted keys with it): the first line that is not an
+    /// "untrusted comment:" and not empty is the base64 of "Ed" || key id || key.
+    /// </summary>
+    public static PublicKeyFault TryParse(ReadOnlySpan<byte> text, Span<byte> keyId, Span<byte> key)
+    {
+        var lines = new HeaderLines(text);
+        while (lines.TryNext(out var line))
+        {
+            if (line.Length > 0 && line[^1] == '\r')
+                line = line[..^1];
+            if (line.IsEmpty || line.StartsWith("untrusted comment:"u8))
+                continue;
+            Span<byte> raw = stackalloc byte[EncodedLength];
+            if (!Base64Text.TryDecodeExact(line.Trim((byte)' '), raw))
+                return PublicKeyFault.NotBase64;
+            if (raw[0] != 'E' || raw[1] != 'd')
+                return PublicKeyFault.NotEd25519;
+            raw.Slice(2, KeyIdLength).CopyTo(keyId);
+            raw.Slice(2 + KeyIdLength, KeyLength).CopyTo(key);
+            return PublicKeyFault.None;
+        }
+        return PublicKeyFault.NoKeyLine;
+    }
+}
+
+/// <summary>A key, signature or signed file that is not as minisign and xar write them (bad input: exit 2).</summary>
+public sealed class SignatureFormatException(string message) : Exception(message);

@@ -1,0 +1,181 @@
+using System.Text.Json;
+using Xar.Tests;
+
+namespace Xar.Distribution.Tests;
+
+/// <summary>`xar push` and `xar pull` against the real registry (Debian's docker-registry), without authentication.</summary>
+public sealed class PushPullTests
+{
+    [SkippableFact]
+    public void PushThenPullIsByteIdenticalAndExecutable()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 300_000);
+        var push = cli.Run("push", xar, registry.Address + "/apps/tool:1.0", "--plain-http");
+        push.EnsureSuccess("push");
+        string manifestDigest = push.StandardOutput.Trim();
+        Assert.True(Sha256Digest.IsValid(manifestDigest), push.StandardOutput);
+
+        cli.Run("pull", registry.Address + "/apps/tool:1.0", "-o", cli["pulled.xar"], "--plain-http").EnsureSuccess("pull");
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["pulled.xar"]));
+        Assert.Equal((UnixFileMode)0x1ED, File.GetUnixFileMode(cli["pulled.xar"]));
+        // The cache keeps the file by its digest.
+        Assert.True(File.Exists(Path.Combine(cli.Cache, "blobs", "sha256", RegistryCli.Digest(xar)[7..])));
+    }
+
+    [SkippableFact]
+    public void DefaultTagIsLatest()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 10_000);
+        cli.Run("push", xar, registry.Address + "/apps/tool", "--plain-http").EnsureSuccess("push");
+        cli.Run("pull", registry.Address + "/apps/tool:latest", "-o", cli["out"], "--plain-http").EnsureSuccess("pull");
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["out"]));
+    }
+
+    [SkippableFact]
+    public void LargeFileGoesUpInChunksAndDownWhole()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("big.xar", 70 << 20); // four 16 MiB chunks and a short one
+        cli.ExtraEnvironment["XAR_PUSH_CHUNK_MIB"] = "16";
+        var push = cli.Run("push", xar, registry.Address + "/apps/big:1", "--plain-http", "-v");
+        push.EnsureSuccess("push");
+        Assert.Equal(5, push.StandardError.Split('\n').Count(l => l.StartsWith("xar: PATCH ", StringComparison.Ordinal)));
+        cli.Run("pull", registry.Address + "/apps/big:1", "-o", cli["out"], "--plain-http").EnsureSuccess("pull");
+        Assert.Equal(RegistryCli.Digest(xar), RegistryCli.Digest(cli["out"]));
+    }
+
+    [SkippableFact]
+    public void SecondPushUploadsNoBlob()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 200_000);
+        var first = cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http", "-v");
+        first.EnsureSuccess("first push");
+        Assert.True(RegistryCli.UploadRequests(first) >= 2, first.StandardError); // the file and the empty config
+        var second = cli.Run("push", xar, registry.Address + "/apps/tool:2", "--plain-http", "-v");
+        second.EnsureSuccess("second push");
+        Assert.Equal(0, RegistryCli.UploadRequests(second));
+        Assert.Contains("already in the registry", second.StandardError);
+        Assert.Equal(first.StandardOutput, second.StandardOutput); // same manifest, same digest
+        // The registry's own log agrees: one upload session for the file, one for the config, none after.
+        Assert.Equal(2, File.ReadAllLines(registry.LogPath).Count(l => l.Contains("\"POST /v2/apps/tool/blobs/uploads/", StringComparison.Ordinal)));
+    }
+
+    [SkippableFact]
+    public void PullByDigestAndASecondPullDownloadsNothing()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 100_000);
+        string digest = cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("push").StandardOutput.Trim();
+        var first = cli.Run("pull", registry.Address + "/apps/tool@" + digest, "-o", cli["a"], "--plain-http", "-v");
+        first.EnsureSuccess("pull by digest");
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["a"]));
+        Assert.Contains("/blobs/sha256:", first.StandardError);
+        var second = cli.Run("pull", registry.Address + "/apps/tool@" + digest, "-o", cli["b"], "--plain-http", "-v");
+        second.EnsureSuccess("second pull");
+        Assert.DoesNotContain("/blobs/", second.StandardError);
+        Assert.Contains("from the cache", second.StandardError);
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["b"]));
+    }
+
+    [SkippableFact]
+    public void PullByAnotherDigestIsNotFound()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 1000);
+        cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("push");
+        var r = cli.Run("pull", registry.Address + "/apps/tool@sha256:" + new string('0', 64), "-o", cli["out"], "--plain-http");
+        RegistryCli.AssertFailure(r, 2, "not found");
+        Assert.False(File.Exists(cli["out"]));
+    }
+
+    [SkippableFact]
+    public void ATamperedBlobIsDetectedAndLeavesNoFile()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 300_000);
+        cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("push");
+        string data = registry.BlobDataPath(RegistryCli.Digest(xar));
+        using (var f = new FileStream(data, FileMode.Open, FileAccess.ReadWrite))
+        {
+            f.Position = 200_000;
+            int b = f.ReadByte();
+            f.Position = 200_000;
+            f.WriteByte((byte)(b ^ 0x40));
+        }
+        var r = cli.Run("pull", registry.Address + "/apps/tool:1", "-o", cli["out"], "--plain-http");
+        RegistryCli.AssertFailure(r, 2, "digest mismatch");
+        Assert.False(File.Exists(cli["out"]));
+        Assert.Empty(Directory.GetFiles(cli["."], ".out*"));
+        Assert.Empty(Directory.GetFiles(Path.Combine(cli.Cache, "blobs", "sha256")));
+    }
+
+    [SkippableFact]
+    public void ManifestCarriesArtifactTypeAndAnnotations()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("tool.xar", 5000);
+        cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http", "--annotation", "org.opencontainers.image.source=internal", "-a", "team=infra").EnsureSuccess("push");
+        TestEnv.RequireTool("curl");
+        var curl = TestEnv.Run(TestEnv.FindTool("curl")!, "-sf", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", $"http://{registry.Address}/v2/apps/tool/manifests/1").EnsureSuccess("curl");
+        using var doc = JsonDocument.Parse(curl.StandardOutput);
+        var root = doc.RootElement;
+        Assert.Equal("application/vnd.oci.image.manifest.v1+json", root.GetProperty("mediaType").GetString());
+        Assert.Equal("application/vnd.xar.v1", root.GetProperty("artifactType").GetString());
+        var config = root.GetProperty("config");
+        Assert.Equal("application/vnd.oci.empty.v1+json", config.GetProperty("mediaType").GetString());
+        Assert.Equal("sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", config.GetProperty("digest").GetString());
+        var layer = Assert.Single(root.GetProperty("layers").EnumerateArray());
+        Assert.Equal("application/vnd.xar.layer.v1.xar", layer.GetProperty("mediaType").GetString());
+        Assert.Equal(RegistryCli.Digest(xar), layer.GetProperty("digest").GetString());
+        Assert.Equal(new FileInfo(xar).Length, layer.GetProperty("size").GetInt64());
+        var annotations = root.GetProperty("annotations");
+        var header = TestEnv.Run(XarBinary.Path, "info", xar, "--json").EnsureSuccess("info").StandardOutput;
+        Assert.Equal("tool.xar", annotations.GetProperty("org.opencontainers.image.title").GetString());
+        string uuid = annotations.GetProperty("xar.uuid").GetString()!;
+        Assert.Matches("^[0-9a-f]{8,}$", uuid);
+        Assert.Contains(uuid, header);
+        Assert.Contains(annotations.GetProperty("xar.version").GetString()!, header);
+        Assert.Equal("xar_bootstrap.sh", annotations.GetProperty("xar.xarexec_target").GetString());
+        Assert.Equal("internal", annotations.GetProperty("org.opencontainers.image.source").GetString());
+        Assert.Equal("infra", annotations.GetProperty("team").GetString());
+        // The empty config blob is there, and is "{}".
+        var blob = TestEnv.Run(TestEnv.FindTool("curl")!, "-sf", $"http://{registry.Address}/v2/apps/tool/blobs/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a").EnsureSuccess("curl config");
+        Assert.Equal("{}", blob.StandardOutput);
+    }
+
+    [SkippableFact]
+    public void BareImagesAndSelfContainedFilesHaveTheirOwnMediaTypes()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string tree = cli["sq-tree"];
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(Path.Combine(tree, "f"), "x");
+        cli.Run("pack", tree, "-o", cli["img.sqfs"], "--format", "squashfs", "-q").EnsureSuccess("pack squashfs");
+        var push = cli.Run("push", cli["img.sqfs"], registry.Address + "/apps/img:1", "--plain-http", "-v");
+        push.EnsureSuccess("push image");
+        Assert.Contains("application/vnd.xar.layer.v1.squashfs", push.StandardError);
+        cli.Run("pull", registry.Address + "/apps/img:1", "-o", cli["img2"], "--plain-http").EnsureSuccess("pull image");
+        Assert.Equal(File.ReadAllBytes(cli["img.sqfs"]), File.ReadAllBytes(cli["img2"]));
+
+        string runtime = Path.Combine(Path.GetDirectoryName(XarBinary.Path)!, "xarexec");
+        TestEnv.Require(File.Exists(runtime), "needs the published xarexec beside xar (make publish)");
+        File.WriteAllText(Path.Combine(tree, "run"), "#!/bin/sh\necho hi\n");
+        File.SetUnixFileMode(Path.Combine(tree, "run"), (UnixFileMode)0x1ED);
+        cli.Run("pack", tree, "-o", cli["app"], "--exec", "run", "--self-contained", "-q").EnsureSuccess("pack self-contained");
+        var pushSc = cli.Run("push", cli["app"], registry.Address + "/apps/sc:1", "--plain-http", "-v");
+        pushSc.EnsureSuccess("push self-contained");
+        Assert.Contains("application/vnd.xar.layer.v1.self-contained", pushSc.StandardError);
+    }
+}

@@ -1,0 +1,95 @@
+using Xar.Tests;
+
+namespace Xar.Launcher.Tests;
+
+/// <summary>
+/// samples/dotnet-app packed by <c>xar dotnet</c> (published once for the class: dotnet publish is slow), run mounted,
+/// extracted (XAR_EXTRACT=1) and as a self-contained executable: arguments, stdin, exit status, working directory,
+/// and AppContext.BaseDirectory as the app's folder in the mount or the cache.
+/// </summary>
+public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassFixture<DotnetSampleTests.Packed>
+{
+    /// <summary>The sample packed plain and --self-contained, once.</summary>
+    public sealed class Packed : IDisposable
+    {
+        private readonly TempDir _temp = new("dotnet-sample-");
+
+        public Packed()
+        {
+            if (TestEnv.FindTool("dotnet") is null || TestEnv.FindTool("mksquashfs") is null)
+                return; // each test says what is missing
+            string project = Path.Combine(TestEnv.RepoRoot, "samples", "dotnet-app");
+            Plain = _temp["greet.xar"];
+            Pack(project, Plain);
+            SelfContained = _temp["greet"];
+            Pack(project, SelfContained, "--self-contained", "--runtime", LauncherBinary.Path);
+        }
+
+        public string? Plain { get; }
+
+        public string? SelfContained { get; }
+
+        private static void Pack(string project, string output, params string[] more) =>
+            TestEnv.Run(new RunOptions(XarBinary.Path, ["dotnet", project, "-o", output, "--quiet", .. more]) { TimeoutMs = 600_000 })
+                .EnsureSuccess("xar dotnet " + string.Join(' ', more));
+
+        public void Dispose() => _temp.Dispose();
+    }
+
+    private static void Require()
+    {
+        TestEnv.RequireTool("dotnet");
+        TestEnv.RequireTool("mksquashfs");
+    }
+
+    [SkippableTheory]
+    [InlineData(LaunchMode.Mount)]
+    [InlineData(LaunchMode.ForcedExtract)]
+    public void RunsWithArgumentsStdinStatusAndWorkingDirectory(LaunchMode mode)
+    {
+        Require();
+        LaunchModes.Require(mode);
+        using var s = new LauncherSandbox();
+        var r = s.Run(packed.Plain!, ["one arg", "--stdin", "--exit", "7"], LaunchModes.Environment(mode, s), "from stdin\n"u8.ToArray());
+        Assert.True(r.ExitCode == 7, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
+        string root = LaunchModes.ExpectedRoot(mode, s, Xar.Runtime.XarHeader.ReadFromFile(packed.Plain!).Uuid);
+        Assert.Equal(
+            "Hello from .NET inside a XAR!\n" +
+            $"base directory: {root}/\n" +
+            $"working directory: {s.Work}\n" +
+            "arguments:\n  [one arg]\n  [--stdin]\n  [--exit]\n  [7]\n" +
+            "stdin: [from stdin\n]\n",
+            r.StandardOutput);
+    }
+
+    [SkippableFact]
+    public void SelfContainedExecutableRuns()
+    {
+        Require();
+        LaunchModes.Require(LaunchMode.Mount);
+        using var s = new LauncherSandbox();
+        var r = TestEnv.Run(new RunOptions(packed.SelfContained!, ["x y", "--exit", "3"]) { Environment = s.Environment(), WorkingDirectory = s.Work });
+        Assert.True(r.ExitCode == 3, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
+        string root = Assert.Single(s.Mounts());
+        Assert.Equal(
+            "Hello from .NET inside a XAR!\n" +
+            $"base directory: {root}/\n" +
+            $"working directory: {s.Work}\n" +
+            "arguments:\n  [x y]\n  [--exit]\n  [3]\n",
+            r.StandardOutput);
+    }
+
+    /// <summary>
+    /// The apphost named by the project's AssemblyName (greet, not the file name DotnetApp) is the entrypoint, and
+    /// what it needs at run time is in the image: runtime config, deps, the host and runtime libraries.
+    /// </summary>
+    [SkippableFact]
+    public void ImageHoldsThePublishWithTheApphostAsEntrypoint()
+    {
+        Require();
+        Assert.Equal("greet", Xar.Runtime.XarHeader.ReadFromFile(packed.Plain!)["XAR_EXEC"]);
+        var names = TestEnv.Run(XarBinary.Path, "ls", packed.Plain!).EnsureSuccess("xar ls").StandardOutput.Split('\n');
+        foreach (string file in (string[])["greet", "greet.dll", "greet.runtimeconfig.json", "greet.deps.json", "libhostfxr.so", "libcoreclr.so", "libclrjit.so", "System.Private.CoreLib.dll"])
+            Assert.Contains("squashfs-root/" + file, names);
+    }
+}

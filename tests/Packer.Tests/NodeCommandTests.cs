@@ -1,0 +1,138 @@
+using Xar.Tests;
+
+namespace Xar.Packer.Tests;
+
+/// <summary>
+/// `xar node`: the entrypoint from package.json (bin by name, the only bin, main), bad input (no package.json,
+/// neither bin nor main, --bin naming nothing, several bins, no lock file, an entry that is not there), npm ci
+/// failing, and the project's folder left as it was. (samples/node-app packed and run: Launcher.Tests' NodeSampleTests.)
+/// </summary>
+public sealed class NodeCommandTests
+{
+    private static ProcessResult RunXar(TempDir tmp, params string[] args)
+    {
+        Directory.CreateDirectory(tmp["tmp"]);
+        return TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = new Dictionary<string, string?> { ["TMPDIR"] = tmp["tmp"] } });
+    }
+
+    private static void AssertNothingLeft(TempDir tmp) => Assert.Empty(Directory.EnumerateFileSystemEntries(tmp["tmp"], "xar-*"));
+
+    /// <summary>A project with this package.json, bin/a.js, bin/b.js and index.js, and a lock file.</summary>
+    private static string Project(TempDir tmp, string packageJson, bool withLock = true)
+    {
+        string dir = tmp["app"];
+        Directory.CreateDirectory(Path.Combine(dir, "bin"));
+        File.WriteAllText(Path.Combine(dir, "package.json"), packageJson);
+        foreach (string file in (string[])["bin/a.js", "bin/b.js", "index.js"])
+            File.WriteAllText(Path.Combine(dir, file), $"console.log('{file}');\n");
+        if (withLock)
+            File.WriteAllText(Path.Combine(dir, "package-lock.json"), """{ "name": "app", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": { "": { "name": "app", "version": "1.0.0" } } }""");
+        return dir;
+    }
+
+    /// <summary>The entry file the launch script runs.</summary>
+    private static string PackedEntry(string xar)
+    {
+        string script = XarCli.Run("cat", xar, "xar_node.sh").EnsureSuccess("xar cat").StandardOutput;
+        string exec = script.Split('\n').Single(l => l.StartsWith("exec ", StringComparison.Ordinal));
+        return exec.Split('\'')[1];
+    }
+
+    [Theory]
+    [InlineData("""{ "name": "app", "bin": "bin/a.js" }""", null, "app/bin/a.js")]
+    [InlineData("""{ "name": "@scope/app", "bin": "./bin/b.js" }""", "app", "app/bin/b.js")]
+    [InlineData("""{ "name": "app", "bin": { "a": "bin/a.js", "b": "bin/b.js" } }""", "b", "app/bin/b.js")]
+    [InlineData("""{ "name": "app", "bin": { "x": "bin/a.js", "app": "bin/b.js" } }""", null, "app/bin/b.js")]
+    [InlineData("""{ "name": "app", "bin": { "only": "bin/a.js" } }""", null, "app/bin/a.js")]
+    [InlineData("""{ "name": "app", "main": "index" }""", null, "app/index.js")]
+    public void EntryComesFromPackageJson(string packageJson, string? bin, string expected)
+    {
+        TestEnv.RequireTool("node");
+        TestEnv.RequireTool("npm");
+        using var tmp = new TempDir();
+        string project = Project(tmp, packageJson);
+        string[] args = ["node", project, "-o", tmp["app.xar"], "--quiet"];
+        var r = RunXar(tmp, bin is null ? args : [.. args, "--bin", bin]);
+        r.EnsureSuccess("xar node");
+        Assert.Equal(expected, PackedEntry(tmp["app.xar"]));
+        Assert.Equal("xar_node.sh", Xar.Runtime.XarHeader.ReadFromFile(tmp["app.xar"])["XAR_EXEC"]);
+        AssertNothingLeft(tmp);
+    }
+
+    [Theory]
+    [InlineData("""{ "name": "app", "version": "1.0.0" }""", null, "package.json has neither bin nor main")]
+    [InlineData("""{ "name": "app", "bin": { "a": "bin/a.js", "b": "bin/b.js" } }""", null, "package.json has 2 bins (a, b): choose one with --bin NAME")]
+    [InlineData("""{ "name": "app", "bin": { "a": "bin/a.js", "b": "bin/b.js" } }""", "c", "--bin c: package.json has no such bin (it has: a, b)")]
+    [InlineData("""{ "name": "app", "bin": "bin/a.js" }""", "other", "--bin other: package.json has one bin, app")]
+    [InlineData("""{ "name": "app", "main": "index.js" }""", "a", "--bin a: package.json has no bin")]
+    [InlineData("""{ "name": "app", "main": "missing.js" }""", null, "the entrypoint missing.js does not exist in the project")]
+    [InlineData("""{ "name": "app", "main": "../outside.js" }""", null, "the entrypoint ../outside.js is outside the project")]
+    [InlineData("""[1, 2]""", null, "not a package")]
+    [InlineData("""{ "name": """, null, "not valid JSON")]
+    public void PackageJsonWithoutAUsableEntryIsBadInput(string packageJson, string? bin, string message)
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, packageJson);
+        File.WriteAllText(tmp["app.xar"], "old");
+        string[] args = ["node", project, "-o", tmp["app.xar"]];
+        XarCli.AssertBadInput(RunXar(tmp, bin is null ? args : [.. args, "--bin", bin]), message);
+        Assert.Equal("old", File.ReadAllText(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
+    [Fact]
+    public void MissingProjectPackageJsonOrLockFileIsBadInput()
+    {
+        using var tmp = new TempDir();
+        XarCli.AssertBadInput(RunXar(tmp, "node", tmp["nothing"], "-o", tmp["a.xar"]), $"xar: {tmp["nothing"]}: no such folder");
+        Directory.CreateDirectory(tmp["empty"]);
+        XarCli.AssertBadInput(RunXar(tmp, "node", tmp["empty"], "-o", tmp["a.xar"]), $"xar: {tmp["empty"]}: no package.json in this folder");
+        string project = Project(tmp, """{ "name": "app", "main": "index.js", "dependencies": { "x": "1.0.0" } }""", withLock: false);
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["a.xar"]), "no package-lock.json: npm ci installs exactly what the lock file says");
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["a.xar"], "--no-install"), "--no-install: package.json has dependencies and there is no node_modules");
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["a.xar"], "--bundle-node", tmp["empty"]), "--bundle-node: is a directory");
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["a.xar"], "--bundle-node=" + tmp["no-node"]), "--bundle-node: no such file");
+        Assert.False(File.Exists(tmp["a.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>A lock file that does not match package.json: npm ci refuses, one line, exit 1, OUT as it was.</summary>
+    [SkippableFact]
+    public void NpmCiFailingIsOneLine()
+    {
+        TestEnv.RequireTool("node");
+        TestEnv.RequireTool("npm");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "version": "1.0.0", "main": "index.js", "dependencies": { "semver": "file:vendor/semver.tgz" } }""");
+        File.WriteAllText(tmp["app.xar"], "old");
+        var r = RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--quiet");
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}: {r.StandardError}");
+        Assert.StartsWith($"xar: {project}: npm ci failed: ", r.StandardError);
+        Assert.Single(r.StandardError.TrimEnd('\n').Split('\n'));
+        Assert.Equal("old", File.ReadAllText(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>Packing the sample (npm ci, --bundle-node) writes nothing into its folder: no node_modules, nothing changed.</summary>
+    [SkippableFact]
+    public void ProjectFolderIsLeftAsItWas()
+    {
+        TestEnv.RequireTool("node");
+        TestEnv.RequireTool("npm");
+        using var tmp = new TempDir();
+        string project = tmp["node-app"];
+        TestEnv.Run("cp", "-a", Path.Combine(TestEnv.RepoRoot, "samples", "node-app"), project).EnsureSuccess("cp");
+        TestEnv.Run("rm", "-rf", Path.Combine(project, "node_modules")).EnsureSuccess("rm");
+        string before = Listing(project);
+        RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--bundle-node", "--quiet").EnsureSuccess("xar node");
+        Assert.Equal(before, Listing(project));
+        Assert.False(Directory.Exists(Path.Combine(project, "node_modules")));
+        var names = XarCli.Run("ls", tmp["app.xar"]).EnsureSuccess("xar ls").StandardOutput.Split('\n');
+        foreach (string entry in (string[])["app/package.json", "app/node_modules/semver/package.json", "app/node_modules/.bin/semver", "node/bin/node", "xar_node.sh"])
+            Assert.Contains("squashfs-root/" + entry, names);
+        AssertNothingLeft(tmp);
+    }
+
+    private static string Listing(string dir) =>
+        TestEnv.Run("find", dir, "-printf", "%P %M %s %T@\\n").EnsureSuccess("find").StandardOutput.Split('\n').Order(StringComparer.Ordinal).Aggregate("", (a, l) => a + l + "\n");
+}
