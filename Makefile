@@ -5,7 +5,7 @@ CONFIG ?= Release
 OUT := out
 RID := linux-x64
 # Debian packages the tests talk to (the real peers) and the system codecs we load.
-TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev gcc procps liblzo2-dev desktop-file-utils dex libglib2.0-bin docker-registry apache2-utils curl minisign
+TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev gcc procps liblzo2-dev desktop-file-utils dex libglib2.0-bin docker-registry apache2-utils curl minisign python3-pip python3-setuptools python3-wheel python3-dev python3-venv
 # xar node's tests (npm ci, node) install these only when node or npm is missing: a node from another source
 # (one that bundles npm) conflicts with Debian's npm package, and is just as good.
 NODE_DEBS := nodejs npm
@@ -15,7 +15,9 @@ MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -
 CODEC_LIB_DIR := /usr/lib/$(MULTIARCH)
 STATIC_CODECS := $(CODEC_LIB_DIR)/libzstd.a $(CODEC_LIB_DIR)/liblzma.a $(CODEC_LIB_DIR)/liblz4.a $(CODEC_LIB_DIR)/liblzo2.a
 TEST_LIBS := libzstd.so.1 liblzma.so.5 liblzo2.so.2 liblz4.so.1 libdeflate.so.0
-TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace gcc pgrep desktop-file-validate dex gio docker-registry htpasswd curl minisign
+TEST_TOOLS := mksquashfs unsquashfs gensquashfs squashfuse squashfuse_ll fusermount3 setfattr openssl python3 strace gcc pgrep desktop-file-validate dex gio docker-registry htpasswd curl minisign pip3 python3-config
+# xar python's tests build samples/python into wheels offline with Debian's interpreter: these modules too.
+TEST_PY_MODULES := setuptools,wheel,venv,ensurepip
 # And what the benchmarks time with.
 BENCH_DEBS := hyperfine
 
@@ -40,6 +42,7 @@ deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || [ -x /sbin/$$t ] || missing=1; done; \
 	for l in $(TEST_LIBS); do /sbin/ldconfig -p 2>/dev/null | grep -q "$$l " || missing=1; done; \
 	for a in $(STATIC_CODECS); do [ -f $$a ] || missing=1; done; \
+	/usr/bin/python3 -c 'import $(TEST_PY_MODULES)' 2>/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "make deps: installing $(TEST_DEBS)"; \

@@ -19,6 +19,7 @@ public static class Program
         // (front-ends: a project built by its own tool, then packed with pack's options)
         root.Subcommands.Add(Dotnet.DotnetCommand.Create(args));
         root.Subcommands.Add(Node.NodeCommand.Create());
+        root.Subcommands.Add(Commands.PythonCommand.Create());
         // (info, ls, cat, extract, verify)
         root.Subcommands.Add(Commands.InfoCommand.Create());
         root.Subcommands.Add(Commands.LsCommand.Create());

@@ -1,0 +1,1 @@
+"""samples/python: counts the words of its arguments (or of standard input)."""

@@ -1,0 +1,48 @@
+using Xar.Packer.Cli;
+
+namespace Xar.Packer.Python;
+
+/// <summary>
+/// pip install of the chosen interpreter into the staging site directory: <c>--target</c>, so that pip installs
+/// every dependency there whatever the interpreter has already, and writes nothing into the interpreter's own
+/// environment (which is also why an externally managed Python, PEP 668, allows it); <c>--no-compile</c>, as
+/// xar compiles everything afterwards the reproducible way.
+/// </summary>
+internal static class PipInstall
+{
+    /// <summary>pip options that say where to install: xar decides that (--target STAGING), so they are refused.</summary>
+    private static readonly string[] WhereOptions = ["--target", "-t", "--prefix", "--root", "--user", "--editable", "-e"];
+
+    /// <summary>Refuses PIP_ARGS that would install somewhere else than the image (exit 2), before anything runs.</summary>
+    public static void CheckArguments(IReadOnlyList<string> pipArgs)
+    {
+        foreach (string argument in pipArgs)
+        {
+            string option = argument.Split('=')[0];
+            if (WhereOptions.Contains(option) || (option.Length > 2 && option[0] == '-' && option[1] != '-' && WhereOptions.Contains(option[..2])))
+                throw new UsageException($"pip's {option} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {option} out");
+        }
+    }
+
+    public static void Run(PythonInterpreter python, string siteDirectory, IReadOnlyList<string> pipArgs, bool quiet, CancellationToken cancel)
+    {
+        string[] args = ["-m", "pip", "install", "--target", siteDirectory, "--no-compile", .. pipArgs];
+        var environment = new Dictionary<string, string>
+        {
+            // Never ask (its output is captured), no self-update notice, no warning about root.
+            ["PIP_NO_INPUT"] = "1",
+            ["PIP_DISABLE_PIP_VERSION_CHECK"] = "1",
+            ["PIP_ROOT_USER_ACTION"] = "ignore",
+        };
+        var result = ToolProcess.Run(python.Program, args, null, cancel, environment);
+        if (!result.Succeeded)
+            throw new FrontEndException(null, $"pip install failed (exit status {result.ExitCode}): {PipErrors.Line(result)}");
+        // --target puts the console-script wrappers in bin/, with the build interpreter's path in their
+        // first line: the image starts its entry point itself, so they are left out (unless bin is a package).
+        string scripts = Path.Combine(siteDirectory, "bin");
+        if (Directory.Exists(scripts) && !File.Exists(Path.Combine(scripts, "__init__.py")))
+            Directory.Delete(scripts, recursive: true);
+        if (!quiet && result.StandardOutput.Split('\n').LastOrDefault(l => l.StartsWith("Successfully installed ", StringComparison.Ordinal)) is { } installed)
+            Console.Error.WriteLine("xar: pip: " + installed.Trim());
+    }
+}

@@ -1,0 +1,482 @@
+using Xar.Tests;
+
+namespace Xar.Launcher.Tests;
+
+/// <summary>
+/// samples/python built into wheels offline (pip wheel --no-index --no-build-isolation, with Debian's
+/// /usr/bin/python3, gcc and the Python headers) and packed by `xar python --no-index --find-links`, once per
+/// class (<see cref="PythonSampleFixture"/>); packed again where a test needs other options.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class PythonSampleFixture : IDisposable
+{
+    /// <summary>The interpreter the tests build for: a known one, not whatever python3 comes first on PATH.</summary>
+    public const string Python = "/usr/bin/python3";
+
+    private readonly TempDir _temp = new("python-");
+    private readonly Lazy<string> _wheels;
+    private readonly Lazy<string> _default;
+    private readonly Lazy<string> _bundled;
+    private string? _version;
+
+    public PythonSampleFixture()
+    {
+        _wheels = new(BuildWheels);
+        _default = new(() => Pack("wordcount.xar", ["--console-script", "wordcount"]));
+        // With the interpreter, self-contained: needs nothing installed but glibc and /bin/sh.
+        _bundled = new(() => Pack("wordcount-bundled", ["--console-script", "wordcount", "--bundle-python", "--self-contained", "--runtime", LauncherBinary.Path]));
+        TestEnv.Run("chmod", "0755", _temp.Path).EnsureSuccess("chmod");
+    }
+
+    public string this[string relative] => _temp[relative];
+
+    /// <summary>fastcount, xarsample-banner and wordcount as wheels.</summary>
+    public string Wheels => _wheels.Value;
+
+    /// <summary>The sample packed with --console-script wordcount.</summary>
+    public string Default => _default.Value;
+
+    /// <summary>The sample packed with --bundle-python --self-contained.</summary>
+    public string Bundled => _bundled.Value;
+
+    /// <summary>"3.11": the version of <see cref="Python"/>.</summary>
+    public string Version => _version ??= TestEnv.Run(Python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").EnsureSuccess("python3 -V").StandardOutput.Trim();
+
+    /// <summary>A PATH for running the packed apps: Debian's python3.X, not a version manager's shims.</summary>
+    public const string RunPath = "/usr/bin:/bin";
+
+    public static void Require()
+    {
+        TestEnv.Require(File.Exists(Python), $"needs {Python} (python3, python3-pip, python3-setuptools, python3-wheel, python3-dev)");
+        TestEnv.RequireTool("gcc");
+        TestEnv.RequireTool("mksquashfs");
+    }
+
+    /// <summary>
+    /// pip's configuration of the machine left out (PIP_CONFIG_FILE=/dev/null is pip's "none", and the PIP_*
+    /// variables that add places to look in), so that only what a test names is installed.
+    /// </summary>
+    public static Dictionary<string, string?> PipEnvironment(IReadOnlyDictionary<string, string?>? more = null)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["PIP_CONFIG_FILE"] = "/dev/null",
+            ["PIP_FIND_LINKS"] = null,
+            ["PIP_INDEX_URL"] = null,
+            ["PIP_EXTRA_INDEX_URL"] = null,
+            ["PIP_CONSTRAINT"] = null,
+            ["PIP_REQUIREMENT"] = null,
+            ["PIP_DISABLE_PIP_VERSION_CHECK"] = "1",
+            ["PIP_ROOT_USER_ACTION"] = "ignore",
+        };
+        foreach (var (k, v) in more ?? new Dictionary<string, string?>())
+            env[k] = v;
+        return env;
+    }
+
+    /// <summary>`xar python` with the wheels and <paramref name="options"/>: the result, not checked.</summary>
+    public ProcessResult Run(string output, IReadOnlyList<string> options, IReadOnlyDictionary<string, string?>? environment = null) =>
+        TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "--no-index", "--find-links", Wheels, "wordcount", "-o", output, "--quiet",
+            .. options.Contains("--python") ? [] : (string[])["--python", Python], .. options])
+        {
+            Environment = PipEnvironment(environment),
+            TimeoutMs = 600_000,
+        });
+
+    public string Pack(string name, IReadOnlyList<string> options)
+    {
+        string output = _temp[name];
+        Run(output, options).EnsureSuccess("xar python " + name);
+        return output;
+    }
+
+    private string BuildWheels()
+    {
+        Require();
+        string sources = _temp["src"];
+        string wheels = _temp["wheels"];
+        // A copy: building in tree writes build/ and *.egg-info beside the sources.
+        TestEnv.Run("cp", "-r", Path.Combine(TestEnv.RepoRoot, "samples", "python"), sources).EnsureSuccess("cp samples/python");
+        TestEnv.Run(new RunOptions(Python, ["-m", "pip", "wheel", "--quiet", "--no-index", "--no-build-isolation", "--no-deps", "-w", wheels,
+            Path.Combine(sources, "fastcount"), Path.Combine(sources, "banner"), Path.Combine(sources, "wordcount")])
+        {
+            Environment = PipEnvironment(),
+            TimeoutMs = 600_000,
+        }).EnsureSuccess("pip wheel samples/python");
+        return wheels;
+    }
+
+    public void Dispose() => _temp.Dispose();
+}
+
+/// <summary>`xar python`: the packed sample runs mounted, extracted and self-contained, from precompiled modules only.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<PythonSampleFixture>
+{
+    private static Dictionary<string, string?> WithRunPath(Dictionary<string, string?> env)
+    {
+        env["PATH"] = PythonSampleFixture.RunPath;
+        return env;
+    }
+
+    [SkippableTheory]
+    [InlineData(LaunchMode.Mount)]
+    [InlineData(LaunchMode.ForcedExtract)]
+    public void ConsoleScriptRunsWithItsDependencies(LaunchMode mode)
+    {
+        LaunchModes.Require(mode);
+        PythonSampleFixture.Require();
+        using var s = new LauncherSandbox();
+        string xar = sample.Default;
+        var env = WithRunPath(LaunchModes.Environment(mode, s));
+        var about = s.Run(xar, ["--about"], env);
+        LaunchAssert.Succeeded(about);
+        string root = LaunchModes.ExpectedRoot(mode, s, Xar.Runtime.XarHeader.ReadFromFile(xar).Uuid);
+        Assert.Equal(
+            "wordcount 2.0.1 (fastcount 1.2.0, xarsample-banner 0.3.0)\n" +
+            $"argv0: {xar}\n" +
+            $"fastcount: {root}/site-packages/fastcount.cpython-{sample.Version.Replace(".", "")}-x86_64-linux-gnu.so\n" +
+            "namespace: xarsample from nspkg.pth\n" +
+            "console scripts: wordcount\n",
+            about.StandardOutput);
+        var count = s.Run(xar, ["the", "cat", "and", "the", "hat", "saw", "the", "cat"], env);
+        LaunchAssert.Succeeded(count);
+        Assert.Equal("+---------------------+\n| 8 words, 3 distinct |\n+---------------------+\n2 cat\n1 hat\n1 saw\n", count.StandardOutput);
+        if (mode == LaunchMode.ForcedExtract)
+        {
+            // The cache entry is read-only: the app cannot change its own files (nor write .pyc beside them).
+            var writable = TestEnv.Run("find", root, "-perm", "/222").EnsureSuccess("find").StandardOutput;
+            Assert.Equal("", writable);
+        }
+        // multiprocessing's spawn starts a fresh interpreter that runs boot again as __mp_main__ (not the app).
+        var spawned = s.Run(xar, ["--spawn", "a", "b", "c"], env);
+        LaunchAssert.Succeeded(spawned);
+        Assert.Equal("spawned: 3\n", spawned.StandardOutput);
+        // main()'s return is the exit status, as sys.exit makes it.
+        Assert.Equal(7, s.Run(xar, ["--exit", "7"], env).ExitCode);
+    }
+
+    [SkippableFact]
+    public void EntryPointRunsAModuleAsMainOrCallsAFunction()
+    {
+        LaunchModes.Require(LaunchMode.ForcedExtract);
+        PythonSampleFixture.Require();
+        using var s = new LauncherSandbox();
+        var env = WithRunPath(LaunchModes.Environment(LaunchMode.ForcedExtract, s));
+        string asMain = sample.Pack("module.xar", ["--entry-point", "wordcount"]);
+        var r = s.Run(asMain, ["--about"], env);
+        LaunchAssert.Succeeded(r);
+        Assert.Contains($"argv0: {asMain}\n", r.StandardOutput);
+        Assert.Equal(3, s.Run(asMain, ["--exit", "3"], env).ExitCode);
+        string function = sample.Pack("function.xar", ["--entry-point", "wordcount.cli:main"]);
+        r = s.Run(function, ["a", "dog", "a", "dog"], env);
+        LaunchAssert.Succeeded(r);
+        Assert.Contains("| 4 words, 1 distinct |", r.StandardOutput);
+    }
+
+    /// <summary>pip's options, xar's options around them, and after "--" those spelled like xar's (pip's -c is --constraint).</summary>
+    [SkippableFact]
+    public void PipArgumentsGoToPipInOrder()
+    {
+        LaunchModes.Require(LaunchMode.ForcedExtract);
+        PythonSampleFixture.Require();
+        string constraints = sample["constraints.txt"];
+        File.WriteAllText(constraints, "fastcount==1.2.0\n");
+        string xar = sample["dashdash.xar"];
+        TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "-o", xar, "--no-index", "--console-script", "wordcount", "--find-links=" + sample.Wheels,
+            "-q", "--python", PythonSampleFixture.Python, "--", "-c", constraints, "wordcount"]) { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 }).EnsureSuccess("xar python ... -- -c FILE");
+        File.WriteAllText(constraints, "fastcount==9.9\n");
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "-o", sample["conflict.xar"], "--no-index", "--find-links", sample.Wheels, "--console-script", "wordcount",
+            "--python", PythonSampleFixture.Python, "--", "-c", constraints, "wordcount"]) { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 });
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith("xar: pip install failed (exit status 1): Cannot install wordcount==2.0.1 because these package versions have conflicting dependencies", r.StandardError);
+        using var s = new LauncherSandbox();
+        var about = s.Run(xar, ["--about"], WithRunPath(LaunchModes.Environment(LaunchMode.ForcedExtract, s)));
+        LaunchAssert.Succeeded(about);
+        Assert.StartsWith("wordcount 2.0.1 (fastcount 1.2.0, ", about.StandardOutput);
+    }
+
+    /// <summary>
+    /// Under strace, a mounted run opens no .py of the image (every module comes from its .pyc, not even the source
+    /// is read to check it) and tries no write there: no open for writing or creating, no mkdir.
+    /// </summary>
+    [SkippableFact]
+    public void MountedRunOpensOnlyPrecompiledModulesAndWritesNothing()
+    {
+        LaunchModes.Require(LaunchMode.Mount);
+        PythonSampleFixture.Require();
+        TestEnv.RequireTool("strace");
+        using var s = new LauncherSandbox();
+        string xar = sample.Default;
+        var env = WithRunPath(LaunchModes.Environment(LaunchMode.Mount, s));
+        LaunchAssert.Succeeded(s.Run(xar, ["--about"], env)); // mounts; the traced run reuses the mount
+        string mount = Assert.Single(s.Mounts());
+        string log = s["strace.log"];
+        // timeout -s KILL: strace -f can hang on the FUSE server (the brief's warning).
+        var traced = TestEnv.Run(new RunOptions("timeout", ["-s", "KILL", "60", "strace", "-f", "-qq", "-o", log,
+            "-e", "trace=open,openat,openat2,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat",
+            LauncherBinary.Path, xar, "--about"])
+        { Environment = MergeSandbox(s, env), WorkingDirectory = s.Work, TimeoutMs = 120_000 });
+        LaunchAssert.Succeeded(traced);
+        Assert.Contains("namespace: xarsample from nspkg.pth", traced.StandardOutput);
+        var inImage = File.ReadAllLines(log).Where(l => l.Contains($"\"{mount}/", StringComparison.Ordinal)).ToList();
+        Assert.Contains(inImage, l => l.Contains("/site-packages/wordcount/__pycache__/cli.cpython-", StringComparison.Ordinal) && !l.Contains("ENOENT", StringComparison.Ordinal));
+        Assert.Contains(inImage, l => l.Contains("/site-packages/fastcount.cpython-", StringComparison.Ordinal));
+        Assert.DoesNotContain(inImage, l => l.Contains(".py\"", StringComparison.Ordinal));
+        Assert.DoesNotContain(inImage, l => l.Contains("O_WRONLY", StringComparison.Ordinal) || l.Contains("O_RDWR", StringComparison.Ordinal)
+            || l.Contains("O_CREAT", StringComparison.Ordinal) || l.Contains("mkdir", StringComparison.Ordinal) || l.Contains("creat(", StringComparison.Ordinal)
+            || l.Contains("rename", StringComparison.Ordinal) || l.Contains("unlink", StringComparison.Ordinal));
+    }
+
+    private static Dictionary<string, string?> MergeSandbox(LauncherSandbox s, Dictionary<string, string?> env)
+    {
+        var all = s.Environment();
+        foreach (var (k, v) in env)
+            all[k] = v;
+        return all;
+    }
+
+    [SkippableFact]
+    public void SameInputsAndSourceDateEpochGiveTheSameBytes()
+    {
+        PythonSampleFixture.Require();
+        var epoch = new Dictionary<string, string?> { ["SOURCE_DATE_EPOCH"] = "1700000000" };
+        string first = sample["same-1.xar"];
+        string second = sample["same-2.xar"];
+        sample.Run(first, ["--console-script", "wordcount"], epoch).EnsureSuccess("xar python (1)");
+        Thread.Sleep(1100); // a second later: file times would differ if the epoch did not set them
+        sample.Run(second, ["--console-script", "wordcount"], epoch).EnsureSuccess("xar python (2)");
+        Assert.True(File.ReadAllBytes(first).AsSpan().SequenceEqual(File.ReadAllBytes(second)), "two builds with SOURCE_DATE_EPOCH differ");
+    }
+
+    /// <summary>
+    /// In a mount namespace where python3.X (and its standard library) is hidden: the default build stops before the
+    /// app with one line naming the interpreter it needs (127); the --bundle-python --self-contained build runs, with
+    /// xar and its launcher hidden too.
+    /// </summary>
+    [SkippableFact]
+    public void WithoutTheInterpreterOnlyTheBundledBuildRuns()
+    {
+        LaunchModes.Require(LaunchMode.Mount);
+        PythonSampleFixture.Require();
+        TestEnv.RequireTool("unshare");
+        using var s = new LauncherSandbox();
+        string name = "python" + sample.Version;
+        string empty = s["empty"];
+        Directory.CreateDirectory(empty);
+        string script = $"""
+            set -e
+            for dir in /usr/bin /bin /usr/local/bin; do
+                if [ -e "$dir/{name}" ] && [ ! -L "$dir" ]; then mount --bind /dev/null "$dir/{name}"; fi
+            done
+            for dir in /usr/lib/{name} /usr/local/lib/{name}; do
+                if [ -d "$dir" ]; then mount --bind "$EMPTY" "$dir"; fi
+            done
+            for tool in xar xarexec xarexec_fuse; do
+                if found=$(command -v $tool); then mount --bind /dev/null "$found"; fi
+            done
+            if [ -s "$(command -v {name} || echo /dev/null)" ]; then echo "{name} still there"; exit 1; fi
+            set +e
+            "$LAUNCHER" "$DEFAULT" --about; echo "default: $?"
+            "$BUNDLED" --about; echo "bundled: $?"
+            "$BUNDLED" the end; echo "bundled: $?"
+            for m in $(grep " $ROOT/" /proc/self/mounts | cut -d' ' -f2); do umount -l "$m"; done
+            """;
+        var env = s.Environment();
+        env["PATH"] = PythonSampleFixture.RunPath;
+        env["LAUNCHER"] = LauncherBinary.Path;
+        env["DEFAULT"] = sample.Default;
+        env["BUNDLED"] = sample.Bundled;
+        env["EMPTY"] = empty;
+        env["ROOT"] = s.MountRoot;
+        var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script]) { Environment = env, TimeoutMs = 120_000 });
+        Assert.True(r.ExitCode == 0, r.StandardError + r.StandardOutput);
+        Assert.Equal(
+            $"xar: {sample.Default}: needs {name} (Python {sample.Version}, which it was built for) on PATH: install it, or build the file with xar python --bundle-python\n",
+            r.StandardError);
+        Assert.StartsWith("default: 127\nwordcount 2.0.1 (fastcount 1.2.0, xarsample-banner 0.3.0)\n", r.StandardOutput);
+        Assert.Contains($"argv0: {sample.Bundled}\n", r.StandardOutput);
+        Assert.Contains("namespace: xarsample from nspkg.pth\n", r.StandardOutput);
+        Assert.EndsWith("bundled: 0\n+---------------------+\n| 2 words, 1 distinct |\n+---------------------+\n1 end\nbundled: 0\n", r.StandardOutput);
+    }
+
+    /// <summary>The bundled interpreter's standard library comes without test suites, and with its extension modules' libraries.</summary>
+    [SkippableFact]
+    public void BundledInterpreterHasItsLibraryWithoutTests()
+    {
+        PythonSampleFixture.Require();
+        string xar = sample.Bundled;
+        var ls = TestEnv.Run(XarBinary.Path, "ls", xar).EnsureSuccess("xar ls").StandardOutput.Split('\n');
+        string stdlib = $"squashfs-root/python/lib/python{sample.Version}";
+        Assert.Contains($"squashfs-root/python/bin/python{sample.Version}", ls);
+        Assert.Contains($"{stdlib}/os.py", ls);
+        Assert.Contains(ls, l => l.StartsWith($"{stdlib}/__pycache__/os.cpython-", StringComparison.Ordinal));
+        Assert.Contains(ls, l => l.StartsWith($"{stdlib}/lib-dynload/_ssl.cpython-", StringComparison.Ordinal));
+        Assert.Contains("squashfs-root/python/lib/libssl.so.3", ls);
+        Assert.DoesNotContain(ls, l => l.StartsWith("squashfs-root/python/lib/libc.so", StringComparison.Ordinal));
+        Assert.DoesNotContain(ls, l => l.Contains("/test/", StringComparison.Ordinal) || l.Contains("/tests/", StringComparison.Ordinal) || l.Contains("/idle_test/", StringComparison.Ordinal));
+        Assert.DoesNotContain(ls, l => l.EndsWith(".cpython-" + sample.Version.Replace(".", "") + ".opt-1.pyc", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>
+/// `xar python` refusing bad input (exit 2) and reporting failures (exit 1) in one line, an existing OUT left as it
+/// was and no staging folder left behind ($TMPDIR is the test's own and must be empty afterwards).
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixture<PythonSampleFixture>
+{
+    private (ProcessResult Result, string Out) Fail(string name, params string[] options)
+    {
+        PythonSampleFixture.Require();
+        string output = sample[name + ".xar"];
+        File.WriteAllText(output, "keep me\n");
+        string tmp = sample["tmp-" + name];
+        Directory.CreateDirectory(tmp);
+        var r = sample.Run(output, options, new Dictionary<string, string?> { ["TMPDIR"] = tmp });
+        Assert.Equal("keep me\n", File.ReadAllText(output));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+        string err = r.StandardError.TrimEnd('\n');
+        Assert.StartsWith("xar: ", err);
+        Assert.DoesNotContain('\n', err);
+        Assert.DoesNotContain("   at ", err);
+        return (r, err);
+    }
+
+    [SkippableFact]
+    public void NoEntryGivenIsBadUsage()
+    {
+        var (r, err) = Fail("no-entry");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--console-script NAME or --entry-point MODULE[:FUNC]", err);
+    }
+
+    [SkippableFact]
+    public void BothEntriesGivenIsBadUsage()
+    {
+        var (r, err) = Fail("both", "--console-script", "wordcount", "--entry-point", "wordcount");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("exclude each other", err);
+    }
+
+    [SkippableFact]
+    public void UnknownConsoleScriptIsBadInputAndNamesTheOnesThereAre()
+    {
+        var (r, err) = Fail("no-script", "--console-script", "wordcounter");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("xar: --console-script wordcounter: no such console script in what pip installed (there are: wordcount)", err);
+    }
+
+    [SkippableTheory]
+    [InlineData("wordcount.missing", "no module named wordcount.missing")]
+    [InlineData("nosuchmodule:main", "no module named nosuchmodule")]
+    [InlineData("wordcount.cli:mian", "wordcount.cli has no mian")]
+    [InlineData("xarsample", "xarsample is a package without a __main__ module")]
+    public void EntryPointThatIsNotThereIsBadInput(string entry, string message)
+    {
+        var (r, err) = Fail("no-entry-point", "--entry-point", entry);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, err);
+    }
+
+    [SkippableFact]
+    public void MalformedEntryPointIsBadUsage()
+    {
+        var (r, err) = Fail("bad-entry-point", "--entry-point", "word-count:main");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("is not MODULE or MODULE:FUNC", err);
+    }
+
+    [SkippableTheory]
+    [InlineData("--target", "--target")]
+    [InlineData("--prefix=/tmp/elsewhere", "--prefix")]
+    [InlineData("--user", "--user")]
+    [InlineData("-e", "-e")]
+    public void PipOptionsThatChooseWhereToInstallAreRefused(string option, string named)
+    {
+        var (r, err) = Fail("where", "--console-script", "wordcount", "--", option, "/tmp/elsewhere");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"xar: pip's {named} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {named} out", err);
+    }
+
+    [SkippableFact]
+    public void PipFailingIsAFailureInItsOwnWords()
+    {
+        var (r, err) = Fail("pip-fails", "no-such-distribution-anywhere", "--console-script", "wordcount");
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith("xar: pip install failed (exit status 1): ", err);
+        Assert.Contains("no-such-distribution-anywhere", err);
+    }
+
+    [SkippableFact]
+    public void SomethingElseThanPythonIsBadInput()
+    {
+        var (r, err) = Fail("not-python", "--console-script", "wordcount", "--python", "/bin/true");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("xar: /bin/true: is not a Python 3 interpreter xar can use", err);
+    }
+
+    /// <summary>An interpreter without pip (here Debian's, started with -S: its pip lives in the system site-packages).</summary>
+    [SkippableFact]
+    public void InterpreterWithoutPipIsAFailure()
+    {
+        string fake = sample["python-without-pip"];
+        File.WriteAllText(fake, $"#!/bin/sh\nexec {PythonSampleFixture.Python} -S \"$@\"\n");
+        File.SetUnixFileMode(fake, (UnixFileMode)0b111_101_101);
+        var (r, err) = Fail("no-pip", "--console-script", "wordcount", "--python", fake);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"xar: {fake} has no pip ({fake} -m pip): install it (Debian: apt-get install python3-pip)", err);
+    }
+
+    [SkippableFact]
+    public void MissingInterpreterIsBadInput()
+    {
+        var (r, err) = Fail("no-python", "--console-script", "wordcount", "--python", "/nonexistent/python3");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("xar: /nonexistent/python3: --python: no such file", err);
+    }
+
+    /// <summary>
+    /// SIGINT or SIGTERM while pip works (a stand-in interpreter whose pip sleeps): pip is ended, the staging folder
+    /// removed, OUT left as it was, exit 1.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public void InterruptedWhilePipWorksLeavesNothing(string signal)
+    {
+        PythonSampleFixture.Require();
+        string work = sample["interrupt-" + signal];
+        Directory.CreateDirectory(work);
+        string tmp = Path.Combine(work, "tmp");
+        Directory.CreateDirectory(tmp);
+        string marker = Path.Combine(work, "pip.pid");
+        string fake = Path.Combine(work, "python3");
+        File.WriteAllText(fake, $"#!/bin/sh\nif [ \"$1\" = -m ] && [ \"$2\" = pip ]; then echo $$ > '{marker}'; exec sleep 120; fi\nexec {PythonSampleFixture.Python} \"$@\"\n");
+        File.SetUnixFileMode(fake, (UnixFileMode)0b111_101_101);
+        string output = Path.Combine(work, "out.xar");
+        File.WriteAllText(output, "keep me\n");
+        var start = new System.Diagnostics.ProcessStartInfo(XarBinary.Path)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in (string[])["python", "wordcount", "-o", output, "--console-script", "wordcount", "--python", fake])
+            start.ArgumentList.Add(a);
+        start.Environment["TMPDIR"] = tmp;
+        using var xar = System.Diagnostics.Process.Start(start)!;
+        var stderr = xar.StandardError.ReadToEndAsync();
+        for (int i = 0; i < 600 && !(File.Exists(marker) && File.ReadAllText(marker).EndsWith('\n')); i++)
+            Thread.Sleep(100);
+        Assert.True(File.Exists(marker), "the stand-in pip never started");
+        int pip = int.Parse(File.ReadAllText(marker).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        TestEnv.Run("kill", "-" + signal, xar.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).EnsureSuccess("kill");
+        Assert.True(xar.WaitForExit(60_000), "xar python did not end after SIG" + signal);
+        Assert.Equal(1, xar.ExitCode);
+        Assert.Equal("xar: interrupted\n", stderr.Result);
+        Assert.Equal("keep me\n", File.ReadAllText(output));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+        Assert.False(Directory.Exists($"/proc/{pip}") && !File.ReadAllText($"/proc/{pip}/stat").Contains(") Z ", StringComparison.Ordinal), "pip still runs");
+    }
+}
