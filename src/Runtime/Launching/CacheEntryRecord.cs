@@ -80,7 +80,8 @@ public static unsafe class CacheEntryRecord
         line.AppendDecimal(time.Nanoseconds);
     }
 
-    private static int ReadAll(int fd, byte* buffer, int capacity)
+    /// <summary>Up to <paramref name="capacity"/> bytes of a lock file from its start (TrustRecord reads its lines too).</summary>
+    internal static int ReadAll(int fd, byte* buffer, int capacity)
     {
         int total = 0;
         while (total < capacity)
@@ -103,7 +104,7 @@ public static unsafe class CacheEntryRecord
         return -1;
     }
 
-    private static int IndexOf(NativeText text, NativeText value)
+    internal static int IndexOf(NativeText text, NativeText value)
     {
         for (int i = 0; i + value.Length <= text.Length; i++)
             if (text.Slice(i, value.Length).SequenceEqual(value))

@@ -128,8 +128,7 @@ public static unsafe partial class LaunchCore
             int inherited = Fcntl(lockFd, LibC.F_DUPFD, 3);
             if (inherited >= 0)
             {
-                SetNewMount(false);
-                Exec(launch, script.CString, savedUmask, ref outcome);
+                Exec(launch, script.CString, savedUmask, newMount: false, ref outcome);
                 Close(inherited);
             }
             else

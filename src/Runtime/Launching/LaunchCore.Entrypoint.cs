@@ -33,7 +33,7 @@ public static unsafe partial class LaunchCore
     /// sets them (and variables whose names the shell would drop dropped). Returns when that cannot be done
     /// (nothing named, a malformed field, execve failing): the caller then runs the bootstrap itself.
     /// </summary>
-    private static void TryExecEntrypoint(in Launch launch, byte* directory, uint savedUmask)
+    private static void TryExecEntrypoint(in Launch launch, byte* directory, uint savedUmask, bool newMount)
     {
         var exec = launch.Exec;
         if (exec.IsNull || exec.IsEmpty || !IsOwnBootstrap(launch.Target) || exec[0] == '/' || exec.IndexOf(0) >= 0)
@@ -87,6 +87,7 @@ public static unsafe partial class LaunchCore
             argv[at] = null;
             if (SetBootstrapEnvironment(launch, directory))
             {
+                SetNewMount(newMount);
                 Umask(savedUmask);
                 Signal(LibC.SIGPIPE, 0 /* SIG_DFL */);
                 Execv(program, argv); // returns only on failure: the bootstrap then says why, as it would have

@@ -196,8 +196,7 @@ public static unsafe partial class LaunchCore
         int targetFd = OpenTarget(entryPath, launch.Target, ref outcome);
         if (targetFd >= 0)
         {
-            SetNewMount(isNew);
-            Exec(launch, entryPath, savedUmask, ref outcome);
+            Exec(launch, entryPath, savedUmask, newMount: isNew, ref outcome);
             Close(targetFd);
         }
         // A failed start leaves no mount behind.

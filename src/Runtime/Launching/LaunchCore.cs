@@ -295,7 +295,11 @@ public static unsafe partial class LaunchCore
     /// Replaces the process with <c>/bin/sh -e SCRIPT XARPATH ARGS...</c> (the XAR path and arguments byte for
     /// byte as given), the caller's umask and SIGPIPE's default restored. Returns only when execv failed.
     /// </summary>
-    private static void Exec(in Launch launch, byte* script, uint savedUmask, ref LaunchOutcome outcome)
+    /// <remarks>
+    /// XARFUSE_NEW_MOUNT is set only once launch.Env has been read for the last time: setenv may move the
+    /// live environment and free the array launch.Env points into (when an earlier setenv had allocated it).
+    /// </remarks>
+    private static void Exec(in Launch launch, byte* script, uint savedUmask, bool newMount, ref LaunchOutcome outcome)
     {
         if (!launch.Exec.IsNull)
         {
@@ -305,7 +309,7 @@ public static unsafe partial class LaunchCore
             if (length > 0)
             {
                 LaunchFailure.Copy(new NativeText(script, length), directory);
-                TryExecEntrypoint(launch, directory, savedUmask);
+                TryExecEntrypoint(launch, directory, savedUmask, newMount);
             }
         }
         // On the stack for any usual command line; malloc for a huge one.
@@ -328,6 +332,7 @@ public static unsafe partial class LaunchCore
             for (int i = 0; i < launch.ArgCount; i++)
                 argv[4 + i] = launch.Args[i];
             argv[count] = null;
+            SetNewMount(newMount);
             Umask(savedUmask);
             Signal(LibC.SIGPIPE, 0 /* SIG_DFL */);
             Execv(sh, argv);

@@ -44,17 +44,17 @@ public static unsafe class TrustRecord
         if (length <= 0)
             return false;
         byte* text = stackalloc byte[CacheEntryRecord.ReadCapacity];
-        int total = ReadRecord(lockFd, text);
-        return IndexOf(new NativeText(text, total), new NativeText(line, length)) >= 0;
+        int total = CacheEntryRecord.ReadAll(lockFd, text, CacheEntryRecord.ReadCapacity);
+        return CacheEntryRecord.IndexOf(new NativeText(text, total), new NativeText(line, length)) >= 0;
     }
 
     /// <summary>Whether the record lists any checked file (a mount's: it was made from one).</summary>
     public static bool ListsAny(int lockFd)
     {
         byte* text = stackalloc byte[CacheEntryRecord.ReadCapacity];
-        int total = ReadRecord(lockFd, text);
+        int total = CacheEntryRecord.ReadAll(lockFd, text, CacheEntryRecord.ReadCapacity);
         fixed (byte* word = "\nverified "u8)
-            return IndexOf(new NativeText(text, total), new NativeText(word, 10)) >= 0;
+            return CacheEntryRecord.IndexOf(new NativeText(text, total), new NativeText(word, 10)) >= 0;
     }
 
     /// <summary>Appends the line (one write, O_APPEND: launches holding the lock shared do not mix lines); a full record is not grown.</summary>
@@ -73,28 +73,5 @@ public static unsafe class TrustRecord
             return;
         Write(lockFd, line + skip, length - skip);
         Fcntl(lockFd, LibC.F_SETFL, flags);
-    }
-
-    private static int ReadRecord(int fd, byte* buffer)
-    {
-        int total = 0;
-        while (total < CacheEntryRecord.ReadCapacity)
-        {
-            nint n = Pread(fd, buffer + total, CacheEntryRecord.ReadCapacity - total, total);
-            if (n < 0 && Errno == LibC.EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            total += (int)n;
-        }
-        return total;
-    }
-
-    private static int IndexOf(NativeText text, NativeText value)
-    {
-        for (int i = 0; i + value.Length <= text.Length; i++)
-            if (text.Slice(i, value.Length).SequenceEqual(value))
-                return i;
-        return -1;
     }
 }
