@@ -80,10 +80,9 @@ public sealed class XarArchive : IDisposable
             XarHeader? header = null;
             if (imageOffset is null)
             {
-                var start = new byte[XarHeader.BytesNeeded];
-                int length = ReadAtMost(handle, start, archiveOffset);
-                if (XarHeader.LooksLikeXar(start.AsSpan(0, length)))
-                    header = XarHeader.Parse(start.AsSpan(0, length));
+                byte[] start = XarHeaderReader.ReadBytes(handle, archiveOffset);
+                if (XarHeader.LooksLikeXar(start))
+                    header = XarHeader.Parse(start);
             }
             long at = imageOffset ?? archiveOffset + (header?.Offset ?? 0);
             var image = SquashFsImage.Open(handle, at, leaveOpen: true);
@@ -109,7 +108,7 @@ public sealed class XarArchive : IDisposable
     public static long LocateArchive(SafeFileHandle handle)
     {
         var head = new byte[Math.Max(XarHeader.BytesNeeded, ElfExtent.HeadBytes)];
-        int length = ReadAtMost(handle, head, 0);
+        int length = XarHeaderReader.ReadAtMost(handle, head, 0);
         if (!ElfExtent.IsElf(head.AsSpan(0, length)))
             return 0;
         long end = ElfExtent.End(head.AsSpan(0, length));
@@ -117,10 +116,10 @@ public sealed class XarArchive : IDisposable
             throw new Xar.SquashFs.Format.InvalidArchiveException("an ELF file whose headers xar cannot read (only little-endian ELF with its program headers in the first 4096 bytes)");
         long xarStart = ElfExtent.XarStart(end);
         var probe = new byte[4];
-        if (ReadAtMost(handle, probe, xarStart) >= 2 && XarHeader.LooksLikeXar(probe))
+        if (XarHeaderReader.ReadAtMost(handle, probe, xarStart) >= 2 && XarHeader.LooksLikeXar(probe))
             return xarStart;
         foreach (long candidate in (ReadOnlySpan<long>)[end, xarStart])
-            if (ReadAtMost(handle, probe, candidate) == 4 && probe.AsSpan().SequenceEqual("hsqs"u8))
+            if (XarHeaderReader.ReadAtMost(handle, probe, candidate) == 4 && probe.AsSpan().SequenceEqual("hsqs"u8))
                 return candidate;
         long size = RandomAccess.GetLength(handle);
         throw new Xar.SquashFs.Format.InvalidArchiveException(size <= end
@@ -161,19 +160,6 @@ public sealed class XarArchive : IDisposable
 
     private XarArchive(XarHeader? header, SquashFsImage image, SafeFileHandle? ownedHandle)
         : this(header, image) => _ownedHandle = ownedHandle;
-
-    private static int ReadAtMost(SafeFileHandle handle, byte[] buffer, long position)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = RandomAccess.Read(handle, buffer.AsSpan(total), position + total);
-            if (n == 0)
-                break;
-            total += n;
-        }
-        return total;
-    }
 
     public void Dispose()
     {

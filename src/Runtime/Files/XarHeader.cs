@@ -105,21 +105,6 @@ public sealed class XarHeader
     public static bool LooksLikeXar(ReadOnlySpan<byte> start) =>
         start.StartsWith("#!"u8);
 
-    /// <summary>Reads and parses the header at the current position of <paramref name="stream"/>.</summary>
-    public static XarHeader Read(Stream stream)
-    {
-        var buffer = new byte[BytesNeeded];
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = stream.Read(buffer, total, buffer.Length - total);
-            if (n == 0)
-                break;
-            total += n;
-        }
-        return Parse(buffer.AsSpan(0, total));
-    }
-
     /// <summary>The header of a XAR file, or of the XAR a self-contained executable holds after its ELF runtime.</summary>
     public static XarHeader ReadFromFile(string path)
     {
@@ -133,16 +118,7 @@ public sealed class XarHeader
         {
             throw new XarHeaderException(XarHeaderError.InvalidShebang, e.Message);
         }
-        var buffer = new byte[BytesNeeded];
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = RandomAccess.Read(handle, buffer.AsSpan(total), start + total);
-            if (n == 0)
-                break;
-            total += n;
-        }
-        return Parse(buffer.AsSpan(0, total));
+        return XarHeaderReader.Read(handle, start);
     }
 
     /// <summary>

@@ -261,19 +261,7 @@ public static unsafe class XarLauncher
     }
 
     /// <summary>The UUID of the header the core read (the same descriptor: the same file).</summary>
-    private static string ReadUuid(SafeFileHandle handle, long archiveOffset)
-    {
-        var data = new byte[XarHeader.BytesNeeded];
-        int length = 0;
-        while (length < data.Length)
-        {
-            int n = RandomAccess.Read(handle, data.AsSpan(length), archiveOffset + length);
-            if (n == 0)
-                break;
-            length += n;
-        }
-        return XarHeader.Parse(data.AsSpan(0, length)).Uuid;
-    }
+    private static string ReadUuid(SafeFileHandle handle, long archiveOffset) => XarHeaderReader.Read(handle, archiveOffset).Uuid;
 
     private static string Text(ReadOnlySpan<byte> buffer)
     {
@@ -443,24 +431,19 @@ public static unsafe class XarLauncher
     /// <summary>The header rule broken, in words: the header re-read through the same descriptor and parsed.</summary>
     private static string HeaderMessage(int xarFd, long archiveOffset)
     {
-        var data = new byte[XarHeader.BytesNeeded];
-        int length = 0;
-        fixed (byte* p = data)
-            while (length < data.Length)
-            {
-                nint n = LibC.Pread(xarFd, p + length, (nuint)(data.Length - length), archiveOffset + length);
-                if (n <= 0)
-                    break;
-                length += (int)n;
-            }
+        using var handle = new SafeFileHandle(xarFd, ownsHandle: false);
         try
         {
-            XarHeader.Parse(data.AsSpan(0, length));
+            XarHeaderReader.Read(handle, archiveOffset);
             return "the header changed while it was read";
         }
         catch (XarHeaderException e)
         {
             return e.Message;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return $"cannot read the header: {e.Message}";
         }
     }
 

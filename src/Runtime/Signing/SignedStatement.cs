@@ -26,19 +26,11 @@ public static class SignedStatement
     /// <summary>The header at the archive's start, checked: the statement's text part and the image's offset.</summary>
     public static (byte[] Prefix, long ImageOffset, string? Signature) ReadHeader(SafeFileHandle handle, long archiveOffset)
     {
-        var data = new byte[XarHeader.BytesNeeded];
-        int length = 0;
-        while (length < data.Length)
-        {
-            int n = RandomAccess.Read(handle, data.AsSpan(length), archiveOffset + length);
-            if (n == 0)
-                break;
-            length += n;
-        }
-        var header = XarHeader.Parse(data.AsSpan(0, length)); // throws with the rule broken
+        byte[] data = XarHeaderReader.ReadBytes(handle, archiveOffset);
+        var header = XarHeader.Parse(data); // throws with the rule broken
         var prefix = new MemoryStream();
         prefix.Write(Encoding.ASCII.GetBytes($"{Magic}\narchive-offset {archiveOffset.ToString(CultureInfo.InvariantCulture)}\n"));
-        var lines = new HeaderLines(data.AsSpan(0, length));
+        var lines = new HeaderLines(data);
         while (lines.TryNext(out var line))
         {
             if (line.StartsWith(XarSignatureLinePrefix))

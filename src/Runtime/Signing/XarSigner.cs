@@ -22,9 +22,8 @@ public static class XarSigner
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
         long archiveOffset = XarArchive.LocateArchive(handle);
-        var start = new byte[XarHeader.BytesNeeded];
-        int length = Read(handle, start, archiveOffset);
-        if (!XarHeader.LooksLikeXar(start.AsSpan(0, length)))
+        byte[] start = XarHeaderReader.ReadBytes(handle, archiveOffset);
+        if (!XarHeader.LooksLikeXar(start))
             throw new SignatureFormatException("not a XAR file: a bare SquashFS image has no header to hold a signature");
         var (prefix, imageOffset, _) = SignedStatement.ReadHeader(handle, archiveOffset);
         long headerSize = imageOffset - archiveOffset;
@@ -90,18 +89,5 @@ public static class XarSigner
             output.Write(buffer, 0, n);
             position += n;
         }
-    }
-
-    private static int Read(SafeFileHandle handle, byte[] buffer, long at)
-    {
-        int length = 0;
-        while (length < buffer.Length)
-        {
-            int n = RandomAccess.Read(handle, buffer.AsSpan(length), at + length);
-            if (n == 0)
-                break;
-            length += n;
-        }
-        return length;
     }
 }
