@@ -161,7 +161,7 @@ public static unsafe class TrustPolicy
             length += (int)n;
         }
         Close(fd);
-        if (ok && MinisignPublicKey.TryParse(new ReadOnlySpan<byte>(text, length), keyId, key) != PublicKeyFault.None)
+        if (ok && MinisignPublicKey.TryParse(new ReadOnlySpan<byte>(text, length), keyId, key) != MinisignKeyFault.None)
         {
             LaunchFailure.Set(ref outcome, LaunchSubject.TrustedKey, LaunchProblem.Malformed, 0, path);
             ok = false;

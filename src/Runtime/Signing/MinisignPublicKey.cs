@@ -1,14 +1,5 @@
 namespace Xar.Runtime.Signing;
 
-/// <summary>Why a public key file is not one (<see cref="MinisignPublicKey.TryParse"/>).</summary>
-public enum PublicKeyFault : byte
-{
-    None,
-    NoKeyLine,
-    NotBase64,
-    NotEd25519,
-}
-
 /// <summary>
 /// A minisign public key: the file <c>minisign -G</c> writes (an "untrusted comment:" line, then the base64 of
 /// "Ed", the 8-byte key id and the 32-byte Ed25519 key), or that base64 line alone (as <c>minisign -P</c> takes it).
@@ -57,36 +48,26 @@ public sealed class MinisignPublicKey
         Span<byte> key = stackalloc byte[KeyLength];
         return TryParse(text, keyId, key) switch
         {
-            PublicKeyFault.None => new MinisignPublicKey(keyId.ToArray(), key.ToArray()),
-            PublicKeyFault.NoKeyLine => throw new SignatureFormatException("not a minisign public key: no key line (expected an \"untrusted comment:\" line and a base64 line)"),
-            PublicKeyFault.NotBase64 => throw new SignatureFormatException($"not a minisign public key: the key line is not the base64 of {EncodedLength} bytes"),
+            MinisignKeyFault.None => new MinisignPublicKey(keyId.ToArray(), key.ToArray()),
+            MinisignKeyFault.NoKeyLine => throw new SignatureFormatException("not a minisign public key: no key line (expected an \"untrusted comment:\" line and a base64 line)"),
+            MinisignKeyFault.NotBase64 => throw new SignatureFormatException($"not a minisign public key: the key line is not the base64 of {EncodedLength} bytes"),
             _ => throw new SignatureFormatException("not a minisign public key: its algorithm is not Ed25519 (\"Ed\")"),
         };
     }
 
     /// <summary>
-    /// The rule, without allocating (the launch core reads trusted keys with it): the first line that is not an
-    /// "untrusted comment:" and not empty is the base64 of "Ed" || key id || key.
+    /// The rule, without allocating (the launch core reads trusted keys with it): the key line
+    /// (<see cref="MinisignKeyLine"/>) is the base64 of "Ed" || key id || key.
     /// </summary>
-    public static PublicKeyFault TryParse(ReadOnlySpan<byte> text, Span<byte> keyId, Span<byte> key)
+    public static MinisignKeyFault TryParse(ReadOnlySpan<byte> text, Span<byte> keyId, Span<byte> key)
     {
-        var lines = new HeaderLines(text);
-        while (lines.TryNext(out var line))
-        {
-            if (line.Length > 0 && line[^1] == '\r')
-                line = line[..^1];
-            if (line.IsEmpty || line.StartsWith("untrusted comment:"u8))
-                continue;
-            Span<byte> raw = stackalloc byte[EncodedLength];
-            if (!Base64Text.TryDecodeExact(line.Trim((byte)' '), raw))
-                return PublicKeyFault.NotBase64;
-            if (raw[0] != 'E' || raw[1] != 'd')
-                return PublicKeyFault.NotEd25519;
-            raw.Slice(2, KeyIdLength).CopyTo(keyId);
-            raw.Slice(2 + KeyIdLength, KeyLength).CopyTo(key);
-            return PublicKeyFault.None;
-        }
-        return PublicKeyFault.NoKeyLine;
+        Span<byte> raw = stackalloc byte[EncodedLength];
+        var fault = MinisignKeyLine.TryDecode(text, raw);
+        if (fault != MinisignKeyFault.None)
+            return fault;
+        raw.Slice(2, KeyIdLength).CopyTo(keyId);
+        raw.Slice(2 + KeyIdLength, KeyLength).CopyTo(key);
+        return MinisignKeyFault.None;
     }
 }
 

@@ -98,21 +98,15 @@ public sealed class MinisignSecretKey : IDisposable
 
     private static byte[] Decode(ReadOnlySpan<byte> text)
     {
-        var lines = new HeaderLines(text);
-        while (lines.TryNext(out var line))
-        {
-            if (line.Length > 0 && line[^1] == '\r')
-                line = line[..^1];
-            if (line.IsEmpty || line.StartsWith("untrusted comment:"u8))
-                continue;
-            var raw = new byte[EncodedLength];
-            if (!Base64Text.TryDecodeExact(line.Trim((byte)' '), raw))
-                throw new SignatureFormatException($"not a minisign secret key: the key line is not the base64 of {EncodedLength} bytes");
-            if (raw[0] != 'E' || raw[1] != 'd' || raw[4] != 'B' || raw[5] != '2')
-                throw new SignatureFormatException("not a minisign secret key: expected an Ed25519 key with a BLAKE2b checksum (\"Ed\", \"B2\")");
-            return raw;
-        }
-        throw new SignatureFormatException("not a minisign secret key: no key line");
+        var raw = new byte[EncodedLength];
+        var fault = MinisignKeyLine.TryDecode(text, raw);
+        if (fault == MinisignKeyFault.NoKeyLine)
+            throw new SignatureFormatException("not a minisign secret key: no key line");
+        if (fault == MinisignKeyFault.NotBase64)
+            throw new SignatureFormatException($"not a minisign secret key: the key line is not the base64 of {EncodedLength} bytes");
+        if (fault == MinisignKeyFault.NotEd25519 || raw[4] != 'B' || raw[5] != '2')
+            throw new SignatureFormatException("not a minisign secret key: expected an Ed25519 key with a BLAKE2b checksum (\"Ed\", \"B2\")");
+        return raw;
     }
 
     /// <summary>libsodium's pickparams for crypto_pwhash_scryptsalsa208sha256: N (as log2), r and p from the limits.</summary>

@@ -74,7 +74,7 @@ public sealed class MinisignSignature
         var block = new byte[XarSignatureField.SignatureLength];
         var global = new byte[Ed25519Length];
         byte[]? comment = words[2].Length == 0 ? [] : TryBase64(words[2]);
-        if (!Base64Text.TryDecodeExact(Encoding.ASCII.GetBytes(words[1]), block) || block[0] != 'E' || block[1] != 'D')
+        if (!XarSignatureField.TryDecodeSignature(Encoding.ASCII.GetBytes(words[1]), block))
             throw new SignatureFormatException($"{XarSignatureField.Name} is malformed: its signature is not the base64 of a prehashed (\"ED\") minisign signature");
         if (!Base64Text.TryDecodeExact(Encoding.ASCII.GetBytes(words[3]), global))
             throw new SignatureFormatException($"{XarSignatureField.Name} is malformed: its global signature is not the base64 of {Ed25519Length} bytes");

@@ -34,9 +34,13 @@ public static class XarSignatureField
         if (space < 0)
             return SignatureFieldFault.Malformed;
         Span<byte> raw = stackalloc byte[SignatureLength];
-        if (!Base64Text.TryDecodeExact(rest[..space], raw) || raw[0] != 'E' || raw[1] != 'D')
+        if (!TryDecodeSignature(rest[..space], raw))
             return SignatureFieldFault.Malformed;
         raw.Slice(2, MinisignPublicKey.KeyIdLength).CopyTo(keyId);
         return SignatureFieldFault.None;
     }
+
+    /// <summary>The SIG word decoded into <paramref name="block"/> (<see cref="SignatureLength"/> bytes): false unless it is a prehashed ("ED") signature.</summary>
+    public static bool TryDecodeSignature(ReadOnlySpan<byte> word, Span<byte> block) =>
+        Base64Text.TryDecodeExact(word, block) && block[0] == 'E' && block[1] == 'D';
 }
