@@ -52,21 +52,24 @@ public static class PosixPath
     internal static PosixFileStatus ToStatus(in Statx st) =>
         new(st.Mode, st.Uid, st.Gid, st.Ino, st.Mtime.Seconds);
 
-    /// <summary>Fails unless the status is a directory (or regular file) owned by us, in one of our groups, with exactly <paramref name="mode"/>.</summary>
+    /// <summary>
+    /// Fails unless the status is a directory (or regular file) owned by us, in one of our groups, with exactly
+    /// <paramref name="mode"/>: the launch core's rule (<see cref="Launching.TrustedDirectory.OwnedProblem"/>), in its words.
+    /// </summary>
     public static void CheckOwned(string path, PosixFileStatus? status, bool expectDirectory, uint mode)
     {
         if (status is not { } st)
             throw new XarLaunchException($"{path} does not exist");
-        if (expectDirectory && !st.IsDirectory)
-            throw new XarLaunchException($"{path} should be a directory{(st.IsSymbolicLink ? ", not a symbolic link" : "")}");
-        if (!expectDirectory && !st.IsRegularFile)
-            throw new XarLaunchException($"{path} should be a regular file{(st.IsSymbolicLink ? ", not a symbolic link" : "")}");
-        uint euid = GetEuid();
-        if (st.Uid != euid)
-            throw new XarLaunchException($"{path} is owned by uid {st.Uid}, not by uid {euid}");
-        if (!Launching.TrustedDirectory.IsOurGroup(st.Gid))
-            throw new XarLaunchException($"{path} belongs to group {st.Gid}, which is not one of ours");
-        if (st.Permissions != mode)
-            throw new XarLaunchException($"{path} has mode {Convert.ToString(st.Permissions, 8).PadLeft(4, '0')}, expected {Convert.ToString(mode, 8).PadLeft(4, '0')}");
+        string? problem = Launching.TrustedDirectory.OwnedProblem(st.Mode, st.Uid, st.Gid, expectDirectory, mode) switch
+        {
+            Launching.LaunchProblem.None => null,
+            Launching.LaunchProblem.NotADirectory => $"{path} should be a directory{(st.IsSymbolicLink ? ", not a symbolic link" : "")}",
+            Launching.LaunchProblem.NotARegularFile => $"{path} should be a regular file{(st.IsSymbolicLink ? ", not a symbolic link" : "")}",
+            Launching.LaunchProblem.WrongOwner => $"{path} is owned by uid {st.Uid}, not by uid {GetEuid()}",
+            Launching.LaunchProblem.WrongGroup => $"{path} belongs to group {st.Gid}, which is not one of ours",
+            _ => $"{path} has mode {Convert.ToString(st.Permissions, 8).PadLeft(4, '0')}, expected {Convert.ToString(mode, 8).PadLeft(4, '0')}",
+        };
+        if (problem is not null)
+            throw new XarLaunchException(problem);
     }
 }

@@ -120,15 +120,7 @@ public static unsafe class TrustedDirectory
     /// </summary>
     public static bool CheckOwned(in LibC.Statx st, bool directory, uint mode, LaunchSubject subject, byte* path, ref LaunchOutcome outcome)
     {
-        LaunchProblem problem = LaunchProblem.None;
-        if (directory ? !st.IsDirectory : !st.IsRegularFile)
-            problem = directory ? LaunchProblem.NotADirectory : LaunchProblem.NotARegularFile;
-        else if (st.Uid != GetEuid())
-            problem = LaunchProblem.WrongOwner;
-        else if (!IsOurGroup(st.Gid))
-            problem = LaunchProblem.WrongGroup;
-        else if (st.Permissions != mode)
-            problem = LaunchProblem.WrongMode;
+        LaunchProblem problem = OwnedProblem(st.Mode, st.Uid, st.Gid, directory, mode);
         if (problem == LaunchProblem.None)
             return true;
         LaunchFailure.Set(ref outcome, subject, problem, 0, path);
@@ -137,6 +129,24 @@ public static unsafe class TrustedDirectory
         outcome.ObservedMode = st.Mode;
         outcome.ExpectedMode = mode;
         return false;
+    }
+
+    /// <summary>
+    /// The rule of <see cref="CheckOwned"/> on its own (<see cref="PosixPath.CheckOwned"/> applies it too): which part
+    /// fails for a file of <paramref name="fileMode"/> (type and permissions), <paramref name="uid"/> and <paramref name="gid"/>, or None.
+    /// </summary>
+    public static LaunchProblem OwnedProblem(uint fileMode, uint uid, uint gid, bool directory, uint mode)
+    {
+        uint type = fileMode & LibC.S_IFMT;
+        if (directory ? type != LibC.S_IFDIR : type != LibC.S_IFREG)
+            return directory ? LaunchProblem.NotADirectory : LaunchProblem.NotARegularFile;
+        if (uid != GetEuid())
+            return LaunchProblem.WrongOwner;
+        if (!IsOurGroup(gid))
+            return LaunchProblem.WrongGroup;
+        if ((fileMode & 0xFFF) != mode)
+            return LaunchProblem.WrongMode;
+        return LaunchProblem.None;
     }
 
     public static bool IsOurGroup(uint gid)
