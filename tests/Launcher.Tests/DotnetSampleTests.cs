@@ -10,36 +10,19 @@ namespace Xar.Launcher.Tests;
 public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassFixture<DotnetSampleTests.Packed>
 {
     /// <summary>The sample packed plain and --self-contained, once.</summary>
-    public sealed class Packed : IDisposable
+    public sealed class Packed : PackedSample
     {
-        private readonly TempDir _temp = new("dotnet-sample-");
-
-        public Packed()
+        public Packed() : base("dotnet", "dotnet-app", 600_000, "dotnet", "mksquashfs")
         {
-            if (TestEnv.FindTool("dotnet") is null || TestEnv.FindTool("mksquashfs") is null)
+            if (!CanPack)
                 return; // each test says what is missing
-            string project = Path.Combine(TestEnv.RepoRoot, "samples", "dotnet-app");
-            Plain = _temp["greet.xar"];
-            Pack(project, Plain);
-            SelfContained = _temp["greet"];
-            Pack(project, SelfContained, "--self-contained", "--runtime", LauncherBinary.Path);
+            Plain = Pack("greet.xar");
+            SelfContained = Pack("greet", "--self-contained", "--runtime", LauncherBinary.Path);
         }
 
         public string? Plain { get; }
 
         public string? SelfContained { get; }
-
-        private static void Pack(string project, string output, params string[] more) =>
-            TestEnv.Run(new RunOptions(XarBinary.Path, ["dotnet", project, "-o", output, "--quiet", .. more]) { TimeoutMs = 600_000 })
-                .EnsureSuccess("xar dotnet " + string.Join(' ', more));
-
-        public void Dispose() => _temp.Dispose();
-    }
-
-    private static void Require()
-    {
-        TestEnv.RequireTool("dotnet");
-        TestEnv.RequireTool("mksquashfs");
     }
 
     [SkippableTheory]
@@ -47,7 +30,7 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
     [InlineData(LaunchMode.ForcedExtract)]
     public void RunsWithArgumentsStdinStatusAndWorkingDirectory(LaunchMode mode)
     {
-        Require();
+        packed.Require();
         LaunchModes.Require(mode);
         using var s = new LauncherSandbox();
         var r = s.Run(packed.Plain!, ["one arg", "--stdin", "--exit", "7"], LaunchModes.Environment(mode, s), "from stdin\n"u8.ToArray());
@@ -65,7 +48,7 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
     [SkippableFact]
     public void SelfContainedExecutableRuns()
     {
-        Require();
+        packed.Require();
         LaunchModes.Require(LaunchMode.Mount);
         using var s = new LauncherSandbox();
         var r = TestEnv.Run(new RunOptions(packed.SelfContained!, ["x y", "--lang", "fr", "--exit", "3"]) { Environment = s.Environment(), WorkingDirectory = s.Work });
@@ -86,7 +69,7 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
     [SkippableFact]
     public void ImageHoldsThePublishWithTheApphostAsEntrypoint()
     {
-        Require();
+        packed.Require();
         Assert.Equal("greet", Xar.Runtime.XarHeader.ReadFromFile(packed.Plain!)["XAR_EXEC"]);
         var names = TestEnv.Run(XarBinary.Path, "ls", packed.Plain!).EnsureSuccess("xar ls").StandardOutput.Split('\n');
         foreach (string file in (string[])["greet", "greet.dll", "greet.runtimeconfig.json", "greet.deps.json", "fr/greet.resources.dll", "libhostfxr.so", "libcoreclr.so", "libclrjit.so", "System.Private.CoreLib.dll"])

@@ -9,21 +9,15 @@ namespace Xar.Launcher.Tests;
 /// </summary>
 public sealed class NodeSampleTests(NodeSampleTests.Packed packed) : IClassFixture<NodeSampleTests.Packed>
 {
-    public sealed class Packed : IDisposable
+    public sealed class Packed : PackedSample
     {
-        private readonly TempDir _temp = new("node-sample-");
-
-        public Packed()
+        public Packed() : base("node", "node-app", 300_000, "node", "npm", "mksquashfs")
         {
-            if (TestEnv.FindTool("npm") is null || TestEnv.FindTool("node") is null || TestEnv.FindTool("mksquashfs") is null)
+            if (!CanPack)
                 return; // each test says what is missing
-            string project = Path.Combine(TestEnv.RepoRoot, "samples", "node-app");
-            Plain = _temp["greet.xar"];
-            Pack(project, Plain);
-            Bundled = _temp["greet-bundled.xar"];
-            Pack(project, Bundled, "--bundle-node");
-            SelfContained = _temp["greet"];
-            Pack(project, SelfContained, "--bundle-node", "--self-contained", "--runtime", LauncherBinary.Path);
+            Plain = Pack("greet.xar");
+            Bundled = Pack("greet-bundled.xar", "--bundle-node");
+            SelfContained = Pack("greet", "--bundle-node", "--self-contained", "--runtime", LauncherBinary.Path);
             NodeVersion = TestEnv.Run("node", "--version").EnsureSuccess("node --version").StandardOutput.Trim();
         }
 
@@ -37,19 +31,6 @@ public sealed class NodeSampleTests(NodeSampleTests.Packed packed) : IClassFixtu
         public string NodeVersion { get; } = "";
 
         public string Major => NodeVersion.TrimStart('v').Split('.')[0];
-
-        private static void Pack(string project, string output, params string[] more) =>
-            TestEnv.Run(new RunOptions(XarBinary.Path, ["node", project, "-o", output, "--quiet", .. more]) { TimeoutMs = 300_000 })
-                .EnsureSuccess("xar node " + string.Join(' ', more));
-
-        public void Dispose() => _temp.Dispose();
-    }
-
-    private static void Require()
-    {
-        TestEnv.RequireTool("node");
-        TestEnv.RequireTool("npm");
-        TestEnv.RequireTool("mksquashfs");
     }
 
     private string Expected(string root, string work, params string[] args) =>
@@ -64,7 +45,7 @@ public sealed class NodeSampleTests(NodeSampleTests.Packed packed) : IClassFixtu
     [InlineData(LaunchMode.ForcedExtract)]
     public void RunsWithArgumentsStdinStatusAndWorkingDirectory(LaunchMode mode)
     {
-        Require();
+        packed.Require();
         LaunchModes.Require(mode);
         using var s = new LauncherSandbox();
         var env = LaunchModes.Environment(mode, s);
@@ -81,7 +62,7 @@ public sealed class NodeSampleTests(NodeSampleTests.Packed packed) : IClassFixtu
     [SkippableFact]
     public void SelfContainedExecutableWithBundledNodeRuns()
     {
-        Require();
+        packed.Require();
         LaunchModes.Require(LaunchMode.Mount);
         using var s = new LauncherSandbox();
         var r = TestEnv.Run(new RunOptions(packed.SelfContained!, ["a b", "--exit", "0"]) { Environment = s.Environment(), WorkingDirectory = s.Work });
@@ -97,26 +78,21 @@ public sealed class NodeSampleTests(NodeSampleTests.Packed packed) : IClassFixtu
     [SkippableFact]
     public void WithNodeHiddenTheBundledBuildRunsAndThePlainOneSaysWhatItNeeds()
     {
-        Require();
+        packed.Require();
         LaunchModes.Require(LaunchMode.Mount);
         TestEnv.RequireTool("unshare");
         using var s = new LauncherSandbox();
         string script = """
-            for dir in /usr/bin /bin /usr/local/bin /usr/sbin /sbin; do
-                if [ -e "$dir/node" ] && [ ! -L "$dir" ]; then mount --bind /dev/null "$dir/node" || exit 1; fi
-            done
             if command -v node >/dev/null; then echo "node still there"; exit 1; fi
             "$LAUNCHER" "$BUNDLED" hidden --semver-bin; echo "bundled: $?"
             "$LAUNCHER" "$PLAIN" hidden 2>"$WORK/plain.err"; echo "plain: $?"
-            for m in $(grep " $ROOT/" /proc/self/mounts | cut -d' ' -f2); do umount -l "$m"; done
             """;
         var env = s.Environment();
         env["LAUNCHER"] = LauncherBinary.Path;
         env["BUNDLED"] = packed.Bundled;
         env["PLAIN"] = packed.Plain;
-        env["ROOT"] = s.MountRoot;
         env["WORK"] = s.Work;
-        var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script]) { Environment = env, WorkingDirectory = s.Work });
+        var r = new HiddenTools(s).Programs("node").Run(script, env, s.Work);
         LaunchAssert.Succeeded(r);
         Assert.Contains("arguments:\n  [hidden]\n  [--semver-bin]\nsemver bin: 1.2.3\nbundled: 0\n", r.StandardOutput);
         Assert.EndsWith("plain: 127\n", r.StandardOutput);
@@ -132,7 +108,7 @@ public sealed class NodeSampleTests(NodeSampleTests.Packed packed) : IClassFixtu
     [SkippableFact]
     public void NativeAddonLoadsFromTheMount()
     {
-        Require();
+        packed.Require();
         LaunchModes.Require(LaunchMode.Mount);
         TestEnv.RequireTool("gcc");
         using var s = new LauncherSandbox();

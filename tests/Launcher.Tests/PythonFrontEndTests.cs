@@ -262,34 +262,19 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
         TestEnv.RequireTool("unshare");
         using var s = new LauncherSandbox();
         string name = "python" + sample.Version;
-        string empty = s["empty"];
-        Directory.CreateDirectory(empty);
         string script = $"""
-            set -e
-            for dir in /usr/bin /bin /usr/local/bin; do
-                if [ -e "$dir/{name}" ] && [ ! -L "$dir" ]; then mount --bind /dev/null "$dir/{name}"; fi
-            done
-            for dir in /usr/lib/{name} /usr/local/lib/{name}; do
-                if [ -d "$dir" ]; then mount --bind "$EMPTY" "$dir"; fi
-            done
-            for tool in xar xarexec xarexec_fuse; do
-                if found=$(command -v $tool); then mount --bind /dev/null "$found"; fi
-            done
             if [ -s "$(command -v {name} || echo /dev/null)" ]; then echo "{name} still there"; exit 1; fi
-            set +e
             "$LAUNCHER" "$DEFAULT" --about; echo "default: $?"
             "$BUNDLED" --about; echo "bundled: $?"
             "$BUNDLED" the end; echo "bundled: $?"
-            for m in $(grep " $ROOT/" /proc/self/mounts | cut -d' ' -f2); do umount -l "$m"; done
             """;
         var env = s.Environment();
         env["PATH"] = PythonSampleFixture.RunPath;
         env["LAUNCHER"] = LauncherBinary.Path;
         env["DEFAULT"] = sample.Default;
         env["BUNDLED"] = sample.Bundled;
-        env["EMPTY"] = empty;
-        env["ROOT"] = s.MountRoot;
-        var r = TestEnv.Run(new RunOptions("unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script]) { Environment = env, TimeoutMs = 120_000 });
+        var r = new HiddenTools(s).Programs(name).Directories($"/usr/lib/{name}", $"/usr/local/lib/{name}").FoundOnPath("xar", "xarexec", "xarexec_fuse")
+            .Run(script, env, timeoutMs: 120_000);
         Assert.True(r.ExitCode == 0, r.StandardError + r.StandardOutput);
         Assert.Equal(
             $"xar: {sample.Default}: needs {name} (Python {sample.Version}, which it was built for) on PATH: install it, or build the file with xar python --bundle-python\n",
