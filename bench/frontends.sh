@@ -18,42 +18,12 @@ BIN=${XAR_BIN:-$REPO/out/bin}
 WORK=${BENCH_WORK:-$HERE/work}/frontends
 RUNS=${BENCH_RUNS:-60}
 ROUNDS=${BENCH_ROUNDS:-6}
-for t in hyperfine python3 dotnet node npm fusermount3; do command -v $t >/dev/null || { echo "frontends.sh: needs $t" >&2; exit 1; }; done
-[[ -x $BIN/xarexec && -e $BIN/xar ]] || { echo "frontends.sh: no xar/xarexec in $BIN (make publish)" >&2; exit 1; }
-
-rm -rf "$WORK"
-mkdir -p "$WORK/mnt" "$WORK/cache"
-chmod 1777 "$WORK/mnt"
-export PATH="$BIN:$PATH" XAR_MOUNT_ROOT="$WORK/mnt" XAR_CACHE_DIR="$WORK/cache" DOTNET_NOLOGO=1
-unset XAR_EXTRACT XAR_MOUNT_SEED XAR_MOUNT_TIMEOUT
-cleanup() { for m in "$WORK"/mnt/uid-*/*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u -z "$m"; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+source "$HERE/lib.sh"
+require_tools frontends.sh hyperfine python3 dotnet node npm fusermount3
+launcher_sandbox
+export DOTNET_NOLOGO=1
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# interleaved NAME=CMD...: ROUNDS rounds, each running every command RUNS/ROUNDS times in turn; prints
-# "NAME MEDIAN_MS CPU_MS" per command: the median of the rounds' medians, and the mean CPU time (user +
-# system), which other work on a shared machine disturbs far less than wall time.
-interleaved() {
-    local r spec per=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
-    for ((r = 0; r < ROUNDS; r++)); do
-        for spec in "$@"; do
-            hyperfine -N --style none -w 3 -r "$per" --export-json "$WORK/${spec%%=*}-r$r.json" "${spec#*=}" >/dev/null 2>&1 \
-                || hyperfine -N -w 3 -r "$per" "${spec#*=}" >&2
-        done
-    done
-    for spec in "$@"; do
-        python3 - "$WORK" "${spec%%=*}" "$ROUNDS" <<'PY'
-import json, statistics, sys
-work, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-rs = [json.load(open(f"{work}/{name}-r{r}.json"))["results"][0] for r in range(rounds)]
-print("%s %.2f %.2f" % (name, statistics.median(r["median"] for r in rs) * 1000,
-                        statistics.mean(r["user"] + r["system"] for r in rs) * 1000))
-PY
-    done
-}
-value() { awk -v n="$1" '$1 == n { print $2 }'; }
-cpu() { awk -v n="$1" '$1 == n { print $3 }'; }
-ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
 size() { stat -c %s "$1"; }
 mib() { python3 -c 'import sys; print("%.1f" % (int(sys.argv[1]) / 1048576))' "$1"; }
 
@@ -67,7 +37,7 @@ publish single
 publish single-compressed -p:EnableCompressionInSingleFile=true
 "$BIN/xarexec" -m "$WORK/greet.xar" >/dev/null   # warm: mounted before the runs
 m=$(interleaved "xar=$WORK/greet.xar" "single=$WORK/single/greet" "compressed=$WORK/single-compressed/greet")
-xar_ms=$(value xar <<<"$m"); single_ms=$(value single <<<"$m"); compressed_ms=$(value compressed <<<"$m")
+xar_ms=$(wall xar <<<"$m"); single_ms=$(wall single <<<"$m"); compressed_ms=$(wall compressed <<<"$m")
 xar_cpu=$(cpu xar <<<"$m"); single_cpu=$(cpu single <<<"$m"); compressed_cpu=$(cpu compressed <<<"$m")
 xar_size=$(size "$WORK/greet.xar"); single_size=$(size "$WORK/single/greet"); compressed_size=$(size "$WORK/single-compressed/greet")
 
@@ -79,7 +49,7 @@ xar node "$REPO/samples/node-app" -o "$WORK/node.xar" --quiet
 "$BIN/xarexec" -m "$WORK/node.xar" >/dev/null
 nodebin=$(command -v node)
 m=$(interleaved "nodexar=$WORK/node.xar" "folder=$nodebin $WORK/node-app/bin/greet.js")
-nodexar_ms=$(value nodexar <<<"$m"); folder_ms=$(value folder <<<"$m")
+nodexar_ms=$(wall nodexar <<<"$m"); folder_ms=$(wall folder <<<"$m")
 nodexar_cpu=$(cpu nodexar <<<"$m"); folder_cpu=$(cpu folder <<<"$m")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -32,48 +32,9 @@ REFERENCE=${XAR_REFERENCE_LAUNCHER:-}
 BASELINE=${XAR_BASELINE_LAUNCHER:-}
 [[ -z $BASELINE || -x $BASELINE ]] || { echo "launch.sh: XAR_BASELINE_LAUNCHER=$BASELINE is not executable" >&2; exit 1; }
 [[ -z $REFERENCE || -x $REFERENCE ]] || { echo "launch.sh: XAR_REFERENCE_LAUNCHER=$REFERENCE is not executable" >&2; exit 1; }
-for t in hyperfine python3 unsquashfs fusermount3; do command -v $t >/dev/null || { echo "launch.sh: needs $t" >&2; exit 1; }; done
-[[ -x $BIN/xarexec && -e $BIN/xar ]] || { echo "launch.sh: no xar/xarexec in $BIN (make publish)" >&2; exit 1; }
-
-rm -rf "$WORK"
-mkdir -p "$WORK/mnt" "$WORK/cache"
-chmod 1777 "$WORK/mnt"
-export PATH="$BIN:$PATH" XAR_MOUNT_ROOT="$WORK/mnt" XAR_CACHE_DIR="$WORK/cache"
-unset XAR_EXTRACT XAR_MOUNT_SEED XAR_MOUNT_TIMEOUT
-cleanup() { for m in "$WORK"/mnt/uid-*/*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u -z "$m"; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-# median NAME ARGS...: runs hyperfine, prints "MEDIAN_MS/CPU_MS": the median wall time, and the mean
-# CPU time (user + system), which a machine shared with other work disturbs far less.
-median() {
-    local name=$1; shift
-    hyperfine -N --style none --export-json "$WORK/$name.json" "$@" >/dev/null 2>&1 \
-        || hyperfine -N --export-json "$WORK/$name.json" "$@" >&2
-    python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.2f/%.2f" % (r["median"] * 1000, (r["user"] + r["system"]) * 1000))' "$WORK/$name.json"
-}
-
-# interleaved NAME=CMD...: ROUNDS rounds, each running every command RUNS/ROUNDS times in turn, so a
-# slow drift of the machine (other work, page cache, the VM's memory daemon) hits all of them
-# alike; prints "NAME MEDIAN_MS/CPU_MS" per command: the median of the rounds' medians, mean CPU.
-interleaved() {
-    local r spec per=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
-    for ((r = 0; r < ROUNDS; r++)); do
-        for spec in "$@"; do
-            median "${spec%%=*}-r$r" -w 3 -r "$per" "${spec#*=}" >/dev/null
-        done
-    done
-    for spec in "$@"; do
-        python3 - "$WORK" "${spec%%=*}" "$ROUNDS" <<'PY'
-import json, statistics, sys
-work, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-rs = [json.load(open(f"{work}/{name}-r{r}.json"))["results"][0] for r in range(rounds)]
-print("%s %.2f/%.2f" % (name, statistics.median(r["median"] for r in rs) * 1000,
-                        statistics.mean(r["user"] + r["system"] for r in rs) * 1000))
-PY
-    done
-}
-# value NAME < interleaved output: the measurement of NAME
-value() { awk -v n="$1" '$1 == n { print $2 }'; }
+source "$HERE/lib.sh"
+require_tools launch.sh hyperfine python3 unsquashfs fusermount3
+launcher_sandbox
 
 PY=$(python3 -c 'import sys; print(sys.executable)')   # the interpreter itself, not a pyenv shim
 STDLIB=${BENCH_WORK:-$HERE/work}/corpora/python-stdlib
@@ -259,7 +220,7 @@ fi
 # What any launcher pays before doing its work: the shebang's /usr/bin/env hop (with this LANG),
 # and a process start: a C program, and xarexec printing its help (process + NativeAOT runtime).
 m=$(interleaved "true=/bin/true" "envtrue=/usr/bin/env true" "help=$BIN/xarexec -h")
-floor="Floors in the same run (median ms): \`/bin/true\` $(value true <<<"$m" | cut -d/ -f1), \`/usr/bin/env true\` $(value envtrue <<<"$m" | cut -d/ -f1) (LANG=${LANG:-unset}), \`xarexec -h\` $(value help <<<"$m" | cut -d/ -f1)."
+floor="Floors in the same run (median ms): \`/bin/true\` $(wall true <<<"$m"), \`/usr/bin/env true\` $(wall envtrue <<<"$m") (LANG=${LANG:-unset}), \`xarexec -h\` $(wall help <<<"$m")."
 unsq=$(median unsquashfs -r "$SLOW_RUNS" -p "rm -rf $WORK/unsq" "unsquashfs -q -n -o 4096 -d $WORK/unsq $WORK/stdlib.xar")
 ours=$(median extract-only -r "$SLOW_RUNS" -p "rm -rf $WORK/ours" "$BIN/xar extract $WORK/stdlib.xar -o $WORK/ours --quiet")
 
