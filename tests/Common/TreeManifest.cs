@@ -114,30 +114,57 @@ internal sealed unsafe class TreeManifest
         return manifest;
     }
 
-    private void Walk(int dirFd, string dirPath)
+    /// <summary>
+    /// Records everything below the open directory <paramref name="topFd"/> (not closed here), depth first in byte
+    /// order. A stack of open directories, not recursion: a tree as deep as the kernel allows does not end the
+    /// test process with a stack overflow.
+    /// </summary>
+    private void Walk(int topFd, string topPath)
     {
-        foreach (string name in ReadNames(dirFd, dirPath))
+        var open = new List<OpenDirectory> { new(topFd, topPath, ReadNames(topFd, topPath)) };
+        try
         {
-            string path = RawPath.Join(dirPath, name);
-            if (Record(dirFd, name, path) is not { } entry || entry.Type != "dir")
-                continue;
-            int fd;
-            fixed (byte* n = TreeNative.CString(RawPath.ToBytes(name)))
-                fd = TreeNative.OpenAt(dirFd, n, TreeNative.ORdOnly | TreeNative.ODirectory | TreeNative.ONoFollow | TreeNative.OCloExec, 0);
-            if (fd < 0)
+            while (open.Count > 0)
             {
-                Fail(entry, path, "open directory", TreeNative.LastError);
-                continue;
-            }
-            try
-            {
-                Walk(fd, path);
-            }
-            finally
-            {
-                TreeNative.Close(fd);
+                var directory = open[^1];
+                if (directory.Next == directory.Names.Count)
+                {
+                    open.RemoveAt(open.Count - 1);
+                    if (open.Count > 0)
+                        TreeNative.Close(directory.Fd);
+                    continue;
+                }
+                string name = directory.Names[directory.Next++];
+                string path = RawPath.Join(directory.Path, name);
+                if (Record(directory.Fd, name, path) is not { } entry || entry.Type != "dir")
+                    continue;
+                int fd;
+                fixed (byte* n = TreeNative.CString(RawPath.ToBytes(name)))
+                    fd = TreeNative.OpenAt(directory.Fd, n, TreeNative.ORdOnly | TreeNative.ODirectory | TreeNative.ONoFollow | TreeNative.OCloExec, 0);
+                if (fd < 0)
+                {
+                    Fail(entry, path, "open directory", TreeNative.LastError);
+                    continue;
+                }
+                var child = new OpenDirectory(fd, path, []);
+                open.Add(child); // before reading it, so it is closed whatever happens
+                child.Names.AddRange(ReadNames(fd, path));
             }
         }
+        finally
+        {
+            for (int i = 1; i < open.Count; i++)
+                TreeNative.Close(open[i].Fd);
+        }
+    }
+
+    /// <summary>A directory being walked: its descriptor, its path, its names and the next one to record.</summary>
+    private sealed class OpenDirectory(int fd, string path, List<string> names)
+    {
+        public int Fd { get; } = fd;
+        public string Path { get; } = path;
+        public List<string> Names { get; } = names;
+        public int Next { get; set; }
     }
 
     /// <summary>The names in a directory (not . and ..), in byte order.</summary>

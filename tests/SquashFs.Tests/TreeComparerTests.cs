@@ -125,6 +125,45 @@ public sealed class TreeComparerTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A chain of 4000 directories (8 KB of path): the walk (a list of open directories, not a call per level)
+    /// reaches the bottom, where the one difference is.
+    /// </summary>
+    [SkippableFact]
+    public void ChainsThousandsOfDirectoriesDeepAreWalked()
+    {
+        TestEnv.RequireTool("python3");
+        const string MakeChain = """
+            import os, sys
+            fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+            for _ in range(4000):
+                os.mkdir("d", dir_fd=fd)
+                child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = child
+            leaf = os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.write(leaf, sys.argv[2].encode())
+            os.close(leaf)
+            """;
+        string a = _tmp["deep-a"], b = _tmp["deep-b"];
+        try
+        {
+            foreach (var (tree, text) in (ReadOnlySpan<(string, string)>)[(a, "a\n"), (b, "b\n")])
+            {
+                Directory.CreateDirectory(tree);
+                TestEnv.Run("python3", "-c", MakeChain, tree, text).EnsureSuccess("make the chain");
+            }
+            var result = TreeComparer.Compare(a, b, "--no-times");
+            string leaf = string.Concat(Enumerable.Repeat("d/", 4000)) + "leaf";
+            Assert.StartsWith($"differ: {leaf}: sha256 A=", Assert.Single(result.Differences));
+        }
+        finally
+        {
+            // Beyond PATH_MAX: rm walks by descriptors, where .NET's recursive delete gives up.
+            TestEnv.Run("rm", "-rf", a, b);
+        }
+    }
+
     [SkippableFact]
     public void OwnersAreComparedUnlessNoOwner()
     {
