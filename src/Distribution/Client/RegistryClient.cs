@@ -157,7 +157,7 @@ public sealed class RegistryClient : IDisposable
         var body = new MemoryStream();
         var buffer = new byte[64 << 10];
         int n;
-        while ((n = await stream.ReadAsync(buffer, ct)) > 0)
+        while ((n = await ReadAsync(stream, buffer, "reading the manifest", ct)) > 0)
         {
             if (body.Length + n > MaxManifestBytes)
                 throw new RegistryException($"the manifest is larger than {MaxManifestBytes} bytes: not a XAR artifact", badInput: true);
@@ -165,6 +165,25 @@ public sealed class RegistryClient : IDisposable
         }
         string? digest = response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
         return (body.ToArray(), response.Content.Headers.ContentType?.MediaType, digest);
+    }
+
+    /// <summary>
+    /// One read of a response body, failing with "<paramref name="what"/>: registry stopped sending for N s" when no
+    /// byte came for <see cref="RegistryClientOptions.IdleTimeout"/>.
+    /// </summary>
+    private async ValueTask<int> ReadAsync(Stream body, Memory<byte> buffer, string what, CancellationToken ct)
+    {
+        if (_options.IdleTimeout == Timeout.InfiniteTimeSpan)
+            return await body.ReadAsync(buffer, ct);
+        using var idle = new IdleTimer(_options.IdleTimeout, ct);
+        try
+        {
+            return await body.ReadAsync(buffer, idle.Token);
+        }
+        catch (OperationCanceledException) when (idle.Expired)
+        {
+            throw new RegistryException($"{what}: {idle.Describe()}");
+        }
     }
 
     /// <summary>
@@ -301,9 +320,18 @@ public sealed class RegistryClient : IDisposable
         if (authorize && _authorization is not null && request.RequestUri.Authority == _base.Authority)
             request.Headers.TryAddWithoutValidation("Authorization", _authorization);
         HttpResponseMessage response;
+        // The idle timer covers sending the request (a file body kicks it at each slice it hands over) and waiting for
+        // the answer's headers (and its body, with ResponseContentRead: small ones); a blob's body is the caller's.
+        using var idle = new IdleTimer(_options.IdleTimeout, ct);
+        if (request.Content is FileRangeContent file)
+            file.Idle = idle;
         try
         {
-            response = await _http.SendAsync(request, completion, ct);
+            response = await _http.SendAsync(request, completion, idle.Token);
+        }
+        catch (OperationCanceledException) when (idle.Expired)
+        {
+            throw new RegistryException($"{request.Method} {request.RequestUri.AbsolutePath}: {idle.Describe()}");
         }
         catch (HttpRequestException e)
         {
