@@ -68,6 +68,31 @@ public sealed class PushPullTests
     }
 
     [SkippableFact]
+    public void ABigFileIsHashedWhileItGoesUpAndNotKeptUploadingOnceTheRegistryHasIt()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("big.xar", 48 << 20); // over XarPush.SpeculateFrom
+        cli.ExtraEnvironment["XAR_PUSH_CHUNK_MIB"] = "4";
+        var first = cli.Run("push", xar, registry.Address + "/apps/big:1", "--plain-http", "-v");
+        first.EnsureSuccess("first push");
+        Assert.Contains(": uploaded", first.StandardError);
+        // All of it in PATCH requests (the digest not known yet), then the closing PUT without a body.
+        long chunks = (new FileInfo(xar).Length + (4 << 20) - 1) / (4 << 20);
+        Assert.Equal(chunks, first.StandardError.Split('\n').Count(l => l.StartsWith("xar: PATCH ", StringComparison.Ordinal)));
+
+        var second = cli.Run("push", xar, registry.Address + "/apps/big:2", "--plain-http", "-v");
+        second.EnsureSuccess("second push");
+        Assert.Contains("already in the registry", second.StandardError);
+        Assert.DoesNotContain("xar: PUT /v2/apps/big/blobs/uploads/", second.StandardError);
+        // The upload started while hashing was cancelled and its session ended.
+        Assert.Contains("xar: DELETE /v2/apps/big/blobs/uploads/", second.StandardError);
+        Assert.Equal(first.StandardOutput, second.StandardOutput);
+        cli.Run("pull", registry.Address + "/apps/big:2", "-o", cli["out"], "--plain-http").EnsureSuccess("pull");
+        Assert.Equal(RegistryCli.Digest(xar), RegistryCli.Digest(cli["out"]));
+    }
+
+    [SkippableFact]
     public void PullByDigestAndASecondPullDownloadsNothing()
     {
         using var registry = TestRegistry.Start();

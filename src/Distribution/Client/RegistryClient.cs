@@ -68,8 +68,23 @@ public sealed class RegistryClient : IDisposable
     public async Task UploadBlobAsync(SafeFileHandle file, long length, string digest, Action<long>? progress, CancellationToken ct)
     {
         string location = await StartUploadAsync(ct);
+        await UploadAsync(location, file, length, Task.FromResult(digest), speculative: false, progress, ct);
+    }
+
+    /// <summary>
+    /// Uploads the file into the session <paramref name="location"/> (from <see cref="StartUploadAsync"/>) before its
+    /// digest is known: all of it in PATCH requests, then an empty PUT ?digest= once <paramref name="digest"/> is done.
+    /// Cancel it and <see cref="CancelUploadAsync"/> when the registry turns out to have the blob.
+    /// </summary>
+    public Task UploadBlobSpeculativelyAsync(string location, SafeFileHandle file, long length, Task<string> digest, Action<long>? progress, CancellationToken ct) =>
+        UploadAsync(location, file, length, digest, speculative: true, progress, ct);
+
+    private async Task UploadAsync(string location, SafeFileHandle file, long length, Task<string> digestTask, bool speculative,
+        Action<long>? progress, CancellationToken ct)
+    {
         long sent = 0;
-        if (length > _options.ChunkSize)
+        string what = digestTask.IsCompletedSuccessfully ? "uploading blob " + digestTask.Result : "uploading the file";
+        if (length > _options.ChunkSize || speculative)
         {
             while (sent < length)
             {
@@ -85,11 +100,13 @@ public sealed class RegistryClient : IDisposable
                     request.Content.Headers.TryAddWithoutValidation("Content-Range", $"{start}-{start + count - 1}");
                     return request;
                 }, ct);
-                await EnsureStatusAsync(response, HttpStatusCode.Accepted, "uploading blob " + digest, ct);
+                await EnsureStatusAsync(response, HttpStatusCode.Accepted, what, ct);
                 location = NextLocation(response, location);
                 sent += count;
             }
         }
+        string digest = await digestTask;
+        what = "uploading blob " + digest;
         long remaining = length - sent;
         string final = AppendQuery(location, "digest=" + Uri.EscapeDataString(digest));
         using (var response = await SendAsync(() =>
@@ -101,7 +118,19 @@ public sealed class RegistryClient : IDisposable
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
             return request;
         }, ct))
-            await EnsureStatusAsync(response, HttpStatusCode.Created, "uploading blob " + digest, ct);
+            await EnsureStatusAsync(response, HttpStatusCode.Created, what, ct);
+    }
+
+    /// <summary>Ends an upload session that is not needed (DELETE), as a courtesy: the registry expires it anyway.</summary>
+    public async Task CancelUploadAsync(string location)
+    {
+        try
+        {
+            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, location), CancellationToken.None);
+        }
+        catch (RegistryException)
+        {
+        }
     }
 
     /// <summary>Uploads a small blob held in memory (the empty config).</summary>
@@ -118,7 +147,8 @@ public sealed class RegistryClient : IDisposable
         await EnsureStatusAsync(response, HttpStatusCode.Created, "uploading blob " + digest, ct);
     }
 
-    private async Task<string> StartUploadAsync(CancellationToken ct)
+    /// <summary>Opens an upload session (POST); its Location.</summary>
+    public async Task<string> StartUploadAsync(CancellationToken ct)
     {
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, RepositoryPath + "/blobs/uploads/") { Content = new ByteArrayContent([]) }, ct);
         await EnsureStatusAsync(response, HttpStatusCode.Accepted, "starting an upload", ct);
