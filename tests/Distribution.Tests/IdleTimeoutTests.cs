@@ -4,7 +4,8 @@ namespace Xar.Distribution.Tests;
 
 /// <summary>
 /// A registry that stops sending in the middle of a blob makes `xar pull` fail after the idle limit
-/// (XAR_HTTP_TIMEOUT), in one line, keeping what came so the next pull resumes from there with a Range request.
+/// (XAR_HTTP_TIMEOUT), in one line, keeping what came so the next pull resumes from there with a Range request; one
+/// that stops taking an upload fails the push the same way.
 /// </summary>
 public sealed class IdleTimeoutTests
 {
@@ -32,6 +33,18 @@ public sealed class IdleTimeoutTests
         Assert.Contains($"resumed at byte {(1 << 20) + 123}", resumed.StandardError);
         Assert.Equal(blob, File.ReadAllBytes(cli["out"]));
         Assert.Equal([digest[7..]], Directory.GetFiles(Path.Combine(cli.Cache, "blobs", "sha256")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void ARegistryThatStopsTakingAnUploadFailsThePushAfterTheLimit()
+    {
+        using var registry = new StallingRegistry([1, 2, 3]);
+        using var cli = new RegistryCli();
+        cli.ExtraEnvironment["XAR_HTTP_TIMEOUT"] = "1";
+        // Bigger than the socket buffers can hold, so the body's writes block.
+        string xar = cli.MakeXar("big.xar", 40 << 20);
+        var push = cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http");
+        RegistryCli.AssertFailure(push, 1, "registry stopped receiving for 1 s");
     }
 
     [Fact]

@@ -8,8 +8,8 @@ namespace Xar.Distribution.Tests;
 /// <summary>
 /// A minimal registry on loopback, written on a bare socket so it can misbehave as a real one never would on
 /// purpose: it serves one XAR artifact (tag "1", its blob, with Range), and while <see cref="StallAfter"/> is set it
-/// sends a blob's headers and its bytes up to that offset, then nothing more, holding the connection open. It keeps
-/// the request heads it got.
+/// sends a blob's headers and its bytes up to that offset, then nothing more, holding the connection open. Uploads
+/// start (POST: 202), then stall: a PATCH or PUT is neither read nor answered. It keeps the request heads it got.
 /// </summary>
 public sealed class StallingRegistry : IDisposable
 {
@@ -85,6 +85,12 @@ public sealed class StallingRegistry : IDisposable
                         await AnswerAsync(stream, "200 OK", XarMediaTypes.Manifest, _manifest);
                     else if (path == "/v2/apps/tool/blobs/" + _digest && method == "GET")
                         await SendBlobAsync(stream, lines);
+                    else if (method == "HEAD")
+                        await stream.WriteAsync("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"u8.ToArray(), _stop.Token);
+                    else if (method == "POST" && path == "/v2/apps/tool/blobs/uploads/")
+                        await stream.WriteAsync("HTTP/1.1 202 Accepted\r\nLocation: /v2/apps/tool/blobs/uploads/u1\r\nContent-Length: 0\r\n\r\n"u8.ToArray(), _stop.Token);
+                    else if (method is "PATCH" or "PUT")
+                        await Task.Delay(Timeout.Infinite, _stop.Token); // takes nothing more, answers nothing
                     else
                         await AnswerAsync(stream, "404 Not Found", "application/json", """{"errors":[{"code":"NOT_FOUND","message":"unknown"}]}"""u8.ToArray());
                 }
