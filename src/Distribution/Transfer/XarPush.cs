@@ -5,7 +5,7 @@ using Xar.Runtime;
 namespace Xar.Distribution;
 
 /// <summary>What a push did: the manifest's digest, the file's blob, and whether its bytes had to be sent.</summary>
-public sealed record PushResult(string ManifestDigest, string BlobDigest, long Size, string MediaType, bool BlobUploaded);
+public sealed record PushResult(string ManifestDigest, string BlobDigest, long Size, string MediaType, bool BlobUploaded, bool DigestKnown = false);
 
 /// <summary>
 /// `xar push`: the file becomes the one layer of an OCI image manifest (artifactType application/vnd.xar.v1, the empty
@@ -44,15 +44,23 @@ public static class XarPush
         using var client = new RegistryClient(reference, push: true, options);
         string digest;
         bool uploaded;
-        if (length < SpeculateFrom)
+        // An unchanged file pushed before: its digest from the cache, nothing hashed (XarDigestCache says when a
+        // record counts). The registry checks the digest of what it is sent, so a wrong record could only ever name
+        // a blob, never store wrong bytes under a digest.
+        var identity = XarDigestCache.Of(file);
+        string? known = identity is { } id ? XarDigestCache.Lookup(id) : null;
+        var started = DateTime.UtcNow;
+        if (known is not null || length < SpeculateFrom)
         {
-            digest = Hash(file, length, ct);
+            digest = known ?? Hash(file, length, ct);
             uploaded = !await client.BlobExistsAsync(digest, ct);
             if (uploaded)
                 await client.UploadBlobAsync(file, length, digest, done => progress?.Invoke(done, length), ct);
         }
         else
             (digest, uploaded) = await HashWhileUploadingAsync(client, file, length, progress, ct);
+        if (known is null && identity is { } hashed)
+            XarDigestCache.Record(file, hashed, started, digest);
         progress?.Invoke(length, length);
         if (!await client.BlobExistsAsync(XarMediaTypes.EmptyConfigDigest, ct))
             await client.UploadSmallBlobAsync(XarMediaTypes.EmptyConfigBytes.ToArray(), XarMediaTypes.EmptyConfigDigest, ct);
@@ -76,7 +84,7 @@ public static class XarPush
         byte[] body = JsonSerializer.SerializeToUtf8Bytes(manifest, DistributionJson.Plain.OciManifest);
         string manifestDigest = Sha256Digest.Of(body);
         await client.PutManifestAsync(body, manifestDigest, reference.Tag ?? ImageReference.DefaultTag, ct);
-        return new PushResult(manifestDigest, digest, length, mediaType, uploaded);
+        return new PushResult(manifestDigest, digest, length, mediaType, uploaded, known is not null);
     }
 
     /// <summary>

@@ -35,7 +35,10 @@ public static class XarBlobCache
 
     /// <summary>ROOT/blobs/sha256 in the cache directory pulls use, created (0700) and checked to be ours.</summary>
     /// <exception cref="XarLaunchException">No cache directory could be made or one is not ours.</exception>
-    public static string Open()
+    public static string Open() => Open(Directory);
+
+    /// <summary>ROOT/<paramref name="directory"/> (a relative path) in the cache directory pulls use, created (0700) and checked to be ours.</summary>
+    internal static string Open(string directory)
     {
         var reasons = new List<string>();
         foreach (var root in XarCache.Roots())
@@ -47,7 +50,7 @@ public static class XarBlobCache
                 if (st is not { IsDirectory: true } || st.Value.Uid != PosixPath.EffectiveUserId || (root.Shared && st.Value.Permissions != 0x1C0))
                     throw new XarLaunchException($"{root.Path} is not a directory of ours{(root.Shared ? " with mode 0700" : "")}");
                 string path = root.Path;
-                foreach (string part in Directory.Split('/'))
+                foreach (string part in directory.Split('/'))
                 {
                     path += "/" + part;
                     if (PosixPath.TryLstat(path) is null && LibC.Mkdir(path, 0x1C0) != 0 && LibC.LastError is int errno && errno != LibC.EEXIST)
