@@ -24,6 +24,11 @@ public sealed class BlobCacheGcTests
         string stale = Path.Combine(blobs, "." + new string('a', 64) + ".part");
         File.WriteAllText(stale, "x");
         File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddDays(-40));
+        // So does the download lock a killed pull left.
+        string staleLock = Path.Combine(blobs, "." + new string('b', 64) + ".lock");
+        File.WriteAllText(staleLock, "");
+        File.SetUnixFileMode(staleLock, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.SetLastWriteTimeUtc(staleLock, DateTime.UtcNow.AddDays(-40));
 
         var dry = cli.Run("gc", "--dry-run");
         dry.EnsureSuccess("gc --dry-run");
@@ -34,6 +39,8 @@ public sealed class BlobCacheGcTests
         gc.EnsureSuccess("gc");
         Assert.Contains("deleted: " + oldBlob, gc.StandardOutput);
         Assert.Contains("deleted: " + stale, gc.StandardOutput);
+        Assert.Contains("deleted: " + staleLock, gc.StandardOutput);
+        Assert.False(File.Exists(staleLock));
         Assert.Contains("recently used: " + newBlob, gc.StandardOutput);
         Assert.False(File.Exists(oldBlob));
         Assert.False(File.Exists(stale));

@@ -174,7 +174,15 @@ public sealed class FakeTokenRegistry : IDisposable
     public void Dispose()
     {
         _listener.Stop();
-        _listener.Close();
+        try
+        {
+            _listener.Close();
+        }
+        catch (HttpListenerException)
+        {
+            // Managed HttpListener's Close after Stop looks its endpoint up again, binding the port anew: when another
+            // socket took that port meanwhile it throws "Address already in use". The listener is stopped already.
+        }
         try
         {
             _loop.Wait(TimeSpan.FromSeconds(5));

@@ -35,6 +35,7 @@ public sealed class RegistryCli : IDisposable
         ["DOCKER_CONFIG"] = DockerConfigDir,
         ["XAR_PLAIN_HTTP_REGISTRIES"] = null,
         ["XAR_PUSH_CHUNK_MIB"] = ExtraEnvironment.GetValueOrDefault("XAR_PUSH_CHUNK_MIB"),
+        ["XAR_HTTP_TIMEOUT"] = ExtraEnvironment.GetValueOrDefault("XAR_HTTP_TIMEOUT"),
         // The registries of the tests are on loopback: no proxy of the machine's in between.
         ["HTTP_PROXY"] = null, ["HTTPS_PROXY"] = null, ["http_proxy"] = null, ["https_proxy"] = null, ["ALL_PROXY"] = null, ["all_proxy"] = null,
     };
@@ -62,6 +63,8 @@ public sealed class RegistryCli : IDisposable
         using var f = File.OpenRead(path);
         return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(f));
     }
+
+    public static string DigestOf(byte[] data) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(data));
 
     /// <summary>How many requests of <paramref name="method"/> on blob uploads `xar -v` reported.</summary>
     public static int UploadRequests(ProcessResult r) =>

@@ -12,6 +12,10 @@ namespace Xar.Distribution;
 internal sealed class FileRangeContent(SafeFileHandle file, long offset, long length, Action<long>? progress) : HttpContent
 {
     private const int BufferSize = 4 << 20;
+    private const int SliceSize = 256 << 10;
+
+    /// <summary>The idle timer of the request this body is sent with (<see cref="RegistryClient"/> sets it).</summary>
+    public IdleTimer? Idle { get; set; }
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
         await SerializeToStreamAsync(stream, context, CancellationToken.None);
@@ -28,9 +32,22 @@ internal sealed class FileRangeContent(SafeFileHandle file, long offset, long le
                 int n = RandomAccess.Read(file, buffer.AsSpan(0, want), offset + done);
                 if (n == 0)
                     throw new IOException("the file became shorter while it was being pushed");
-                await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                // Handed over in slices, each kicking the idle timer: a slow link stays above its floor (a slice per
+                // IdleTimeout), a registry that takes nothing does not.
+                if (Idle is { } idle)
+                    idle.Waiting = "receiving";
+                for (int at = 0; at < n; at += SliceSize)
+                {
+                    await stream.WriteAsync(buffer.AsMemory(at, Math.Min(SliceSize, n - at)), cancellationToken);
+                    Idle?.Kick();
+                }
                 done += n;
                 progress?.Invoke(done);
+            }
+            if (Idle is { } sent)
+            {
+                sent.Waiting = "sending";
+                sent.Kick();
             }
         }
         finally

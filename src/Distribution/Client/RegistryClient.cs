@@ -68,8 +68,23 @@ public sealed class RegistryClient : IDisposable
     public async Task UploadBlobAsync(SafeFileHandle file, long length, string digest, Action<long>? progress, CancellationToken ct)
     {
         string location = await StartUploadAsync(ct);
+        await UploadAsync(location, file, length, Task.FromResult(digest), speculative: false, progress, ct);
+    }
+
+    /// <summary>
+    /// Uploads the file into the session <paramref name="location"/> (from <see cref="StartUploadAsync"/>) before its
+    /// digest is known: all of it in PATCH requests, then an empty PUT ?digest= once <paramref name="digest"/> is done.
+    /// Cancel it and <see cref="CancelUploadAsync"/> when the registry turns out to have the blob.
+    /// </summary>
+    public Task UploadBlobSpeculativelyAsync(string location, SafeFileHandle file, long length, Task<string> digest, Action<long>? progress, CancellationToken ct) =>
+        UploadAsync(location, file, length, digest, speculative: true, progress, ct);
+
+    private async Task UploadAsync(string location, SafeFileHandle file, long length, Task<string> digestTask, bool speculative,
+        Action<long>? progress, CancellationToken ct)
+    {
         long sent = 0;
-        if (length > _options.ChunkSize)
+        string what = digestTask.IsCompletedSuccessfully ? "uploading blob " + digestTask.Result : "uploading the file";
+        if (length > _options.ChunkSize || speculative)
         {
             while (sent < length)
             {
@@ -85,11 +100,13 @@ public sealed class RegistryClient : IDisposable
                     request.Content.Headers.TryAddWithoutValidation("Content-Range", $"{start}-{start + count - 1}");
                     return request;
                 }, ct);
-                await EnsureStatusAsync(response, HttpStatusCode.Accepted, "uploading blob " + digest, ct);
+                await EnsureStatusAsync(response, HttpStatusCode.Accepted, what, ct);
                 location = NextLocation(response, location);
                 sent += count;
             }
         }
+        string digest = await digestTask;
+        what = "uploading blob " + digest;
         long remaining = length - sent;
         string final = AppendQuery(location, "digest=" + Uri.EscapeDataString(digest));
         using (var response = await SendAsync(() =>
@@ -101,7 +118,19 @@ public sealed class RegistryClient : IDisposable
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
             return request;
         }, ct))
-            await EnsureStatusAsync(response, HttpStatusCode.Created, "uploading blob " + digest, ct);
+            await EnsureStatusAsync(response, HttpStatusCode.Created, what, ct);
+    }
+
+    /// <summary>Ends an upload session that is not needed (DELETE), as a courtesy: the registry expires it anyway.</summary>
+    public async Task CancelUploadAsync(string location)
+    {
+        try
+        {
+            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, location), CancellationToken.None);
+        }
+        catch (RegistryException)
+        {
+        }
     }
 
     /// <summary>Uploads a small blob held in memory (the empty config).</summary>
@@ -118,7 +147,8 @@ public sealed class RegistryClient : IDisposable
         await EnsureStatusAsync(response, HttpStatusCode.Created, "uploading blob " + digest, ct);
     }
 
-    private async Task<string> StartUploadAsync(CancellationToken ct)
+    /// <summary>Opens an upload session (POST); its Location.</summary>
+    public async Task<string> StartUploadAsync(CancellationToken ct)
     {
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, RepositoryPath + "/blobs/uploads/") { Content = new ByteArrayContent([]) }, ct);
         await EnsureStatusAsync(response, HttpStatusCode.Accepted, "starting an upload", ct);
@@ -157,7 +187,7 @@ public sealed class RegistryClient : IDisposable
         var body = new MemoryStream();
         var buffer = new byte[64 << 10];
         int n;
-        while ((n = await stream.ReadAsync(buffer, ct)) > 0)
+        while ((n = await ReadAsync(stream, buffer, "reading the manifest", ct)) > 0)
         {
             if (body.Length + n > MaxManifestBytes)
                 throw new RegistryException($"the manifest is larger than {MaxManifestBytes} bytes: not a XAR artifact", badInput: true);
@@ -165,6 +195,25 @@ public sealed class RegistryClient : IDisposable
         }
         string? digest = response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
         return (body.ToArray(), response.Content.Headers.ContentType?.MediaType, digest);
+    }
+
+    /// <summary>
+    /// One read of a response body, failing with "<paramref name="what"/>: registry stopped sending for N s" when no
+    /// byte came for <see cref="RegistryClientOptions.IdleTimeout"/>.
+    /// </summary>
+    private async ValueTask<int> ReadAsync(Stream body, Memory<byte> buffer, string what, CancellationToken ct)
+    {
+        if (_options.IdleTimeout == Timeout.InfiniteTimeSpan)
+            return await body.ReadAsync(buffer, ct);
+        using var idle = new IdleTimer(_options.IdleTimeout, ct);
+        try
+        {
+            return await body.ReadAsync(buffer, idle.Token);
+        }
+        catch (OperationCanceledException) when (idle.Expired)
+        {
+            throw new RegistryException($"{what}: {idle.Describe()}");
+        }
     }
 
     /// <summary>
@@ -301,9 +350,18 @@ public sealed class RegistryClient : IDisposable
         if (authorize && _authorization is not null && request.RequestUri.Authority == _base.Authority)
             request.Headers.TryAddWithoutValidation("Authorization", _authorization);
         HttpResponseMessage response;
+        // The idle timer covers sending the request (a file body kicks it at each slice it hands over) and waiting for
+        // the answer's headers (and its body, with ResponseContentRead: small ones); a blob's body is the caller's.
+        using var idle = new IdleTimer(_options.IdleTimeout, ct);
+        if (request.Content is FileRangeContent file)
+            file.Idle = idle;
         try
         {
-            response = await _http.SendAsync(request, completion, ct);
+            response = await _http.SendAsync(request, completion, idle.Token);
+        }
+        catch (OperationCanceledException) when (idle.Expired)
+        {
+            throw new RegistryException($"{request.Method} {request.RequestUri.AbsolutePath}: {idle.Describe()}");
         }
         catch (HttpRequestException e)
         {

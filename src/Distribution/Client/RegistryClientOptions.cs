@@ -23,4 +23,16 @@ public sealed class RegistryClientOptions
 
     /// <summary>The variable that sets <see cref="ChunkSize"/>, in MiB (1 to 4096).</summary>
     public const string ChunkVariable = "XAR_PUSH_CHUNK_MIB";
+
+    /// <summary>
+    /// How long a request may wait for the registry's next bytes (or for it to take ours) before it fails: per read
+    /// and write, not per request, so a big file may take as long as it needs while a stalled registry does not hang
+    /// xar. <see cref="Timeout.InfiniteTimeSpan"/> waits forever.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
+
+    public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>The variable that sets <see cref="IdleTimeout"/>, in seconds (1 to 86400; 0 for none).</summary>
+    public const string TimeoutVariable = "XAR_HTTP_TIMEOUT";
 }

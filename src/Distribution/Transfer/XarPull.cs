@@ -12,7 +12,8 @@ public sealed record PullResult(string ManifestDigest, string BlobDigest, long S
 /// <summary>
 /// `xar pull`: resolves the manifest, checks it (its digest when pulled by digest, the registry's digest header
 /// otherwise, one XAR layer), then takes the layer from the blob cache (<see cref="XarBlobCache"/>) or downloads it
-/// there, continuing an interrupted download with a Range request, checking size and digest; and writes the output
+/// there (under the blob's lock, so concurrent pulls of it download it once), continuing an interrupted download
+/// with a Range request, checking size and digest; and writes the output
 /// atomically, mode 0755, from the checked copy. Nothing is left at the output when a digest does not match.
 /// </summary>
 public static class XarPull
@@ -48,10 +49,25 @@ public static class XarPull
             progress?.Invoke(size, size);
             return new PullResult(manifestDigest, digest, size, FromCache: true, ResumedFrom: 0);
         }
-        long resumedFrom = await DownloadAsync(client, digest, size, cache + "/." + hex + XarBlobCache.PartialSuffix, blob, progress, ct);
-        if (!TryPlace(blob, digest, size, output, verify: false))
-            throw new IOException($"{blob}: changed while it was copied out");
-        return new PullResult(manifestDigest, digest, size, FromCache: false, resumedFrom);
+        // Not cached: download it under the blob's lock. A second pull of it (same user, same cache) waits here, then
+        // finds the blob the first one made and reuses it (checked again: a lock holder that was killed left none).
+        var held = XarBlobCache.Lock(cache, hex);
+        try
+        {
+            if (TryPlace(blob, digest, size, output, verify: true))
+            {
+                progress?.Invoke(size, size);
+                return new PullResult(manifestDigest, digest, size, FromCache: true, ResumedFrom: 0);
+            }
+            long resumedFrom = await DownloadAsync(client, digest, size, cache + "/." + hex + XarBlobCache.PartialSuffix, blob, options.IdleTimeout, progress, ct);
+            if (!TryPlace(blob, digest, size, output, verify: false))
+                throw new IOException($"{blob}: changed while it was copied out");
+            return new PullResult(manifestDigest, digest, size, FromCache: false, resumedFrom);
+        }
+        finally
+        {
+            XarBlobCache.Release(held);
+        }
     }
 
     /// <summary>The one layer of a XAR artifact's manifest, checked.</summary>
@@ -182,12 +198,13 @@ public static class XarPull
     /// A mismatch deletes the partial file and is bad input.
     /// </summary>
     private static async Task<long> DownloadAsync(RegistryClient client, string digest, long size, string partial, string blob,
-        Action<long, long>? progress, CancellationToken ct)
+        TimeSpan idleTimeout, Action<long, long>? progress, CancellationToken ct)
     {
+        using var idle = new IdleTimer(idleTimeout, ct);
         FileStream file;
         try
         {
-            // FileShare.None: an exclusive lock, so two pulls of one blob never write one partial file.
+            // FileShare.None as well as the blob's lock: an older xar pulling the same blob does not take that lock.
             var fileOptions = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0 };
             if (!OperatingSystem.IsWindows())
                 fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -248,8 +265,15 @@ public static class XarPull
                 {
                     while (true)
                     {
-                        int read = await FillAsync(stream, next, ct);
+                        var (read, stalled) = await FillAsync(stream, next, idle);
                         await pending;
+                        if (stalled)
+                        {
+                            // What came before the stall goes into the partial file: the next pull continues from there.
+                            if (have + read <= size)
+                                RandomAccess.Write(file.SafeFileHandle, next.AsSpan(0, read), have);
+                            throw new RegistryException($"blob {digest}: {idle.Describe()} (pull again to resume)");
+                        }
                         if (read == 0)
                             break;
                         if (have + read > size)
@@ -283,6 +307,10 @@ public static class XarPull
             complete = true;
             return resumedFrom;
         }
+        catch (OperationCanceledException) when (idle.Expired)
+        {
+            throw new RegistryException($"blob {digest}: {idle.Describe()} (pull again to resume)");
+        }
         catch (HttpRequestException e)
         {
             throw new RegistryException($"blob {digest}: the download broke off: {e.Message.ReplaceLineEndings(" ")} (pull again to resume)");
@@ -299,13 +327,28 @@ public static class XarPull
         }
     }
 
-    /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; the count read.</summary>
-    private static async Task<int> FillAsync(Stream stream, byte[] buffer, CancellationToken ct)
+    /// <summary>
+    /// Reads until <paramref name="buffer"/> is full or the stream ends; the count read. Each read may wait for the
+    /// registry for the idle limit, no longer (the time spent writing and hashing between reads does not count);
+    /// Stalled when it waited that long, with what came before in the buffer.
+    /// </summary>
+    private static async Task<(int Read, bool Stalled)> FillAsync(Stream stream, byte[] buffer, IdleTimer idle)
     {
         int total = 0, n;
-        while (total < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(total), ct)) > 0)
+        while (true)
+        {
+            idle.Kick();
+            try
+            {
+                if (total >= buffer.Length || (n = await stream.ReadAsync(buffer.AsMemory(total), idle.Token)) <= 0)
+                    return (total, false);
+            }
+            catch (OperationCanceledException) when (idle.Expired)
+            {
+                return (total, true);
+            }
             total += n;
-        return total;
+        }
     }
 
     private static RegistryException Mismatch(FileStream file, string partial, string digest, string what)

@@ -38,7 +38,7 @@ public static class PushCommand
                 var result = XarPush.PushAsync(path, reference, annotations, options, progress.Report, CancellationToken.None).GetAwaiter().GetResult();
                 progress.Dispose();
                 if (parse.GetValue(verbose))
-                    Console.Error.WriteLine($"xar: blob {result.BlobDigest} ({result.MediaType}, {result.Size} bytes): {(result.BlobUploaded ? "uploaded" : "already in the registry")}");
+                    Console.Error.WriteLine($"xar: blob {result.BlobDigest} ({result.MediaType}, {result.Size} bytes{(result.DigestKnown ? ", digest from the cache" : "")}): {(result.BlobUploaded ? "uploaded" : "already in the registry")}");
                 StandardOutput.Writer.WriteLine(result.ManifestDigest);
                 return ExitCodes.Success;
             });

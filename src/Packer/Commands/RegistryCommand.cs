@@ -23,7 +23,18 @@ internal static class RegistryCommand
         Credentials = DockerConfig.Find(reference.Registry),
         Log = verbose ? line => Console.Error.WriteLine("xar: " + line) : null,
         ChunkSize = ChunkSize(),
+        IdleTimeout = IdleTimeout(),
     };
+
+    private static TimeSpan IdleTimeout()
+    {
+        string? text = Environment.GetEnvironmentVariable(RegistryClientOptions.TimeoutVariable);
+        if (string.IsNullOrEmpty(text))
+            return RegistryClientOptions.DefaultIdleTimeout;
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int seconds) || seconds is < 0 or > 86400)
+            throw new UsageException($"{RegistryClientOptions.TimeoutVariable}={text}: not a number of seconds from 0 (no limit) to 86400");
+        return seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds);
+    }
 
     private static long ChunkSize()
     {

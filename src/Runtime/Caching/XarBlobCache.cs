@@ -7,18 +7,38 @@ namespace Xar.Runtime;
 /// directory of <see cref="XarCache.Roots"/> (the user's, <c>${XAR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/xar}</c>),
 /// with <c>ROOT/blobs/sha256/.HEX.part</c> while a download is under way (what a resumed pull continues from).
 /// A blob's mtime is its last use (a pull that finds it touches it); gc deletes blobs and partial downloads not
-/// used for its <c>--older-than</c>, as it does extraction-cache entries. No lock is needed: a blob is written
-/// whole under its temporary name and renamed, a pull reads it through a descriptor it opened (an unlink then
-/// does not disturb it), and checks its digest as it copies it.
+/// used for its <c>--older-than</c>, as it does extraction-cache entries. Reading a blob needs no lock: it is
+/// written whole under its temporary name and renamed, and a pull checks its digest before it links it out. Making
+/// one does: a pull holds <c>ROOT/blobs/sha256/.HEX.lock</c> (flock, <see cref="XarLockFile"/>) while it downloads,
+/// so a second pull of the same blob waits, then finds the blob and reuses it. The holder deletes the lock file
+/// before it lets go; gc deletes one a killed pull left, when nobody holds it.
 /// </summary>
 public static class XarBlobCache
 {
     public const string Directory = "blobs/sha256";
     public const string PartialSuffix = ".part";
+    public const string LockSuffix = ".lock";
+
+    /// <summary>
+    /// Takes the download lock of blob <paramref name="hex"/> in <paramref name="directory"/> (what <see cref="Open"/>
+    /// returned), waiting while another pull holds it. Dispose with <see cref="Release"/>.
+    /// </summary>
+    public static XarLockFile Lock(string directory, string hex) =>
+        XarLockFile.Acquire(directory + "/." + hex + LockSuffix, exclusive: true);
+
+    /// <summary>Deletes the lock file, then lets go of it: a pull waiting on it finds it gone and takes a new one.</summary>
+    public static void Release(XarLockFile held)
+    {
+        _ = LibC.Unlink(held.Path); // when that fails, gc deletes it later
+        held.Dispose();
+    }
 
     /// <summary>ROOT/blobs/sha256 in the cache directory pulls use, created (0700) and checked to be ours.</summary>
     /// <exception cref="XarLaunchException">No cache directory could be made or one is not ours.</exception>
-    public static string Open()
+    public static string Open() => Open(Directory);
+
+    /// <summary>ROOT/<paramref name="directory"/> (a relative path) in the cache directory pulls use, created (0700) and checked to be ours.</summary>
+    internal static string Open(string directory)
     {
         var reasons = new List<string>();
         foreach (var root in XarCache.Roots())
@@ -30,7 +50,7 @@ public static class XarBlobCache
                 if (st is not { IsDirectory: true } || st.Value.Uid != PosixPath.EffectiveUserId || (root.Shared && st.Value.Permissions != 0x1C0))
                     throw new XarLaunchException($"{root.Path} is not a directory of ours{(root.Shared ? " with mode 0700" : "")}");
                 string path = root.Path;
-                foreach (string part in Directory.Split('/'))
+                foreach (string part in directory.Split('/'))
                 {
                     path += "/" + part;
                     if (PosixPath.TryLstat(path) is null && LibC.Mkdir(path, 0x1C0) != 0 && LibC.LastError is int errno && errno != LibC.EEXIST)
@@ -66,8 +86,14 @@ public static class XarBlobCache
     {
         partial = name.StartsWith('.') && name.EndsWith(PartialSuffix, StringComparison.Ordinal);
         string hex = partial ? name[1..^PartialSuffix.Length] : name;
-        return hex.Length == 64 && !hex.AsSpan().ContainsAnyExcept("0123456789abcdef");
+        return IsHex(hex);
     }
+
+    /// <summary>True for a download lock's name, ".HEX.lock".</summary>
+    public static bool IsLockName(string name) =>
+        name.StartsWith('.') && name.EndsWith(LockSuffix, StringComparison.Ordinal) && IsHex(name[1..^LockSuffix.Length]);
+
+    private static bool IsHex(string hex) => hex.Length == 64 && !hex.AsSpan().ContainsAnyExcept("0123456789abcdef");
 
     /// <summary>gc: deletes blobs and partial downloads of every cache directory last used before <paramref name="usedBefore"/> (Unix seconds).</summary>
     public static void Collect(List<XarGcAction> actions, long usedBefore, bool dryRun)
@@ -88,6 +114,11 @@ public static class XarBlobCache
             }
             foreach (string file in files)
             {
+                if (IsLockName(Path.GetFileName(file)))
+                {
+                    CollectLock(actions, file, usedBefore, dryRun);
+                    continue;
+                }
                 if (!IsBlobName(Path.GetFileName(file), out _) || PosixPath.TryLstat(file) is not { IsRegularFile: true } st)
                     continue;
                 if (st.ModifiedSeconds > usedBefore)
@@ -107,6 +138,37 @@ public static class XarBlobCache
                 }
                 actions.Add(new("blob", file, "deleted"));
             }
+        }
+    }
+
+    /// <summary>A download lock a killed pull left: deleted when unused for the limit and nobody holds it.</summary>
+    private static void CollectLock(List<XarGcAction> actions, string file, long usedBefore, bool dryRun)
+    {
+        if (PosixPath.TryLstat(file) is not { IsRegularFile: true } st || st.ModifiedSeconds > usedBefore)
+            return;
+        if (dryRun)
+        {
+            actions.Add(new("blob", file, "would delete"));
+            return;
+        }
+        XarLockFile held;
+        try
+        {
+            held = XarLockFile.Open(file, create: false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or XarLaunchException)
+        {
+            return;
+        }
+        using (held)
+        {
+            if (!held.TryLockExclusive())
+            {
+                actions.Add(new("blob", file, "in use"));
+                return;
+            }
+            if (LibC.Unlink(file) == 0)
+                actions.Add(new("blob", file, "deleted"));
         }
     }
 }

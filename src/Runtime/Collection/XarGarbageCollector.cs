@@ -25,6 +25,7 @@ public static class XarGarbageCollector
         CollectMounts(actions, now - (long)idle.TotalSeconds, dryRun);
         CollectCache(actions, now - (long)olderThan.TotalSeconds, dryRun);
         XarBlobCache.Collect(actions, now - (long)olderThan.TotalSeconds, dryRun);
+        XarDigestCache.Collect(actions, now - (long)olderThan.TotalSeconds, dryRun);
         return actions;
     }
 
