@@ -6,7 +6,10 @@ namespace Xar.Posix;
 public static unsafe partial class LibC
 {
     public const int WNOHANG = 1;
-    public const int SIGKILL = 9, SIGPIPE = 13, SIGTERM = 15;
+    public const int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGPIPE = 13, SIGTERM = 15;
+    public const int SIG_BLOCK = 0, SIG_UNBLOCK = 1;
+    /// <summary>Bytes of glibc's sigset_t.</summary>
+    public const int SigSetSize = 128;
     public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
 
     public const int PR_SET_NAME = 15;
@@ -85,6 +88,13 @@ public static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "sigfillset")]
     public static partial int SigFillSet(void* set);
+
+    [LibraryImport(Library, EntryPoint = "sigaddset")]
+    public static partial int SigAddSet(void* set, int signal);
+
+    /// <summary>The calling thread's signal mask; threads it starts afterwards inherit it. Returns the error, not -1.</summary>
+    [LibraryImport(Library, EntryPoint = "pthread_sigmask")]
+    public static partial int PthreadSigMask(int how, void* set, void* oldSet);
 
     /// <summary>posix_spawn reports its error as the return value, not in errno.</summary>
     [LibraryImport(Library, EntryPoint = "posix_spawn")]

@@ -31,6 +31,7 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
     private readonly Lock _storing = new();
     private readonly bool _servingThreadsMayStore;
     private bool _stopping;
+    private bool _started;
     private long _stored;
 
     /// <param name="servingThreads">How many threads serve requests: with fewer than two, none may store.</param>
@@ -40,8 +41,9 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
         _fs = fs;
         _nodes = nodes;
         _servingThreadsMayStore = servingThreads >= 2;
+        // Started with the first fragment queued: most launches never need it, and a thread started
+        // here would stand between the mount and the launcher's first request.
         _thread = new Thread(Run) { IsBackground = true, Name = "fuse prefetch" };
-        _thread.Start();
     }
 
     /// <summary>Small files handed to the kernel so far.</summary>
@@ -82,6 +84,11 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
         {
             if (_stopping || _queue.Count >= MaxQueued || !_queued.Add(fragment))
                 return;
+            if (!_started)
+            {
+                _thread.Start();
+                _started = true;
+            }
             _queue.Enqueue(fragment);
             Monitor.Pulse(_gate);
         }
@@ -164,6 +171,8 @@ internal sealed unsafe class FragmentPrefetcher : IDisposable
         {
             _stopping = true;
             Monitor.PulseAll(_gate);
+            if (!_started)
+                return;
         }
         _thread.Join();
     }

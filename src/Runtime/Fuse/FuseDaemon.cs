@@ -252,18 +252,28 @@ public static unsafe class FuseDaemon
         SetSid(); // EPERM when the launcher made us a session leader already: fine
         Chdir("/"); // hold no directory busy
         SetName(ProcessName);
-        // From the start: a signal during the mount must not leave a mount without a server.
+        // From the start: a signal during the mount must not leave a mount without a server. The signals
+        // wait, blocked, until their handlers are in place once the file system serves: registering them
+        // starts a thread, which would otherwise sit between the launcher and its mount.
+        byte* signals = stackalloc byte[SigSetSize];
+        SigEmptySet(signals);
+        foreach (int signal in (ReadOnlySpan<int>)[SIGTERM, SIGINT, SIGHUP])
+            SigAddSet(signals, signal);
+        PthreadSigMask(SIG_BLOCK, signals, null);
         using var stop = new ManualResetEvent(false);
         var handlers = new List<PosixSignalRegistration>();
-        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
-            handlers.Add(PosixSignalRegistration.Create(signal, context =>
-            {
-                context.Cancel = true; // unmount first, then exit
-                stop.Set();
-            }));
         try
         {
-            return Serve(arguments, ready, stop);
+            return Serve(arguments, ready, () =>
+            {
+                foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
+                    handlers.Add(PosixSignalRegistration.Create(signal, context =>
+                    {
+                        context.Cancel = true; // unmount first, then exit
+                        stop.Set();
+                    }));
+                PthreadSigMask(SIG_UNBLOCK, signals, null); // one that came meanwhile is handled now
+            }, stop);
         }
         finally
         {
@@ -272,7 +282,7 @@ public static unsafe class FuseDaemon
         }
     }
 
-    private static int Serve(Arguments arguments, Readiness ready, ManualResetEvent stop)
+    private static int Serve(Arguments arguments, Readiness ready, Action handleSignals, ManualResetEvent stop)
     {
         FuseServer server;
         try
@@ -296,6 +306,7 @@ public static unsafe class FuseDaemon
         // while the serving threads start.
         ready.Succeed();
         server.Start();
+        handleSignals();
         try
         {
             if (!server.WaitUntilInitialized(InitWait))
@@ -331,8 +342,20 @@ public static unsafe class FuseDaemon
         if (!st.IsRegularFile)
             throw new IOException($"image descriptor {fd} is not a regular file");
         Fcntl(fd, F_SETFD, FD_CLOEXEC); // nothing we start (fusermount3) inherits it
-        path = new FileInfo($"/proc/self/fd/{fd}").LinkTarget ?? $"fd:{fd}";
+        path = ProcFdPath(fd) ?? $"fd:{fd}";
         return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>The name the kernel has for descriptor <paramref name="fd"/> (for the mount's source), or null.</summary>
+    private static string? ProcFdPath(int fd)
+    {
+        const int Capacity = 4096;
+        byte* buffer = stackalloc byte[Capacity];
+        byte[] link = Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}\0");
+        nint n;
+        fixed (byte* l = link)
+            n = ReadLink(l, buffer, Capacity);
+        return n > 0 && n < Capacity ? Encoding.UTF8.GetString(buffer, (int)n) : null;
     }
 
     private static void SetName(string name)
