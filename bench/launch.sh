@@ -11,7 +11,9 @@
 # every measurement is repeated with `xar binfmt install` in effect (rows APP+binfmt).
 # XAR_REFERENCE_LAUNCHER=PATH (optional): another XAR launcher, e.g. Facebook's xarexec_fuse built
 # from source, measured warm on hello in the same interleaved rounds as ours (both started directly,
-# no env hop), so the ratio ours/theirs holds whatever the machine's speed that day.
+# no env hop), so the ratio ours/theirs holds whatever the machine's speed that day; then cold the same
+# way (each unmounted before every run, alternating in rounds): xarexec, the reference and the
+# self-contained hello.
 # The pre-runtime fast start: xarexec warm and cold on hello as it ships and with XAREXEC_NO_FAST_START=1
 # (the same launch core run from Main, after the .NET runtime started), and cold with XAR_FUSE=squashfuse
 # (squashfuse_ll mounts instead of the built-in server), in the same rounds; with
@@ -87,17 +89,19 @@ print(f"Reference launcher `{sys.argv[5]}`, warm on hello, both started directly
       f"ours {o - od:+.2f} ms, reference {t - td:+.2f} ms over the entrypoint; ratio ours/reference {(o - od) / (t - td):.2f}.")' \
             "$(value ours <<<"$m")" "$(value odirect <<<"$m")" "$(value theirs <<<"$m")" "$(value rdirect <<<"$m")" "$REFERENCE")
         # Cold, both started directly: each unmounted before every run, alternating in rounds.
-        oc=() tc=()
+        # The self-contained twin too (issue 12's target: its cold start at most the reference's).
+        oc=() tc=() scc=()
         for ((r = 0; r < ROUNDS; r++)); do
             "$BIN/xarexec" -m "$xar" >/dev/null
             oc+=("$(median "oursc-r$r" -r $(( (RUNS + ROUNDS - 1) / ROUNDS )) -p "fusermount3 -u -z $mnt" "$BIN/xarexec $xar")")
             tc+=("$(median "theirsc-r$r" -r $(( (RUNS + ROUNDS - 1) / ROUNDS )) -p "fusermount3 -u -z $refmnt" "$REFERENCE $xar")")
+            scc+=("$(median "screfc-r$r" -r $(( (RUNS + ROUNDS - 1) / ROUNDS )) -p "fusermount3 -u -z $mnt" "$WORK/hello-sc")")
         done
         reference+=$(python3 -c 'import statistics, sys
-half = len(sys.argv) // 2
-o = statistics.median(float(x.split("/")[0]) for x in sys.argv[1:half + 1])
-t = statistics.median(float(x.split("/")[0]) for x in sys.argv[half + 1:])
-print(f" Cold (unmounted before each run), same way: ours {o:.2f} ms, reference {t:.2f} ms; ratio {o / t:.2f}.")' "${oc[@]}" "${tc[@]}")
+third = len(sys.argv) // 3
+o, t, s = (statistics.median(float(x.split("/")[0]) for x in sys.argv[1 + i * third:1 + (i + 1) * third]) for i in range(3))
+print(f" Cold (unmounted before each run), same way: ours {o:.2f} ms, reference {t:.2f} ms; ratio {o / t:.2f};"
+      f" the self-contained hello {s:.2f} ms, ratio to the reference {s / t:.2f}.")' "${oc[@]}" "${tc[@]}" "${scc[@]}")
         fusermount3 -u -z "$refmnt" 2>/dev/null || true
         "$BIN/xarexec" -m "$xar" >/dev/null
     fi
