@@ -6,11 +6,13 @@
 #         with an empty cache (no digest recorded by an earlier push),
 #         against curl's monolithic upload of the blob alone (POST, then PUT ?digest= with `curl -T`);
 #   pull: `xar pull` with an empty cache (manifest, download into the cache while hashing, copy out), against
-#         `curl -o` of the blob alone.
+#         `curl -o` of the blob alone, and against curl with the digest checked as it lands
+#         (`curl | tee FILE | openssl dgst -sha256`, what a careful script would run: xar checks every pull;
+#         openssl, as coreutils' sha256sum takes 3.5x as long here).
 # Prints the median wall time of RUNS alternating runs, the ratio xar/curl and both peak RSS. Targets: ratio <= 1.2,
 # xar's peak RSS <= 64 MiB whatever the size.
 #
-# Usage: bench/oci.sh            (not part of CI; needs docker-registry and curl: `make deps`)
+# Usage: bench/oci.sh            (not part of CI; needs docker-registry, curl and openssl: `make deps`)
 # Environment: XAR_BIN (dir with xar; default ../out/bin), BENCH_WORK (default bench/work), RUNS (default 3),
 #   BIG_MIB (size of the large XAR's payload, default 1024).
 set -euo pipefail
@@ -42,7 +44,7 @@ http:
 YML
 "$REGISTRY" serve "$T/config.yml" > "$T/registry.log" 2>&1 &
 registry_pid=$!
-trap 'kill $registry_pid 2>/dev/null; wait $registry_pid 2>/dev/null; rm -rf "$T/storage" "$T/pulled" "$T/cache"' EXIT
+trap 'kill $registry_pid 2>/dev/null; wait $registry_pid 2>/dev/null || true; rm -rf "$T/storage" "$T/pulled" "$T/cache"' EXIT
 for _ in $(seq 100); do curl -sf "http://$ADDR/v2/" >/dev/null && break; sleep 0.1; done
 
 # The two files.
@@ -77,28 +79,33 @@ export ADDR
 echo "registry: docker-registry $("$REGISTRY" --version 2>/dev/null | awk '{print $NF}') on $ADDR (loopback, plain HTTP)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 echo
-echo "| file | MiB | op | curl s | xar s | ratio | curl RSS MiB | xar RSS MiB |"
-echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| file | MiB | op | curl s | xar s | ratio | curl checked s | ratio to it | curl RSS MiB | xar RSS MiB |"
+echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for name in stdlib big; do
     f=$T/$name.xar
     digest=sha256:$(sha256sum "$f" | cut -d' ' -f1)
-    : > "$T/cp.txt"; : > "$T/xp.txt"; : > "$T/cl.txt"; : > "$T/xl.txt"
+    : > "$T/cp.txt"; : > "$T/xp.txt"; : > "$T/cl.txt"; : > "$T/xl.txt"; : > "$T/cv.txt"
     for ((i = 0; i < RUNS; i++)); do   # alternate, so both see the same machine load
         timed "$T/cp.txt" bash -c 'curl_push "$0" "$1" "$2"' "$f" "bench/$name-curl-$i" "$digest"
         rm -rf "$T/cache"   # no digest recorded by an earlier push: this measures a first push, hash and all
         timed "$T/xp.txt" env XAR_CACHE_DIR="$T/cache" "$XAR" push "$f" "$ADDR/bench/$name-xar-$i:1" --plain-http
         rm -f "$T/pulled/curl"
         timed "$T/cl.txt" curl -sf -o "$T/pulled/curl" "http://$ADDR/v2/bench/$name-curl-$i/blobs/$digest"
+        rm -f "$T/pulled/curl-checked"
+        timed "$T/cv.txt" bash -o pipefail -c 'curl -sf "$0" | tee "$1" | openssl dgst -sha256 -r | grep -q "^${2#sha256:} "' \
+            "http://$ADDR/v2/bench/$name-curl-$i/blobs/$digest" "$T/pulled/curl-checked" "$digest"
         rm -rf "$T/cache" "$T/pulled/xar"
         timed "$T/xl.txt" env XAR_CACHE_DIR="$T/cache" "$XAR" pull "$ADDR/bench/$name-xar-$i:1" -o "$T/pulled/xar" --plain-http
-        cmp -s "$T/pulled/xar" "$f" && cmp -s "$T/pulled/curl" "$f" || { echo "oci.sh: a pulled copy differs from $f" >&2; exit 1; }
+        cmp -s "$T/pulled/xar" "$f" && cmp -s "$T/pulled/curl" "$f" && cmp -s "$T/pulled/curl-checked" "$f" || { echo "oci.sh: a pulled copy differs from $f" >&2; exit 1; }
     done
     for op in push pull; do
         if [[ $op == push ]]; then c=$T/cp.txt x=$T/xp.txt; else c=$T/cl.txt x=$T/xl.txt; fi
         ct=$(cut -d' ' -f1 "$c" | median); xt=$(cut -d' ' -f1 "$x" | median)
+        vt=0; [[ $op == pull ]] && vt=$(cut -d' ' -f1 "$T/cv.txt" | median)
         cr=$(cut -d' ' -f2 "$c" | sort -n | tail -1); xr=$(cut -d' ' -f2 "$x" | sort -n | tail -1)
-        awk -v n="$name" -v s="$(stat -c %s "$f")" -v op="$op" -v ct="$ct" -v xt="$xt" -v cr="$cr" -v xr="$xr" 'BEGIN {
-            printf "| %s | %.1f | %s | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, s / 1048576, op, ct, xt, (ct > 0 ? xt / ct : 0), cr / 1024, xr / 1024 }'
+        awk -v n="$name" -v s="$(stat -c %s "$f")" -v op="$op" -v ct="$ct" -v xt="$xt" -v vt="$vt" -v cr="$cr" -v xr="$xr" 'BEGIN {
+            checked = vt > 0 ? sprintf("%.2f | %.2f", vt, xt / vt) : "- | -"
+            printf "| %s | %.1f | %s | %.2f | %.2f | %.2f | %s | %.0f | %.0f |\n", n, s / 1048576, op, ct, xt, (ct > 0 ? xt / ct : 0), checked, cr / 1024, xr / 1024 }'
     done
 done
 echo
