@@ -29,7 +29,10 @@ public sealed class ConcurrentPullTests
         // One download between them: the other found the copy the first made.
         int downloads = proxy.Sent.Split("GET /v2/apps/big/blobs/" + digest).Length - 1;
         Assert.Equal(1, downloads);
-        Assert.Single(pulls, p => p.Result.StandardError.Contains("from the cache"));
+        var waited = Assert.Single(pulls, p => p.Result.StandardError.Contains("from the cache"));
+        // It said once why it sat there (a line xar prints with or without -v).
+        Assert.Single(waited.Result.StandardError.Split('\n'), l => l == $"xar: waiting for another pull of blob {digest} (same cache) to finish");
+        Assert.DoesNotContain(pulls, p => p != waited && p.Result.StandardError.Contains("waiting for another pull"));
         Assert.Equal([digest[7..]], Directory.GetFiles(Path.Combine(cli.Cache, "blobs", "sha256")).Select(Path.GetFileName));
     }
 }

@@ -109,6 +109,31 @@ public sealed class PushPullTests
     }
 
     [SkippableFact]
+    public void ADigestRecordTheRegistryRefusesIsForgottenAndTheFileHashed()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 200_000);
+        Thread.Sleep(TimeSpan.FromSeconds(2.2)); // settled, so the first push records its digest
+        cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("first push");
+        string record = Assert.Single(Directory.GetFiles(Path.Combine(cli.Cache, "digests")));
+        // A record naming other bytes (the file changed with its timestamps put back), for a blob the registry lacks.
+        string text = File.ReadAllText(record).TrimEnd();
+        string wrong = "sha256:" + new string('0', 64);
+        File.WriteAllText(record, text[..text.LastIndexOf(' ')] + " " + wrong + "\n");
+
+        var push = cli.Run("push", xar, registry.Address + "/apps/other:1", "--plain-http", "-v");
+        push.EnsureSuccess("push with a wrong record");
+        Assert.DoesNotContain(wrong, push.StandardOutput);
+        Assert.Contains(RegistryCli.Digest(xar), push.StandardError);
+        // The record now holds the right digest, and the pushed manifest names it.
+        Assert.EndsWith(" " + RegistryCli.Digest(xar), File.ReadAllText(record).TrimEnd());
+        var pulled = cli.Run("pull", registry.Address + "/apps/other:1", "-o", cli["pulled.xar"], "--plain-http");
+        pulled.EnsureSuccess("pull");
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["pulled.xar"]));
+    }
+
+    [SkippableFact]
     public void ABigFileIsHashedWhileItGoesUpAndNotKeptUploadingOnceTheRegistryHasIt()
     {
         using var registry = TestRegistry.Start();

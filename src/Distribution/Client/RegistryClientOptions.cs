@@ -12,6 +12,9 @@ public sealed class RegistryClientOptions
     /// <summary>Receives one line per HTTP exchange ("PATCH /v2/.../blobs/uploads/... 202"); never headers.</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>Receives what the user should see even without <see cref="Log"/>: a pull waiting for another one.</summary>
+    public Action<string>? Notice { get; init; }
+
     /// <summary>
     /// Files larger than this are uploaded in PATCH requests of this size; smaller ones in one PUT. 128 MiB: docker-registry
     /// 2.8 took 25-40% longer for a 256 MiB blob in 32 MiB requests than in one, and as long in 128 MiB ones

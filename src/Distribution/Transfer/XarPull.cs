@@ -51,7 +51,9 @@ public static class XarPull
         }
         // Not cached: download it under the blob's lock. A second pull of it (same user, same cache) waits here, then
         // finds the blob the first one made and reuses it (checked again: a lock holder that was killed left none).
-        var held = XarBlobCache.Lock(cache, hex);
+        var held = XarBlobCache.Lock(cache, hex, options.Notice is { } notice
+            ? () => notice($"waiting for another pull of blob {digest} (same cache) to finish")
+            : null);
         try
         {
             if (TryPlace(blob, digest, size, output, verify: true))

@@ -50,12 +50,28 @@ public static class XarPush
         var identity = XarDigestCache.Of(file);
         string? known = identity is { } id ? XarDigestCache.Lookup(id) : null;
         var started = DateTime.UtcNow;
-        if (known is not null || length < SpeculateFrom)
+        if (known is not null)
         {
-            digest = known ?? Hash(file, length, ct);
-            uploaded = !await client.BlobExistsAsync(digest, ct);
-            if (uploaded)
-                await client.UploadBlobAsync(file, length, digest, done => progress?.Invoke(done, length), ct);
+            try
+            {
+                digest = known;
+                uploaded = await UploadUnlessPresentAsync(client, file, length, digest, progress, ct);
+            }
+            catch (RegistryException) when (identity is { } wrong)
+            {
+                // The registry refused the bytes under the recorded digest: the record names content the file no
+                // longer holds (changed with its timestamps put back). Forget it and push as if it never existed.
+                XarDigestCache.Forget(wrong);
+                known = null;
+                started = DateTime.UtcNow;
+                digest = Hash(file, length, ct);
+                uploaded = await UploadUnlessPresentAsync(client, file, length, digest, progress, ct);
+            }
+        }
+        else if (length < SpeculateFrom)
+        {
+            digest = Hash(file, length, ct);
+            uploaded = await UploadUnlessPresentAsync(client, file, length, digest, progress, ct);
         }
         else
             (digest, uploaded) = await HashWhileUploadingAsync(client, file, length, progress, ct);
@@ -85,6 +101,16 @@ public static class XarPush
         string manifestDigest = Sha256Digest.Of(body);
         await client.PutManifestAsync(body, manifestDigest, reference.Tag ?? ImageReference.DefaultTag, ct);
         return new PushResult(manifestDigest, digest, length, mediaType, uploaded, known is not null);
+    }
+
+    /// <summary>Uploads the blob unless the registry has it; true when it was uploaded.</summary>
+    private static async Task<bool> UploadUnlessPresentAsync(RegistryClient client, Microsoft.Win32.SafeHandles.SafeFileHandle file,
+        long length, string digest, Action<long, long>? progress, CancellationToken ct)
+    {
+        if (await client.BlobExistsAsync(digest, ct))
+            return false;
+        await client.UploadBlobAsync(file, length, digest, done => progress?.Invoke(done, length), ct);
+        return true;
     }
 
     /// <summary>

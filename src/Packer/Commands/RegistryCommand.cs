@@ -22,6 +22,7 @@ internal static class RegistryCommand
         PlainHttp = plainHttp,
         Credentials = DockerConfig.Find(reference.Registry),
         Log = verbose ? line => Console.Error.WriteLine("xar: " + line) : null,
+        Notice = line => Console.Error.WriteLine("xar: " + line),
         ChunkSize = ChunkSize(),
         IdleTimeout = IdleTimeout(),
     };

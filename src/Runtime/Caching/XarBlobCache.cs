@@ -23,8 +23,8 @@ public static class XarBlobCache
     /// Takes the download lock of blob <paramref name="hex"/> in <paramref name="directory"/> (what <see cref="Open"/>
     /// returned), waiting while another pull holds it. Dispose with <see cref="Release"/>.
     /// </summary>
-    public static XarLockFile Lock(string directory, string hex) =>
-        XarLockFile.Acquire(directory + "/." + hex + LockSuffix, exclusive: true);
+    public static XarLockFile Lock(string directory, string hex, Action? waiting = null) =>
+        XarLockFile.Acquire(directory + "/." + hex + LockSuffix, exclusive: true, waiting);
 
     /// <summary>Deletes the lock file, then lets go of it: a pull waiting on it finds it gone and takes a new one.</summary>
     public static void Release(XarLockFile held)

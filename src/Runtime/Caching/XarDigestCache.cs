@@ -85,6 +85,18 @@ public static class XarDigestCache
         }
     }
 
+    /// <summary>Deletes the record of <paramref name="identity"/>, if there is one. Never fails.</summary>
+    public static void Forget(Identity identity)
+    {
+        try
+        {
+            File.Delete(XarBlobCache.Open(Directory) + "/" + identity.Key);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarLaunchException)
+        {
+        }
+    }
+
     private static bool IsDigest(string text) =>
         text.Length == 71 && text.StartsWith("sha256:", StringComparison.Ordinal) && !text.AsSpan(7).ContainsAnyExcept("0123456789abcdef");
 

@@ -54,15 +54,22 @@ public sealed class XarLockFile : IDisposable
     /// <summary>
     /// Opens and locks <paramref name="path"/>, retrying when the file was replaced or removed while we
     /// waited (gc deletes lock files it holds): the lock we return is on the file now at the path.
+    /// <paramref name="waiting"/> runs once, before the first wait, when someone else holds the lock.
     /// </summary>
-    public static XarLockFile Acquire(string path, bool exclusive)
+    public static XarLockFile Acquire(string path, bool exclusive, Action? waiting = null)
     {
         for (int attempt = 0; ; attempt++)
         {
             var lockFile = Open(path);
             try
             {
-                lockFile.Lock(exclusive ? LOCK_EX : LOCK_SH);
+                int operation = exclusive ? LOCK_EX : LOCK_SH;
+                if (!lockFile.TryLock(operation))
+                {
+                    waiting?.Invoke();
+                    waiting = null;
+                    lockFile.Lock(operation);
+                }
                 if (PosixPath.TryLstat(path) is { } now && now.Inode == PosixPath.FStat(lockFile._fd, path).Inode)
                     return lockFile;
                 if (attempt >= 100)
