@@ -184,10 +184,10 @@ public static class XarPull
     }
 
     /// <summary>
-    /// Writes <paramref name="data"/> at <paramref name="offset"/> in writes of <see cref="WritePiece"/> bytes. One 4 MiB
-    /// write has the kernel fill the page cache with folios that large, which on this machine's fragmented memory cost
-    /// compaction in most runs: a 1 GiB pull took 1.7-2.3 s, 0.8 s more system time, against 1.03-1.15 s with 256 KiB
-    /// writes (curl, writing 16 KiB at a time, 1.02-1.05 s; bench/RESULTS.md, "OCI push and pull").
+    /// Writes <paramref name="data"/> at <paramref name="offset"/> in writes of <see cref="WritePiece"/> bytes. With one
+    /// 4 MiB write per buffer a 1 GiB pull took 1.7-2.3 s in most runs here, 0.8 s more system time (most likely page-cache
+    /// folios as large as the write, needing contiguous memory), against 1.03-1.15 s with 256 KiB writes (curl, writing
+    /// 16 KiB at a time, 1.02-1.05 s; bench/RESULTS.md, "OCI push and pull").
     /// </summary>
     private static void WriteInPieces(Microsoft.Win32.SafeHandles.SafeFileHandle file, ReadOnlySpan<byte> data, long offset)
     {
