@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 CONFIG ?= Release
 OUT := out
-RID := linux-x64
+# This machine's runtime identifier: linux-x64, linux-arm64.
+RID := linux-$(shell uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')
 # Debian packages the tests talk to (the real peers) and the system codecs we load.
 TEST_DEBS := squashfs-tools squashfs-tools-ng squashfuse fuse3 attr openssl python3 strace libzstd1 liblzma5 liblzo2-2 liblz4-1 libdeflate0 zlib1g libzstd-dev liblzma-dev liblz4-dev gcc procps liblzo2-dev desktop-file-utils dex libglib2.0-bin docker-registry apache2-utils curl minisign python3-pip python3-setuptools python3-wheel python3-dev python3-venv
 # xar node's tests (npm ci, node) install these only when node or npm is missing: a node from another source

@@ -25,7 +25,7 @@ public static class LauncherBinary
             string exe = System.IO.Path.Combine(outDir, "xarexec");
             var r = TestEnv.Run(new RunOptions("dotnet",
                 ["publish", System.IO.Path.Combine(TestEnv.RepoRoot, "src", "Launcher", "Xar.Launcher.csproj"),
-                 "-c", "Release", "-r", "linux-x64", "-nologo", "-v", "q", "-o", outDir]) { TimeoutMs = 900_000 });
+                 "-c", "Release", "-r", TestEnv.Rid, "-nologo", "-v", "q", "-o", outDir]) { TimeoutMs = 900_000 });
             r.EnsureSuccess("dotnet publish xarexec");
             return exe;
         }

@@ -18,6 +18,25 @@ public static partial class TestEnv
 
     public static string RepoRoot { get; } = FindRepoRoot();
 
+    /// <summary>Debian's multiarch triple of this machine (the library directory's name, e.g. x86_64-linux-gnu).</summary>
+    public static string Multiarch => RuntimeInformation.OSArchitecture switch
+    {
+        Architecture.X64 => "x86_64-linux-gnu",
+        Architecture.Arm64 => "aarch64-linux-gnu",
+        var other => throw new PlatformNotSupportedException($"no multiarch triple known for {other}"),
+    };
+
+    /// <summary>This machine's .NET runtime identifier (linux-x64, linux-arm64).</summary>
+    public static string Rid => "linux-" + RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
+
+    /// <summary>glibc's dynamic loader as ldd names it on this machine.</summary>
+    public static string DynamicLoader => RuntimeInformation.OSArchitecture switch
+    {
+        Architecture.X64 => "/lib64/ld-linux-x86-64.so.2",
+        Architecture.Arm64 => "/lib/ld-linux-aarch64.so.1",
+        var other => throw new PlatformNotSupportedException($"no dynamic loader known for {other}"),
+    };
+
     /// <summary>bench/corpus.sh: builds the benchmark and test corpora.</summary>
     public static string CorpusScript => Path.Combine(RepoRoot, "bench", "corpus.sh");
 

@@ -135,7 +135,7 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
         Assert.Equal(
             "wordcount 2.0.1 (fastcount 1.2.0, xarsample-banner 0.3.0)\n" +
             $"argv0: {xar}\n" +
-            $"fastcount: {root}/site-packages/fastcount.cpython-{sample.Version.Replace(".", "")}-x86_64-linux-gnu.so\n" +
+            $"fastcount: {root}/site-packages/fastcount.cpython-{sample.Version.Replace(".", "")}-{TestEnv.Multiarch}.so\n" +
             "namespace: xarsample from nspkg.pth\n" +
             "console scripts: wordcount\n",
             about.StandardOutput);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text.RegularExpressions;
 using Xar.Tests;
 
 namespace Xar.Launcher.Tests;
@@ -279,7 +280,7 @@ public class SelfContainedTests
         TestEnv.RequireTool("ldd");
         var ldd = TestEnv.Run("ldd", LauncherBinary.Path).EnsureSuccess("ldd");
         foreach (string line in ldd.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            Assert.Matches(@"^\s*(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|/lib64/ld-linux-x86-64\.so\.2)\b", line);
+            Assert.Matches(@"^\s*(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|" + Regex.Escape(TestEnv.DynamicLoader) + @")(\s|$)", line);
         Assert.True(new FileInfo(LauncherBinary.Path).Length <= 4 << 20, "the runtime is at most 4 MiB");
         using var w = new World();
         string tree = w.ProbeTree();
@@ -287,7 +288,8 @@ public class SelfContainedTests
         string app = Path.Combine(w.Work, "probe");
         TestEnv.Run(XarBinary.Path, "pack", tree, "-o", app, "--exec", "run", "-c", codec, "--self-contained", "--runtime", LauncherBinary.Path, "-q").EnsureSuccess("pack");
         TestEnv.Run("chmod", "0755", w.Work).EnsureSuccess("chmod");
-        string hide = "for l in /usr/lib/x86_64-linux-gnu/libzstd.so.1* /usr/lib/x86_64-linux-gnu/liblzma.so.5* /usr/lib/x86_64-linux-gnu/liblz4.so.1*; do " +
+        string lib = "/usr/lib/" + TestEnv.Multiarch;
+        string hide = $"for l in {lib}/libzstd.so.1* {lib}/liblzma.so.5* {lib}/liblz4.so.1*; do " +
             "if [ -f \"$l\" ] && [ ! -L \"$l\" ]; then mount --bind /dev/null \"$l\"; fi; done\n";
         var r = w.Hidden(hide +
             $"{w.Env($"XAR_EXTRACT=1 XAR_CACHE_DIR='{w["cache"]}'")} ./probe extracted </dev/null || exit $?\n" +
