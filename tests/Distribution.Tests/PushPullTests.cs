@@ -134,6 +134,33 @@ public sealed class PushPullTests
     }
 
     [SkippableFact]
+    public void APullIntoAFullCacheFailsInOneLineAndKeepsNothing()
+    {
+        TestEnv.RequireRoot();
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("big.xar", 6 << 20);
+        cli.Run("push", xar, registry.Address + "/apps/big:1", "--plain-http").EnsureSuccess("push");
+        Directory.CreateDirectory(cli.Cache);
+        TestEnv.Run("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", cli.Cache).EnsureSuccess("mount a small tmpfs");
+        try
+        {
+            var r = cli.Run("pull", registry.Address + "/apps/big:1", "-o", cli["out.xar"], "--plain-http");
+            Assert.Equal(1, r.ExitCode);
+            string line = Assert.Single(r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("no space left on the device", line);
+            Assert.Contains("the partial download was removed", line);
+            Assert.False(File.Exists(cli["out.xar"]));
+            // Nothing of the download holds the space: no partial file, no lock, no blob.
+            Assert.Empty(Directory.GetFiles(Path.Combine(cli.Cache, "blobs", "sha256"), "*", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            TestEnv.Run("umount", cli.Cache);
+        }
+    }
+
+    [SkippableFact]
     public void ABigFileIsHashedWhileItGoesUpAndNotKeptUploadingOnceTheRegistryHasIt()
     {
         using var registry = TestRegistry.Start();

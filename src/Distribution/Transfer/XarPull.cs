@@ -197,6 +197,9 @@ public static class XarPull
 
     private const int WritePiece = 256 << 10;
 
+    /// <summary>ENOSPC and EDQUOT, as .NET's IOException carries them (HResult = errno on Linux).</summary>
+    private const int NoSpace = 28, QuotaExceeded = 122;
+
     private static void Discard(string path)
     {
         try
@@ -334,6 +337,13 @@ public static class XarPull
         catch (IOException e) when (e.InnerException is HttpRequestException or System.Net.Sockets.SocketException)
         {
             throw new RegistryException($"blob {digest}: the download broke off: {e.Message.ReplaceLineEndings(" ")} (pull again to resume)");
+        }
+        catch (IOException e) when (e.HResult is NoSpace or QuotaExceeded)
+        {
+            // Kept for a resume, the partial file would hold the space the user now needs: it goes.
+            Discard(partial);
+            throw new RegistryException($"{partial}: {(e.HResult == NoSpace ? "no space left on the device" : "disk quota exceeded")} " +
+                $"for the {size}-byte blob; the partial download was removed");
         }
         finally
         {
