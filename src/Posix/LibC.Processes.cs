@@ -92,6 +92,9 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "sigaddset")]
     public static partial int SigAddSet(void* set, int signal);
 
+    [LibraryImport(Library, EntryPoint = "sigismember")]
+    public static partial int SigIsMember(void* set, int signal);
+
     /// <summary>The calling thread's signal mask; threads it starts afterwards inherit it. Returns the error, not -1.</summary>
     [LibraryImport(Library, EntryPoint = "pthread_sigmask")]
     public static partial int PthreadSigMask(int how, void* set, void* oldSet);

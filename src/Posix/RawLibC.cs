@@ -152,6 +152,13 @@ public static unsafe partial class RawLibC
     [LibraryImport(Libc, EntryPoint = "sigfillset"), SuppressGCTransition]
     public static partial int SigFillSet(void* set);
 
+    [LibraryImport(Libc, EntryPoint = "sigaddset"), SuppressGCTransition]
+    public static partial int SigAddSet(void* set, int signal);
+
+    /// <summary>The calling thread's signal mask (threads started later inherit it); returns the error, not -1.</summary>
+    [LibraryImport(Libc, EntryPoint = "pthread_sigmask"), SuppressGCTransition]
+    public static partial int PthreadSigMask(int how, void* set, void* oldSet);
+
     [LibraryImport(Libc, EntryPoint = "posix_spawn"), SuppressGCTransition]
     public static partial int PosixSpawn(int* pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
 

@@ -203,6 +203,14 @@ public static unsafe class FuseDaemon
     {
         if (argc < 2 || !IsArgument(argv[1], "--fuse-serve"u8))
             return;
+        // Blocked while this is the only thread, so every thread the runtime starts inherits it: a stop signal
+        // then waits for Serve's handlers (see there) instead of ending the process by its default action.
+        byte* stopSignals = stackalloc byte[SigSetSize];
+        Xar.Posix.RawLibC.SigEmptySet(stopSignals);
+        Xar.Posix.RawLibC.SigAddSet(stopSignals, SIGTERM);
+        Xar.Posix.RawLibC.SigAddSet(stopSignals, SIGINT);
+        Xar.Posix.RawLibC.SigAddSet(stopSignals, SIGHUP);
+        Xar.Posix.RawLibC.PthreadSigMask(SIG_BLOCK, stopSignals, null);
         bool answersOnReadyFd = false;
         for (int i = 2; i < argc && argv[i] != null; i++)
         {
@@ -252,27 +260,37 @@ public static unsafe class FuseDaemon
         SetSid(); // EPERM when the launcher made us a session leader already: fine
         Chdir("/"); // hold no directory busy
         SetName(ProcessName);
-        // From the start: a signal during the mount must not leave a mount without a server. The signals
-        // wait, blocked, until their handlers are in place once the file system serves: registering them
-        // starts a thread, which would otherwise sit between the launcher and its mount.
+        // From the start: a signal during the mount must not leave a mount without a server. Registering the
+        // handlers starts a thread, which would sit between the launcher and its mount; so when the stop
+        // signals were blocked before the runtime started (DetachBeforeRuntime: every thread inherited that),
+        // they wait, blocked, until the handlers are in place once the file system serves. Otherwise (the xar
+        // executable, which has no pre-runtime step) some runtime thread takes them: the handlers come first.
         byte* signals = stackalloc byte[SigSetSize];
         SigEmptySet(signals);
         foreach (int signal in (ReadOnlySpan<int>)[SIGTERM, SIGINT, SIGHUP])
             SigAddSet(signals, signal);
-        PthreadSigMask(SIG_BLOCK, signals, null);
+        bool blockedEverywhere = StopSignalsBlocked();
         using var stop = new ManualResetEvent(false);
         var handlers = new List<PosixSignalRegistration>();
+        void HandleSignals()
+        {
+            foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
+                handlers.Add(PosixSignalRegistration.Create(signal, context =>
+                {
+                    context.Cancel = true; // unmount first, then exit
+                    stop.Set();
+                }));
+        }
+        if (!blockedEverywhere)
+            HandleSignals();
         try
         {
             return Serve(arguments, ready, () =>
             {
-                foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
-                    handlers.Add(PosixSignalRegistration.Create(signal, context =>
-                    {
-                        context.Cancel = true; // unmount first, then exit
-                        stop.Set();
-                    }));
-                PthreadSigMask(SIG_UNBLOCK, signals, null); // one that came meanwhile is handled now
+                if (!blockedEverywhere)
+                    return;
+                HandleSignals();
+                PthreadSigMask(SIG_UNBLOCK, signals, null); // to this thread: one that came meanwhile is handled now
             }, stop);
         }
         finally
@@ -344,6 +362,18 @@ public static unsafe class FuseDaemon
         Fcntl(fd, F_SETFD, FD_CLOEXEC); // nothing we start (fusermount3) inherits it
         path = ProcFdPath(fd) ?? $"fd:{fd}";
         return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>Whether SIGTERM, SIGINT and SIGHUP are all blocked in this thread (and so, when that was done before the runtime, in all).</summary>
+    private static bool StopSignalsBlocked()
+    {
+        byte* current = stackalloc byte[SigSetSize];
+        if (PthreadSigMask(SIG_BLOCK, null, current) != 0)
+            return false;
+        foreach (int signal in (ReadOnlySpan<int>)[SIGTERM, SIGINT, SIGHUP])
+            if (SigIsMember(current, signal) != 1)
+                return false;
+        return true;
     }
 
     /// <summary>The name the kernel has for descriptor <paramref name="fd"/> (for the mount's source), or null.</summary>
