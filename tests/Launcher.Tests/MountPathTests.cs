@@ -173,6 +173,32 @@ public class MountPathTests
     }
 
     [SkippableFact]
+    public void EveryThreadOfTheServerButTheMainOneBlocksTheStopSignals()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        LaunchAssert.Succeeded(s.Run(xar, []));
+        int pid = FindServer(Assert.Single(s.Mounts()), "xar");
+        // Blocked before the runtime started, so a SIGTERM before the handlers waits for them instead of ending the
+        // process through a runtime thread (the finalizer's) by its default action; the main thread takes them now.
+        const ulong stop = (1UL << (15 - 1)) | (1UL << (2 - 1)) | (1UL << (1 - 1)); // SIGTERM, SIGINT, SIGHUP
+        var threads = Directory.GetDirectories($"/proc/{pid}/task");
+        Assert.True(threads.Length >= 3, $"{threads.Length} threads");
+        foreach (string task in threads)
+        {
+            string status = File.ReadAllText(Path.Combine(task, "status"));
+            string field = status.Split('\n').Single(l => l.StartsWith("SigBlk:", StringComparison.Ordinal));
+            ulong blocked = Convert.ToUInt64(field["SigBlk:".Length..].Trim(), 16);
+            string name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+            if (Path.GetFileName(task) == pid.ToString())
+                Assert.True((blocked & stop) == 0, $"the main thread still blocks {blocked:x}");
+            else
+                Assert.True((blocked & stop) == stop, $"thread {name} blocks {blocked:x}, not all of SIGTERM, SIGINT and SIGHUP");
+        }
+    }
+
+    [SkippableFact]
     public void AnUnknownFuseServerIsRefusedBeforeAnythingIsMounted()
     {
         Require();
