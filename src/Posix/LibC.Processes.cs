@@ -89,9 +89,6 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "sigfillset")]
     public static partial int SigFillSet(void* set);
 
-    [LibraryImport(Library, EntryPoint = "sigaddset")]
-    public static partial int SigAddSet(void* set, int signal);
-
     [LibraryImport(Library, EntryPoint = "sigismember")]
     public static partial int SigIsMember(void* set, int signal);
 

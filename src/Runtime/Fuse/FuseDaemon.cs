@@ -206,10 +206,7 @@ public static unsafe class FuseDaemon
         // Blocked while this is the only thread, so every thread the runtime starts inherits it: a stop signal
         // then waits for Serve's handlers (see there) instead of ending the process by its default action.
         byte* stopSignals = stackalloc byte[SigSetSize];
-        Xar.Posix.RawLibC.SigEmptySet(stopSignals);
-        Xar.Posix.RawLibC.SigAddSet(stopSignals, SIGTERM);
-        Xar.Posix.RawLibC.SigAddSet(stopSignals, SIGINT);
-        Xar.Posix.RawLibC.SigAddSet(stopSignals, SIGHUP);
+        StopSignals(stopSignals);
         Xar.Posix.RawLibC.PthreadSigMask(SIG_BLOCK, stopSignals, null);
         bool answersOnReadyFd = false;
         for (int i = 2; i < argc && argv[i] != null; i++)
@@ -266,9 +263,7 @@ public static unsafe class FuseDaemon
         // they wait, blocked, until the handlers are in place once the file system serves. Otherwise (the xar
         // executable, which has no pre-runtime step) some runtime thread takes them: the handlers come first.
         byte* signals = stackalloc byte[SigSetSize];
-        SigEmptySet(signals);
-        foreach (int signal in (ReadOnlySpan<int>)[SIGTERM, SIGINT, SIGHUP])
-            SigAddSet(signals, signal);
+        StopSignals(signals);
         bool blockedEverywhere = StopSignalsBlocked();
         using var stop = new ManualResetEvent(false);
         var handlers = new List<PosixSignalRegistration>();
@@ -362,6 +357,18 @@ public static unsafe class FuseDaemon
         Fcntl(fd, F_SETFD, FD_CLOEXEC); // nothing we start (fusermount3) inherits it
         path = ProcFdPath(fd) ?? $"fd:{fd}";
         return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>
+    /// <paramref name="set"/> (a sigset_t) filled with the signals that stop the server: SIGTERM, SIGINT, SIGHUP.
+    /// Raw calls, so the pre-runtime step uses it too.
+    /// </summary>
+    private static void StopSignals(byte* set)
+    {
+        Xar.Posix.RawLibC.SigEmptySet(set);
+        Xar.Posix.RawLibC.SigAddSet(set, SIGTERM);
+        Xar.Posix.RawLibC.SigAddSet(set, SIGINT);
+        Xar.Posix.RawLibC.SigAddSet(set, SIGHUP);
     }
 
     /// <summary>Whether SIGTERM, SIGINT and SIGHUP are all blocked in this thread (and so, when that was done before the runtime, in all).</summary>
