@@ -355,7 +355,8 @@ public static unsafe class FuseDaemon
         if (!st.IsRegularFile)
             throw new IOException($"image descriptor {fd} is not a regular file");
         Fcntl(fd, F_SETFD, FD_CLOEXEC); // nothing we start (fusermount3) inherits it
-        path = ProcFdPath(fd) ?? $"fd:{fd}";
+        byte* name = stackalloc byte[Launching.PathBuilder.Capacity];
+        path = Launching.TrustedDirectory.TryProcFdPath(fd, name) ? Marshal.PtrToStringUTF8((nint)name)! : $"fd:{fd}";
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
@@ -381,18 +382,6 @@ public static unsafe class FuseDaemon
             if (SigIsMember(current, signal) != 1)
                 return false;
         return true;
-    }
-
-    /// <summary>The name the kernel has for descriptor <paramref name="fd"/> (for the mount's source), or null.</summary>
-    private static string? ProcFdPath(int fd)
-    {
-        const int Capacity = 4096;
-        byte* buffer = stackalloc byte[Capacity];
-        byte[] link = Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}\0");
-        nint n;
-        fixed (byte* l = link)
-            n = ReadLink(l, buffer, Capacity);
-        return n > 0 && n < Capacity ? Encoding.UTF8.GetString(buffer, (int)n) : null;
     }
 
     private static void SetName(string name)
