@@ -13,4 +13,11 @@ public static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "mount", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Mount(string source, string target, string fileSystemType, nuint flags, nint data);
+
+    /// <summary>Paths as bytes (NUL-terminated): a mount point need not be UTF-8.</summary>
+    [LibraryImport(Library, EntryPoint = "umount2", SetLastError = true)]
+    public static partial int Umount2(byte* target, int flags);
+
+    [LibraryImport(Library, EntryPoint = "mount", SetLastError = true)]
+    public static partial int Mount(byte* source, byte* target, byte* fileSystemType, nuint flags, nint data);
 }

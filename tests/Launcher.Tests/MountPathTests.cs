@@ -237,6 +237,40 @@ public class MountPathTests
     }
 
     /// <summary>
+    /// A mount root whose name is not UTF-8 (<c>mnt\xff</c>): the built-in server mounts on those very bytes (it
+    /// used to get them decoded, mount nothing, and leave the launcher to extract), and its idle unmount finds them too.
+    /// </summary>
+    [SkippableFact]
+    public void AMountRootWhoseNameIsNotUtf8IsMountedAndUnmountedByItsBytes()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var env = s.Environment();
+        env["XAR_MOUNT_ROOT"] = null;
+        env["LAUNCHER"] = LauncherBinary.Path;
+        env["XAR"] = xar;
+        string script = """
+            root=$(printf 'mnt\377')
+            mkdir -m 1777 "$root" || exit 9
+            XAR_MOUNT_ROOT="$PWD/$root" XAR_MOUNT_TIMEOUT=1 "$LAUNCHER" "$XAR" first
+            echo "launcher: $?"
+            echo "mounts: $(grep -c -a -F " $PWD/$root/uid-0/" /proc/mounts)"
+            i=0
+            while grep -q -a -F " $PWD/$root/uid-0/" /proc/mounts && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+            echo "after idle: $(grep -c -a -F " $PWD/$root/uid-0/" /proc/mounts)"
+            """;
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script]) { Environment = env, WorkingDirectory = s.Work });
+        Assert.Equal("", r.StandardError); // no "cannot mount", no extraction
+        Assert.StartsWith("[first]\n", r.StandardOutput);
+        Assert.Contains("NEW_MOUNT=1\n", r.StandardOutput);
+        Assert.Contains($"\nXAR_MOUNT={s.Work}/mnt\uFFFD/uid-0/", r.StandardOutput);
+        Assert.Contains("\nlauncher: 0\nmounts: 1\n", r.StandardOutput);
+        Assert.EndsWith("\nafter idle: 0\n", r.StandardOutput);
+        Assert.False(Directory.Exists(s.CacheDir) && Directory.EnumerateFileSystemEntries(s.CacheDir).Any(), "extracted instead of mounted");
+    }
+
+    /// <summary>
     /// The process serving <paramref name="mountPoint"/> (its command line names it): squashfuse_ll, or
     /// the built-in server (xarexec --fuse-serve). Looked for again for a few seconds: once in CI, and
     /// once in about 400 runs here, a shell's pgrep found no squashfuse_ll for a mount that had just been made (cause not found).

@@ -60,10 +60,12 @@ public static unsafe class FuseDaemon
         public int Threads { get; init; }
         public int CacheMiB { get; init; } = 16;
         public bool Foreground { get; init; }
-        public string MountPoint { get; init; } = "";
+
+        /// <summary>The absolute path's bytes (without a NUL): the launcher's mount directory need not be UTF-8.</summary>
+        public byte[] MountPoint { get; init; } = [];
 
         /// <summary>The command line (after the program name) that gives these arguments.</summary>
-        public string[] ToArgv()
+        public byte[][] ToArgv()
         {
             var args = new List<string> { Flag, "--image-fd", Text(ImageFd), "--offset", Text(Offset), "--timeout", Text(TimeoutSeconds) };
             if (Access == FuseAccess.OwnerAndRoot)
@@ -79,8 +81,8 @@ public static unsafe class FuseDaemon
                 args.Add("--foreground");
             if (ReadyFd >= 0)
                 args.AddRange(["--ready-fd", Text(ReadyFd)]);
-            args.AddRange(["--", MountPoint]);
-            return [.. args];
+            args.Add("--");
+            return [.. RawArguments.Utf8([.. args]), MountPoint];
         }
 
         private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
@@ -162,8 +164,22 @@ public static unsafe class FuseDaemon
                 error = "--image-fd is required";
                 return null;
             }
-            // Absolute: the daemon works from "/" (it must hold no directory busy).
-            return a with { MountPoint = Path.GetFullPath(args[i]) };
+            // The bytes given, not their UTF-8 decoding; absolute: the daemon works from "/" (it must hold no directory busy).
+            byte[] mountPoint = RawArguments.OfLast(args[i]);
+            if (mountPoint.Length == 0)
+            {
+                error = "the mount point is empty";
+                return null;
+            }
+            return a with { MountPoint = mountPoint[0] == '/' ? mountPoint : Absolute(mountPoint) };
+        }
+
+        private static byte[] Absolute(byte[] relative)
+        {
+            byte* cwd = stackalloc byte[Launching.PathBuilder.Capacity];
+            if (Xar.Posix.RawLibC.GetCwd(cwd, Launching.PathBuilder.Capacity) == null)
+                return Encoding.UTF8.GetBytes(Path.GetFullPath(Encoding.UTF8.GetString(relative)));
+            return Xar.Posix.NativePath.Join(new ReadOnlySpan<byte>(cwd, Launching.NativeText.FromCString(cwd).Length), relative);
         }
     }
 

@@ -37,24 +37,25 @@ public static unsafe class FuseMounter
     public const string Subtype = "xar";
     /// <summary>The file system type in /proc/mounts, which tells these mounts from squashfuse's.</summary>
     public const string FileSystemType = "fuse." + Subtype;
+    private static ReadOnlySpan<byte> FileSystemTypeBytes => "fuse.xar\0"u8;
     private const string CommFdVariable = "_FUSE_COMMFD";
     private static readonly string[] FusermountNames = ["fusermount3", "fusermount"];
     private static readonly string[] SystemDirectories = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
     /// <summary>
     /// Mounts a FUSE file system on <paramref name="mountPoint"/> and returns the /dev/fuse
-    /// descriptor (close-on-exec) to serve it on. <paramref name="source"/> is what /proc/mounts
-    /// shows as the mounted thing.
+    /// descriptor (close-on-exec) to serve it on. <paramref name="mountPoint"/> is the path's bytes (without a NUL),
+    /// which need not be UTF-8; <paramref name="source"/> is what /proc/mounts shows as the mounted thing.
     /// </summary>
     /// <exception cref="FuseUnavailableException">FUSE cannot mount here; the reason is the message.</exception>
-    public static int Mount(string mountPoint, string source, FuseAccess access)
+    public static int Mount(byte[] mountPoint, string source, FuseAccess access)
     {
         if (GetEuid() == 0)
             return MountDirectly(mountPoint, source, access);
         return MountWithFusermount(mountPoint, source, access);
     }
 
-    private static int MountDirectly(string mountPoint, string source, FuseAccess access)
+    private static int MountDirectly(byte[] mountPoint, string source, FuseAccess access)
     {
         int fd = Open("/dev/fuse", O_RDWR | O_CLOEXEC, 0);
         if (fd < 0)
@@ -62,19 +63,24 @@ public static unsafe class FuseMounter
         var data = string.Create(CultureInfo.InvariantCulture,
             $"fd={fd},rootmode=40000,user_id={GetEuid()},group_id={GetEgid()},default_permissions{(access == FuseAccess.Owner ? "" : ",allow_other")}");
         byte[] dataBytes = Encoding.UTF8.GetBytes(data + "\0");
+        byte[] sourceBytes = Encoding.UTF8.GetBytes(source + "\0");
+        byte[] target = Posix.NativePath.ToCString(mountPoint);
         int result;
         fixed (byte* d = dataBytes)
-            result = Posix.LibC.Mount(source, mountPoint, FileSystemType, (nuint)(MS_RDONLY | MS_NOSUID | MS_NODEV), (nint)d);
+        fixed (byte* from = sourceBytes)
+        fixed (byte* to = target)
+        fixed (byte* type = FileSystemTypeBytes)
+            result = Posix.LibC.Mount(from, to, type, (nuint)(MS_RDONLY | MS_NOSUID | MS_NODEV), (nint)d);
         if (result != 0)
         {
             int errno = LastError;
             Close(fd);
-            throw new FuseUnavailableException($"cannot mount {mountPoint}: {Describe(errno)}");
+            throw new FuseUnavailableException($"cannot mount {Posix.NativePath.Display(mountPoint)}: {Describe(errno)}");
         }
         return fd;
     }
 
-    private static int MountWithFusermount(string mountPoint, string source, FuseAccess access)
+    private static int MountWithFusermount(byte[] mountPoint, string source, FuseAccess access)
     {
         string program = FindFusermount() ?? throw new FuseUnavailableException("neither fusermount3 nor fusermount is installed");
         // fusermount splits options at commas and refuses some characters in the source it records.
@@ -107,7 +113,7 @@ public static unsafe class FuseMounter
         int pid;
         try
         {
-            pid = Spawn(program, ["-o", options, "--", mountPoint], theirs, errorWrite);
+            pid = Spawn(program, [.. RawArguments.Utf8("-o", options, "--"), mountPoint], theirs, errorWrite);
         }
         catch
         {
@@ -143,12 +149,12 @@ public static unsafe class FuseMounter
     }
 
     /// <summary>posix_spawn with stdin/stdout on /dev/null, stderr into a pipe, the socket as descriptor 3 and _FUSE_COMMFD=3.</summary>
-    private static int Spawn(string program, string[] arguments, int socket, int errorWrite)
+    private static int Spawn(string program, byte[][] arguments, int socket, int errorWrite)
     {
         byte* actions = stackalloc byte[512];
         byte* attributes = stackalloc byte[1024];
         byte* signals = stackalloc byte[256];
-        using var argv = new NativeArgv(program, [program, .. arguments]);
+        using var argv = new NativeArgv(program, [Encoding.UTF8.GetBytes(program), .. arguments]);
         var environment = new NativeEnvironment(CommFdVariable, "3");
         try
         {
@@ -231,12 +237,15 @@ public static unsafe class FuseMounter
     /// Not lazy: a mount in use stays and the answer is <see cref="FuseUnmountResult.Busy"/>.
     /// Lazy: detached now, gone when its last user leaves.
     /// </summary>
-    public static FuseUnmountResult Unmount(string mountPoint, bool lazy, out string? error)
+    public static FuseUnmountResult Unmount(byte[] mountPoint, bool lazy, out string? error)
     {
         error = null;
         if (GetEuid() == 0)
         {
-            if (Umount2(mountPoint, (lazy ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW) == 0)
+            int unmounted;
+            fixed (byte* target = Posix.NativePath.ToCString(mountPoint))
+                unmounted = Posix.LibC.Umount2(target, (lazy ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW);
+            if (unmounted == 0)
                 return FuseUnmountResult.Unmounted;
             int errno = LastError;
             error = Describe(errno);
@@ -248,7 +257,8 @@ public static unsafe class FuseMounter
             error = "neither fusermount3 nor fusermount is installed";
             return FuseUnmountResult.Failed;
         }
-        var result = lazy ? ChildProcess.Run(program, "-u", "-z", "--", mountPoint) : ChildProcess.Run(program, "-u", "--", mountPoint);
+        byte[][] arguments = lazy ? [.. RawArguments.Utf8("-u", "-z", "--"), mountPoint] : [.. RawArguments.Utf8("-u", "--"), mountPoint];
+        var result = ChildProcess.Run(program, arguments);
         if (result.Succeeded)
             return FuseUnmountResult.Unmounted;
         error = result.Describe(Path.GetFileName(program));

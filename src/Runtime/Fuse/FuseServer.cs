@@ -1,3 +1,4 @@
+using System.Text;
 using Xar.SquashFs;
 using static Xar.Posix.LibC;
 
@@ -24,7 +25,7 @@ public sealed record FuseServerOptions
 /// the threads that serve it; they stop when the file system is unmounted, whoever unmounts it.
 /// It shows what the kernel's squashfs driver would show of the same image.
 /// </summary>
-public sealed class FuseServer : IDisposable
+public sealed unsafe class FuseServer : IDisposable
 {
     private readonly ImageFileSystem _fs;
     private readonly FuseDispatcher _dispatcher;
@@ -37,11 +38,12 @@ public sealed class FuseServer : IDisposable
     private string? _initFailure;
     private bool _disposed;
 
-    private FuseServer(ImageFileSystem fs, int device, string mountPoint, FuseServerOptions options)
+    private FuseServer(ImageFileSystem fs, int device, byte[] mountPath, FuseServerOptions options)
     {
         _fs = fs;
         _device = device;
-        MountPoint = mountPoint;
+        _mountPath = Posix.NativePath.ToCString(mountPath);
+        MountPoint = Encoding.UTF8.GetString(mountPath);
         _dispatcher = new FuseDispatcher(fs, GetEuid(), options.Access == FuseAccess.OwnerAndRoot);
         _dispatcher.Initialized += () => _initialized.Set();
         _dispatcher.InitFailed += reason =>
@@ -62,8 +64,11 @@ public sealed class FuseServer : IDisposable
         }
     }
 
-    /// <summary>The absolute path the image is mounted on.</summary>
+    /// <summary>The absolute path the image is mounted on (decoded as UTF-8; the server itself works from its bytes).</summary>
     public string MountPoint { get; }
+
+    /// <summary>The mount point's bytes, NUL-terminated: a path need not be UTF-8.</summary>
+    private readonly byte[] _mountPath;
 
     /// <summary>The device number of the mounted file system (st_dev of the mount point), once <see cref="RecordDevice"/> ran.</summary>
     public (uint Major, uint Minor)? Device { get; private set; }
@@ -87,10 +92,22 @@ public sealed class FuseServer : IDisposable
     /// <exception cref="FuseUnavailableException">FUSE cannot mount here.</exception>
     public static FuseServer Mount(SquashFsImage image, string mountPoint, FuseServerOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(mountPoint);
+        return Mount(image, Encoding.UTF8.GetBytes(Path.GetFullPath(mountPoint)), options);
+    }
+
+    /// <summary>
+    /// <see cref="Mount(SquashFsImage, string, FuseServerOptions?)"/> with the mount point as the bytes of an absolute
+    /// path (without a NUL), which need not be UTF-8.
+    /// </summary>
+    public static FuseServer Mount(SquashFsImage image, byte[] mountPoint, FuseServerOptions? options = null)
+    {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(mountPoint);
+        if (mountPoint.Length == 0 || mountPoint[0] != '/' || mountPoint.AsSpan().IndexOf((byte)0) >= 0)
+            throw new ArgumentException("the mount point must be an absolute path without NUL bytes", nameof(mountPoint));
         options ??= new FuseServerOptions();
-        string path = Path.GetFullPath(mountPoint);
+        byte[] path = mountPoint;
         var fs = new ImageFileSystem(image, options.BlockCacheBytes);
         int device;
         try
@@ -131,16 +148,23 @@ public sealed class FuseServer : IDisposable
     /// </summary>
     public void RecordDevice()
     {
-        if (Device is null && StatxAt(AT_FDCWD, MountPoint, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out var st) == 0)
+        if (Device is null && StatMountPoint(out var st))
             Device = (st.DevMajor, st.DevMinor);
     }
 
     /// <summary>True when the mount point shows this server's file system (not another one mounted over or in place of it).</summary>
     public bool IsMountedHere()
     {
-        if (Device is not { } device || StatxAt(AT_FDCWD, MountPoint, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out var st) != 0)
+        if (Device is not { } device || !StatMountPoint(out var st))
             return false;
         return (st.DevMajor, st.DevMinor) == device;
+    }
+
+    private bool StatMountPoint(out Statx st)
+    {
+        fixed (byte* path = _mountPath)
+        fixed (Statx* buffer = &st)
+            return StatxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buffer) == 0;
     }
 
     /// <summary>Unmounts, unless the mount point no longer shows this server's mount (then: Failed, nothing touched).</summary>
@@ -153,7 +177,7 @@ public sealed class FuseServer : IDisposable
             error = "the mount point no longer shows this server's file system";
             return FuseUnmountResult.Failed;
         }
-        return FuseMounter.Unmount(MountPoint, lazy, out error);
+        return FuseMounter.Unmount(_mountPath[..^1], lazy, out error);
     }
 
     /// <summary>Set when every serving thread has stopped (the file system was unmounted).</summary>

@@ -32,7 +32,7 @@ public static unsafe class FuseServerProcess
         ArgumentNullException.ThrowIfNull(image);
         var arguments = new FuseDaemon.Arguments
         {
-            ImageFd = ImageFd, ReadyFd = ReadyFd, Offset = offset, MountPoint = Path.GetFullPath(mountPoint), TimeoutSeconds = timeoutSeconds,
+            ImageFd = ImageFd, ReadyFd = ReadyFd, Offset = offset, MountPoint = Encoding.UTF8.GetBytes(Path.GetFullPath(mountPoint)), TimeoutSeconds = timeoutSeconds,
             Access = access, FsName = fsName,
         };
         // As the launch core does (Launching/FuseServerLaunch): the server detaches and answers one line on descriptor 4.
@@ -85,7 +85,7 @@ public static unsafe class FuseServerProcess
     /// write end of a new pipe as descriptor 4 (its read end returned in <paramref name="readEnd"/>), through the launch
     /// core's one spawn (<see cref="Launching.HelperProcess.Spawn"/>).
     /// </summary>
-    private static int Spawn(string executable, string[] arguments, int imageFd, bool newSession, out int readEnd)
+    private static int Spawn(string executable, byte[][] arguments, int imageFd, bool newSession, out int readEnd)
     {
         int* fds = stackalloc int[2];
         if (Pipe2(fds, O_CLOEXEC) != 0)
@@ -93,7 +93,7 @@ public static unsafe class FuseServerProcess
         readEnd = fds[0];
         int error;
         int pid;
-        using (var argv = new NativeArgv(executable, [executable, .. arguments]))
+        using (var argv = new NativeArgv(executable, [Encoding.UTF8.GetBytes(executable), .. arguments]))
             error = Launching.HelperProcess.Spawn(argv.Path, argv.Argv, Environ, -1, [imageFd, fds[1]], newSession, out pid);
         Close(fds[1]);
         if (error == 0)

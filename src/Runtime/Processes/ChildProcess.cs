@@ -25,7 +25,10 @@ internal static unsafe class ChildProcess
         }
     }
 
-    public static Result Run(string executable, params ReadOnlySpan<string> arguments)
+    public static Result Run(string executable, params ReadOnlySpan<string> arguments) => Run(executable, RawArguments.Utf8(arguments));
+
+    /// <summary>The arguments as bytes (a path that is not UTF-8 passes unchanged).</summary>
+    public static Result Run(string executable, IReadOnlyList<byte[]> arguments)
     {
         int* pipe = stackalloc int[2];
         if (Pipe2(pipe, O_CLOEXEC) != 0)
@@ -35,7 +38,7 @@ internal static unsafe class ChildProcess
         byte* attributes = stackalloc byte[1024];
         byte* signals = stackalloc byte[256];
         int pid;
-        using var argv = new NativeArgv(executable, [executable, .. arguments]);
+        using var argv = new NativeArgv(executable, [Encoding.UTF8.GetBytes(executable), .. arguments]);
         try
         {
             FileActionsInit(actions);

@@ -68,6 +68,27 @@ public static class RawArguments
         return Encoding.UTF8.GetBytes(value);
     }
 
+    /// <summary>
+    /// The bytes of the last command-line argument, which .NET handed over as <paramref name="value"/> (checked);
+    /// UTF-8 when /proc cannot tell. Exact where <see cref="Of(string)"/> could match an earlier argument that
+    /// decodes to the same string.
+    /// </summary>
+    public static byte[] OfLast(string value)
+    {
+        try
+        {
+            byte[] cmdline = File.ReadAllBytes("/proc/self/cmdline");
+            int end = cmdline.Length > 0 && cmdline[^1] == 0 ? cmdline.Length - 1 : cmdline.Length;
+            int start = Array.LastIndexOf(cmdline, (byte)0, Math.Max(0, end - 1)) + 1;
+            if (end > 0 && start > 0 && Encoding.UTF8.GetString(cmdline, start, end - start) == value)
+                return cmdline[start..end];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return Encoding.UTF8.GetBytes(value);
+    }
+
     /// <summary>Arguments given as strings, as the bytes to pass on: UTF-8.</summary>
     public static byte[][] Utf8(params ReadOnlySpan<string> strings)
     {
