@@ -134,6 +134,24 @@ public sealed class PushPullTests
     }
 
     [SkippableFact]
+    public void APushThatFailsForAnotherReasonKeepsTheDigestRecordAndTriesOnce()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 200_000);
+        Thread.Sleep(TimeSpan.FromSeconds(2.2)); // settled, so the first push records its digest
+        cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("first push");
+        string record = Assert.Single(Directory.GetFiles(Path.Combine(cli.Cache, "digests")));
+        string before = File.ReadAllText(record);
+
+        // Nothing listens on port 1: the push fails before any digest is questioned.
+        var push = cli.Run("push", xar, "127.0.0.1:1/apps/tool:2", "--plain-http");
+        Assert.Equal(1, push.ExitCode);
+        Assert.Single(push.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(before, File.ReadAllText(record)); // not forgotten: it was never refused
+    }
+
+    [SkippableFact]
     public void APullIntoAFullCacheFailsInOneLineAndKeepsNothing()
     {
         TestEnv.RequireRoot();

@@ -392,13 +392,17 @@ public sealed class RegistryClient : IDisposable
     private async Task<RegistryException> ErrorAsync(HttpResponseMessage response, string what, bool badInput, CancellationToken ct)
     {
         string detail = "";
+        string? code = null;
         if (response.StatusCode == HttpStatusCode.Unauthorized)
             detail = " (authentication failed)";
         try
         {
             byte[] body = response.RequestMessage?.Method == HttpMethod.Head ? [] : await ReadAtMostAsync(response, 16 << 10, ct);
             if (body.Length > 0 && JsonSerializer.Deserialize(body, DistributionJson.Default.RegistryErrors)?.Errors is [var first, ..])
+            {
                 detail = $" {first.Code}: {first.Message}";
+                code = first.Code;
+            }
         }
         catch (Exception e) when (e is JsonException or HttpRequestException or IOException)
         {
@@ -406,7 +410,7 @@ public sealed class RegistryClient : IDisposable
         detail = detail.ReplaceLineEndings(" ");
         if (detail.Length > 300)
             detail = detail[..300] + "...";
-        return new RegistryException($"{what}: HTTP {(int)response.StatusCode}{detail}", badInput);
+        return new RegistryException($"{what}: HTTP {(int)response.StatusCode}{detail}", badInput, code: code);
     }
 
     private static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int limit, CancellationToken ct)

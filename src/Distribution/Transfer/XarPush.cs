@@ -57,10 +57,11 @@ public static class XarPush
                 digest = known;
                 uploaded = await UploadUnlessPresentAsync(client, file, length, digest, progress, ct);
             }
-            catch (RegistryException) when (identity is { } wrong)
+            catch (RegistryException e) when (identity is { } wrong && e.Code == "DIGEST_INVALID")
             {
                 // The registry refused the bytes under the recorded digest: the record names content the file no
                 // longer holds (changed with its timestamps put back). Forget it and push as if it never existed.
+                // Any other failure (unreachable, refused credentials) says nothing about the record: it stays.
                 XarDigestCache.Forget(wrong);
                 known = null;
                 started = DateTime.UtcNow;
