@@ -18,11 +18,15 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
                 return; // each test says what is missing
             Plain = Pack("greet.xar");
             SelfContained = Pack("greet", "--self-contained", "--runtime", LauncherBinary.Path);
+            SingleFile = Pack("greet-single.xar", "--", "-p:PublishSingleFile=true");
         }
 
         public string? Plain { get; }
 
         public string? SelfContained { get; }
+
+        /// <summary>The single-file publish packed (README: the faster start from a mount).</summary>
+        public string? SingleFile { get; }
     }
 
     [SkippableTheory]
@@ -59,6 +63,33 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
             $"base directory: {root}/\n" +
             $"working directory: {s.Work}\n" +
             "arguments:\n  [x y]\n  [--lang]\n  [fr]\n  [--exit]\n  [3]\n",
+            r.StandardOutput);
+    }
+
+    /// <summary>
+    /// <c>xar dotnet ... -- -p:PublishSingleFile=true</c>, which README offers for the faster start from a mount: the
+    /// image holds the one bundle (the satellite assembly inside it), and the app runs mounted and extracted alike.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(LaunchMode.Mount)]
+    [InlineData(LaunchMode.ForcedExtract)]
+    public void ASingleFilePublishPackedRunsWithItsSatelliteAssembly(LaunchMode mode)
+    {
+        packed.Require();
+        LaunchModes.Require(mode);
+        var names = TestEnv.Run(XarBinary.Path, "ls", packed.SingleFile!).EnsureSuccess("xar ls").StandardOutput.Split('\n');
+        Assert.Contains("squashfs-root/greet", names);
+        Assert.DoesNotContain("squashfs-root/greet.dll", names);
+        Assert.DoesNotContain("squashfs-root/fr/greet.resources.dll", names);
+        using var s = new LauncherSandbox();
+        var r = s.Run(packed.SingleFile!, ["--lang", "fr", "--exit", "4"], LaunchModes.Environment(mode, s));
+        Assert.True(r.ExitCode == 4, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
+        string root = LaunchModes.ExpectedRoot(mode, s, Xar.Runtime.XarHeader.ReadFromFile(packed.SingleFile!).Uuid);
+        Assert.Equal(
+            "Bonjour depuis .NET dans un XAR !\n" +
+            $"base directory: {root}/\n" +
+            $"working directory: {s.Work}\n" +
+            "arguments:\n  [--lang]\n  [fr]\n  [--exit]\n  [4]\n",
             r.StandardOutput);
     }
 

@@ -66,6 +66,20 @@ public class SigningFormatTests
         Assert.Contains("Ed25519", Assert.Throws<SignatureFormatException>(() => MinisignPublicKey.Parse(wrongAlgorithm)).Message);
     }
 
+    /// <summary>xar sign checks the line fits before it writes anything, from the length alone: it must be exact.</summary>
+    [Fact]
+    public void TheHeaderValuesLengthIsKnownFromTheTrustedCommentAlone()
+    {
+        var (seed, pk, id) = NewKey(6);
+        using var secret = MinisignSecretKey.Parse(Encoding.ASCII.GetBytes(SecretKeyFile(id, seed, pk)), () => throw new InvalidOperationException("not encrypted"));
+        var prehash = new byte[64];
+        for (int length = 0; length < 8; length++)
+        {
+            byte[] comment = Encoding.UTF8.GetBytes(new string('c', length));
+            Assert.Equal(MinisignSignature.Sign(secret, prehash, comment).ToHeaderValue().Length, MinisignSignature.HeaderValueLength(comment));
+        }
+    }
+
     [Fact]
     public void SignaturesHoldForWhatWasSignedOnlyAndSurviveTheHeaderValue()
     {

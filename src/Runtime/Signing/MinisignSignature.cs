@@ -59,6 +59,14 @@ public sealed class MinisignSignature
     public string ToHeaderValue() =>
         $"{XarSignatureField.Scheme} {Convert.ToBase64String(SignatureBlock())} {Convert.ToBase64String(TrustedComment)} {Convert.ToBase64String(GlobalSignature)}";
 
+    /// <summary>How long <see cref="ToHeaderValue"/> is for a signature with this trusted comment (any key, any statement).</summary>
+    public static int HeaderValueLength(ReadOnlySpan<byte> trustedComment)
+    {
+        static int Base64Length(int bytes) => (bytes + 2) / 3 * 4;
+        return XarSignatureField.Scheme.Length + 3 + Base64Length(2 + MinisignPublicKey.KeyIdLength + Ed25519Length)
+            + Base64Length(trustedComment.Length) + Base64Length(Ed25519Length);
+    }
+
     /// <summary>The <c>.minisig</c> file minisign reads.</summary>
     public string ToMinisig(string untrustedComment) =>
         $"untrusted comment: {untrustedComment}\n{Convert.ToBase64String(SignatureBlock())}\ntrusted comment: {TrustedCommentText}\n{Convert.ToBase64String(GlobalSignature)}\n";

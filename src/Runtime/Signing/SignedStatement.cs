@@ -24,9 +24,12 @@ public static class SignedStatement
     public const string Magic = "xar signed statement 1";
 
     /// <summary>The header at the archive's start, checked: the statement's text part and the image's offset.</summary>
-    public static (byte[] Prefix, long ImageOffset, string? Signature) ReadHeader(SafeFileHandle handle, long archiveOffset)
+    public static (byte[] Prefix, long ImageOffset, string? Signature) ReadHeader(SafeFileHandle handle, long archiveOffset) =>
+        ParseHeader(XarHeaderReader.ReadBytes(handle, archiveOffset), archiveOffset);
+
+    /// <summary><see cref="ReadHeader"/> for header bytes already read (from <paramref name="archiveOffset"/> on).</summary>
+    public static (byte[] Prefix, long ImageOffset, string? Signature) ParseHeader(byte[] data, long archiveOffset)
     {
-        byte[] data = XarHeaderReader.ReadBytes(handle, archiveOffset);
         var header = XarHeader.Parse(data); // throws with the rule broken
         var prefix = new MemoryStream();
         prefix.Write(Encoding.ASCII.GetBytes($"{Magic}\narchive-offset {archiveOffset.ToString(CultureInfo.InvariantCulture)}\n"));
@@ -59,9 +62,43 @@ public static class SignedStatement
     public static void Write(Stream output, SafeFileHandle handle, long archiveOffset, byte[] prefix, long imageOffset) =>
         Feed(handle, archiveOffset, prefix, imageOffset, (buffer, count) => output.Write(buffer, 0, count));
 
+    /// <summary>
+    /// Copies the file as it is laid out (the runtime before <paramref name="archiveOffset"/>, room for the header up to
+    /// <paramref name="imageOffset"/>, filled with zeros, then the image) into <paramref name="output"/>, and returns the
+    /// statement's BLAKE2b-512 over exactly the bytes copied: each byte is read once, so what is signed is what was
+    /// written, even when someone changes the file meanwhile. The caller writes the header into its room.
+    /// </summary>
+    public static byte[] CopyWithDigest(SafeFileHandle handle, long archiveOffset, byte[] prefix, long imageOffset, Stream output)
+    {
+        var digest = new Blake2bDigest(512);
+        digest.BlockUpdate(prefix, 0, prefix.Length);
+        ReadParts(handle, archiveOffset, imageOffset, (buffer, count) =>
+        {
+            digest.BlockUpdate(buffer, 0, count);
+            output.Write(buffer, 0, count);
+        }, headerRoom: () =>
+        {
+            for (long left = imageOffset - archiveOffset; left > 0;)
+            {
+                int n = (int)Math.Min(left, 4096);
+                output.Write(new byte[n]);
+                left -= n;
+            }
+        });
+        var result = new byte[64];
+        digest.DoFinal(result, 0);
+        return result;
+    }
+
     private static void Feed(SafeFileHandle handle, long archiveOffset, byte[] prefix, long imageOffset, Action<byte[], int> sink)
     {
         sink(prefix, prefix.Length);
+        ReadParts(handle, archiveOffset, imageOffset, sink, headerRoom: null);
+    }
+
+    /// <summary>The statement's file parts in order: the bytes before the archive, then the image (to the end of the file).</summary>
+    private static void ReadParts(SafeFileHandle handle, long archiveOffset, long imageOffset, Action<byte[], int> sink, Action? headerRoom)
+    {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
@@ -73,6 +110,7 @@ public static class SignedStatement
                 sink(buffer, n);
                 position += n;
             }
+            headerRoom?.Invoke();
             for (long position = imageOffset; ;)
             {
                 int n = RandomAccess.Read(handle, buffer, position);

@@ -25,19 +25,26 @@ public static class XarSigner
         byte[] start = XarHeaderReader.ReadBytes(handle, archiveOffset);
         if (!XarHeader.LooksLikeXar(start))
             throw new SignatureFormatException("not a XAR file: a bare SquashFS image has no header to hold a signature");
-        var (prefix, imageOffset, _) = SignedStatement.ReadHeader(handle, archiveOffset);
+        // One read of the header, and one of every other byte: the copy is hashed as it is written, then signed.
+        var (prefix, imageOffset, _) = SignedStatement.ParseHeader(start, archiveOffset);
         long headerSize = imageOffset - archiveOffset;
-        var signature = MinisignSignature.Sign(key, SignedStatement.Digest(handle, archiveOffset, prefix, imageOffset), Encoding.UTF8.GetBytes(trustedComment));
-        byte[] header = NewHeader(start.AsSpan(0, (int)headerSize), signature.ToHeaderValue());
+        byte[] comment = Encoding.UTF8.GetBytes(trustedComment);
+        // The line must fit before anything is written: a signature's header value has one length for a given comment.
+        NewHeader(start.AsSpan(0, (int)headerSize), MinisignSignature.HeaderValueLength(comment));
         UnixFileMode? mode = OperatingSystem.IsWindows() ? null : File.GetUnixFileMode(handle);
+        MinisignSignature? signature = null;
         AtomicFile.Write(path, mode, output =>
         {
-            Copy(handle, 0, archiveOffset, output);
-            output.Write(header);
-            Copy(handle, imageOffset, long.MaxValue, output);
+            byte[] digest = SignedStatement.CopyWithDigest(handle, archiveOffset, prefix, imageOffset, output);
+            signature = MinisignSignature.Sign(key, digest, comment);
+            output.Position = archiveOffset;
+            output.Write(NewHeader(start.AsSpan(0, (int)headerSize), signature.ToHeaderValue()));
         });
-        return signature;
+        return signature!;
     }
+
+    /// <summary>The header with a placeholder of <paramref name="valueLength"/> bytes as the value: throws when it would not fit.</summary>
+    private static byte[] NewHeader(ReadOnlySpan<byte> old, int valueLength) => NewHeader(old, new string('x', valueLength));
 
     /// <summary>The header with the signature line in place of an old one (or before #xar_stop), padded to its size.</summary>
     private static byte[] NewHeader(ReadOnlySpan<byte> old, string value)
@@ -72,22 +79,5 @@ public static class XarSigner
         text.ToArray().CopyTo(result, 0);
         result.AsSpan((int)text.Length).Fill((byte)'\n');
         return result;
-    }
-
-    private static void Copy(SafeFileHandle handle, long from, long to, Stream output)
-    {
-        var buffer = new byte[1 << 20];
-        for (long position = from; position < to;)
-        {
-            int n = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, to - position)), position);
-            if (n == 0)
-            {
-                if (to != long.MaxValue)
-                    throw new IOException("the file ended while it was copied");
-                break;
-            }
-            output.Write(buffer, 0, n);
-            position += n;
-        }
     }
 }
