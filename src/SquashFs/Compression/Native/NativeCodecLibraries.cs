@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using Xar.SquashFs.Format;
 
@@ -20,6 +21,14 @@ internal static class NativeCodecLibraries
     public const string StaticLzoSwitch = "Xar.SquashFs.StaticLzo";
 
     private static readonly Dictionary<string, bool> Loaded = new(StringComparer.Ordinal);
+
+    // Feature switches: NativeAOT folds them to constants at build time (the launcher sets both), so the FUSE server's
+    // way to its mount does not start AppContext's switch table; elsewhere they are read at run time.
+    [FeatureSwitchDefinition(StaticCodecsSwitch)]
+    private static bool CodecsLinkedIn => AppContext.TryGetSwitch(StaticCodecsSwitch, out bool on) && on;
+
+    [FeatureSwitchDefinition(StaticLzoSwitch)]
+    private static bool LzoLinkedIn => AppContext.TryGetSwitch(StaticLzoSwitch, out bool on) && on;
 
     /// <summary>The library that reads <paramref name="algorithm"/>, or null for the runtime's own zlib.</summary>
     public static (string Library, string Package)? ForReading(SquashFsCompression algorithm) => algorithm switch
@@ -44,9 +53,9 @@ internal static class NativeCodecLibraries
         if (needed is not var (library, package))
             return;
         // A program that linked zstd, liblzma, lz4 or lzo in (the launcher, built where their static archives exist) loads nothing.
-        if (library is Zstd or Lzma or Lz4 && AppContext.TryGetSwitch(StaticCodecsSwitch, out bool linkedIn) && linkedIn)
+        if (library is Zstd or Lzma or Lz4 && CodecsLinkedIn)
             return;
-        if (library is Lzo && AppContext.TryGetSwitch(StaticLzoSwitch, out bool lzoLinkedIn) && lzoLinkedIn)
+        if (library is Lzo && LzoLinkedIn)
             return;
         bool ok;
         lock (Loaded)
