@@ -108,15 +108,21 @@ public sealed class PushPullTests
         Assert.False(File.Exists(record));
     }
 
+    /// <summary>A XAR pushed once to apps/tool:1, settled first so that the push records its digest: the file and the record.</summary>
+    private static (string Xar, string Record) PushedOnceWithItsDigestRecorded(TestRegistry registry, RegistryCli cli)
+    {
+        string xar = cli.MakeXar("app.xar", 200_000);
+        Thread.Sleep(TimeSpan.FromSeconds(2.2)); // settled, so the first push records its digest
+        cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("first push");
+        return (xar, Assert.Single(Directory.GetFiles(Path.Combine(cli.Cache, "digests"))));
+    }
+
     [SkippableFact]
     public void ADigestRecordTheRegistryRefusesIsForgottenAndTheFileHashed()
     {
         using var registry = TestRegistry.Start();
         using var cli = new RegistryCli();
-        string xar = cli.MakeXar("app.xar", 200_000);
-        Thread.Sleep(TimeSpan.FromSeconds(2.2)); // settled, so the first push records its digest
-        cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("first push");
-        string record = Assert.Single(Directory.GetFiles(Path.Combine(cli.Cache, "digests")));
+        var (xar, record) = PushedOnceWithItsDigestRecorded(registry, cli);
         // A record naming other bytes (the file changed with its timestamps put back), for a blob the registry lacks.
         string text = File.ReadAllText(record).TrimEnd();
         string wrong = "sha256:" + new string('0', 64);
@@ -138,10 +144,7 @@ public sealed class PushPullTests
     {
         using var registry = TestRegistry.Start();
         using var cli = new RegistryCli();
-        string xar = cli.MakeXar("app.xar", 200_000);
-        Thread.Sleep(TimeSpan.FromSeconds(2.2)); // settled, so the first push records its digest
-        cli.Run("push", xar, registry.Address + "/apps/tool:1", "--plain-http").EnsureSuccess("first push");
-        string record = Assert.Single(Directory.GetFiles(Path.Combine(cli.Cache, "digests")));
+        var (xar, record) = PushedOnceWithItsDigestRecorded(registry, cli);
         string before = File.ReadAllText(record);
 
         // Nothing listens on port 1: the push fails before any digest is questioned.
