@@ -107,19 +107,18 @@ public sealed unsafe class FuseServer : IDisposable
         if (mountPoint.Length == 0 || mountPoint[0] != '/' || mountPoint.AsSpan().IndexOf((byte)0) >= 0)
             throw new ArgumentException("the mount point must be an absolute path without NUL bytes", nameof(mountPoint));
         options ??= new FuseServerOptions();
-        byte[] path = mountPoint;
         var fs = new ImageFileSystem(image, options.BlockCacheBytes);
         int device;
         try
         {
-            device = FuseMounter.Mount(path, string.IsNullOrEmpty(options.Source) ? "xar" : options.Source, options.Access);
+            device = FuseMounter.Mount(mountPoint, string.IsNullOrEmpty(options.Source) ? "xar" : options.Source, options.Access);
         }
         catch
         {
             fs.Dispose();
             throw;
         }
-        return new FuseServer(fs, device, path, options);
+        return new FuseServer(fs, device, mountPoint, options);
     }
 
     /// <summary>Starts the serving threads.</summary>
