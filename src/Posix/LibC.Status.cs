@@ -6,7 +6,11 @@ namespace Xar.Posix;
 public static unsafe partial class LibC
 {
     public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000, AT_SYMLINK_FOLLOW = 0x400;
+    /// <summary>statx: the attributes the kernel has, without asking the file system (FUSE: no request, so no wait for INIT).</summary>
+    public const int AT_STATX_DONT_SYNC = 0x4000;
     public const uint STATX_BASIC_STATS = 0x7ff;
+    /// <summary>statx masks for <see cref="Statx.MountId"/>: the mount's id (reused once it is gone), or its 64-bit id that never is (Linux 6.8+).</summary>
+    public const uint STATX_MNT_ID = 0x1000, STATX_MNT_ID_UNIQUE = 0x4000;
     public const uint S_IFMT = 0xF000, S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFDIR = 0x4000, S_IFBLK = 0x6000, S_IFREG = 0x8000,
         S_IFLNK = 0xA000, S_IFSOCK = 0xC000;
     public const long FUSE_SUPER_MAGIC = 0x65735546, SQUASHFS_MAGIC = 0x73717368;
@@ -38,6 +42,8 @@ public static unsafe partial class LibC
         public ulong AttributesMask;
         public StatxTimestamp Atime, Btime, Ctime, Mtime;
         public uint RdevMajor, RdevMinor, DevMajor, DevMinor;
+        /// <summary>stx_mnt_id: set when <see cref="Mask"/> has STATX_MNT_ID or STATX_MNT_ID_UNIQUE.</summary>
+        public ulong MountId;
 
         public readonly uint Type => Mode & S_IFMT;
         public readonly uint Permissions => Mode & 0xFFFu;

@@ -213,6 +213,31 @@ public sealed class FuseServerTests
         Assert.Equal(access != FuseAccess.Owner, allowOther);
     }
 
+    /// <summary>
+    /// A server whose mount was taken away before its INIT (umount -l by someone else) never unmounts what is at its
+    /// mount point later: another server's mount made there since. It used to unmount by path when it had not yet
+    /// learnt its device number; now it learns it right after mounting (statx without a request).
+    /// </summary>
+    [SkippableFact]
+    public void AServerWhoseMountWasTakenAwayLeavesTheNextMountThereAlone()
+    {
+        RequireMounting();
+        using var tmp = new TempDir("fuse-taken");
+        string image = SmallImage(tmp);
+        string mountPoint = tmp["mnt"];
+        Directory.CreateDirectory(mountPoint);
+        var young = FuseServer.Mount(SquashFsImage.Open(image), mountPoint, new FuseServerOptions { Source = image }); // never started
+        TestEnv.Run("umount", "-l", mountPoint).EnsureSuccess("umount -l");
+        using var next = MountInProcess(image, mountPoint);
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(mountPoint, "hello")));
+
+        Assert.Equal(FuseUnmountResult.Failed, young.Unmount(lazy: true, out string? error));
+        Assert.Contains("no longer shows this server", error);
+        young.Dispose();
+        Assert.True(IsMounted(mountPoint), "the young server unmounted the next server's mount");
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(mountPoint, "hello")));
+    }
+
     [SkippableFact]
     public void CorruptBlockAnswersEioAndTheRestStillReads()
     {

@@ -349,7 +349,6 @@ public static unsafe class FuseDaemon
             server.Unmount(lazy: true, out _);
             return 1;
         }
-        server.RecordDevice();
 
         bool stopped = new FuseIdleTimer(server, TimeSpan.FromSeconds(arguments.TimeoutSeconds)).Run(stop);
         if (stopped)

@@ -44,6 +44,9 @@ public sealed unsafe class FuseServer : IDisposable
         _device = device;
         _mountPath = Posix.NativePath.ToCString(mountPath);
         MountPoint = Encoding.UTF8.GetString(mountPath);
+        // Which mount is ours, learnt now, while nothing else can have been mounted there since: an unmount later
+        // (idle, signal, a failed start) touches this mount and no other, even one made after ours was taken away.
+        RecordDevice();
         _dispatcher = new FuseDispatcher(fs, GetEuid(), options.Access == FuseAccess.OwnerAndRoot);
         _dispatcher.Initialized += () => _initialized.Set();
         _dispatcher.InitFailed += reason =>
@@ -70,7 +73,7 @@ public sealed unsafe class FuseServer : IDisposable
     /// <summary>The mount point's bytes, NUL-terminated: a path need not be UTF-8.</summary>
     private readonly byte[] _mountPath;
 
-    /// <summary>The device number of the mounted file system (st_dev of the mount point), once <see cref="RecordDevice"/> ran.</summary>
+    /// <summary>The device number of the mounted file system (st_dev of the mount point), from right after the mount.</summary>
     public (uint Major, uint Minor)? Device { get; private set; }
 
     /// <summary>Environment.TickCount64 of the last request (not counting FORGET and INTERRUPT).</summary>
@@ -142,13 +145,18 @@ public sealed unsafe class FuseServer : IDisposable
     }
 
     /// <summary>
-    /// Notes the mounted file system's device number (st_dev of the mount point, a GETATTR away:
-    /// kept off the way to readiness), so that an unmount later touches this mount and no other.
+    /// Notes which mount is this server's: the device number and the mount's id, from a statx of the mount point that
+    /// asks the file system nothing (so it works before INIT too). Both, because a device number is reused at once
+    /// when a mount goes away (the next FUSE mount gets the same 0:N), and the mount id is unique (Linux 6.8+; an
+    /// older kernel's id is reused too, only less soon). The constructor calls it.
     /// </summary>
     public void RecordDevice()
     {
         if (Device is null && StatMountPoint(out var st))
+        {
             Device = (st.DevMajor, st.DevMinor);
+            _mountId = MountIdOf(st);
+        }
     }
 
     /// <summary>True when the mount point shows this server's file system (not another one mounted over or in place of it).</summary>
@@ -156,21 +164,25 @@ public sealed unsafe class FuseServer : IDisposable
     {
         if (Device is not { } device || !StatMountPoint(out var st))
             return false;
-        return (st.DevMajor, st.DevMinor) == device;
+        return (st.DevMajor, st.DevMinor) == device && MountIdOf(st) == _mountId;
     }
+
+    /// <summary>The mount's id, when the kernel gave one (0 otherwise: then the device number alone decides).</summary>
+    private static ulong MountIdOf(in Statx st) => (st.Mask & (STATX_MNT_ID | STATX_MNT_ID_UNIQUE)) != 0 ? st.MountId : 0;
+
+    private ulong _mountId;
 
     private bool StatMountPoint(out Statx st)
     {
         fixed (byte* path = _mountPath)
         fixed (Statx* buffer = &st)
-            return StatxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buffer) == 0;
+            return StatxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, buffer) == 0;
     }
 
     /// <summary>Unmounts, unless the mount point no longer shows this server's mount (then: Failed, nothing touched).</summary>
     public FuseUnmountResult Unmount(bool lazy, out string? error)
     {
-        if (_dispatcher.IsInitialized)
-            RecordDevice();
+        RecordDevice(); // known since the mount unless that statx failed; a second try
         if (Device is not null && !IsMountedHere())
         {
             error = "the mount point no longer shows this server's file system";
