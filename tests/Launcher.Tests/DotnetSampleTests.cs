@@ -29,6 +29,12 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
         public string? SingleFile { get; }
     }
 
+    private const string English = "Hello from .NET inside a XAR!", French = "Bonjour depuis .NET dans un XAR !";
+
+    /// <summary>What samples/dotnet-app prints before any stdin: its greeting, its folder, the working directory, the arguments.</summary>
+    private static string Greeting(string greeting, string root, string work, string[] arguments) =>
+        $"{greeting}\nbase directory: {root}/\nworking directory: {work}\narguments:\n" + string.Concat(arguments.Select(a => $"  [{a}]\n"));
+
     [SkippableTheory]
     [InlineData(LaunchMode.Mount)]
     [InlineData(LaunchMode.ForcedExtract)]
@@ -40,13 +46,7 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
         var r = s.Run(packed.Plain!, ["one arg", "--stdin", "--exit", "7"], LaunchModes.Environment(mode, s), "from stdin\n"u8.ToArray());
         Assert.True(r.ExitCode == 7, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
         string root = LaunchModes.ExpectedRoot(mode, s, Xar.Runtime.XarHeader.ReadFromFile(packed.Plain!).Uuid);
-        Assert.Equal(
-            "Hello from .NET inside a XAR!\n" +
-            $"base directory: {root}/\n" +
-            $"working directory: {s.Work}\n" +
-            "arguments:\n  [one arg]\n  [--stdin]\n  [--exit]\n  [7]\n" +
-            "stdin: [from stdin\n]\n",
-            r.StandardOutput);
+        Assert.Equal(Greeting(English, root, s.Work, ["one arg", "--stdin", "--exit", "7"]) + "stdin: [from stdin\n]\n", r.StandardOutput);
     }
 
     [SkippableFact]
@@ -58,12 +58,7 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
         var r = TestEnv.Run(new RunOptions(packed.SelfContained!, ["x y", "--lang", "fr", "--exit", "3"]) { Environment = s.Environment(), WorkingDirectory = s.Work });
         Assert.True(r.ExitCode == 3, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
         string root = Assert.Single(s.Mounts());
-        Assert.Equal(
-            "Bonjour depuis .NET dans un XAR !\n" + // from fr/greet.resources.dll in the mount
-            $"base directory: {root}/\n" +
-            $"working directory: {s.Work}\n" +
-            "arguments:\n  [x y]\n  [--lang]\n  [fr]\n  [--exit]\n  [3]\n",
-            r.StandardOutput);
+        Assert.Equal(Greeting(French, root, s.Work, ["x y", "--lang", "fr", "--exit", "3"]), r.StandardOutput); // French: fr/greet.resources.dll in the mount
     }
 
     /// <summary>
@@ -85,12 +80,7 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
         var r = s.Run(packed.SingleFile!, ["--lang", "fr", "--exit", "4"], LaunchModes.Environment(mode, s));
         Assert.True(r.ExitCode == 4, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
         string root = LaunchModes.ExpectedRoot(mode, s, Xar.Runtime.XarHeader.ReadFromFile(packed.SingleFile!).Uuid);
-        Assert.Equal(
-            "Bonjour depuis .NET dans un XAR !\n" +
-            $"base directory: {root}/\n" +
-            $"working directory: {s.Work}\n" +
-            "arguments:\n  [--lang]\n  [fr]\n  [--exit]\n  [4]\n",
-            r.StandardOutput);
+        Assert.Equal(Greeting(French, root, s.Work, ["--lang", "fr", "--exit", "4"]), r.StandardOutput);
     }
 
     /// <summary>
