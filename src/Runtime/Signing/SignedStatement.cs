@@ -76,15 +76,7 @@ public static class SignedStatement
         {
             digest.BlockUpdate(buffer, 0, count);
             output.Write(buffer, 0, count);
-        }, headerRoom: () =>
-        {
-            for (long left = imageOffset - archiveOffset; left > 0;)
-            {
-                int n = (int)Math.Min(left, 4096);
-                output.Write(new byte[n]);
-                left -= n;
-            }
-        });
+        }, headerRoom: () => output.Write(new byte[imageOffset - archiveOffset])); // OFFSET: a few KiB
         var result = new byte[64];
         digest.DoFinal(result, 0);
         return result;

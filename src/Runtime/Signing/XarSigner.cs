@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 using Xar.Posix;
 
 namespace Xar.Runtime.Signing;
