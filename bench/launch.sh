@@ -19,6 +19,7 @@
 # (squashfuse_ll mounts instead of the built-in server), in the same rounds; with
 # XAR_BASELINE_LAUNCHER=PATH (optional: an xarexec built from an earlier commit) that one too, so a
 # change is measured before and after in one run.
+# As root (BENCH_NONROOT=0 leaves it out): hello cold as nobody, through fusermount3, against squashfuse_ll and the baseline.
 # With minisign installed: rows with a trust policy in force (signed files, a trusted key; see below).
 # Usage: bench/launch.sh [--record]   (--record writes the table into bench/RESULTS.md, "## Launch")
 set -euo pipefail
@@ -135,6 +136,41 @@ for name, w, c in (("as shipped (fast start)", fw, fc), ("XAREXEC_NO_FAST_START=
         rows.append(f"| {name} | {w:.2f} | {w - direct:+.2f} | {c:.2f} |")
 rows.append(f"| XAR_FUSE=squashfuse (cold mounts with squashfuse_ll; warm is the same mount) | | | {sc:.2f} |")
 print("\n".join(rows))
+PY
+)
+    fi
+    if [[ $app == hello && $mode == env && $(id -u) == 0 && ${BENCH_NONROOT:-1} != 0 ]] && command -v setpriv >/dev/null; then
+        # Cold as a user who is not root (nobody), who mounts through fusermount3, with /dev/fuse made 0666 for
+        # these runs (as on Debian desktops): as shipped, the baseline, and XAR_FUSE=squashfuse, alternating in rounds.
+        fuse_mode=$(stat -c %a /dev/fuse)
+        chmod 0666 /dev/fuse
+        mkdir -p "$WORK/nonroot" && chmod 0777 "$WORK/nonroot"
+        as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$WORK/nonroot" "$@"; }
+        nobody_median() {
+            local name=$1; shift
+            as_nobody hyperfine -N --style none --export-json "$WORK/nonroot/$name.json" "$@" >/dev/null 2>&1 \
+                || as_nobody hyperfine -N --export-json "$WORK/nonroot/$name.json" "$@" >&2
+            python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$WORK/nonroot/$name.json"
+        }
+        nmnt=$(as_nobody "$BIN/xarexec" -m "$xar")
+        nf=() nb=() ns=()
+        per=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+        for ((r = 0; r < ROUNDS; r++)); do
+            nf+=("$(nobody_median "nrf-r$r" -r "$per" -p "fusermount3 -u -z -q $nmnt" "$BIN/xarexec $xar")")
+            [[ -n $BASELINE ]] && nb+=("$(nobody_median "nrb-r$r" -r "$per" -p "fusermount3 -u -z -q $nmnt" "$BASELINE $xar")")
+            ns+=("$(XAR_FUSE=squashfuse nobody_median "nrs-r$r" -r "$per" -p "fusermount3 -u -z -q $nmnt" "$BIN/xarexec $xar")")
+        done
+        as_nobody fusermount3 -u -z -q "$nmnt" 2>/dev/null || true
+        chmod "$fuse_mode" /dev/fuse
+        nonroot=$(python3 - "${#nf[@]}" "${nf[@]}" "${ns[@]}" "${nb[@]}" <<'PY'
+import statistics, sys
+n = int(sys.argv[1])
+vals = sys.argv[2:]
+f, s, b = (statistics.median(float(x) for x in vals[i * n:(i + 1) * n]) if len(vals) >= (i + 1) * n else None for i in range(3))
+line = f"Not root (nobody, through fusermount3; /dev/fuse 0666 for these runs), hello cold, median of {n} rounds: {f:.2f} ms as shipped"
+if b is not None:
+    line += f", {b:.2f} ms for the baseline"
+print(line + f", {s:.2f} ms with XAR_FUSE=squashfuse (squashfuse_ll); ratio {f / s:.2f}.")
 PY
 )
     fi
@@ -258,7 +294,9 @@ table="$table
 $floor${reference:+
 $reference}${faststart:+
 
-$faststart}${selfcontained:+
+$faststart}${nonroot:+
+
+$nonroot}${selfcontained:+
 
 $selfcontained}${trust:+
 

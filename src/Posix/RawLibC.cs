@@ -189,6 +189,9 @@ public static unsafe partial class RawLibC
     [LibraryImport(Libc, EntryPoint = "pipe2"), SuppressGCTransition]
     public static partial int Pipe2(int* fds, int flags);
 
+    [LibraryImport(Libc, EntryPoint = "socketpair"), SuppressGCTransition]
+    public static partial int SocketPair(int domain, int type, int protocol, int* fds);
+
     [LibraryImport(Libc, EntryPoint = "posix_spawn_file_actions_adddup2"), SuppressGCTransition]
     public static partial int FileActionsAddDup2(void* actions, int fd, int newFd);
 

@@ -29,7 +29,7 @@ public sealed unsafe class FuseMounterTests
             var message = new LibC.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)LibC.CmsgLength(sizeof(int)) };
             Assert.Equal(1, LibC.SendMsg(pair[1], &message, 0));
 
-            int received = FuseMounter.ReceiveDescriptor(pair[0]);
+            int received = Fusermount.ReceiveDescriptor(pair[0]);
             Assert.True(received >= 0);
             Assert.NotEqual(pipe[1], received);
             Assert.Equal(LibC.FD_CLOEXEC, LibC.Fcntl(received, LibC.F_GETFD, 0) & LibC.FD_CLOEXEC);
@@ -43,7 +43,7 @@ public sealed unsafe class FuseMounterTests
             // The sender went away without sending one: -1, as when fusermount3 fails.
             LibC.Close(pair[1]);
             pair[1] = -1;
-            Assert.Equal(-1, FuseMounter.ReceiveDescriptor(pair[0]));
+            Assert.Equal(-1, Fusermount.ReceiveDescriptor(pair[0]));
         }
         finally
         {

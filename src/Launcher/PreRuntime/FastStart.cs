@@ -30,7 +30,7 @@ internal static unsafe class FastStart
             return;
         if (argv[1][0] == '-' && argv[1][1] != 0)
         {
-            FuseDaemon.DetachBeforeRuntime(argc, argv); // the FUSE server's mode: detach while it is cheap
+            FuseDaemon.DetachBeforeRuntime(argc, argv, envp); // the FUSE server's mode: detach while it is cheap
             return; // an option: Main parses those
         }
         if (!Prepare(envp))
@@ -46,7 +46,7 @@ internal static unsafe class FastStart
         if (argc >= 2 && argv[1] != null && SelfContainedRuntime.IsFuseServer(new ReadOnlySpan<byte>(argv[1], NativeText.FromCString(argv[1]).Length), self))
         {
             RawLibC.Close(self);
-            FuseDaemon.DetachBeforeRuntime(argc, argv);
+            FuseDaemon.DetachBeforeRuntime(argc, argv, envp);
             return;
         }
         SelfContainedRuntime.SetOriginalDirectory();

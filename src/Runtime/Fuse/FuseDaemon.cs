@@ -186,15 +186,18 @@ public static unsafe class FuseDaemon
     /// <summary>Runs the daemon with the arguments after <see cref="Flag"/>; returns the exit status.</summary>
     public static int Main(ReadOnlySpan<string> args)
     {
+        var early = EarlyFusermount.Take();
         var arguments = Arguments.Parse(args, out string? usage);
         if (arguments is null)
         {
+            early?.Abandon(RawArguments.OfLast(args[^1])); // started only for a command line that ends in a mount point
             WriteAll(2, $"xarexec {Flag}: {usage}\n");
             return 2;
         }
         // A session leader here means the pre-runtime step detached this process already (DetachBeforeRuntime).
         if (arguments.Foreground || GetSid(0) == Environment.ProcessId)
-            return Serve(arguments);
+            return Serve(arguments, early);
+        early?.Abandon(arguments.MountPoint); // (never: that step starts it in the process it detached)
         var ready = new Readiness(arguments.ReadyFd);
         try
         {
@@ -215,7 +218,7 @@ public static unsafe class FuseDaemon
     /// that replaces it), and serves as <c>--foreground</c> would. Without this step Main detaches by starting a
     /// <c>--foreground</c> copy of itself and relaying its answer, which costs a second start of the runtime.
     /// </summary>
-    public static void DetachBeforeRuntime(int argc, byte** argv)
+    public static void DetachBeforeRuntime(int argc, byte** argv, byte** envp)
     {
         if (argc < 2 || !IsArgument(argv[1], "--fuse-serve"u8))
             return;
@@ -253,6 +256,7 @@ public static unsafe class FuseDaemon
             if (devNull > 2)
                 Xar.Posix.RawLibC.Close(devNull);
         }
+        EarlyFusermount.Start(argc, argv, envp); // not root: fusermount mounts while the runtime starts
     }
 
     private static bool IsArgument(byte* argument, ReadOnlySpan<byte> expected)
@@ -267,7 +271,9 @@ public static unsafe class FuseDaemon
     }
 
     /// <summary>Mounts, signals readiness, serves until unmounted; returns the exit status.</summary>
-    public static int Serve(Arguments arguments)
+    public static int Serve(Arguments arguments) => Serve(arguments, early: null);
+
+    private static int Serve(Arguments arguments, EarlyFusermount? early)
     {
         var ready = new Readiness(arguments.ReadyFd);
         SetSid(); // EPERM when the launcher made us a session leader already: fine
@@ -296,7 +302,7 @@ public static unsafe class FuseDaemon
             HandleSignals();
         try
         {
-            return Serve(arguments, ready, () =>
+            return Serve(arguments, early, ready, () =>
             {
                 if (!blockedEverywhere)
                     return;
@@ -311,23 +317,25 @@ public static unsafe class FuseDaemon
         }
     }
 
-    private static int Serve(Arguments arguments, Readiness ready, Action handleSignals, ManualResetEvent stop)
+    private static int Serve(Arguments arguments, EarlyFusermount? early, Readiness ready, Action handleSignals, ManualResetEvent stop)
     {
         FuseServer server;
         try
         {
-            var handle = OpenImage(arguments.ImageFd, out string imagePath);
+            var handle = OpenImage(arguments.ImageFd);
             var image = SquashFsImage.Open(handle, arguments.Offset, leaveOpen: false);
             server = FuseServer.Mount(image, arguments.MountPoint, new FuseServerOptions
             {
                 Access = arguments.Access,
-                Source = arguments.FsName ?? imagePath,
+                Source = Source(arguments),
                 Threads = arguments.Threads,
                 BlockCacheBytes = (long)arguments.CacheMiB << 20,
+                EarlyFusermount = early,
             });
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            early?.Abandon(arguments.MountPoint); // mounted before the image was checked: gone before the answer
             return ready.Fail(e.Message);
         }
         // Ready once mounted: the kernel holds every request on the mount until INIT is answered, so the
@@ -363,15 +371,45 @@ public static unsafe class FuseDaemon
         return 0;
     }
 
-    private static SafeFileHandle OpenImage(int fd, out string path)
+    /// <summary>
+    /// What /proc/mounts shows as the mounted thing: <paramref name="fsName"/> when given, else the file the image
+    /// descriptor names, else <c>fd:N</c>. Allocation-free: the pre-runtime step names its early mount with it too.
+    /// </summary>
+    public static void WriteSource(Launching.NativeText fsName, int imageFd, ref Launching.PathBuilder source)
+    {
+        source.Truncate(0);
+        if (!fsName.IsNull)
+        {
+            source.Append(fsName);
+            return;
+        }
+        byte* name = stackalloc byte[Launching.PathBuilder.Capacity];
+        if (Launching.TrustedDirectory.TryProcFdPath(imageFd, name))
+        {
+            source.Append(Launching.NativeText.FromCString(name));
+            return;
+        }
+        source.Append("fd:"u8);
+        source.AppendDecimal((ulong)imageFd);
+    }
+
+    private static string Source(Arguments arguments)
+    {
+        if (arguments.FsName is not null)
+            return arguments.FsName;
+        byte* buffer = stackalloc byte[Launching.PathBuilder.Capacity];
+        var source = new Launching.PathBuilder(buffer);
+        WriteSource(default, arguments.ImageFd, ref source);
+        return Encoding.UTF8.GetString(source.CString, source.Length);
+    }
+
+    private static SafeFileHandle OpenImage(int fd)
     {
         if (FStatx(fd, out var st) != 0)
             throw new IOException($"image descriptor {fd}: {Describe(LastError)}");
         if (!st.IsRegularFile)
             throw new IOException($"image descriptor {fd} is not a regular file");
         Fcntl(fd, F_SETFD, FD_CLOEXEC); // nothing we start (fusermount3) inherits it
-        byte* name = stackalloc byte[Launching.PathBuilder.Capacity];
-        path = Launching.TrustedDirectory.TryProcFdPath(fd, name) ? Marshal.PtrToStringUTF8((nint)name)! : $"fd:{fd}";
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 

@@ -17,6 +17,9 @@ public sealed record FuseServerOptions
 
     /// <summary>Decoded data and fragment blocks kept in memory, in bytes.</summary>
     public long BlockCacheBytes { get; init; } = 16 << 20;
+
+    /// <summary>The fusermount the server's pre-runtime step started for this mount, if it did.</summary>
+    internal EarlyFusermount? EarlyFusermount { get; init; }
 }
 
 /// <summary>
@@ -42,11 +45,8 @@ public sealed unsafe class FuseServer : IDisposable
     {
         _fs = fs;
         _device = device;
-        _mountPath = Posix.NativePath.ToCString(mountPath);
         MountPoint = Encoding.UTF8.GetString(mountPath);
-        // Which mount is ours, learnt now, while nothing else can have been mounted there since: an unmount later
-        // (idle, signal, a failed start) touches this mount and no other, even one made after ours was taken away.
-        RecordDevice();
+        _mount = new OwnMount(mountPath); // which mount is ours, learnt now, while nothing else can have been mounted there since
         _dispatcher = new FuseDispatcher(fs, GetEuid(), options.Access == FuseAccess.OwnerAndRoot);
         _dispatcher.Initialized += () => _initialized.Set();
         _dispatcher.InitFailed += reason =>
@@ -70,11 +70,10 @@ public sealed unsafe class FuseServer : IDisposable
     /// <summary>The absolute path the image is mounted on (decoded as UTF-8; the server itself works from its bytes).</summary>
     public string MountPoint { get; }
 
-    /// <summary>The mount point's bytes, NUL-terminated: a path need not be UTF-8.</summary>
-    private readonly byte[] _mountPath;
+    private readonly OwnMount _mount;
 
     /// <summary>The device number of the mounted file system (st_dev of the mount point), from right after the mount.</summary>
-    public (uint Major, uint Minor)? Device { get; private set; }
+    public (uint Major, uint Minor)? Device => _mount.Device;
 
     /// <summary>Environment.TickCount64 of the last request (not counting FORGET and INTERRUPT).</summary>
     public long LastActivity => _dispatcher.LastActivity;
@@ -114,7 +113,7 @@ public sealed unsafe class FuseServer : IDisposable
         int device;
         try
         {
-            device = FuseMounter.Mount(mountPoint, string.IsNullOrEmpty(options.Source) ? "xar" : options.Source, options.Access);
+            device = FuseMounter.Mount(mountPoint, string.IsNullOrEmpty(options.Source) ? "xar" : options.Source, options.Access, options.EarlyFusermount);
         }
         catch
         {
@@ -144,52 +143,11 @@ public sealed unsafe class FuseServer : IDisposable
         return true;
     }
 
-    /// <summary>
-    /// Notes which mount is this server's: the device number and the mount's id, from a statx of the mount point that
-    /// asks the file system nothing (so it works before INIT too). Both, because a device number is reused at once
-    /// when a mount goes away (the next FUSE mount gets the same 0:N), and the mount id is unique (Linux 6.8+; an
-    /// older kernel's id is reused too, only less soon). The constructor calls it.
-    /// </summary>
-    public void RecordDevice()
-    {
-        if (Device is null && StatMountPoint(out var st))
-        {
-            Device = (st.DevMajor, st.DevMinor);
-            _mountId = MountIdOf(st);
-        }
-    }
-
     /// <summary>True when the mount point shows this server's file system (not another one mounted over or in place of it).</summary>
-    public bool IsMountedHere()
-    {
-        if (Device is not { } device || !StatMountPoint(out var st))
-            return false;
-        return (st.DevMajor, st.DevMinor) == device && MountIdOf(st) == _mountId;
-    }
-
-    /// <summary>The mount's id, when the kernel gave one (0 otherwise: then the device number alone decides).</summary>
-    private static ulong MountIdOf(in Statx st) => (st.Mask & (STATX_MNT_ID | STATX_MNT_ID_UNIQUE)) != 0 ? st.MountId : 0;
-
-    private ulong _mountId;
-
-    private bool StatMountPoint(out Statx st)
-    {
-        fixed (byte* path = _mountPath)
-        fixed (Statx* buffer = &st)
-            return StatxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, buffer) == 0;
-    }
+    public bool IsMountedHere() => _mount.IsMountedHere();
 
     /// <summary>Unmounts, unless the mount point no longer shows this server's mount (then: Failed, nothing touched).</summary>
-    public FuseUnmountResult Unmount(bool lazy, out string? error)
-    {
-        RecordDevice(); // known since the mount unless that statx failed; a second try
-        if (Device is not null && !IsMountedHere())
-        {
-            error = "the mount point no longer shows this server's file system";
-            return FuseUnmountResult.Failed;
-        }
-        return FuseMounter.Unmount(_mountPath[..^1], lazy, out error);
-    }
+    public FuseUnmountResult Unmount(bool lazy, out string? error) => _mount.Unmount(lazy, out error);
 
     /// <summary>Set when every serving thread has stopped (the file system was unmounted).</summary>
     public WaitHandle Exited => _running.WaitHandle;
