@@ -114,37 +114,35 @@ public static unsafe class FuseMounter
     private static Launching.NativeText PathVariable() => new Launching.ProcessEnvironment(Environ).Get("PATH"u8);
 
     /// <summary>
-    /// Unmounts <paramref name="mountPoint"/>: umount2 as root, else fusermount3 -u (then fusermount).
+    /// Unmounts <paramref name="mountPoint"/> as <see cref="FuseUnmount"/> does, and says how it went.
     /// Not lazy: a mount in use stays and the answer is <see cref="FuseUnmountResult.Busy"/>.
     /// Lazy: detached now, gone when its last user leaves.
     /// </summary>
     public static FuseUnmountResult Unmount(byte[] mountPoint, bool lazy, out string? error)
     {
+        const int ErrorsCapacity = 1024;
+        byte* errors = stackalloc byte[ErrorsCapacity];
+        FuseUnmountOutcome outcome;
+        fixed (byte* target = Posix.NativePath.ToCString(mountPoint))
+            outcome = FuseUnmount.Run(target, lazy, PathVariable(), Environ, errors, ErrorsCapacity);
         error = null;
-        if (GetEuid() == 0)
-        {
-            int unmounted;
-            fixed (byte* target = Posix.NativePath.ToCString(mountPoint))
-                unmounted = Posix.LibC.Umount2(target, (lazy ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW);
-            if (unmounted == 0)
-                return FuseUnmountResult.Unmounted;
-            int errno = LastError;
-            error = Describe(errno);
-            return errno == EBUSY ? FuseUnmountResult.Busy : FuseUnmountResult.Failed;
-        }
-        byte* programBuffer = stackalloc byte[Launching.PathBuilder.Capacity];
-        var found = new Launching.PathBuilder(programBuffer);
-        if (!Fusermount.TryFind(PathVariable(), ref found, out _))
+        if (outcome.Unmounted)
+            return FuseUnmountResult.Unmounted;
+        if (outcome.NoHelper)
         {
             error = "neither fusermount3 nor fusermount is installed";
             return FuseUnmountResult.Failed;
         }
-        string program = Marshal.PtrToStringUTF8((nint)found.CString)!;
-        byte[][] arguments = lazy ? [.. RawArguments.Utf8("-u", "-z", "--"), mountPoint] : [.. RawArguments.Utf8("-u", "--"), mountPoint];
-        var result = ChildProcess.Run(program, arguments);
-        if (result.Succeeded)
-            return FuseUnmountResult.Unmounted;
-        error = result.Describe(Path.GetFileName(program));
-        return result.StandardError.Contains("busy", StringComparison.OrdinalIgnoreCase) ? FuseUnmountResult.Busy : FuseUnmountResult.Failed;
+        if (outcome.HelperStatus == int.MinValue)
+        {
+            // umount2 refused (root), or the helper could not be started.
+            error = Describe(outcome.Errno);
+            return outcome.Errno == EBUSY ? FuseUnmountResult.Busy : FuseUnmountResult.Failed;
+        }
+        string name = outcome.IsVersion3 ? "fusermount3" : "fusermount";
+        string said = Marshal.PtrToStringUTF8((nint)errors)!.Trim().Split('\n')[0].Trim();
+        string how = outcome.HelperStatus < 0 ? $"{name} was killed by signal {-outcome.HelperStatus}" : $"{name} exited with status {outcome.HelperStatus}";
+        error = said.Length == 0 ? how : $"{how}: {said}";
+        return said.Contains("busy", StringComparison.OrdinalIgnoreCase) ? FuseUnmountResult.Busy : FuseUnmountResult.Failed;
     }
 }

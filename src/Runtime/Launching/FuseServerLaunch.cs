@@ -93,7 +93,7 @@ public static unsafe class FuseServerLaunch
         }
         if (timedOut)
         {
-            HelperProcess.TryUnmountLazily(mountPath, env.Get("PATH"u8), env.Envp);
+            Fuse.FuseUnmount.Lazily(mountPath, env.Get("PATH"u8), env.Envp);
             var detail = new PathBuilder(line);
             detail.Append(ServerName);
             return FuseUnavailability.MountDidNotAppear;

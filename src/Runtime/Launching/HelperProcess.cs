@@ -172,43 +172,6 @@ public static unsafe class HelperProcess
         return error;
     }
 
-    /// <summary>Runs a helper whose output nobody reads; true when it exited 0.</summary>
-    public static bool RunAndSucceed(byte* program, byte** argv, byte** envp)
-    {
-        byte* output = stackalloc byte[256];
-        return Run(program, argv, envp, -1, output, 256).Succeeded;
-    }
-
-    /// <summary>Unmounts lazily: umount2 as root, else <c>fusermount3 -u -z -q</c> (or fusermount).</summary>
-    public static bool TryUnmountLazily(byte* mountPath, NativeText pathVariable, byte** envp)
-    {
-        if (GetEuid() == 0)
-        {
-            if (Umount2(mountPath, LibC.MNT_DETACH | LibC.UMOUNT_NOFOLLOW) == 0)
-                return true;
-            if (Errno != LibC.EPERM)
-                return false;
-        }
-        byte* buffer = stackalloc byte[PathBuilder.Capacity];
-        var fusermount = new PathBuilder(buffer);
-        if (!TryFind(pathVariable, "fusermount3"u8, ref fusermount, systemFallbacks: true)
-            && !TryFind(pathVariable, "fusermount"u8, ref fusermount, systemFallbacks: true))
-            return false;
-        byte** argv = stackalloc byte*[6];
-        fixed (byte* u = "-u\0"u8)
-        fixed (byte* z = "-z\0"u8)
-        fixed (byte* q = "-q\0"u8)
-        {
-            argv[0] = fusermount.CString;
-            argv[1] = u;
-            argv[2] = z;
-            argv[3] = q;
-            argv[4] = mountPath;
-            argv[5] = null;
-            return RunAndSucceed(fusermount.CString, argv, envp);
-        }
-    }
-
     public static void SleepMicroseconds(long microseconds)
     {
         long* request = stackalloc long[2];

@@ -132,7 +132,7 @@ public static unsafe partial class LaunchCore
         if (state == MountState.Broken)
         {
             // Its server died (kill -9): detach the dead mount, then mount again.
-            if (!HelperProcess.TryUnmountLazily(mountPath, launch.Env.Get("PATH"u8), launch.Env.Envp))
+            if (!Fuse.FuseUnmount.Lazily(mountPath, launch.Env.Get("PATH"u8), launch.Env.Envp))
             {
                 LaunchFailure.Set(ref outcome, LaunchSubject.MountDirectory, LaunchProblem.CannotUnmount, 0, mountPath);
                 Close(lockFd);
@@ -201,7 +201,7 @@ public static unsafe partial class LaunchCore
         }
         // A failed start leaves no mount behind.
         if (isNew)
-            HelperProcess.TryUnmountLazily(mountPath, launch.Env.Get("PATH"u8), launch.Env.Envp);
+            Fuse.FuseUnmount.Lazily(mountPath, launch.Env.Get("PATH"u8), launch.Env.Envp);
         Close(lockFd);
         return FuseUnavailability.None;
     }
@@ -230,7 +230,7 @@ public static unsafe partial class LaunchCore
             TrustRecord.Append(lockFd, launch.TrustLine, launch.TrustLength);
             return true;
         }
-        if (!HelperProcess.TryUnmountLazily(mountPath, launch.Env.Get("PATH"u8), launch.Env.Envp))
+        if (!Fuse.FuseUnmount.Lazily(mountPath, launch.Env.Get("PATH"u8), launch.Env.Envp))
         {
             LaunchFailure.Set(ref outcome, LaunchSubject.MountDirectory, LaunchProblem.CannotUnmount, 0, mountPath);
             return false;

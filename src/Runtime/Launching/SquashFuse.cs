@@ -68,7 +68,7 @@ public static unsafe class SquashFuse
                 return FuseUnavailability.None;
             if (waited > MountWaitSeconds * 1_000_000L)
             {
-                HelperProcess.TryUnmountLazily(mountPath, pathVariable, env.Envp);
+                Fuse.FuseUnmount.Lazily(mountPath, pathVariable, env.Envp);
                 var detail = new PathBuilder(outcome.DetailPointer());
                 detail.Append(lowLevel ? "squashfuse_ll"u8 : "squashfuse"u8);
                 return FuseUnavailability.MountDidNotAppear;

@@ -14,8 +14,6 @@ public enum FuseMountState
 /// <summary>FUSE mounts of XAR images as xar unmount and gc see them: probe and unmount (the launch core mounts).</summary>
 public static class FuseMount
 {
-    private static readonly string[] SystemDirectories = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
-
     public static unsafe FuseMountState Probe(string path)
     {
         long* buffer = stackalloc long[32];
@@ -37,23 +35,7 @@ public static class FuseMount
             throw new XarLaunchException($"cannot unmount {mountPath}: {error}");
     }
 
-    /// <summary>Null on success, else why not. As root umount2; otherwise fusermount3 (or fusermount) -u.</summary>
-    public static string? TryUnmount(string mountPath, bool lazy)
-    {
-        if (GetEuid() == 0)
-        {
-            if (Umount2(mountPath, (lazy ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW) == 0)
-                return null;
-            int errno = LastError;
-            if (errno != EPERM)
-                return Describe(errno);
-        }
-        string? fusermount = ChildProcess.FindOnPath("fusermount3", SystemDirectories) ?? ChildProcess.FindOnPath("fusermount", SystemDirectories);
-        if (fusermount is null)
-            return "fusermount3 not found";
-        var result = lazy
-            ? ChildProcess.Run(fusermount, "-u", "-z", "-q", mountPath)
-            : ChildProcess.Run(fusermount, "-u", "-q", mountPath);
-        return result.Succeeded ? null : result.Describe(Path.GetFileName(fusermount));
-    }
+    /// <summary>Null on success, else why not (<see cref="Fuse.FuseMounter.Unmount"/>).</summary>
+    public static string? TryUnmount(string mountPath, bool lazy) =>
+        Fuse.FuseMounter.Unmount(System.Text.Encoding.UTF8.GetBytes(mountPath), lazy, out string? error) == Fuse.FuseUnmountResult.Unmounted ? null : error;
 }
