@@ -58,6 +58,28 @@ public readonly unsafe struct LongPath : IDisposable
         return new LongPath(LibC.AT_FDCWD, bytes, fd);
     }
 
+    /// <summary>
+    /// The entry <paramref name="name"/> of an open directory, for calls that take a plain path (the l*xattr calls):
+    /// <c>/proc/self/fd/N/NAME</c>, which names the entry in that very directory whatever happened to its path since
+    /// it was opened, and is short however deep it lies. Without /proc, <paramref name="fullPath"/> as <see cref="For"/>
+    /// makes it usable. The directory stays the caller's.
+    /// </summary>
+    public static LongPath InDirectory(int directoryFd, ReadOnlySpan<byte> name, ReadOnlySpan<byte> fullPath)
+    {
+        if (!ProcFdAvailable)
+            return For(fullPath);
+        Span<byte> prefix = stackalloc byte[32];
+        "/proc/self/fd/"u8.CopyTo(prefix);
+        int length = 14;
+        System.Buffers.Text.Utf8Formatter.TryFormat(directoryFd, prefix[length..], out int digits);
+        length += digits;
+        prefix[length++] = (byte)'/';
+        var bytes = new byte[length + name.Length + 1];
+        prefix[..length].CopyTo(bytes);
+        name.CopyTo(bytes.AsSpan(length));
+        return new LongPath(LibC.AT_FDCWD, bytes, -1);
+    }
+
     public void Dispose()
     {
         if (_ownsFd)

@@ -70,9 +70,17 @@ internal sealed unsafe class TreeScanner
         }
         if ((st.Mode & S_IFMT) != S_IFDIR)
             throw new SourceTreeException(sourceDirectory, "not a directory", isBadInput: true);
-        var root = MakeInode(path, st, sourceDirectory, InodeType.Directory, new SourceDirectory(), null, null);
+        var root = MakeInode(-1, [], path, st, path, InodeType.Directory, new SourceDirectory(), null, null);
         InodeCount = 1;
-        ScanDirectory(path, st, [], root.Directory!, _priorities?.GetValueOrDefault("") ?? 0, sourceDirectory, 0);
+        int fd = OpenRoot(path, st);
+        try
+        {
+            ScanDirectory(ref fd, path, st, [], root.Directory!, _priorities?.GetValueOrDefault("") ?? 0, 0);
+        }
+        finally
+        {
+            LibC.Close(fd);
+        }
         foreach (var extra in _options.ExtraRootFiles ?? [])
         {
             byte[] name = Encoding.UTF8.GetBytes(extra.Name);
@@ -107,21 +115,35 @@ internal sealed unsafe class TreeScanner
         return root;
     }
 
-    private void ScanDirectory(byte[] path, in LibC.Statx expected, byte[] relative, SourceDirectory directory, int priority, string displayRoot, int depth)
+    /// <summary>
+    /// Directory descriptors held open down the walk; below that depth each directory's parent is closed while the
+    /// directory is scanned and opened again from it (".."), so a tree of any depth needs only this many.
+    /// </summary>
+    private const int HeldDirectories = 64;
+
+    /// <summary>
+    /// Scans the directory open as <paramref name="fd"/> (whose path is <paramref name="path"/>, for messages and
+    /// for reading file data later): every entry is looked at through the descriptor (statx, readlinkat, openat with
+    /// O_NOFOLLOW, xattrs through /proc/self/fd), so a directory on the way swapped for a link after it was opened
+    /// changes nothing, and the work per entry does not grow with the depth. <paramref name="fd"/> may be replaced by
+    /// a descriptor of the same directory (see <see cref="HeldDirectories"/>); the caller closes what it holds.
+    /// </summary>
+    private void ScanDirectory(ref int fd, byte[] path, in LibC.Statx self, byte[] relative, SourceDirectory directory, int priority, int depth)
     {
         _cancel.ThrowIfCancellationRequested();
-        var names = ReadDirectory(path, Display(path), expected);
+        var names = ReadDirectory(fd, path);
         names.Sort(static (a, b) => a.AsSpan().SequenceCompareTo(b));
         foreach (byte[] name in names)
         {
             byte[] childPath = NativePath.Join(path, name);
-            byte[] childRelative = NativePath.Join(relative, name);
+            // The path from the root, for excludes and sort priorities only (a deep tree would pay for it at every entry).
+            byte[] childRelative = _excludes.IsEmpty && _priorities is null ? [] : NativePath.Join(relative, name);
             if (!_excludes.IsEmpty && _excludes.IsExcluded(childRelative, name))
                 continue;
             if (name.Length > SquashFsConstants.MaxNameLength)
                 throw new SourceTreeException(Display(childPath), $"name is longer than {SquashFsConstants.MaxNameLength} bytes", isBadInput: true);
-            string display = Display(childPath);
-            var st = Stat(childPath, display, mustExist: false);
+            byte[] display = childPath; // decoded only for a message
+            var st = StatAt(fd, name, display);
             int type = st.Mode & S_IFMT;
             if (type == S_IFREG && _skip.Count > 0 && _skip.Contains((st.DevMajor, st.DevMinor, st.Ino)))
                 continue;
@@ -145,36 +167,52 @@ internal sealed unsafe class TreeScanner
                 case S_IFDIR:
                     // Every xar reader stops at this depth: an image xar writes is one all of xar reads.
                     if (depth + 1 > SquashFsConstants.MaxDirectoryDepth)
-                        throw new SourceTreeException(display, $"directories nest deeper than {SquashFsConstants.MaxDirectoryDepth} levels (xar's limit, the same for every command)", isBadInput: true);
-                    inode = MakeInode(childPath, st, display, InodeType.Directory, new SourceDirectory(), null, null);
+                        throw new SourceTreeException(Display(display), $"directories nest deeper than {SquashFsConstants.MaxDirectoryDepth} levels (xar's limit, the same for every command)", isBadInput: true);
+                    inode = MakeInode(fd, name, childPath, st, display, InodeType.Directory, new SourceDirectory(), null, null);
                     directory.Entries.Add(new SourceEntry(name, inode));
                     InodeCount++;
-                    ScanDirectory(childPath, st, childRelative, inode.Directory!, childPriority, displayRoot, depth + 1);
+                    int child = OpenDirectoryAt(fd, name, display, st);
+                    bool release = depth + 1 >= HeldDirectories;
+                    try
+                    {
+                        if (release)
+                        {
+                            LibC.Close(fd);
+                            fd = -1;
+                        }
+                        ScanDirectory(ref child, childPath, st, childRelative, inode.Directory!, childPriority, depth + 1);
+                        if (release)
+                            fd = OpenParent(child, path, self);
+                    }
+                    finally
+                    {
+                        LibC.Close(child);
+                    }
                     continue;
                 case S_IFREG:
-                    inode = MakeInode(childPath, st, display, InodeType.File, null, null, null);
+                    inode = MakeInode(fd, name, childPath, st, display, InodeType.File, null, null, null);
                     inode.Priority = childPriority;
                     Files.Add(inode);
                     TotalFileBytes += (long)st.Size;
                     break;
                 case S_IFLNK:
-                    inode = MakeInode(childPath, st, display, InodeType.Symlink, null, ReadLink(childPath, st, display), null);
+                    inode = MakeInode(fd, name, childPath, st, display, InodeType.Symlink, null, ReadLinkAt(fd, name, st, display), null);
                     break;
                 case S_IFCHR:
                 case S_IFBLK:
                     if (st.RdevMajor > 0xFFF || st.RdevMinor > 0xFFFFF)
-                        throw new SourceTreeException(display, $"device number {st.RdevMajor}:{st.RdevMinor} does not fit SquashFS (major < 4096, minor < 1048576)", isBadInput: true);
+                        throw new SourceTreeException(Display(display), $"device number {st.RdevMajor}:{st.RdevMinor} does not fit SquashFS (major < 4096, minor < 1048576)", isBadInput: true);
                     uint dev = EncodeDevice(st.RdevMajor, st.RdevMinor);
-                    inode = MakeInode(childPath, st, display, type == S_IFCHR ? InodeType.CharDevice : InodeType.BlockDevice, null, null, dev);
+                    inode = MakeInode(fd, name, childPath, st, display, type == S_IFCHR ? InodeType.CharDevice : InodeType.BlockDevice, null, null, dev);
                     break;
                 case S_IFIFO:
-                    inode = MakeInode(childPath, st, display, InodeType.Fifo, null, null, null);
+                    inode = MakeInode(fd, name, childPath, st, display, InodeType.Fifo, null, null, null);
                     break;
                 case S_IFSOCK:
-                    inode = MakeInode(childPath, st, display, InodeType.Socket, null, null, null);
+                    inode = MakeInode(fd, name, childPath, st, display, InodeType.Socket, null, null, null);
                     break;
                 default:
-                    throw new SourceTreeException(display, $"unknown file type 0{type:o}", isBadInput: true);
+                    throw new SourceTreeException(Display(display), $"unknown file type 0{type:o}", isBadInput: true);
             }
             InodeCount++;
             if (st.Nlink > 1)
@@ -186,7 +224,8 @@ internal sealed unsafe class TreeScanner
     /// <summary>The kernel's new_encode_dev: minor low byte, 12-bit major, then the minor's upper 12 bits.</summary>
     public static uint EncodeDevice(uint major, uint minor) => (minor & 0xFF) | (major << 8) | ((minor & ~0xFFu) << 12);
 
-    private SourceInode MakeInode(byte[] path, in LibC.Statx st, string display, InodeType type, SourceDirectory? directory, byte[]? target, uint? device)
+    /// <summary>The inode of the entry <paramref name="name"/> of the directory open as <paramref name="directoryFd"/> (-1: <paramref name="path"/> itself, the root).</summary>
+    private SourceInode MakeInode(int directoryFd, byte[] name, byte[] path, in LibC.Statx st, byte[] display, InodeType type, SourceDirectory? directory, byte[]? target, uint? device)
     {
         long mtime = _options.FixedModificationTime ?? st.Mtime.Seconds;
         ushort uidIndex, gidIndex;
@@ -197,7 +236,7 @@ internal sealed unsafe class TreeScanner
         }
         catch (InvalidOperationException e)
         {
-            throw new SourceTreeException(display, e.Message, isBadInput: true);
+            throw new SourceTreeException(Display(display), e.Message, isBadInput: true);
         }
         var inode = new SourceInode
         {
@@ -220,7 +259,7 @@ internal sealed unsafe class TreeScanner
         };
         if (_xattrs is not null)
         {
-            var set = ReadXattrs(path, display);
+            var set = ReadXattrs(directoryFd, name, path, display);
             if (set.Count > 0)
                 inode.XattrIndex = _xattrs.Add(set);
         }
@@ -269,111 +308,177 @@ internal sealed unsafe class TreeScanner
 
     private static byte[] ZeroTerminated(byte[] path) => [.. path, 0];
 
-    /// <summary>
-    /// The names in a directory, read through a descriptor opened without following a symbolic link
-    /// and checked to be the directory the scan saw (a directory swapped for a link or another tree
-    /// meanwhile is refused instead of packed).
-    /// </summary>
-    private static List<byte[]> ReadDirectory(byte[] path, string display, in LibC.Statx expected)
+    /// <summary>The root, opened without following a symbolic link and checked to be the directory the scan saw.</summary>
+    private static int OpenRoot(byte[] path, in LibC.Statx expected)
     {
-        var names = new List<byte[]>();
+        byte[] display = path;
         using var longPath = LongPath.For(path);
         fixed (byte* p = longPath.CString)
+            return Verified(LibC.Open(p, DirectoryFlags, 0), display, expected);
+    }
+
+    private const int DirectoryFlags = LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC;
+
+    /// <summary>
+    /// The subdirectory <paramref name="name"/>, opened through its parent without following a symbolic link and checked
+    /// to be the directory the scan saw (a directory swapped for a link or another tree meanwhile is refused, not packed).
+    /// </summary>
+    private static int OpenDirectoryAt(int parent, byte[] name, byte[] display, in LibC.Statx expected)
+    {
+        fixed (byte* n = ZeroTerminated(name))
+            return Verified(LibC.OpenAt(parent, n, DirectoryFlags, 0), display, expected);
+    }
+
+    /// <summary>The parent of the directory open as <paramref name="child"/>, again, checked to be the one it was (not moved meanwhile).</summary>
+    private static int OpenParent(int child, byte[] display, in LibC.Statx expected)
+    {
+        fixed (byte* dotDot = "..\0"u8)
         {
-            int fd = LibC.Open(p, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
-            if (fd < 0)
-            {
-                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                throw errno switch
-                {
-                    LibC.ENOENT => new SourceTreeException(display, "changed while packing: it disappeared"),
-                    LibC.ENOTDIR or LibC.ELOOP => new SourceTreeException(display, "changed while packing: it is no longer the directory scanned"),
-                    _ => new SourceTreeException(display, "cannot open directory: " + LibC.Describe(errno)),
-                };
-            }
-            if (LibC.FStatx(fd, out var opened) != 0 || opened.Ino != expected.Ino || opened.DevMajor != expected.DevMajor || opened.DevMinor != expected.DevMinor)
+            int fd = LibC.OpenAt(child, dotDot, DirectoryFlags, 0);
+            if (fd >= 0 && (LibC.FStatx(fd, out var opened) != 0 || opened.Ino != expected.Ino || opened.DevMajor != expected.DevMajor || opened.DevMinor != expected.DevMinor))
             {
                 LibC.Close(fd);
-                throw new SourceTreeException(display, "changed while packing: it is now another directory (another inode)");
+                throw new SourceTreeException(Display(display), "changed while packing: a directory below it was moved elsewhere");
             }
-            nint dir = LibC.FdOpenDir(fd);
-            if (dir == 0)
+            return fd >= 0 ? fd : throw new SourceTreeException(Display(display), "cannot open directory again: " + LibC.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+        }
+    }
+
+    private static int Verified(int fd, byte[] display, in LibC.Statx expected)
+    {
+        if (fd < 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw errno switch
+            {
+                LibC.ENOENT => new SourceTreeException(Display(display), "changed while packing: it disappeared"),
+                LibC.ENOTDIR or LibC.ELOOP => new SourceTreeException(Display(display), "changed while packing: it is no longer the directory scanned"),
+                _ => new SourceTreeException(Display(display), "cannot open directory: " + LibC.Describe(errno)),
+            };
+        }
+        if (LibC.FStatx(fd, out var opened) != 0 || opened.Ino != expected.Ino || opened.DevMajor != expected.DevMajor || opened.DevMinor != expected.DevMinor)
+        {
+            LibC.Close(fd);
+            throw new SourceTreeException(Display(display), "changed while packing: it is now another directory (another inode)");
+        }
+        return fd;
+    }
+
+    /// <summary>statx of the entry <paramref name="name"/> of an open directory, following nothing.</summary>
+    private static LibC.Statx StatAt(int directoryFd, byte[] name, byte[] display)
+    {
+        LibC.Statx st;
+        fixed (byte* n = ZeroTerminated(name))
+        {
+            if (LibC.StatxAt(directoryFd, n, LibC.AT_SYMLINK_NOFOLLOW | LibC.AT_NO_AUTOMOUNT, LibC.STATX_BASIC_STATS, &st) != 0)
             {
                 int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                LibC.Close(fd);
-                throw new SourceTreeException(display, "cannot open directory: " + LibC.Describe(errno));
+                throw errno == LibC.ENOENT
+                    ? new SourceTreeException(Display(display), "disappeared while the tree was read")
+                    : new SourceTreeException(Display(display), LibC.Describe(errno));
             }
-            try
+        }
+        return st;
+    }
+
+    /// <summary>The names in the directory open as <paramref name="fd"/> (read through a copy of the descriptor, which stays open).</summary>
+    private static List<byte[]> ReadDirectory(int fd, byte[] display)
+    {
+        var names = new List<byte[]>();
+        int copy = LibC.Fcntl(fd, LibC.F_DUPFD_CLOEXEC, 0);
+        nint dir = copy < 0 ? 0 : LibC.FdOpenDir(copy);
+        if (dir == 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (copy >= 0)
+                LibC.Close(copy);
+            throw new SourceTreeException(Display(display), "cannot open directory: " + LibC.Describe(errno));
+        }
+        try
+        {
+            while (true)
             {
-                while (true)
+                byte* entry = LibC.ReadDir(dir);
+                if (entry == null)
                 {
-                    byte* entry = LibC.ReadDir(dir);
-                    if (entry == null)
-                    {
-                        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                        if (errno != 0)
-                            throw new SourceTreeException(display, "cannot read directory: " + LibC.Describe(errno));
-                        break;
-                    }
-                    var name = new ReadOnlySpan<byte>(entry + LibC.DirentNameOffset, 256);
-                    name = name[..name.IndexOf((byte)0)];
-                    if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8))
-                        continue;
-                    names.Add(name.ToArray());
+                    int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                    if (errno != 0)
+                        throw new SourceTreeException(Display(display), "cannot read directory: " + LibC.Describe(errno));
+                    break;
                 }
+                var name = new ReadOnlySpan<byte>(entry + LibC.DirentNameOffset, 256);
+                name = name[..name.IndexOf((byte)0)];
+                if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8))
+                    continue;
+                names.Add(name.ToArray());
             }
-            finally
-            {
-                LibC.CloseDir(dir);
-            }
+        }
+        finally
+        {
+            LibC.CloseDir(dir);
         }
         return names;
     }
 
-    private static byte[] ReadLink(byte[] path, in LibC.Statx st, string display)
+    private static byte[] ReadLinkAt(int directoryFd, byte[] name, in LibC.Statx st, byte[] display)
     {
         int size = (int)Math.Max(st.Size, 255) + 1;
-        using var longPath = LongPath.For(path);
-        fixed (byte* p = longPath.CString)
+        fixed (byte* n = ZeroTerminated(name))
         {
             while (true)
             {
                 var buffer = new byte[size];
-                nint n;
+                nint length;
                 fixed (byte* b = buffer)
-                    n = LibC.ReadLink(p, b, size);
-                if (n < 0)
-                    throw new SourceTreeException(display, "cannot read symlink: " + LibC.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
-                if (n < size)
+                    length = LibC.ReadLinkAt(directoryFd, n, b, size);
+                if (length < 0)
+                    throw new SourceTreeException(Display(display), "cannot read symlink: " + LibC.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+                if (length < size)
                 {
-                    if (n == 0)
-                        throw new SourceTreeException(display, "symlink has an empty target", isBadInput: true);
-                    return buffer.AsSpan(0, (int)n).ToArray();
+                    if (length == 0)
+                        throw new SourceTreeException(Display(display), "symlink has an empty target", isBadInput: true);
+                    return buffer.AsSpan(0, (int)length).ToArray();
                 }
                 size *= 2;
             }
         }
     }
 
-    private List<Xattr> ReadXattrs(byte[] path, string display)
+    /// <summary>Whether listxattrat and getxattrat work here (Linux 6.13+); until one is refused as unknown.</summary>
+    private static bool s_xattrAt = true;
+
+    /// <summary>
+    /// The xattrs of the entry <paramref name="name"/> of the directory open as <paramref name="directoryFd"/> (-1: of
+    /// <paramref name="path"/>, the root), never following a link: by listxattrat/getxattrat on the descriptor, else by
+    /// the l* calls on <c>/proc/self/fd/N/NAME</c> (both name the entry in that very directory).
+    /// </summary>
+    private List<Xattr> ReadXattrs(int directoryFd, byte[] name, byte[] path, byte[] display)
     {
         var set = new List<Xattr>();
-        using var longPath = LongPath.For(path);
-        fixed (byte* p = longPath.CString)
+        bool at = directoryFd >= 0 && s_xattrAt;
+        using var entry = at ? default : directoryFd < 0 ? LongPath.For(path) : LongPath.InDirectory(directoryFd, name, path);
+        fixed (byte* e = at ? ZeroTerminated(name) : null)
+        fixed (byte* p = entry.CString)
         {
+            const int NoFollow = LibC.AT_SYMLINK_NOFOLLOW;
             nint listLength;
             while (true)
             {
                 fixed (byte* l = _xattrList)
-                    listLength = LibC.LListXattr(p, l, _xattrList.Length);
+                    listLength = at ? LibC.ListXattrAt(directoryFd, e, NoFollow, l, _xattrList.Length) : LibC.LListXattr(p, l, _xattrList.Length);
                 if (listLength >= 0)
                     break;
                 int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (at && errno is LibC.ENOSYS or LibC.EPERM)
+                {
+                    s_xattrAt = false; // an older kernel, or a seccomp filter that does not know the call
+                    return ReadXattrs(directoryFd, name, path, display);
+                }
                 if (errno == LibC.ENOTSUP)
                     return set;
                 if (errno != LibC.ERANGE)
-                    throw new SourceTreeException(display, "cannot list extended attributes: " + LibC.Describe(errno));
-                listLength = LibC.LListXattr(p, null, 0);
+                    throw new SourceTreeException(Display(display), "cannot list extended attributes: " + LibC.Describe(errno));
+                listLength = at ? LibC.ListXattrAt(directoryFd, e, NoFollow, null, 0) : LibC.LListXattr(p, null, 0);
                 _xattrList = new byte[Math.Max(_xattrList.Length * 2, listLength + 1)];
             }
             var list = _xattrList.AsSpan(0, (int)listLength);
@@ -388,7 +493,7 @@ internal sealed unsafe class TreeScanner
                     continue;
                 if (!XattrWriter.TrySplitName(fullName, out ushort prefix, out byte[] rest))
                 {
-                    _options.Warning?.Invoke($"{display}: extended attribute {Encoding.UTF8.GetString(fullName)} left out (SquashFS holds only user., trusted. and security.)");
+                    _options.Warning?.Invoke($"{Display(display)}: extended attribute {Encoding.UTF8.GetString(fullName)} left out (SquashFS holds only user., trusted. and security.)");
                     continue;
                 }
                 byte[] name0 = [.. fullName, 0];
@@ -399,7 +504,7 @@ internal sealed unsafe class TreeScanner
                     {
                         nint len;
                         fixed (byte* v = _xattrValue)
-                            len = LibC.LGetXattr(p, n, v, _xattrValue.Length);
+                            len = at ? LibC.GetXattrAt(directoryFd, e, NoFollow, n, v, _xattrValue.Length) : LibC.LGetXattr(p, n, v, _xattrValue.Length);
                         if (len >= 0)
                         {
                             value = _xattrValue.AsSpan(0, (int)len).ToArray();
@@ -409,8 +514,8 @@ internal sealed unsafe class TreeScanner
                         if (errno == LibC.ENODATA)
                             break; // removed between list and get
                         if (errno != LibC.ERANGE)
-                            throw new SourceTreeException(display, $"cannot read extended attribute {Encoding.UTF8.GetString(fullName)}: " + LibC.Describe(errno));
-                        len = LibC.LGetXattr(p, n, null, 0);
+                            throw new SourceTreeException(Display(display), $"cannot read extended attribute {Encoding.UTF8.GetString(fullName)}: " + LibC.Describe(errno));
+                        len = at ? LibC.GetXattrAt(directoryFd, e, NoFollow, n, null, 0) : LibC.LGetXattr(p, n, null, 0);
                         _xattrValue = new byte[Math.Max(_xattrValue.Length * 2, len + 1)];
                     }
                 }
