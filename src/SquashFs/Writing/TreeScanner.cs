@@ -60,13 +60,13 @@ internal sealed unsafe class TreeScanner
     {
         string full = Path.GetFullPath(sourceDirectory);
         byte[] path = Encoding.UTF8.GetBytes(full.Length > 1 ? full.TrimEnd('/') : full);
-        var st = Stat(path, full, mustExist: true);
+        var st = StatRoot(path, full);
         // SOURCE_DIR itself may be a symlink to the tree (/opt/app -> app-1.2): pack the tree it names.
         if ((st.Mode & S_IFMT) == S_IFLNK && Directory.ResolveLinkTarget(full.Length > 1 ? full.TrimEnd('/') : full, returnFinalTarget: true) is { Exists: true } target)
         {
             full = target.FullName;
             path = Encoding.UTF8.GetBytes(full.Length > 1 ? full.TrimEnd('/') : full);
-            st = Stat(path, full, mustExist: true);
+            st = StatRoot(path, full);
         }
         if ((st.Mode & S_IFMT) != S_IFDIR)
             throw new SourceTreeException(sourceDirectory, "not a directory", isBadInput: true);
@@ -287,7 +287,8 @@ internal sealed unsafe class TreeScanner
             return LibC.StatxAt(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &st) == 0 ? st : null;
     }
 
-    private static LibC.Statx Stat(byte[] path, string display, bool mustExist)
+    /// <summary>statx of SOURCE_DIR as given (not following a link there); its absence is the user's mistake.</summary>
+    private static LibC.Statx StatRoot(byte[] path, string display)
     {
         LibC.Statx st;
         using var longPath = LongPath.For(path);
@@ -296,11 +297,9 @@ internal sealed unsafe class TreeScanner
             if (LibC.StatxAt(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW | LibC.AT_NO_AUTOMOUNT, LibC.STATX_BASIC_STATS, &st) != 0)
             {
                 int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                if (errno == LibC.ENOENT)
-                    throw mustExist
-                        ? new SourceTreeException(display, "no such directory", isBadInput: true)
-                        : new SourceTreeException(display, "disappeared while the tree was read");
-                throw new SourceTreeException(display, LibC.Describe(errno), isBadInput: mustExist);
+                throw errno == LibC.ENOENT
+                    ? new SourceTreeException(display, "no such directory", isBadInput: true)
+                    : new SourceTreeException(display, LibC.Describe(errno), isBadInput: true);
             }
         }
         return st;
