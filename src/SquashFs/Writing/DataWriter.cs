@@ -29,7 +29,7 @@ internal sealed class DataWriter : IDisposable
         _onBlockRead = onBlockRead;
         _cancel = cancel;
         bool dedup = !options.NoDeduplication;
-        _contents = dedup ? new ContentIndex(files) : null;
+        _contents = dedup ? new ContentIndex(files, _blockSize, runsOfFullBlocks: !options.NoFragments) : null;
         _pipeline = new BlockPipeline(output, options.Compression, _blockSize, Math.Max(1, options.Jobs), cancel);
         _fragments = options.NoFragments ? null : new FragmentPacker(_pipeline, _blockSize, dedup, files);
     }
@@ -51,14 +51,21 @@ internal sealed class DataWriter : IDisposable
             return;
         }
         using var source = FileSource.Open(inode);
-        string? hash = null;
-        if (_contents is not null && _contents.MayHaveTwin(size))
+        string? hash = null, runHash = null;
+        bool sizeTwin = _contents is not null && _contents.MayHaveTwin(size);
+        bool runTwin = _contents is not null && _contents.MayShareBlocks(size);
+        if (sizeTwin || runTwin)
         {
-            hash = source.Hash(_blockSize, _cancel);
-            if (_contents.TryGet(size, hash, out var same))
+            hash = source.Hash(_blockSize, runTwin ? _contents!.FullBlocks(size) * (ulong)_blockSize : 0, out runHash, _cancel);
+            if (sizeTwin && _contents!.TryGet(size, hash, out var same))
             {
                 inode.Data = same;
                 _onBlockRead?.Invoke((long)size);
+                return;
+            }
+            if (runTwin && _contents!.TryGetBlocks(size, runHash!, out var owner))
+            {
+                ShareBlocks(inode, source, owner);
                 return;
             }
         }
@@ -125,7 +132,37 @@ internal sealed class DataWriter : IDisposable
             if (Convert.ToBase64String(rehash.GetHashAndReset()) != hash)
                 throw new SourceTreeException(source.Display, "changed while it was read");
             _contents!.Add(size, hash!, data);
+            if (runHash is not null)
+                _contents.AddBlocks(size, runHash, data);
         }
+        inode.Data = data;
+    }
+
+    /// <summary>
+    /// A file whose full blocks equal <paramref name="owner"/>'s: it points at that block run and only its tail is
+    /// read and stored (a fragment of its own; an equal tail still shares a slot there).
+    /// </summary>
+    private void ShareBlocks(SourceInode inode, FileSource source, FileData owner)
+    {
+        ulong size = inode.Size;
+        var data = new FileData(size, owner);
+        ulong full = _contents!.FullBlocks(size) * (ulong)_blockSize;
+        int tail = (int)(size - full);
+        if (tail > 0)
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(tail);
+            try
+            {
+                source.ReadExactly(buffer.AsSpan(0, tail), full);
+                _fragments!.Add(data, buffer.AsSpan(0, tail));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        source.CheckUnchanged();
+        _onBlockRead?.Invoke((long)size);
         inode.Data = data;
     }
 

@@ -135,11 +135,23 @@ internal sealed unsafe class FileSource : IDisposable
         }
     }
 
-    public string Hash(int bufferSize, CancellationToken cancel)
+    public string Hash(int bufferSize, CancellationToken cancel) => Hash(bufferSize, 0, out _, cancel);
+
+    /// <summary>
+    /// The content's SHA-256 and, in the same read, that of its first <paramref name="prefixLength"/> bytes
+    /// (<paramref name="prefixHash"/>; null when 0).
+    /// </summary>
+    public string Hash(int bufferSize, ulong prefixLength, out string? prefixHash, CancellationToken cancel)
     {
+        prefixHash = null;
         if (_content is not null)
+        {
+            if (prefixLength > 0)
+                prefixHash = Convert.ToBase64String(SHA256.HashData(_content.AsSpan(0, (int)Math.Min(prefixLength, (ulong)_content.Length))));
             return Convert.ToBase64String(SHA256.HashData(_content));
+        }
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var prefix = prefixLength > 0 ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(bufferSize, 64 * 1024));
         try
         {
@@ -150,6 +162,8 @@ internal sealed unsafe class FileSource : IDisposable
                 int n = (int)Math.Min((ulong)buffer.Length, _inode.Size - offset);
                 ReadExactly(buffer.AsSpan(0, n), offset);
                 hash.AppendData(buffer, 0, n);
+                if (prefix is not null && offset < prefixLength)
+                    prefix.AppendData(buffer, 0, (int)Math.Min((ulong)n, prefixLength - offset));
                 offset += (ulong)n;
             }
         }
@@ -157,6 +171,8 @@ internal sealed unsafe class FileSource : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+        if (prefix is not null)
+            prefixHash = Convert.ToBase64String(prefix.GetHashAndReset());
         return Convert.ToBase64String(hash.GetHashAndReset());
     }
 
