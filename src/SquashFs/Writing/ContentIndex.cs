@@ -8,12 +8,15 @@ namespace Xar.SquashFs.Writing;
 /// another file of the tree has can be a duplicate, so only files of such sizes are hashed first.
 /// Where tails go into fragments, also by (full-block count, SHA-256 of the full blocks): a file whose full
 /// blocks equal an earlier file's but whose tail differs (two versions of a log, say) shares that block run
-/// and gets a fragment of its own, as mksquashfs does. Only a full-block count that another file has is hashed.
+/// and gets a fragment of its own, as mksquashfs does. Hashing whole files for that would read most large files
+/// twice (a .NET SDK has thousands with equal block counts), so a file is a candidate only when another file has
+/// the same full-block count and the same first 4 KiB: one small read per file up front.
 /// </summary>
 internal sealed class ContentIndex
 {
     private readonly HashSet<ulong> _sharedSizes = [];
-    private readonly HashSet<ulong> _sharedRunLengths = [];
+    private const int HeadLength = 4096;
+    private readonly HashSet<SourceInode> _runCandidates = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<(ulong, string), FileData> _contents = [];
     private readonly Dictionary<(ulong, string), FileData> _runs = [];
     private readonly int _blockSize;
@@ -23,15 +26,47 @@ internal sealed class ContentIndex
     {
         _blockSize = blockSize;
         var seen = new HashSet<ulong>();
-        var seenRuns = new HashSet<ulong>();
+        var runLengths = new Dictionary<ulong, int>();
         foreach (var f in files)
         {
             if (f.Size > 0 && !seen.Add(f.Size))
                 _sharedSizes.Add(f.Size);
             ulong full = FullBlocks(f.Size);
-            if (runsOfFullBlocks && full > 0 && !seenRuns.Add(full))
-                _sharedRunLengths.Add(full);
+            if (runsOfFullBlocks && full > 0)
+                runLengths[full] = runLengths.GetValueOrDefault(full) + 1;
         }
+        if (!runsOfFullBlocks)
+            return;
+        var heads = new Dictionary<(ulong, string), List<SourceInode>>();
+        foreach (var f in files)
+        {
+            ulong full = FullBlocks(f.Size);
+            if (full > 0 && runLengths[full] > 1 && Head(f) is { } head)
+            {
+                if (!heads.TryGetValue((full, head), out var same))
+                    heads[(full, head)] = same = [];
+                same.Add(f);
+            }
+        }
+        foreach (var same in heads.Values)
+            if (same.Count > 1)
+                _runCandidates.UnionWith(same);
+    }
+
+    /// <summary>The SHA-256 of a file's first 4 KiB; null when it cannot be read now (writing it will say why).</summary>
+    private static string? Head(SourceInode file)
+    {
+        Span<byte> head = stackalloc byte[HeadLength];
+        try
+        {
+            using var source = FileSource.Open(file);
+            source.ReadExactly(head, 0);
+        }
+        catch (SourceTreeException)
+        {
+            return null;
+        }
+        return Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(head));
     }
 
     /// <summary>The number of whole blocks at the start of a file of <paramref name="size"/> bytes.</summary>
@@ -40,8 +75,8 @@ internal sealed class ContentIndex
     /// <summary>Whether a file of <paramref name="size"/> bytes can equal another file of the tree.</summary>
     public bool MayHaveTwin(ulong size) => _sharedSizes.Contains(size);
 
-    /// <summary>Whether a file of <paramref name="size"/> bytes can share its full blocks with another file of the tree.</summary>
-    public bool MayShareBlocks(ulong size) => _sharedRunLengths.Contains(FullBlocks(size));
+    /// <summary>Whether <paramref name="file"/> can share its full blocks with another file of the tree.</summary>
+    public bool MayShareBlocks(SourceInode file) => _runCandidates.Contains(file);
 
     public bool TryGet(ulong size, string hash, [MaybeNullWhen(false)] out FileData data) => _contents.TryGetValue((size, hash), out data);
 

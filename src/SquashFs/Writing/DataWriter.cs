@@ -53,7 +53,7 @@ internal sealed class DataWriter : IDisposable
         using var source = FileSource.Open(inode);
         string? hash = null, runHash = null;
         bool sizeTwin = _contents is not null && _contents.MayHaveTwin(size);
-        bool runTwin = _contents is not null && _contents.MayShareBlocks(size);
+        bool runTwin = _contents is not null && _contents.MayShareBlocks(inode);
         if (sizeTwin || runTwin)
         {
             hash = source.Hash(_blockSize, runTwin ? _contents!.FullBlocks(size) * (ulong)_blockSize : 0, out runHash, _cancel);

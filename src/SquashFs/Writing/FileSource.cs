@@ -150,8 +150,8 @@ internal sealed unsafe class FileSource : IDisposable
                 prefixHash = Convert.ToBase64String(SHA256.HashData(_content.AsSpan(0, (int)Math.Min(prefixLength, (ulong)_content.Length))));
             return Convert.ToBase64String(SHA256.HashData(_content));
         }
+        // One pass: the prefix's hash is the running hash where the prefix ends.
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var prefix = prefixLength > 0 ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(bufferSize, 64 * 1024));
         try
         {
@@ -161,9 +161,11 @@ internal sealed unsafe class FileSource : IDisposable
                 cancel.ThrowIfCancellationRequested();
                 int n = (int)Math.Min((ulong)buffer.Length, _inode.Size - offset);
                 ReadExactly(buffer.AsSpan(0, n), offset);
-                hash.AppendData(buffer, 0, n);
-                if (prefix is not null && offset < prefixLength)
-                    prefix.AppendData(buffer, 0, (int)Math.Min((ulong)n, prefixLength - offset));
+                int before = offset < prefixLength ? (int)Math.Min((ulong)n, prefixLength - offset) : 0;
+                hash.AppendData(buffer, 0, before);
+                if (before > 0 && offset + (ulong)before == prefixLength)
+                    prefixHash = Convert.ToBase64String(hash.GetCurrentHash());
+                hash.AppendData(buffer, before, n - before);
                 offset += (ulong)n;
             }
         }
@@ -171,8 +173,6 @@ internal sealed unsafe class FileSource : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        if (prefix is not null)
-            prefixHash = Convert.ToBase64String(prefix.GetHashAndReset());
         return Convert.ToBase64String(hash.GetHashAndReset());
     }
 
