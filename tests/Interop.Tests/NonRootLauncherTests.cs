@@ -23,82 +23,37 @@ public class NonRootLauncherTests
     [InlineData("squashfuse")]
     public void NobodyMountsSharesUnmountsAndRecovers(string server)
     {
-        TestEnv.RequireRoot();
-        TestEnv.RequireFuse();
-        foreach (var tool in new[] { "setpriv", "fusermount3", "pkill" })
-            TestEnv.RequireTool(tool);
-        using var tmp = new TempDir("nonroot-fuse");
-        TestEnv.Run("chmod", "0755", tmp.Path).EnsureSuccess("chmod");
-        string programs = tmp["bin"];
-        string xarProgram = TestEnv.PublishedProgramForAnyUser("xar", programs);
-        string xarexec = TestEnv.PublishedProgramForAnyUser("xarexec", programs);
-        File.CreateSymbolicLink(Path.Combine(programs, "xarexec_fuse"), "xarexec");
+        using var world = new NobodysWorld();
+        world.Environment["XAR_FUSE"] = server == "xar" ? null : server;
+        string xar = world.Xar;
+        var first = world.AsNobody(xar, "a b");
+        Assert.True(first.ExitCode == 0, first.StandardError);
+        Assert.Equal($"uid={Nobody} new=1 args=a b\n", first.StandardOutput);
+        Assert.Equal("", first.StandardError); // mounted: no word of extraction
+        var printed = world.AsNobody(world.Program("xarexec"), "-m", xar);
+        Assert.True(printed.ExitCode == 0, printed.StandardError);
+        string mount = printed.StandardOutput.Trim();
+        Assert.StartsWith(Path.Combine(world.MountRoot, "uid-" + Nobody) + "/", mount);
+        Assert.Contains(MountLine(mount), l => l.Contains("user_id=" + Nobody)
+            && l.Contains(server == "xar" ? " - fuse.xar " : " - fuse.squashfuse_ll "));
 
-        string tree = tmp["tree"];
-        Directory.CreateDirectory(tree);
-        File.WriteAllText(Path.Combine(tree, "run"), "#!/bin/sh\necho \"uid=$(id -u) new=${XARFUSE_NEW_MOUNT:-0} args=$*\"\n");
-        File.SetUnixFileMode(Path.Combine(tree, "run"), (UnixFileMode)0x1ED);
-        string xar = tmp["app.xar"];
-        TestEnv.Run(xarProgram, "pack", tree, "-o", xar, "--exec", "run", "--quiet").EnsureSuccess("xar pack");
-        string root = tmp["mnt"];
-        Directory.CreateDirectory(root);
-        File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32("1777", 8));
-        string home = tmp["home"];
-        Directory.CreateDirectory(home);
-        TestEnv.Run("chown", Nobody, home).EnsureSuccess("chown");
-        var env = new Dictionary<string, string?>
-        {
-            ["HOME"] = home,
-            ["XAR_MOUNT_ROOT"] = root,
-            ["XAR_CACHE_DIR"] = null,
-            ["XDG_CACHE_HOME"] = null,
-            ["XAR_EXTRACT"] = null,
-            ["PATH"] = programs + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            ["XAR_FUSE"] = server == "xar" ? null : server,
-        };
-        ProcessResult AsNobody(params string[] command) =>
-            TestEnv.Run(new RunOptions("setpriv", ["--reuid=" + Nobody, "--regid=" + Nobody, "--clear-groups", .. command]) { Environment = env });
+        var second = world.AsNobody(xar, "c");
+        Assert.True(second.ExitCode == 0, second.StandardError);
+        Assert.Equal($"uid={Nobody} new=0 args=c\n", second.StandardOutput);
 
-        string mode = TestEnv.Run("stat", "-c", "%a", "/dev/fuse").EnsureSuccess("stat").StandardOutput.Trim();
-        TestEnv.Run("chmod", "0666", "/dev/fuse").EnsureSuccess("chmod /dev/fuse");
-        string? mount = null;
-        try
-        {
-            var first = AsNobody(xar, "a b");
-            Assert.True(first.ExitCode == 0, first.StandardError);
-            Assert.Equal($"uid={Nobody} new=1 args=a b\n", first.StandardOutput);
-            Assert.Equal("", first.StandardError); // mounted: no word of extraction
-            var printed = AsNobody(xarexec, "-m", xar);
-            Assert.True(printed.ExitCode == 0, printed.StandardError);
-            mount = printed.StandardOutput.Trim();
-            Assert.StartsWith(Path.Combine(root, "uid-" + Nobody) + "/", mount);
-            Assert.Contains(MountLine(mount), l => l.Contains("user_id=" + Nobody)
-                && l.Contains(server == "xar" ? " - fuse.xar " : " - fuse.squashfuse_ll "));
+        // The server killed: the mount is broken (ENOTCONN); the next start unmounts it
+        // through fusermount3 and mounts again.
+        string pattern = (server == "xar" ? "--fuse-serve.*" : "squashfuse_ll.*") + mount;
+        TestEnv.Run("pkill", "-KILL", "-f", "-u", Nobody, "--", pattern).EnsureSuccess("pkill " + server);
+        var recovered = world.AsNobody(xar, "d");
+        Assert.True(recovered.ExitCode == 0, recovered.StandardError);
+        Assert.Equal($"uid={Nobody} new=1 args=d\n", recovered.StandardOutput);
+        Assert.Single(MountLine(mount));
 
-            var second = AsNobody(xar, "c");
-            Assert.True(second.ExitCode == 0, second.StandardError);
-            Assert.Equal($"uid={Nobody} new=0 args=c\n", second.StandardOutput);
-
-            // The server killed: the mount is broken (ENOTCONN); the next start unmounts it
-            // through fusermount3 and mounts again.
-            string pattern = (server == "xar" ? "--fuse-serve.*" : "squashfuse_ll.*") + mount;
-            TestEnv.Run("pkill", "-KILL", "-f", "-u", Nobody, "--", pattern).EnsureSuccess("pkill " + server);
-            var recovered = AsNobody(xar, "d");
-            Assert.True(recovered.ExitCode == 0, recovered.StandardError);
-            Assert.Equal($"uid={Nobody} new=1 args=d\n", recovered.StandardOutput);
-            Assert.Single(MountLine(mount));
-
-            var unmount = AsNobody(xarProgram, "unmount", xar);
-            Assert.True(unmount.ExitCode == 0, unmount.StandardError);
-            Assert.Empty(MountLine(mount));
-            Assert.False(Directory.Exists(Path.Combine(home, ".cache", "xar")), "the extraction fallback was not used");
-        }
-        finally
-        {
-            TestEnv.Run("chmod", mode, "/dev/fuse");
-            if (mount is not null && MountLine(mount).Count > 0)
-                TestEnv.Run("umount", "-l", mount);
-        }
+        var unmount = world.AsNobody(world.Program("xar"), "unmount", xar);
+        Assert.True(unmount.ExitCode == 0, unmount.StandardError);
+        Assert.Empty(MountLine(mount));
+        Assert.False(Directory.Exists(Path.Combine(world.Temp["home"], ".cache", "xar")), "the extraction fallback was not used");
     }
 
     /// <summary>
@@ -155,9 +110,9 @@ public class NonRootLauncherTests
         {
             TestEnv.RequireRoot();
             TestEnv.RequireFuse();
-            foreach (var tool in new[] { "setpriv", "fusermount3", "pgrep", "strace" })
+            foreach (var tool in new[] { "setpriv", "fusermount3", "pgrep", "pkill", "strace" })
                 TestEnv.RequireTool(tool);
-            Temp = new TempDir("nonroot-early");
+            Temp = new TempDir("nonroot");
             TestEnv.Run("chmod", "0755", Temp.Path).EnsureSuccess("chmod");
             string programs = Temp["bin"];
             string xarProgram = TestEnv.PublishedProgramForAnyUser("xar", programs);
@@ -190,6 +145,13 @@ public class NonRootLauncherTests
         public string Xar => Temp["app.xar"];
         public string MountRoot => Temp["mnt"];
         public Dictionary<string, string?> Environment { get; }
+
+        /// <summary>The published program <paramref name="name"/> (xar, xarexec) as nobody can run it.</summary>
+        public string Program(string name) => Path.Combine(Temp["bin"], name);
+
+        /// <summary>Runs <paramref name="command"/> as nobody with <see cref="Environment"/>.</summary>
+        public ProcessResult AsNobody(params string[] command) =>
+            TestEnv.Run(new RunOptions("setpriv", ["--reuid=" + Nobody, "--regid=" + Nobody, "--clear-groups", .. command]) { Environment = Environment, TimeoutMs = 60_000 });
 
         /// <summary>
         /// Runs <paramref name="command"/> as nobody (after <c>env ASSIGNMENTS</c>), traced by <c>strace -f -o LOG -e
