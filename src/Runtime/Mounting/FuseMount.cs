@@ -1,4 +1,3 @@
-using System.Globalization;
 using static Xar.Posix.LibC;
 
 namespace Xar.Runtime;
