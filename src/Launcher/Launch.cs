@@ -97,9 +97,10 @@ internal static class Launch
         return LauncherFailure;
     }
 
+    /// <summary>Writes <paramref name="text"/>'s bytes (<see cref="LosslessUtf8"/>: a directory's name is written as the bytes it has).</summary>
     public static unsafe void Write(int fd, string text)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        byte[] bytes = LosslessUtf8.Encode(text);
         fixed (byte* p = bytes)
         {
             int done = 0;

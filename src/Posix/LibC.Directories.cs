@@ -11,13 +11,13 @@ public static unsafe partial class LibC
     public const int DirentNameOffset = 19;
     public const int DirentTypeOffset = 18;
 
-    [LibraryImport(Library, EntryPoint = "chdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "chdir", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int Chdir(string path);
 
     [LibraryImport(Library, EntryPoint = "mkdirat", SetLastError = true)]
     public static partial int MkdirAt(int dirFd, byte* path, uint mode);
 
-    [LibraryImport(Library, EntryPoint = "mkdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "mkdir", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int Mkdir(string path, int mode);
 
     [LibraryImport(Library, EntryPoint = "opendir", SetLastError = true)]
@@ -51,16 +51,16 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "unlinkat", SetLastError = true)]
     public static partial int UnlinkAt(int dirFd, byte* path, int flags);
 
-    [LibraryImport(Library, EntryPoint = "unlink", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "unlink", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int Unlink(string path);
 
-    [LibraryImport(Library, EntryPoint = "rmdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "rmdir", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int Rmdir(string path);
 
     [LibraryImport(Library, EntryPoint = "renameat2", SetLastError = true)]
     public static partial int RenameAt2(int oldDirFd, byte* oldPath, int newDirFd, byte* newPath, uint flags);
 
-    [LibraryImport(Library, EntryPoint = "rename", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "rename", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int Rename(string from, string to);
 
     /// <summary>glibc's makedev: the dev_t mknod wants.</summary>

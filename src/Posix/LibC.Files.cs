@@ -47,7 +47,7 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true)]
     public static partial int Open(byte* path, int flags, int mode);
 
-    [LibraryImport(Library, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "open", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int Open(string path, int flags, int mode);
 
     [LibraryImport(Library, EntryPoint = "openat", SetLastError = true)]
@@ -95,7 +95,7 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fchmodat", SetLastError = true)]
     public static partial int FchmodAt(int dirFd, byte* path, uint mode, int flags);
 
-    [LibraryImport(Library, EntryPoint = "chmod", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "chmod", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int Chmod(string path, int mode);
 
     [LibraryImport(Library, EntryPoint = "fchown", SetLastError = true)]
@@ -104,7 +104,7 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fchownat", SetLastError = true)]
     public static partial int FchownAt(int dirFd, byte* path, uint uid, uint gid, int flags);
 
-    [LibraryImport(Library, EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "access", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int Access(string path, int mode);
 
     [LibraryImport(Library, EntryPoint = "pipe2", SetLastError = true)]

@@ -38,10 +38,10 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "umask")]
     public static partial uint Umask(uint mask);
 
-    [LibraryImport(Library, EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "setenv", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int SetEnv(string name, string value, int overwrite);
 
-    [LibraryImport(Library, EntryPoint = "unsetenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "unsetenv", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int UnsetEnv(string name);
 
     [LibraryImport(Library, EntryPoint = "waitpid", SetLastError = true)]
@@ -62,7 +62,7 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "posix_spawn_file_actions_adddup2")]
     public static partial int FileActionsAddDup2(void* actions, int fd, int newFd);
 
-    [LibraryImport(Library, EntryPoint = "posix_spawn_file_actions_addopen", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Library, EntryPoint = "posix_spawn_file_actions_addopen", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller))]
     public static partial int FileActionsAddOpen(void* actions, int fd, string path, int flags, int mode);
 
     [LibraryImport(Library, EntryPoint = "posix_spawn_file_actions_addclosefrom_np")]

@@ -55,7 +55,7 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "statx", SetLastError = true)]
     public static partial int StatxAt(int dirFd, byte* path, int flags, uint mask, Statx* buffer);
 
-    [LibraryImport(Library, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "statx", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int StatxAt(int dirFd, string path, int flags, uint mask, out Statx buffer);
 
     /// <summary>statx of an open descriptor.</summary>
@@ -67,14 +67,14 @@ public static unsafe partial class LibC
     }
 
     /// <summary>statfs into a buffer of at least 120 bytes; f_type is the first word.</summary>
-    [LibraryImport(Library, EntryPoint = "statfs", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "statfs", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int StatFs(string path, byte* buffer);
 
     [LibraryImport(Library, EntryPoint = "fstatfs", SetLastError = true)]
     public static partial int FStatFs(int fd, byte* buffer);
 
     /// <summary>statvfs, for f_flag (ST_NOEXEC), word 9 of the 64-bit struct.</summary>
-    [LibraryImport(Library, EntryPoint = "statvfs", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "statvfs", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(LosslessUtf8Marshaller), SetLastError = true)]
     public static partial int StatVfs(string path, byte* buffer);
 
     [LibraryImport(Library, EntryPoint = "fstatvfs", SetLastError = true)]

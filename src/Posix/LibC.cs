@@ -6,7 +6,7 @@ namespace Xar.Posix;
 /// libc, source-generated P/Invoke (AOT-safe), for code that runs on the .NET runtime: errors come back
 /// through <see cref="LastError"/> (last-error marshalling). Paths are NUL-terminated raw bytes wherever a
 /// name may come from an image or the user (a Linux name is any byte but '/' and NUL); string overloads
-/// exist only for paths the program builds itself. x86-64 Linux values. The calls are grouped by family
+/// are for paths the program builds itself or decoded with <see cref="LosslessUtf8"/>, whose bytes they pass on. x86-64 Linux values. The calls are grouped by family
 /// in LibC.*.cs; <see cref="RawLibC"/> holds the variants for code that runs before the runtime.
 /// </summary>
 public static unsafe partial class LibC

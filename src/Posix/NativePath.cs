@@ -14,7 +14,7 @@ public static class NativePath
         return b;
     }
 
-    public static byte[] ToCString(string path) => ToCString(Encoding.UTF8.GetBytes(path));
+    public static byte[] ToCString(string path) => ToCString(LosslessUtf8.Encode(path));
 
     /// <summary>DIR/NAME; just NAME when DIR is empty, no second '/' when DIR ends in one ("/").</summary>
     public static byte[] Join(ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name)

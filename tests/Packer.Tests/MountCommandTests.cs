@@ -82,4 +82,53 @@ public class MountCommandTests
             TestEnv.Run(new RunOptions(XarBinary.Path, ["unmount", xar]) { Environment = env });
         }
     }
+
+    /// <summary>
+    /// A mount root whose name is not UTF-8 (XAR_MOUNT_ROOT is bytes): the launcher mounts there, and `xar mount`,
+    /// `xar unmount` (by file and by directory), `xar gc` and `xarexec -m` work on the same bytes. Before, .NET's
+    /// strings turned the 0xff into U+FFFD: `xar unmount FILE` failed with "No such file or directory (in use?...)"
+    /// and the mount stayed.
+    /// </summary>
+    [SkippableFact]
+    public void MountUnmountAndGcWorkUnderARootThatIsNotUtf8()
+    {
+        TestEnv.RequireFuse();
+        using var tmp = new TempDir("mount-bytes");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(Path.Combine(tree, "hello"), "hello\n");
+        string xar = tmp["app.xar"];
+        XarCli.Run("pack", tree, "-o", xar, "--quiet").EnsureSuccess("xar pack");
+        // All in sh: the root's name cannot be a .NET string.
+        const string script = """
+            root="$1/r$(printf '\377')"; xar=$2; app=$3; xarexec=$4
+            mkdir "$root"; chmod 1777 "$root"
+            export XAR_MOUNT_ROOT="$root"
+            mounted() { grep -aqF " $1 fuse" /proc/self/mounts; }
+            d=$("$xar" mount "$app") || exit 10
+            case $d in "$root"/uid-*) ;; *) echo "mount printed another directory"; exit 11 ;; esac
+            [ "$(cat "$d/hello")" = hello ] || exit 12
+            "$xar" unmount "$app" || exit 13
+            ! mounted "$d" && [ ! -e "$d" ] || exit 14
+            [ "$("$xar" mount "$app")" = "$d" ] || exit 15
+            "$xar" unmount "$d" || exit 16
+            ! mounted "$d" || exit 17
+            [ "$("$xarexec" -m "$app")" = "$d" ] && mounted "$d" || exit 18
+            touch -d '2 hours ago' "${d%/*}/lockfile.${d##*/}"  # idle: gc's default limit is 15 minutes
+            "$xar" gc > "$1/gc.out" || exit 19
+            ! mounted "$d" || exit 20
+            """;
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script, "sh", tmp.Path, XarBinary.Path, xar, LauncherBinary.Path]));
+        try
+        {
+            Assert.True(r.ExitCode == 0, $"step {r.ExitCode}: {r.StandardOutput}{r.StandardError}");
+            Assert.Empty(r.StandardError);
+            // gc names the directory with the byte escaped.
+            Assert.Matches(@"^unmounted: .*/r\\xff/uid-\d+/[0-9a-f]+-", File.ReadAllLines(Path.Combine(tmp.Path, "gc.out")).Single(l => l.Contains("/r\\xff/")));
+        }
+        finally
+        {
+            TestEnv.Run(new RunOptions("/bin/sh", ["-c", "XAR_MOUNT_ROOT=\"$1/r$(printf '\\377')\" \"$2\" unmount \"$3\"", "sh", tmp.Path, XarBinary.Path, xar]));
+        }
+    }
 }

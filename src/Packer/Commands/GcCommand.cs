@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Xar.Packer.Cli;
+using Xar.Posix;
 using Xar.Runtime;
 
 namespace Xar.Packer.Commands;
@@ -31,12 +32,12 @@ public static class GcCommand
                 if (a.Outcome.StartsWith("cannot ", StringComparison.Ordinal))
                 {
                     // One entry that cannot go does not stop the others; it makes the run a failure (exit 1).
-                    Console.Error.WriteLine($"xar: {a.Path}: {a.Outcome}");
+                    Console.Error.WriteLine($"xar: {LosslessUtf8.Display(a.Path)}: {a.Outcome}");
                     status = ExitCodes.Failure;
                 }
                 else if (all || a.Outcome is "unmounted" or "deleted" or "would unmount" or "would delete")
                 {
-                    StandardOutput.Writer.WriteLine($"{a.Outcome}: {a.Path}");
+                    StandardOutput.Writer.WriteLine($"{a.Outcome}: {LosslessUtf8.Display(a.Path)}");
                     if (all && a.XarFile is not null)
                         StandardOutput.Writer.WriteLine($"  from {a.XarFile}");
                 }

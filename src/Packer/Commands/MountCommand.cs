@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Xar.Packer.Cli;
+using Xar.Posix;
 using Xar.Runtime;
 using Xar.Runtime.Launching;
 
@@ -14,14 +15,16 @@ public static class MountCommand
         var command = new Command("mount", "Mount a XAR file where running it would (its own FUSE server; XAR_FUSE=squashfuse for squashfuse), and print the directory.") { file };
         command.SetAction(parse =>
         {
-            string path = parse.GetValue(file)!;
+            byte[] raw = RawArguments.Of(parse.GetValue(file)!); // a file name need not be UTF-8
+            string path = NativePath.Display(raw);
             return CliRunner.Run(path, () =>
             {
-                if (Directory.Exists(path))
+                if (PosixPath.TryStat(LosslessUtf8.Decode(raw)) is { IsDirectory: true })
                     throw new UsageException("is a directory, not a XAR file", path);
                 try
                 {
-                    StandardOutput.Writer.WriteLine(XarLauncher.Launch(System.Text.Encoding.UTF8.GetBytes(path), [], LaunchMode.MountOnly, _ => { }));
+                    string directory = XarLauncher.Launch(raw, [], LaunchMode.MountOnly, _ => { });
+                    StandardOutput.Stream.Write([.. LosslessUtf8.Encode(directory), (byte)'\n']); // its bytes, whatever they are
                 }
                 catch (FuseUnavailableException e)
                 {

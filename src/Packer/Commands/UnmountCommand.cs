@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Xar.Packer.Cli;
+using Xar.Posix;
 using Xar.Runtime;
 
 namespace Xar.Packer.Commands;
@@ -14,10 +15,12 @@ public static class UnmountCommand
         var command = new Command("unmount", "Unmount a mounted XAR (by its file or its mount directory).") { target, lazy };
         command.SetAction(parse =>
         {
-            string path = parse.GetValue(target)!;
-            return CliRunner.Run(path, () =>
+            // The argument's bytes: a mount directory (or file) need not be UTF-8.
+            byte[] raw = RawArguments.Of(parse.GetValue(target)!);
+            return CliRunner.Run(NativePath.Display(raw), () =>
             {
-                string mountPath = Directory.Exists(path) ? path : XarUnmounter.MountPathOf(path);
+                string given = LosslessUtf8.Decode(raw);
+                string mountPath = PosixPath.TryStat(given) is { IsDirectory: true } ? given : XarUnmounter.MountPathOf(raw);
                 XarUnmounter.Unmount(mountPath, parse.GetValue(lazy));
                 return ExitCodes.Success;
             });

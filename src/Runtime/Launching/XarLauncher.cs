@@ -22,7 +22,8 @@ public static unsafe class XarLauncher
 
     /// <summary>
     /// Launches <paramref name="xarPath"/>: in <see cref="LaunchMode.Run"/> the process becomes the program (this
-    /// returns only by throwing); otherwise returns the directory (mount, cache entry, or where it would be).
+    /// returns only by throwing); otherwise returns the directory (mount, cache entry, or where it would be), bytes
+    /// that are not UTF-8 kept as <see cref="LosslessUtf8"/> does.
     /// <paramref name="notice"/> gets the one line said when the image is extracted.
     /// </summary>
     public static string Launch(byte[] xarPath, IReadOnlyList<byte[]> args, LaunchMode mode, Action<string> notice) =>
@@ -74,7 +75,7 @@ public static unsafe class XarLauncher
                     case LaunchStatus.Mounted:
                     case LaunchStatus.Cached:
                     case LaunchStatus.Located:
-                        return Text(outcome.DirectoryPointer());
+                        return DirectoryPath(outcome.DirectoryPointer());
                     case LaunchStatus.NeedsVerification when attempt < 4:
                         CheckSignature(ref outcome, verified);
                         hasVerified = true;
@@ -270,6 +271,14 @@ public static unsafe class XarLauncher
     }
 
     private static string Text(byte* buffer) => Text(new ReadOnlySpan<byte>(buffer, LaunchOutcome.PathCapacity));
+
+    /// <summary>The directory the core answered, every byte kept (<see cref="LosslessUtf8"/>): it is used as a path again.</summary>
+    private static string DirectoryPath(byte* buffer)
+    {
+        var bytes = new ReadOnlySpan<byte>(buffer, LaunchOutcome.PathCapacity);
+        int end = bytes.IndexOf((byte)0);
+        return LosslessUtf8.Decode(end < 0 ? bytes : bytes[..end]);
+    }
 
     /// <summary>Why FUSE did not serve, as the phrase the extraction notice starts with.</summary>
     public static string Reason(ref LaunchOutcome o)

@@ -1,3 +1,4 @@
+using Xar.Posix;
 using static Xar.Posix.LibC;
 
 namespace Xar.Runtime;
@@ -23,7 +24,7 @@ public static class FuseMount
             return FuseMountState.Broken;
         if (errno is ENOENT or ENOTDIR)
             return FuseMountState.NotMounted;
-        throw new XarLaunchException($"cannot statfs {path}: {Describe(errno)}");
+        throw new XarLaunchException($"cannot statfs {LosslessUtf8.Display(path)}: {Describe(errno)}");
     }
 
     /// <summary>Unmounts (lazily: detached now, gone when the last user closes). Throws with the cause on failure.</summary>
@@ -31,10 +32,10 @@ public static class FuseMount
     {
         string? error = TryUnmount(mountPath, lazy);
         if (error is not null)
-            throw new XarLaunchException($"cannot unmount {mountPath}: {error}");
+            throw new XarLaunchException($"cannot unmount {LosslessUtf8.Display(mountPath)}: {error}");
     }
 
     /// <summary>Null on success, else why not (<see cref="Fuse.FuseMounter.Unmount"/>).</summary>
     public static string? TryUnmount(string mountPath, bool lazy) =>
-        Fuse.FuseMounter.Unmount(System.Text.Encoding.UTF8.GetBytes(mountPath), lazy, out string? error) == Fuse.FuseUnmountResult.Unmounted ? null : error;
+        Fuse.FuseMounter.Unmount(LosslessUtf8.Encode(mountPath), lazy, out string? error) == Fuse.FuseUnmountResult.Unmounted ? null : error;
 }

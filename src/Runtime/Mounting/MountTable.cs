@@ -1,4 +1,4 @@
-using System.Text;
+using Xar.Posix;
 
 namespace Xar.Runtime;
 
@@ -15,11 +15,21 @@ public static class MountTable
     public static IReadOnlyList<MountEntry> Read()
     {
         var result = new List<MountEntry>();
-        foreach (string line in File.ReadAllLines("/proc/self/mounts"))
+        // Bytes, not text: a mount point is any bytes (LosslessUtf8 keeps those that are not UTF-8).
+        ReadOnlySpan<byte> table = File.ReadAllBytes("/proc/self/mounts");
+        Span<Range> fields = stackalloc Range[3];
+        foreach (var range in table.Split((byte)'\n'))
         {
-            var fields = line.Split(' ');
-            if (fields.Length >= 3)
-                result.Add(new MountEntry(Unescape(fields[0]), Unescape(fields[1]), Unescape(fields[2])));
+            var line = table[range];
+            int count = 0;
+            foreach (var field in line.Split((byte)' '))
+            {
+                fields[count++] = field;
+                if (count == fields.Length)
+                    break;
+            }
+            if (count == fields.Length)
+                result.Add(new MountEntry(Unescape(line[fields[0]]), Unescape(line[fields[1]]), Unescape(line[fields[2]])));
         }
         return result;
     }
@@ -33,25 +43,24 @@ public static class MountTable
     }
 
     /// <summary>The kernel writes space, tab, newline and backslash in mount fields as \ooo octal escapes.</summary>
-    private static string Unescape(string field)
+    private static string Unescape(ReadOnlySpan<byte> field)
     {
-        if (!field.Contains('\\'))
-            return field;
+        if (field.IndexOf((byte)'\\') < 0)
+            return LosslessUtf8.Decode(field);
         var bytes = new List<byte>(field.Length);
-        var raw = Encoding.UTF8.GetBytes(field);
-        for (int i = 0; i < raw.Length; i++)
+        for (int i = 0; i < field.Length; i++)
         {
-            if (raw[i] == '\\' && i + 3 < raw.Length + 0 && IsOctal(raw[i + 1]) && IsOctal(raw[i + 2]) && IsOctal(raw[i + 3]))
+            if (field[i] == '\\' && i + 3 < field.Length && IsOctal(field[i + 1]) && IsOctal(field[i + 2]) && IsOctal(field[i + 3]))
             {
-                bytes.Add((byte)((raw[i + 1] - '0') * 64 + (raw[i + 2] - '0') * 8 + (raw[i + 3] - '0')));
+                bytes.Add((byte)((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
                 i += 3;
             }
             else
             {
-                bytes.Add(raw[i]);
+                bytes.Add(field[i]);
             }
         }
-        return Encoding.UTF8.GetString(bytes.ToArray());
+        return LosslessUtf8.Decode(bytes.ToArray());
     }
 
     private static bool IsOctal(byte b) => b is >= (byte)'0' and <= (byte)'7';
