@@ -20,48 +20,22 @@ public sealed unsafe class EarlyFusermount
     private EarlyFusermount(StartedFusermount started) => _started = started;
 
     /// <summary>
-    /// Before the runtime, in the detached server (<c>--fuse-serve ... -- MOUNTPOINT</c>, as
-    /// <see cref="FuseServerLaunch"/> writes it) of a user who is not root: starts fusermount for the mount
-    /// Main will make, and tells Main. Whatever does not fit this (an option it does not know, a relative mount
-    /// point, no fusermount) is left to Main, which mounts the usual way and says what went wrong.
+    /// Before the runtime, in the detached server (its command line read by <see cref="FuseServeCommandLine"/>) of a
+    /// user who is not root: starts fusermount for the mount Main will make, and tells Main. Whatever does not fit
+    /// this (a relative mount point, no fusermount) is left to Main, which mounts the usual way and says what went wrong.
     /// </summary>
-    public static void Start(int argc, byte** argv, byte** envp)
+    internal static void Start(in FuseServeCommandLine line, byte** envp)
     {
         fixed (byte* name = VariableName)
             RawLibC.UnsetEnv(name); // only this step sets it
         if (RawLibC.GetEuid() == 0)
             return; // mount(2) in Main: nothing to overlap
-        int imageFd = -1;
-        byte* fsName = null;
-        var access = FuseAccess.Owner;
-        int i = 2;
-        for (; i < argc && argv[i] != null; i++)
-        {
-            var option = NativeText.FromCString(argv[i]);
-            if (option.SequenceEqual("--"u8))
-            {
-                i++;
-                break;
-            }
-            if (option.SequenceEqual("--allow-root"u8))
-                access = FuseAccess.OwnerAndRoot;
-            else if (option.SequenceEqual("--allow-other"u8))
-                access = FuseAccess.Everyone;
-            else if (i + 1 >= argc || argv[i + 1] == null)
-                return;
-            else if (option.SequenceEqual("--image-fd"u8))
-                imageFd = ParseDescriptor(argv[++i]);
-            else if (option.SequenceEqual("--fsname"u8))
-                fsName = argv[++i];
-            else if (option.SequenceEqual("--offset"u8) || option.SequenceEqual("--timeout"u8) || option.SequenceEqual("--ready-fd"u8)
-                     || option.SequenceEqual("--threads"u8) || option.SequenceEqual("--cache-mib"u8))
-                i++;
-            else
-                return;
-        }
-        if (imageFd < 0 || i != argc - 1 || argv[i] == null || argv[i][0] != '/' || (fsName != null && fsName[0] == 0))
+        if (line.MountPoint[0] != '/' || (line.FsName != null && line.FsName[0] == 0))
             return; // (an empty --fsname: Main names the mount "xar")
-        byte* mountPoint = argv[i];
+        byte* mountPoint = line.MountPoint;
+        byte* fsName = line.FsName;
+        var access = line.Access;
+        int imageFd = line.ImageFd;
 
         byte* sourceBuffer = stackalloc byte[PathBuilder.Capacity];
         var source = new PathBuilder(sourceBuffer);
@@ -87,15 +61,6 @@ public sealed unsafe class EarlyFusermount
         text.AppendDecimal((ulong)RawLibC.GetPid());
         fixed (byte* name = VariableName)
             RawLibC.SetEnv(name, text.CString, 1);
-    }
-
-    private static int ParseDescriptor(byte* text)
-    {
-        long value = 0;
-        int i = 0;
-        for (; text[i] is >= (byte)'0' and <= (byte)'9' && i < 9; i++)
-            value = value * 10 + (text[i] - '0');
-        return i > 0 && text[i] == 0 ? (int)value : -1;
     }
 
     /// <summary>In Main: the fusermount the pre-runtime step started in this process, if it did; the variable is gone after.</summary>

@@ -87,92 +87,61 @@ public static unsafe class FuseDaemon
 
         private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-        /// <summary>Parses the arguments after <see cref="Flag"/>; null and the reason when they are wrong.</summary>
+        /// <summary>Parses the arguments after <see cref="Flag"/> (<see cref="FuseServeCommandLine"/>); null and the reason when they are wrong.</summary>
         public static Arguments? Parse(ReadOnlySpan<string> args, out string? error)
         {
-            var a = new Arguments();
             error = null;
-            int i = 0;
-            for (; i < args.Length && args[i].StartsWith("--", StringComparison.Ordinal); i++)
+            // One block of NUL-terminated arguments, as argv is: the options are ours (ASCII); the last, the mount
+            // point, is the bytes given, which need not be UTF-8.
+            var block = new List<byte>();
+            var starts = new int[args.Length];
+            for (int k = 0; k < args.Length; k++)
             {
-                string option = args[i];
-                if (option == "--")
+                starts[k] = block.Count;
+                block.AddRange(k == args.Length - 1 ? RawArguments.OfLast(args[k]) : Encoding.UTF8.GetBytes(args[k]));
+                block.Add(0);
+            }
+            byte[] bytes = [.. block];
+            var argv = new nint[args.Length + 1];
+            fixed (byte* start = bytes)
+            fixed (nint* pointers = argv)
+            {
+                for (int k = 0; k < args.Length; k++)
+                    argv[k] = (nint)(start + starts[k]);
+                if (!FuseServeCommandLine.TryParse(args.Length, (byte**)pointers, 0, out var line))
                 {
-                    i++;
-                    break;
-                }
-                switch (option)
-                {
-                    case "--allow-root":
-                        a = a with { Access = FuseAccess.OwnerAndRoot };
-                        continue;
-                    case "--allow-other":
-                        a = a with { Access = FuseAccess.Everyone };
-                        continue;
-                    case "--foreground":
-                        a = a with { Foreground = true };
-                        continue;
-                }
-                if (i + 1 >= args.Length)
-                {
-                    error = $"{option} needs a value";
+                    error = Describe(line.Fault, args, line.FaultAt);
                     return null;
                 }
-                string value = args[++i];
-                long number = 0;
-                bool numeric = option != "--fsname";
-                if (numeric && !long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number))
+                var mountPoint = Bytes(line.MountPoint).ToArray();
+                return new Arguments
                 {
-                    error = $"{option} {value}: not a number";
-                    return null;
-                }
-                switch (option)
-                {
-                    case "--image-fd" when number <= int.MaxValue:
-                        a = a with { ImageFd = (int)number };
-                        break;
-                    case "--offset":
-                        a = a with { Offset = number };
-                        break;
-                    case "--timeout" when number <= int.MaxValue:
-                        a = a with { TimeoutSeconds = (int)number };
-                        break;
-                    case "--ready-fd" when number <= int.MaxValue:
-                        a = a with { ReadyFd = (int)number };
-                        break;
-                    case "--fsname":
-                        a = a with { FsName = value };
-                        break;
-                    case "--threads" when number is > 0 and <= 1024:
-                        a = a with { Threads = (int)number };
-                        break;
-                    case "--cache-mib" when number is > 0 and <= 65536:
-                        a = a with { CacheMiB = (int)number };
-                        break;
-                    default:
-                        error = $"unknown option or bad value: {option} {value}";
-                        return null;
-                }
+                    ImageFd = line.ImageFd,
+                    Offset = line.Offset,
+                    TimeoutSeconds = line.TimeoutSeconds,
+                    ReadyFd = line.ReadyFd,
+                    FsName = line.FsName == null ? null : Encoding.UTF8.GetString(Bytes(line.FsName)),
+                    Access = line.Access,
+                    Threads = line.Threads,
+                    CacheMiB = line.CacheMiB,
+                    Foreground = line.Foreground,
+                    // Absolute: the daemon works from "/" (it must hold no directory busy).
+                    MountPoint = mountPoint[0] == '/' ? mountPoint : Absolute(mountPoint),
+                };
             }
-            if (i != args.Length - 1)
-            {
-                error = "expected one mount point after the options";
-                return null;
-            }
-            if (a.ImageFd < 0)
-            {
-                error = "--image-fd is required";
-                return null;
-            }
-            // The bytes given, not their UTF-8 decoding; absolute: the daemon works from "/" (it must hold no directory busy).
-            byte[] mountPoint = RawArguments.OfLast(args[i]);
-            if (mountPoint.Length == 0)
-            {
-                error = "the mount point is empty";
-                return null;
-            }
-            return a with { MountPoint = mountPoint[0] == '/' ? mountPoint : Absolute(mountPoint) };
         }
+
+        private static ReadOnlySpan<byte> Bytes(byte* text) => new(text, Launching.NativeText.FromCString(text).Length);
+
+        private static string Describe(FuseServeFault fault, ReadOnlySpan<string> args, int at) => fault switch
+        {
+            FuseServeFault.NeedsValue => $"{args[at]} needs a value",
+            FuseServeFault.NotANumber => $"{args[at]} {args[at + 1]}: not a number",
+            FuseServeFault.BadValue => $"unknown option or bad value: {args[at]} {args[at + 1]}",
+            FuseServeFault.NotOneMountPoint => "expected one mount point after the options",
+            FuseServeFault.NoImageFd => "--image-fd is required",
+            _ => "the mount point is empty",
+        };
 
         private static byte[] Absolute(byte[] relative)
         {
@@ -227,17 +196,10 @@ public static unsafe class FuseDaemon
         byte* stopSignals = stackalloc byte[SigSetSize];
         StopSignals(stopSignals);
         Xar.Posix.RawLibC.PthreadSigMask(SIG_BLOCK, stopSignals, null);
-        bool answersOnReadyFd = false;
-        for (int i = 2; i < argc && argv[i] != null; i++)
-        {
-            if (IsArgument(argv[i], "--"u8))
-                break;
-            if (IsArgument(argv[i], "--foreground"u8))
-                return;
-            answersOnReadyFd |= IsArgument(argv[i], "--ready-fd"u8);
-        }
-        if (!answersOnReadyFd)
-            return; // its answer is its exit status: Main detaches
+        // A command line Main will refuse is left to it (it says why); so is --foreground, and a server without a
+        // ready descriptor, whose answer is its exit status (Main detaches those).
+        if (!FuseServeCommandLine.TryParse(argc, argv, 2, out var line) || line.Foreground || line.ReadyFd < 0)
+            return;
         int pid = Xar.Posix.RawLibC.Fork();
         if (pid > 0)
             Xar.Posix.RawLibC.Exit(0);
@@ -256,7 +218,7 @@ public static unsafe class FuseDaemon
             if (devNull > 2)
                 Xar.Posix.RawLibC.Close(devNull);
         }
-        EarlyFusermount.Start(argc, argv, envp); // not root: fusermount mounts while the runtime starts
+        EarlyFusermount.Start(in line, envp); // not root: fusermount mounts while the runtime starts
     }
 
     private static bool IsArgument(byte* argument, ReadOnlySpan<byte> expected)
