@@ -51,6 +51,19 @@ public class SigningFormatTests
         "untrusted comment: minisign encrypted secret key\n" +
         Convert.ToBase64String([(byte)'E', (byte)'d', 0, 0, (byte)'B', (byte)'2', .. new byte[32 + 16], .. id, .. seed, .. pk, .. new byte[32]]) + "\n";
 
+    /// <summary>
+    /// Key ids as minisign prints them (its public key's comment, its messages): the little-endian number in upper-case
+    /// hex, no leading zeros. We padded to 16 digits, so one key in 16 was named otherwise than minisign names it.
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { 0xEA, 0xB3, 0xE8, 0xB3, 0x01, 0xED, 0x5E, 0x05 }, "55EED01B3E8B3EA")]
+    [InlineData(new byte[] { 0xEA, 0xB3, 0xE8, 0xB3, 0x01, 0xED, 0x5E, 0x85 }, "855EED01B3E8B3EA")]
+    [InlineData(new byte[] { 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 }, "1")]
+    [InlineData(new byte[] { 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 }, "0")]
+    [InlineData(new byte[] { 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10 }, "1000000000000000")]
+    public void KeyIdsAreWrittenAsMinisignWritesThem(byte[] keyId, string expected) =>
+        Assert.Equal(expected, MinisignPublicKey.FormatKeyId(keyId));
+
     [Fact]
     public void PublicKeysParseWithOrWithoutTheirCommentAndMalformedOnesAreNamed()
     {
@@ -58,7 +71,7 @@ public class SigningFormatTests
         var key = MinisignPublicKey.Parse(Encoding.ASCII.GetBytes(PublicKeyFile(id, pk)));
         Assert.Equal(id, key.KeyId);
         Assert.Equal(pk, key.Key);
-        Assert.Equal(Convert.ToHexString(id.Reverse().ToArray()), key.KeyIdText);
+        Assert.Equal(Convert.ToHexString(id.Reverse().ToArray()).TrimStart('0'), key.KeyIdText); // as minisign: no leading zeros
         Assert.Equal(pk, MinisignPublicKey.Parse(Encoding.ASCII.GetBytes(key.ToBase64())).Key);
         Assert.Contains("no key line", Assert.Throws<SignatureFormatException>(() => MinisignPublicKey.Parse("untrusted comment: x\n"u8)).Message);
         Assert.Contains("base64", Assert.Throws<SignatureFormatException>(() => MinisignPublicKey.Parse("AAAA\n"u8)).Message);

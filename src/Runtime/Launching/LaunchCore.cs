@@ -220,12 +220,8 @@ public static unsafe partial class LaunchCore
         if (keys.IndexOf(keyId) < 0)
         {
             LaunchFailure.Set(ref outcome, LaunchSubject.Signature, LaunchProblem.UntrustedSigner, 0, null);
-            var id = new PathBuilder(outcome.DetailPointer(), LaunchOutcome.PathCapacity);
-            for (int i = keyId.Length - 1; i >= 0; i--) // as minisign prints key ids
-            {
-                id.Append("0123456789ABCDEF"u8[keyId[i] >> 4]);
-                id.Append("0123456789ABCDEF"u8[keyId[i] & 15]);
-            }
+            Span<byte> id = stackalloc byte[2 * Signing.MinisignPublicKey.KeyIdLength];
+            new PathBuilder(outcome.DetailPointer(), LaunchOutcome.PathCapacity).Append(id[..Signing.MinisignPublicKey.WriteKeyId(keyId, id)]);
             return false;
         }
         trustLength = TrustRecord.FormatLine(fd, keyId, trustLine);

@@ -23,12 +23,27 @@ public sealed class MinisignPublicKey
     /// <summary>The key id as minisign prints it: 16 upper-case hex digits of the little-endian number.</summary>
     public string KeyIdText => FormatKeyId(KeyId);
 
+    /// <summary>The key id as minisign prints it (its little-endian number in upper-case hex, without leading zeros).</summary>
     public static string FormatKeyId(ReadOnlySpan<byte> keyId)
     {
-        Span<byte> reversed = stackalloc byte[KeyIdLength];
-        keyId.CopyTo(reversed);
-        reversed.Reverse();
-        return Convert.ToHexString(reversed);
+        Span<byte> text = stackalloc byte[2 * KeyIdLength];
+        return System.Text.Encoding.ASCII.GetString(text[..WriteKeyId(keyId, text)]);
+    }
+
+    /// <summary>
+    /// <see cref="FormatKeyId"/> into <paramref name="destination"/> (at least 16 bytes), without allocating: the launch
+    /// core's messages use it before the runtime starts. Returns the length written.
+    /// </summary>
+    public static int WriteKeyId(ReadOnlySpan<byte> keyId, Span<byte> destination)
+    {
+        int length = 0;
+        for (int n = 2 * keyId.Length - 1; n >= 0; n--)
+        {
+            int digit = (keyId[n / 2] >> (n % 2 == 1 ? 4 : 0)) & 15; // the highest digit first: byte 7's high half
+            if (length > 0 || digit != 0 || n == 0)
+                destination[length++] = "0123456789ABCDEF"u8[digit];
+        }
+        return length;
     }
 
     /// <summary>The base64 line of the key (what a .pub file holds after its comment).</summary>
