@@ -41,6 +41,28 @@ public static class LosslessUtf8
         return text.ToString();
     }
 
+    /// <summary>The bytes as text for messages: UTF-8 where they are, <c>\xNN</c> for each byte that is not (control characters kept).</summary>
+    public static string Escape(ReadOnlySpan<byte> bytes)
+    {
+        if (Utf8.IsValid(bytes))
+            return Encoding.UTF8.GetString(bytes);
+        var text = new StringBuilder(bytes.Length + 8);
+        while (!bytes.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf8(bytes, out var rune, out int used) == OperationStatus.Done)
+            {
+                text.Append(rune.ToString());
+                bytes = bytes[used..];
+            }
+            else
+            {
+                text.Append("\\x").Append(bytes[0].ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+                bytes = bytes[1..];
+            }
+        }
+        return text.ToString();
+    }
+
     /// <summary>The bytes a <see cref="Decode"/>d string came from (any other string: its UTF-8).</summary>
     public static byte[] Encode(string text)
     {

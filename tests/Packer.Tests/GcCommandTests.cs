@@ -10,6 +10,42 @@ namespace Xar.Packer.Tests;
 [Collection(SandboxedXarCollection.Name)]
 public class GcCommandTests
 {
+    /// <summary>
+    /// A cache root whose name is not UTF-8 (XAR_CACHE_DIR is bytes): the launcher extracts there and names it with
+    /// the byte escaped, and gc finds and deletes its old entries. Before, gc looked for the root under .NET's
+    /// decoding of its name (U+FFFD for the byte), found nothing and said nothing.
+    /// </summary>
+    [Fact]
+    public void GcDeletesOldEntriesOfACacheRootThatIsNotUtf8()
+    {
+        using var tmp = new TempDir("gc-bytes");
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(Path.Combine(tree, "hello"), "#!/bin/sh\necho hello\n");
+        File.SetUnixFileMode(Path.Combine(tree, "hello"), (UnixFileMode)Convert.ToInt32("755", 8));
+        string xar = tmp["app.xar"];
+        XarCli.Run("pack", tree, "-o", xar, "--exec", "hello", "--quiet").EnsureSuccess("xar pack");
+        // All in sh: the root's name cannot be a .NET string. HOME and XDG_CACHE_HOME keep gc off the real caches.
+        const string script = """
+            c="$1/c$(printf '\375')"; xar=$2; app=$3; xarexec=$4
+            mkdir -m 700 "$c" "$1/home" "$1/xdg"
+            export HOME="$1/home" XDG_CACHE_HOME="$1/xdg" XAR_CACHE_DIR="$c"
+            [ "$(XAR_EXTRACT=1 "$xarexec" "$app" 2> "$1/run.err")" = hello ] || exit 10
+            set -- "$1" "$c"/lockfile.*
+            [ $# = 2 ] && [ -d "${2%/lockfile.*}/${2##*/lockfile.}" ] || exit 11
+            touch -d '40 days ago' "$2"
+            "$xar" gc > "$1/gc.out" || exit 12
+            [ -z "$(ls -A "$c")" ] || exit 13
+            """;
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script, "sh", tmp.Path, XarBinary.Path, xar, LauncherBinary.Path]));
+        Assert.True(r.ExitCode == 0, $"step {r.ExitCode}: {r.StandardOutput}{r.StandardError}");
+        string uuid = XarCli.Run("info", xar).EnsureSuccess("xar info").StandardOutput.Split('\n').Select(l => l.Trim())
+            .First(l => l.StartsWith("UUID=", StringComparison.Ordinal))["UUID=".Length..];
+        string shown = tmp.Path + "/c\\xfd/" + uuid;
+        Assert.Equal($"xarexec: {xar}: XAR_EXTRACT=1: extracted once into {shown}\n", File.ReadAllText(tmp["run.err"]));
+        Assert.Equal($"deleted: {shown}\n", File.ReadAllText(tmp["gc.out"]));
+    }
+
     [SkippableFact]
     public void GcUnmountsIdleMountsOnlyAndDeletesOldCacheEntriesNotInUse()
     {

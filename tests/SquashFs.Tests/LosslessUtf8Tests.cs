@@ -56,6 +56,13 @@ public sealed class LosslessUtf8Tests
     }
 
     [Fact]
+    public void EscapeKeepsControlCharactersAndEscapesTheRest()
+    {
+        Assert.Equal("a\nb", LosslessUtf8.Escape("a\nb"u8));
+        Assert.Equal("r\\xff\n\u00e9", LosslessUtf8.Escape([(byte)'r', 0xff, (byte)'\n', 0xc3, 0xa9]));
+    }
+
+    [Fact]
     public void LibcGetsTheOriginalBytes()
     {
         using var tmp = new Xar.Tests.TempDir("lossless");

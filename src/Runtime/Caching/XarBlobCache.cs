@@ -103,10 +103,13 @@ public static class XarBlobCache
             string dir = root.Path + "/" + Directory;
             if (PosixPath.TryLstat(dir) is not { IsDirectory: true })
                 continue;
+            using var opened = OpenedDirectory.TryOpen(dir, out _); // the root's name may be any bytes: see there
+            if (opened is null)
+                continue;
             string[] files;
             try
             {
-                files = System.IO.Directory.GetFiles(dir);
+                files = System.IO.Directory.GetFiles(opened.At);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -114,41 +117,42 @@ public static class XarBlobCache
             }
             foreach (string file in files)
             {
+                string shown = dir + "/" + Path.GetFileName(file); // what the actions name
                 if (IsLockName(Path.GetFileName(file)))
                 {
-                    CollectLock(actions, file, usedBefore, dryRun);
+                    CollectLock(actions, file, shown, usedBefore, dryRun);
                     continue;
                 }
                 if (!IsBlobName(Path.GetFileName(file), out _) || PosixPath.TryLstat(file) is not { IsRegularFile: true } st)
                     continue;
                 if (st.ModifiedSeconds > usedBefore)
                 {
-                    actions.Add(new("blob", file, "recently used"));
+                    actions.Add(new("blob", shown, "recently used"));
                     continue;
                 }
                 if (dryRun)
                 {
-                    actions.Add(new("blob", file, "would delete"));
+                    actions.Add(new("blob", shown, "would delete"));
                     continue;
                 }
                 if (LibC.Unlink(file) != 0 && LibC.LastError is int errno && errno != LibC.ENOENT)
                 {
-                    actions.Add(new("blob", file, "cannot delete: " + LibC.Describe(errno)));
+                    actions.Add(new("blob", shown, "cannot delete: " + LibC.Describe(errno)));
                     continue;
                 }
-                actions.Add(new("blob", file, "deleted"));
+                actions.Add(new("blob", shown, "deleted"));
             }
         }
     }
 
     /// <summary>A download lock a killed pull left: deleted when unused for the limit and nobody holds it.</summary>
-    private static void CollectLock(List<XarGcAction> actions, string file, long usedBefore, bool dryRun)
+    private static void CollectLock(List<XarGcAction> actions, string file, string shown, long usedBefore, bool dryRun)
     {
         if (PosixPath.TryLstat(file) is not { IsRegularFile: true } st || st.ModifiedSeconds > usedBefore)
             return;
         if (dryRun)
         {
-            actions.Add(new("blob", file, "would delete"));
+            actions.Add(new("blob", shown, "would delete"));
             return;
         }
         XarLockFile held;
@@ -164,11 +168,11 @@ public static class XarBlobCache
         {
             if (!held.TryLockExclusive())
             {
-                actions.Add(new("blob", file, "in use"));
+                actions.Add(new("blob", shown, "in use"));
                 return;
             }
             if (LibC.Unlink(file) == 0)
-                actions.Add(new("blob", file, "deleted"));
+                actions.Add(new("blob", shown, "deleted"));
         }
     }
 }

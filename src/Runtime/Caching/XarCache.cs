@@ -29,7 +29,7 @@ public static class XarCache
             if (path.Length == 0 || buffer[0] != '/' || !path.Fits)
                 continue;
             path.TrimTrailingSlashes();
-            string text = System.Text.Encoding.UTF8.GetString(buffer, path.Length);
+            string text = LosslessUtf8.Decode(new ReadOnlySpan<byte>(buffer, path.Length)); // any bytes: gc opens it as given
             if (!roots.Exists(r => r.Path == text))
                 roots.Add(new CacheRoot(text, kind == LaunchCore.CacheRootKind.Shared));
         }

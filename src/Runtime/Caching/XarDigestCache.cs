@@ -108,10 +108,13 @@ public static class XarDigestCache
             string dir = root.Path + "/" + Directory;
             if (PosixPath.TryLstat(dir) is not { IsDirectory: true })
                 continue;
+            using var opened = OpenedDirectory.TryOpen(dir, out _); // the root's name may be any bytes: see there
+            if (opened is null)
+                continue;
             string[] files;
             try
             {
-                files = System.IO.Directory.GetFiles(dir);
+                files = System.IO.Directory.GetFiles(opened.At);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -119,12 +122,13 @@ public static class XarDigestCache
             }
             foreach (string file in files)
             {
+                string shown = dir + "/" + Path.GetFileName(file); // what the actions name
                 if (PosixPath.TryLstat(file) is not { IsRegularFile: true } st || st.ModifiedSeconds > usedBefore)
                     continue;
                 if (dryRun)
-                    actions.Add(new("digest", file, "would delete"));
+                    actions.Add(new("digest", shown, "would delete"));
                 else if (LibC.Unlink(file) == 0)
-                    actions.Add(new("digest", file, "deleted"));
+                    actions.Add(new("digest", shown, "deleted"));
             }
         }
     }

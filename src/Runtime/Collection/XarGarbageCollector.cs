@@ -100,7 +100,7 @@ public static class XarGarbageCollector
     }
 
     /// <summary>Temporary trees of extractions that were killed half-way: removed when their entry's lock is free.</summary>
-    private static void CollectLeftovers(List<XarGcAction> actions, string root, bool dryRun)
+    private static void CollectLeftovers(List<XarGcAction> actions, string root, string shown, bool dryRun)
     {
         IEnumerable<string> leftovers;
         try
@@ -126,15 +126,15 @@ public static class XarGarbageCollector
                     continue; // an extraction is writing it right now
                 if (dryRun)
                 {
-                    actions.Add(new("cache", leftover, "would delete"));
+                    actions.Add(new("cache", shown + "/" + name, "would delete"));
                     continue;
                 }
                 TreeRemover.Delete(leftover);
-                actions.Add(new("cache", leftover, "deleted"));
+                actions.Add(new("cache", shown + "/" + name, "deleted"));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarLaunchException)
             {
-                actions.Add(new("cache", leftover, "cannot delete: " + e.Message));
+                actions.Add(new("cache", shown + "/" + name, "cannot delete: " + e.Message));
             }
             finally
             {
@@ -147,76 +147,89 @@ public static class XarGarbageCollector
     {
         foreach (var root in XarCache.Roots())
         {
-            if (PosixPath.TryLstat(root.Path) is null && PosixPath.TryStat(root.Path) is null)
+            // Through a descriptor: the root's name may be any bytes; what gc reads or removes below it has ASCII names.
+            using var opened = OpenedDirectory.TryOpen(root.Path, out int errno);
+            if (opened is null)
+            {
+                if (errno is not (ENOENT or ENOTDIR))
+                    actions.Add(new("cache", root.Path, "cannot open: " + Describe(errno)));
                 continue;
-            CollectLeftovers(actions, root.Path, dryRun);
-            IEnumerable<string> lockFiles;
+            }
+            CollectCacheRoot(actions, opened.At, root.Path, usedBefore, dryRun);
+        }
+    }
+
+    /// <summary>One cache root, reached as <paramref name="at"/>; the actions name its entries under <paramref name="shown"/>.</summary>
+    private static void CollectCacheRoot(List<XarGcAction> actions, string at, string shown, long usedBefore, bool dryRun)
+    {
+        CollectLeftovers(actions, at, shown, dryRun);
+        IEnumerable<string> lockFiles;
+        try
+        {
+            lockFiles = Directory.GetFiles(at, XarCache.LockFilePrefix + "*");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        foreach (string lockPath in lockFiles)
+        {
+            string uuid = Path.GetFileName(lockPath)[XarCache.LockFilePrefix.Length..];
+            if (uuid.Length == 0 || uuid.AsSpan().ContainsAnyExcept("0123456789abcdefABCDEF"))
+                continue;
+            string entry = shown + "/" + uuid;
+            string entryAt = at + "/" + uuid;
+            XarLockFile lockFile;
             try
             {
-                lockFiles = Directory.GetFiles(root.Path, XarCache.LockFilePrefix + "*");
+                lockFile = XarLockFile.Open(lockPath, create: false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is XarLaunchException or FileNotFoundException)
             {
                 continue;
             }
-            foreach (string lockPath in lockFiles)
+            using (lockFile)
             {
-                string uuid = Path.GetFileName(lockPath)[XarCache.LockFilePrefix.Length..];
-                if (uuid.Length == 0 || uuid.AsSpan().ContainsAnyExcept("0123456789abcdefABCDEF"))
-                    continue;
-                string entry = root.Path + "/" + uuid;
-                XarLockFile lockFile;
-                try
+                if (!lockFile.TryLockExclusive())
                 {
-                    lockFile = XarLockFile.Open(lockPath, create: false);
-                }
-                catch (Exception e) when (e is XarLaunchException or FileNotFoundException)
-                {
+                    actions.Add(new("cache", entry, "in use"));
                     continue;
                 }
-                using (lockFile)
+                string? file = lockFile.RecordedXarFile();
+                if (lockFile.LastUsedSeconds > usedBefore)
                 {
-                    if (!lockFile.TryLockExclusive())
-                    {
-                        actions.Add(new("cache", entry, "in use"));
-                        continue;
-                    }
-                    string? file = lockFile.RecordedXarFile();
-                    if (lockFile.LastUsedSeconds > usedBefore)
-                    {
-                        actions.Add(new("cache", entry, "recently used", file));
-                        continue;
-                    }
-                    if (dryRun)
-                    {
-                        actions.Add(new("cache", entry, "would delete", file));
-                        continue;
-                    }
-                    // Renamed first so no launcher ever sees a half-deleted entry as complete.
-                    if (PosixPath.TryLstat(entry) is { IsDirectory: true })
-                    {
-                        string doomed = root.Path + "/." + uuid + ".xar-tmp-gc" + Guid.NewGuid().ToString("N");
-                        if (Rename(entry, doomed) != 0)
-                        {
-                            actions.Add(new("cache", entry, "cannot delete: " + Describe(LastError)));
-                            continue;
-                        }
-                        try
-                        {
-                            TreeRemover.Delete(doomed);
-                        }
-                        catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarLaunchException)
-                        {
-                            // Report it and go on with the other entries; the renamed remains are a leftover,
-                            // never mistaken for a complete entry.
-                            Unlink(lockPath);
-                            actions.Add(new("cache", entry, "cannot delete: " + e.Message));
-                            continue;
-                        }
-                    }
-                    Unlink(lockPath);
-                    actions.Add(new("cache", entry, "deleted", file));
+                    actions.Add(new("cache", entry, "recently used", file));
+                    continue;
                 }
+                if (dryRun)
+                {
+                    actions.Add(new("cache", entry, "would delete", file));
+                    continue;
+                }
+                // Renamed first so no launcher ever sees a half-deleted entry as complete.
+                if (PosixPath.TryLstat(entryAt) is { IsDirectory: true })
+                {
+                    string doomed = at + "/." + uuid + ".xar-tmp-gc" + Guid.NewGuid().ToString("N");
+                    if (Rename(entryAt, doomed) != 0)
+                    {
+                        actions.Add(new("cache", entry, "cannot delete: " + Describe(LastError)));
+                        continue;
+                    }
+                    try
+                    {
+                        TreeRemover.Delete(doomed);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarLaunchException)
+                    {
+                        // Report it and go on with the other entries; the renamed remains are a leftover,
+                        // never mistaken for a complete entry.
+                        Unlink(lockPath);
+                        actions.Add(new("cache", entry, "cannot delete: " + e.Message));
+                        continue;
+                    }
+                }
+                Unlink(lockPath);
+                actions.Add(new("cache", entry, "deleted", file));
             }
         }
     }

@@ -264,10 +264,11 @@ public static unsafe class XarLauncher
     /// <summary>The UUID of the header the core read (the same descriptor: the same file).</summary>
     private static string ReadUuid(SafeFileHandle handle, long archiveOffset) => XarHeaderReader.Read(handle, archiveOffset).Uuid;
 
+    /// <summary>For messages: UTF-8, with <c>\xNN</c> for bytes that are not (<see cref="LosslessUtf8.Escape"/>).</summary>
     private static string Text(ReadOnlySpan<byte> buffer)
     {
         int end = buffer.IndexOf((byte)0);
-        return Encoding.UTF8.GetString(end < 0 ? buffer : buffer[..end]);
+        return LosslessUtf8.Escape(end < 0 ? buffer : buffer[..end]);
     }
 
     private static string Text(byte* buffer) => Text(new ReadOnlySpan<byte>(buffer, LaunchOutcome.PathCapacity));
