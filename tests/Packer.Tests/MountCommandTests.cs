@@ -59,11 +59,7 @@ public class MountCommandTests
     {
         TestEnv.RequireFuse();
         using var tmp = new TempDir("mount-umask");
-        string tree = tmp["tree"];
-        Directory.CreateDirectory(tree);
-        File.WriteAllText(Path.Combine(tree, "hello"), "hello\n");
-        string xar = tmp["app.xar"];
-        XarCli.Run("pack", tree, "-o", xar, "--quiet").EnsureSuccess("xar pack");
+        string xar = PackHello(tmp);
         string root = tmp["mnt"];
         Directory.CreateDirectory(root);
         File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32("1777", 8));
@@ -94,11 +90,7 @@ public class MountCommandTests
     {
         TestEnv.RequireFuse();
         using var tmp = new TempDir("mount-bytes");
-        string tree = tmp["tree"];
-        Directory.CreateDirectory(tree);
-        File.WriteAllText(Path.Combine(tree, "hello"), "hello\n");
-        string xar = tmp["app.xar"];
-        XarCli.Run("pack", tree, "-o", xar, "--quiet").EnsureSuccess("xar pack");
+        string xar = PackHello(tmp);
         // All in sh: the root's name cannot be a .NET string.
         const string script = """
             root="$1/r$(printf '\377')"; xar=$2; app=$3; xarexec=$4
@@ -130,5 +122,16 @@ public class MountCommandTests
         {
             TestEnv.Run(new RunOptions("/bin/sh", ["-c", "XAR_MOUNT_ROOT=\"$1/r$(printf '\\377')\" \"$2\" unmount \"$3\"", "sh", tmp.Path, XarBinary.Path, xar]));
         }
+    }
+
+    /// <summary>A XAR (in <paramref name="tmp"/>) of a tree holding one file, <c>hello</c>, that reads "hello\n".</summary>
+    private static string PackHello(TempDir tmp)
+    {
+        string tree = tmp["tree"];
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(Path.Combine(tree, "hello"), "hello\n");
+        string xar = tmp["app.xar"];
+        XarCli.Run("pack", tree, "-o", xar, "--quiet").EnsureSuccess("xar pack");
+        return xar;
     }
 }
