@@ -59,7 +59,7 @@ internal static class Launch
         }
         // The XAR path and arguments as the bytes given (.NET's strings replace bytes that are not UTF-8).
         byte[][] raw = RawArguments.Of(args);
-        string xarPath = args[i];
+        string xarPath = LosslessUtf8.Escape(raw[i]); // for messages: \xNN for a byte that is not UTF-8
         return Guarded($"xarexec: {xarPath}: ", Path.GetFileName(xarPath), () =>
         {
             string directory = XarLauncher.Launch(raw[i], raw[(i + 1)..], mode, notice => Write(2, $"xarexec: {xarPath}: {notice}\n"));

@@ -29,7 +29,7 @@ internal static class SelfContainedLaunch
         byte[] path = SelfContainedRuntime.ProgramPath(buffer, LaunchOutcome.PathCapacity)
             ? new ReadOnlySpan<byte>(buffer, NativeText.FromCString(buffer).Length).ToArray()
             : "/proc/self/exe"u8.ToArray();
-        string name = Encoding.UTF8.GetString(path);
+        string name = LosslessUtf8.Escape(path); // for messages: \xNN for a byte that is not UTF-8
         try
         {
             return Launch.Guarded($"{name}: ", Path.GetFileName(name), () =>

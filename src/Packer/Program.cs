@@ -9,6 +9,7 @@ public static class Program
         // The built-in FUSE server's internal mode: `xar run` and `xar mount` start this executable in it.
         if (args.Length > 0 && args[0] == Xar.Runtime.Fuse.FuseDaemon.Flag)
             return Xar.Runtime.Fuse.FuseDaemon.Main(args.AsSpan(1));
+        Cli.StandardError.Install(); // a closed stderr costs the messages, never the exit status
         // `xar run FILE ARGS...` hands every argument after FILE to the program, options included.
         if (Commands.RunCommand.TryRun(args) is int ran)
             return ran;

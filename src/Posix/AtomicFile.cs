@@ -22,10 +22,11 @@ public static unsafe class AtomicFile
     /// <exception cref="IOException"><paramref name="destination"/> is a directory, or writing failed.</exception>
     public static void Write(string destination, UnixFileMode? unixMode, Action<FileStream> write)
     {
-        string full = Path.GetFullPath(destination);
+        // Every call below takes the path by its bytes (LosslessUtf8: a name need not be UTF-8); .NET's own file calls would change them.
+        string full = NativePath.FullPath(destination);
         string directory = Path.GetDirectoryName(full) ?? ".";
-        if (Directory.Exists(full))
-            throw new IOException($"{destination} is a directory");
+        if (LibC.StatxAt(LibC.AT_FDCWD, full, 0, LibC.STATX_BASIC_STATS, out var existing) == 0 && (existing.Mode & 0xF000) == 0x4000)
+            throw new IOException($"{LosslessUtf8.Display(destination)} is a directory");
         string name = Path.GetFileName(full);
         string temp = Path.Combine(directory, $".{name[..Math.Min(name.Length, 200)]}.{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.tmp");
         int unnamed = LibC.Open(directory, LibC.O_TMPFILE | LibC.O_RDWR | LibC.O_CLOEXEC, unixMode is { } m0 ? (int)m0 : 0b110_110_110);
@@ -43,24 +44,26 @@ public static unsafe class AtomicFile
             write(stream);
             stream.Flush(flushToDisk: false);
             if (unixMode is { } mode && LibC.Fchmod(fd, (uint)mode) != 0) // the umask may have taken bits away
-                throw new IOException($"{full}: cannot set the mode: {LibC.Describe(LibC.LastError)}");
+                throw new IOException($"{LosslessUtf8.Display(full)}: cannot set the mode: {LibC.Describe(LibC.LastError)}");
             Name(fd, temp);
         }
-        try
-        {
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        MoveOver(temp, full);
+    }
+
+    /// <summary>rename(2) of the finished file over the destination; on failure the temporary file is removed.</summary>
+    private static void MoveOver(string temp, string full)
+    {
+        if (LibC.Rename(temp, full) == 0)
+            return;
+        int errno = LibC.LastError;
+        LibC.Unlink(temp);
+        throw new IOException($"{LosslessUtf8.Display(full)}: cannot replace: {LibC.Describe(errno)}");
     }
 
     /// <summary>Links the unnamed file in as <paramref name="path"/>: through the descriptor itself where allowed, else its /proc link.</summary>
     private static void Name(int fd, string path)
     {
-        byte[] target = Encoding.UTF8.GetBytes(path + "\0");
+        byte[] target = NativePath.ToCString(path);
         byte[] link = Encoding.ASCII.GetBytes("/proc/self/fd/" + fd.ToString(CultureInfo.InvariantCulture) + "\0");
         byte empty = 0;
         fixed (byte* t = target)
@@ -71,35 +74,29 @@ public static unsafe class AtomicFile
                 || LibC.LinkAt(LibC.AT_FDCWD, l, LibC.AT_FDCWD, t, LibC.AT_SYMLINK_FOLLOW) == 0)
                 return;
         }
-        throw new IOException($"{path}: cannot name the finished file: {LibC.Describe(LibC.LastError)}");
+        throw new IOException($"{LosslessUtf8.Display(path)}: cannot name the finished file: {LibC.Describe(LibC.LastError)}");
     }
 
     private static void WriteNamed(string full, string temp, UnixFileMode? unixMode, Action<FileStream> write)
     {
+        int fd = LibC.Open(temp, LibC.O_CREAT | LibC.O_EXCL | LibC.O_RDWR | LibC.O_CLOEXEC, unixMode is { } m0 ? (int)m0 : 0b110_110_110);
+        if (fd < 0)
+            throw new IOException($"{LosslessUtf8.Display(full)}: cannot create a temporary file beside it: {LibC.Describe(LibC.LastError)}");
         try
         {
-            var streamOptions = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.ReadWrite,
-                Share = FileShare.None,
-                BufferSize = 1 << 20,
-            };
-            if (unixMode is { } mode && !OperatingSystem.IsWindows())
-                streamOptions.UnixCreateMode = mode;
-            using (var stream = new FileStream(temp, streamOptions))
+            using (var stream = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.ReadWrite, 1 << 20))
             {
                 write(stream);
                 stream.Flush(flushToDisk: false);
+                if (unixMode is { } mode && LibC.Fchmod(fd, (uint)mode) != 0) // the umask may have taken bits away
+                    throw new IOException($"{LosslessUtf8.Display(full)}: cannot set the mode: {LibC.Describe(LibC.LastError)}");
             }
-            if (unixMode is { } m && !OperatingSystem.IsWindows())
-                File.SetUnixFileMode(temp, m); // the umask may have taken bits away
-            File.Move(temp, full, overwrite: true);
         }
         catch
         {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            LibC.Unlink(temp);
             throw;
         }
+        MoveOver(temp, full);
     }
 }

@@ -15,7 +15,7 @@ public static unsafe partial class LibC
 
     public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, ENXIO = 6, E2BIG = 7, EBADF = 9, EAGAIN = 11, EWOULDBLOCK = 11,
         ENOMEM = 12, EACCES = 13, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, ENOTDIR = 20, EISDIR = 21, EINVAL = 22,
-        ENOSPC = 28, EROFS = 30, EPIPE = 32, ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40,
+        ENOSPC = 28, ESPIPE = 29, EROFS = 30, EPIPE = 32, ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40,
         ENODATA = 61, EPROTO = 71, ENOTSUP = 95, EOPNOTSUPP = 95, ECONNABORTED = 103, ENOTCONN = 107;
 
     public static int LastError => Marshal.GetLastPInvokeError();

@@ -51,6 +51,59 @@ public static class NativePath
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The path the kernel holds for an open descriptor (its /proc/self/fd link, read as bytes: the real path, every
+    /// link on the way resolved); null when /proc cannot tell (not mounted, a path of PATH_MAX or more).
+    /// </summary>
+    public static unsafe byte[]? OfDescriptor(int fd)
+    {
+        byte* link = stackalloc byte[32];
+        var name = new Span<byte>(link, 32);
+        "/proc/self/fd/"u8.CopyTo(name);
+        fd.TryFormat(name[14..], out int digits, default, System.Globalization.CultureInfo.InvariantCulture);
+        name[14 + digits] = 0;
+        var target = new byte[LongPath.PathMax];
+        nint length;
+        fixed (byte* t = target)
+            length = LibC.ReadLink(link, t, target.Length);
+        return length > 0 && length < target.Length && target[0] == (byte)'/' ? target[..(int)length] : null;
+    }
+
+    /// <summary>
+    /// <see cref="Path.GetFullPath(string)"/> that keeps every byte: a relative path is made absolute from the working
+    /// directory as getcwd(3) gives it (<see cref="LosslessUtf8.Decode"/>), never from .NET's decoded copy, in which a byte
+    /// that is not UTF-8 is U+FFFD and would name another directory.
+    /// </summary>
+    public static string FullPath(string path) =>
+        Path.IsPathRooted(path) ? Path.GetFullPath(path) : Path.GetFullPath(path, CurrentDirectory());
+
+    /// <summary>The working directory's path, lossless (falls back to .NET's when getcwd fails, e.g. a deleted directory).</summary>
+    public static unsafe string CurrentDirectory()
+    {
+        var buffer = new byte[LongPath.PathMax];
+        fixed (byte* b = buffer)
+        {
+            if (RawLibC.GetCwd(b, (nuint)buffer.Length) == null)
+                return Environment.CurrentDirectory;
+        }
+        return LosslessUtf8.Decode(buffer.AsSpan(0, buffer.AsSpan().IndexOf((byte)0)));
+    }
+
+    /// <summary>
+    /// mkdir -p by the bytes (a lossless string, <see cref="LosslessUtf8"/>): <paramref name="path"/> and what is missing
+    /// above it, each made with <paramref name="mode"/> (less the umask). An existing directory is fine.
+    /// </summary>
+    /// <exception cref="IOException">A part could not be made (the message names it).</exception>
+    public static void CreateDirectories(string path, uint mode)
+    {
+        if (LibC.StatxAt(LibC.AT_FDCWD, path, 0, LibC.STATX_BASIC_STATS, out _) == 0)
+            return;
+        if (Path.GetDirectoryName(path.TrimEnd('/')) is { Length: > 1 } parent)
+            CreateDirectories(parent, mode);
+        if (LibC.Mkdir(path, (int)mode) != 0 && LibC.LastError is int errno && errno != LibC.EEXIST)
+            throw new IOException($"cannot create {LosslessUtf8.Display(path)}: {LibC.Describe(errno)}");
+    }
+
     public static IOException Error(string operation, ReadOnlySpan<byte> path, int errno) =>
         new($"cannot {operation} {Display(path)}: {LibC.Describe(errno)}");
 }

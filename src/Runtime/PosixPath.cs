@@ -1,3 +1,4 @@
+using Xar.Posix;
 using static Xar.Posix.LibC;
 
 namespace Xar.Runtime;
@@ -28,7 +29,7 @@ public static class PosixPath
         int errno = LastError;
         if (errno is ENOENT or ENOTDIR)
             return null;
-        throw new XarLaunchException($"cannot stat {path}: {Describe(errno)}");
+        throw new XarLaunchException($"cannot stat {LosslessUtf8.Display(path)}: {Describe(errno)}");
     }
 
     /// <summary>stat, following symlinks (for a mount root such as /dev/shm, which may be a link).</summary>
@@ -39,7 +40,7 @@ public static class PosixPath
         int errno = LastError;
         if (errno is ENOENT or ENOTDIR)
             return null;
-        throw new XarLaunchException($"cannot stat {path}: {Describe(errno)}");
+        throw new XarLaunchException($"cannot stat {LosslessUtf8.Display(path)}: {Describe(errno)}");
     }
 
     public static PosixFileStatus FStat(int fd, string pathForMessages)

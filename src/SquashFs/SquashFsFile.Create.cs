@@ -18,7 +18,7 @@ public static partial class SquashFsFile
     {
         ArgumentNullException.ThrowIfNull(sourceDirectory);
         ArgumentNullException.ThrowIfNull(destinationFile);
-        var imageOptions = (options ?? new SquashFsWriterOptions()) with { ReplacedFile = Path.GetFullPath(destinationFile) };
+        var imageOptions = (options ?? new SquashFsWriterOptions()) with { ReplacedFile = NativePath.FullPath(destinationFile) };
         AtomicFile.Write(destinationFile, unixMode: null, stream =>
             ImageWriter.Write(sourceDirectory, stream, imageOptions, cancellationToken));
     }

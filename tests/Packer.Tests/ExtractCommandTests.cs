@@ -20,6 +20,46 @@ public class ExtractCommandTests
         Assert.True(File.Exists(Path.Combine(tmp["squashfs-root"], "hello.txt")));
     }
 
+    /// <summary>
+    /// Names that are not UTF-8 given to extract (-o DIR, PATH), cat and ls are used by their bytes, as is a working
+    /// directory so named: before, .NET's decoding (U+FFFD) made `extract -o e\xfd` create another name, a PATH
+    /// "no such path", and a relative -o in such a working directory wrote into the sibling whose name holds U+FFFD.
+    /// </summary>
+    [Fact]
+    public void NamesThatAreNotUtf8AreUsedByTheirBytes()
+    {
+        using var tmp = new TempDir("extract-bytes");
+        const string script = """
+            cd "$1"; xar=$2
+            n="n$(printf '\376')"; mkdir -p "src/$n"; printf 'inside\n' > "src/$n/f"; printf 'top\n' > src/top
+            "$xar" pack src -o a.sqfs --format squashfs -q || exit 10
+            e="e$(printf '\375')"
+            "$xar" extract a.sqfs -o "$e" "$n" -q || exit 11
+            [ "$(cat "$e/$n/f")" = inside ] && [ ! -e "$e/top" ] || exit 12
+            [ "$("$xar" cat a.sqfs "$n/f")" = inside ] || exit 13
+            [ "$("$xar" ls a.sqfs "$n" | tail -1)" = "squashfs-root/$n/f" ] || exit 14
+            decoy="w$(printf '\357\277\275')"; mkdir "$decoy" "w$(printf '\377')"; cd "w$(printf '\377')"
+            "$xar" extract ../a.sqfs -o x -q || exit 15
+            [ -f x/top ] && [ ! -e "../$decoy/x" ] || exit 16
+            "$xar" extract ../a.sqfs -o "$(printf 'gone\375')" "$(printf 'missing\374')" 2> ../missing.err; echo $? > ../missing.status
+            """;
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script, "sh", tmp.Path, XarBinary.Path]));
+        Assert.True(r.ExitCode == 0, $"step {r.ExitCode}: {r.StandardOutput}{r.StandardError}");
+        Assert.Equal("2\n", File.ReadAllText(tmp["missing.status"]));
+        Assert.Equal("xar: ../a.sqfs: missing\\xfc: no such path in the image (symlinks are not followed)\n", File.ReadAllText(tmp["missing.err"]));
+    }
+
+    /// <summary>`-j 100000` ran out of threads: an unhandled exception and exit 134. It is bounded as pack's is.</summary>
+    [Fact]
+    public void JobsOutOfRangeIsBadUsage()
+    {
+        using var tmp = new TempDir("extract-jobs");
+        Directory.CreateDirectory(tmp["src"]);
+        XarCli.Run("pack", tmp["src"], "-o", tmp["a.sqfs"], "--format", "squashfs", "-q").EnsureSuccess("xar pack");
+        XarCli.AssertBadInput(XarCli.Run("extract", tmp["a.sqfs"], "-o", tmp["out"], "-j", "100000"), "--jobs must be 0..1024");
+        Assert.False(Path.Exists(tmp["out"]));
+    }
+
     [SkippableFact]
     public void RefusesExistingDestinationAndMissingPaths()
     {

@@ -322,6 +322,52 @@ public class PackCommandTests
         Assert.Equal("a%FFb %FE", XarHeader.ReadFromFile(dir["a.xar"])["XAR_EXEC_ARGS"]);
     }
 
+    /// <summary>
+    /// SOURCE_DIR, OUT and a sort file's paths whose names are not UTF-8 (<c>src\xfd</c>, <c>out\xfe.xar</c>) are used by
+    /// their bytes: the tree is packed (an AppRun at its root found as the entrypoint, through the directory's
+    /// descriptor), also through a symbolic link to it, and the file is written under its own name. Before, .NET's
+    /// decoding made them U+FFFD: "no such directory", or, in a working directory so named, the sibling directory
+    /// whose name holds U+FFFD was packed and written to. A missing such directory is named with the byte as \xNN.
+    /// </summary>
+    [Fact]
+    public void PackReadsASourceAndWritesAnOutputWhoseNamesAreNotUtf8()
+    {
+        using var dir = new TempDir("pack-bytes");
+        // All in sh: these names cannot be .NET strings.
+        const string script = """
+            cd "$1"; xar=$2; xarexec=$3
+            mkdir -m 700 cache; export XAR_EXTRACT=1 XAR_CACHE_DIR="$1/cache" # run from a cache entry in here
+            src="src$(printf '\375')"; out="out$(printf '\376').xar"
+            mkdir -p "$src/d$(printf '\377')"
+            printf '#!/bin/sh\necho "app ran: $1"\n' > "$src/AppRun"; chmod 755 "$src/AppRun"
+            printf 'late\n' > "$src/d$(printf '\377')/late"; printf 'first\n' > "$src/first"
+            printf 'd\377/late 9\n' > sort.txt
+            "$xar" pack "$src" -o "$out" --sort sort.txt 2> pack.err || exit 10
+            [ "$("$xarexec" "./$out" x)" = "app ran: x" ] || exit 11
+            "$xar" ls "$out" > ls.out || exit 12
+            "$xar" verify "$out" > /dev/null || exit 13
+            ln -s "$src" link
+            "$xar" pack link -o linked.xar --quiet || exit 14
+            [ "$("$xarexec" ./linked.xar y)" = "app ran: y" ] || exit 15
+            "$xar" pack "missing$(printf '\375')" -o never.xar 2> missing.err; echo $? > missing.status
+            # Relative paths in a working directory whose name is not UTF-8, beside the one .NET's decoding would name.
+            decoy="w$(printf '\357\277\275')"; mkdir -p "$decoy/src"; echo decoy > "$decoy/src/decoy"
+            mkdir -p "w$(printf '\377')/src"; cd "w$(printf '\377')"; echo real > src/real
+            "$xar" pack src -o here.sqfs --format squashfs --quiet || exit 16
+            [ -f here.sqfs ] && [ ! -e "../$decoy/here.sqfs" ] || exit 17
+            "$xar" ls here.sqfs > ../here.ls || exit 18
+            """;
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script, "sh", dir.Path, XarBinary.Path, LauncherBinary.Path]));
+        Assert.True(r.ExitCode == 0, $"step {r.ExitCode}: {r.StandardOutput}{r.StandardError}{(File.Exists(dir["pack.err"]) ? File.ReadAllText(dir["pack.err"]) : "")}");
+        // The sort file's path matched the entry (else: "sort priority for ...: no such entry"): the summary line only.
+        Assert.DoesNotContain("sort priority", File.ReadAllText(dir["pack.err"]));
+        Assert.Contains("squashfs-root/d\u00ff/late\n", File.ReadAllText(dir["ls.out"], System.Text.Encoding.Latin1)); // ls writes the name's bytes
+        Assert.Equal("2\n", File.ReadAllText(dir["missing.status"]));
+        Assert.Equal($"xar: missing\\xfd: no such directory\n", File.ReadAllText(dir["missing.err"]));
+        Assert.False(File.Exists(dir["never.xar"]));
+        Assert.Equal("squashfs-root\nsquashfs-root/real\n", File.ReadAllText(dir["here.ls"]));
+    }
+
     [Fact]
     public void ExecArgWithoutExecIsRefused()
     {

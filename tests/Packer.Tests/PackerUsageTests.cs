@@ -84,4 +84,88 @@ public class PackerUsageTests
         Assert.Contains("directory", r.StandardError);
         Assert.False(Path.Exists(tmp["out"]));
     }
+
+    /// <summary>
+    /// A FIFO given as FILE: every command blocked in open(2) until a writer came (forever, in a script), and a pipe
+    /// as /dev/stdin ended in "unexpected error: NotSupportedException". A FIFO, socket or character device holds no
+    /// image: bad input at once, one line, exit 2 (the launcher's 127 for xarexec), nothing written.
+    /// </summary>
+    [Theory]
+    [InlineData("mount")]
+    [InlineData("run")]
+    [InlineData("info")]
+    [InlineData("ls")]
+    [InlineData("cat")]
+    [InlineData("extract")]
+    [InlineData("verify")]
+    [InlineData("sign")]
+    [InlineData("xarexec")]
+    [InlineData("info /dev/zero")]
+    public void FifoOrDeviceGivenAsFileIsRefusedAtOnce(string command)
+    {
+        using var tmp = new TempDir("usage-fifo");
+        string fifo = tmp["pipe"];
+        TestEnv.Run("mkfifo", [fifo]).EnsureSuccess("mkfifo");
+        string key = tmp["key"];
+        File.WriteAllText(key, "not read: the file is refused first\n");
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string[] args = command switch
+        {
+            "cat" => [command, fifo, "x"],
+            "extract" => [command, fifo, "-o", tmp["out"]],
+            "sign" => [command, fifo, "--key", key],
+            "info /dev/zero" => ["info", "/dev/zero"],
+            _ => [command, fifo],
+        };
+        var r = TestEnv.Run(new RunOptions(command == "xarexec" ? LauncherBinary.Path : XarBinary.Path, command == "xarexec" ? [fifo] : args)
+        {
+            Environment = new Dictionary<string, string?> { ["XAR_MOUNT_ROOT"] = tmp["nomount"], ["XAR_CACHE_DIR"] = tmp["nocache"] },
+            TimeoutMs = 20_000,
+        });
+        if (command == "xarexec")
+        {
+            Assert.Equal(127, r.ExitCode);
+            Assert.Equal($"xarexec: {fifo}: is not a regular file (a FIFO, socket or terminal holds no XAR)\n", r.StandardError);
+        }
+        else
+        {
+            XarCli.AssertBadInput(r, "not a regular file");
+        }
+        Assert.False(Path.Exists(tmp["out"]));
+        Assert.False(Path.Exists(tmp["nocache"]));
+    }
+
+    /// <summary>
+    /// With stderr closed (<c>2&gt;&amp;-</c>) or full, a failing command aborted (SIGABRT, exit 134: .NET could not set up
+    /// its error writer, or the write threw), and a successful pack did too, after writing OUT. The message is lost;
+    /// the exit status is not.
+    /// </summary>
+    [Theory]
+    [InlineData("exec 2>&-", 2)]
+    [InlineData("exec 2>/dev/full", 2)]
+    [InlineData("exec 2>&-; pack=1", 0)]
+    public void AClosedOrFullStandardErrorKeepsTheExitStatus(string redirect, int expected)
+    {
+        using var tmp = new TempDir("usage-stderr");
+        Directory.CreateDirectory(tmp["src"]);
+        File.WriteAllText(tmp["src/f"], "f\n");
+        string script = redirect + """
+            ; if [ -n "$pack" ]; then "$1" pack "$2/src" -o "$2/out.xar"; else "$1" info "$2/missing"; fi; echo $? > "$2/status"
+            """;
+        TestEnv.Run("/bin/sh", ["-c", script, "sh", XarBinary.Path, tmp.Path]);
+        Assert.Equal($"{expected}\n", File.ReadAllText(tmp["status"]));
+        Assert.Equal(expected == 0, File.Exists(tmp["out.xar"]));
+    }
+
+    /// <summary>`--sort /dev/zero` read without end (3.5 GB in 6 s); a FIFO blocked. Option files must be regular files.</summary>
+    [Fact]
+    public void AnOptionFileThatIsNotARegularFileIsRefused()
+    {
+        using var tmp = new TempDir("usage-sortfile");
+        Directory.CreateDirectory(tmp["src"]);
+        File.WriteAllText(tmp["src/f"], "f\n");
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["pack", tmp["src"], "-o", tmp["out.xar"], "--sort", "/dev/zero"]) { TimeoutMs = 20_000 });
+        XarCli.AssertBadInput(r, "sort file: is not a regular file");
+        Assert.False(File.Exists(tmp["out.xar"]));
+    }
 }

@@ -23,6 +23,8 @@ public static class XarPush
             throw new RegistryException($"{reference}: push to a tag, not a digest (the registry names the manifest by its digest)", badInput: true);
         if (Directory.Exists(path))
             throw new RegistryException("is a directory, not a XAR", badInput: true, file: path);
+        if (File.Exists(path) && PosixPath.TryStat(path) is { IsRegularFile: false })
+            throw new RegistryException("is not a regular file, so it holds no XAR", badInput: true, file: path); // a FIFO would block the open
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         string mediaType;
         var annotations = new Dictionary<string, string> { [XarMediaTypes.TitleAnnotation] = Path.GetFileName(path) };

@@ -79,18 +79,19 @@ public sealed class PackOptions
         MakeCompression(parse.GetValue(Compression)!, parse.GetValue(Level));
         if (parse.GetValue(Jobs) is int jobCount and (< 1 or > 1024))
             throw new UsageException($"--jobs must be 1..1024, not {jobCount}");
-        string outFile = parse.GetValue(Output)!;
+        // OUT by its bytes, as SOURCE_DIR (a name need not be UTF-8; LosslessUtf8).
+        string outFile = LosslessUtf8.Decode(RawArguments.Of(parse.GetValue(Output)!));
         if (outFile == "-")
         {
             if (!Console.IsOutputRedirected)
                 throw new UsageException("standard output is a terminal; redirect it or give a file to -o");
             return;
         }
-        if (Directory.Exists(outFile))
-            throw new UsageException("is a directory (give the file to write)", outFile);
-        string? outDirectory = Path.GetDirectoryName(Path.GetFullPath(outFile));
-        if (outDirectory is not null && !Directory.Exists(outDirectory))
-            throw new UsageException("no such directory: " + outDirectory, outFile);
+        if (PosixPath.TryStat(outFile) is { IsDirectory: true })
+            throw new UsageException("is a directory (give the file to write)", LosslessUtf8.Display(outFile));
+        string? outDirectory = Path.GetDirectoryName(NativePath.FullPath(outFile));
+        if (outDirectory is not null && PosixPath.TryStat(outDirectory) is not { IsDirectory: true })
+            throw new UsageException("no such directory: " + LosslessUtf8.Display(outDirectory), LosslessUtf8.Display(outFile));
     }
 
     /// <summary>
@@ -102,7 +103,8 @@ public sealed class PackOptions
     {
         bool isXar = xar is not null;
         Check(parse, isXar);
-        string outFile = parse.GetValue(Output)!;
+        // OUT by its bytes, as SOURCE_DIR (a name need not be UTF-8; LosslessUtf8).
+        string outFile = LosslessUtf8.Decode(RawArguments.Of(parse.GetValue(Output)!));
         int block = ParseBlockSize(parse.GetValue(BlockSize)!);
         var codec = MakeCompression(parse.GetValue(Compression)!, parse.GetValue(Level));
         string? sortFile = parse.GetValue(Sort);
@@ -146,7 +148,7 @@ public sealed class PackOptions
         using var cancel = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
-        string displayOut = toStdout ? "standard output" : outFile;
+        string displayOut = toStdout ? "standard output" : LosslessUtf8.Display(outFile);
         long packedSize = 0;
         try
         {
@@ -154,11 +156,11 @@ public sealed class PackOptions
                 XarFile.CreateFromDirectory(sourceDirectory, outFile, xar with { Image = imageOptions, Runtime = runtimeBytes }, cancel.Token);
             else
                 SquashFsFile.CreateFromDirectory(sourceDirectory, outFile, imageOptions, cancel.Token);
-            packedSize = new FileInfo(outFile).Length;
+            packedSize = LibC.StatxAt(LibC.AT_FDCWD, outFile, 0, LibC.STATX_BASIC_STATS, out var packed) == 0 ? (long)packed.Size : 0;
             if (toStdout)
             {
-                using var packed = new FileStream(outFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-                packed.CopyTo(StandardOutput.Stream, 1 << 20);
+                using var packedFile = new FileStream(outFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+                packedFile.CopyTo(StandardOutput.Stream, 1 << 20);
             }
         }
         catch (BrokenPipeException)
@@ -220,6 +222,8 @@ public sealed class PackOptions
             throw new UsageException("--runtime: is a directory, not an executable", path);
         if (!File.Exists(path))
             throw new UsageException("--runtime: no such file", path);
+        if (PosixPath.TryStat(path) is { IsRegularFile: false })
+            throw new UsageException("--runtime: is not a regular file", path); // a FIFO would block the open
         try
         {
             return XarFile.ReadRuntime(path);
@@ -249,7 +253,7 @@ public sealed class PackOptions
             while (fd >= 0 && LibC.FStatx(fd, out var current) == 0)
             {
                 if (current.Ino == root.Ino && current.DevMajor == root.DevMajor && current.DevMinor == root.DevMinor)
-                    throw new UsageException("exists inside SOURCE_DIR: packing would replace a file it packs (write OUT outside SOURCE_DIR, or remove it first)", outFile);
+                    throw new UsageException("exists inside SOURCE_DIR: packing would replace a file it packs (write OUT outside SOURCE_DIR, or remove it first)", LosslessUtf8.Display(outFile));
                 int up;
                 fixed (byte* name = parent)
                     up = LibC.OpenAt(fd, name, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);

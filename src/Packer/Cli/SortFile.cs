@@ -1,4 +1,5 @@
 using System.Globalization;
+using Xar.Posix;
 
 namespace Xar.Packer.Cli;
 
@@ -11,18 +12,14 @@ namespace Xar.Packer.Cli;
 /// </summary>
 public static class SortFile
 {
+    /// <summary>Far more than any tree's list of paths (mksquashfs reads its sort file whole too).</summary>
+    public const long MaxBytes = 256L << 20;
+
     public static Dictionary<string, int> Read(string file, string sourceDirectory)
     {
-        string[] lines;
-        try
-        {
-            lines = File.ReadAllLines(file);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new UsageException("no such sort file", file);
-        }
-        return Parse(lines, file, sourceDirectory, Environment.CurrentDirectory);
+        // Lines as lossless strings: a path in the tree need not be UTF-8, and the scan matches the same strings.
+        string[] lines = [.. LosslessUtf8.Decode(GivenFile.Read(file, "sort file", MaxBytes)).TrimStart('\uFEFF').Split('\n')];
+        return Parse(lines, file, sourceDirectory, NativePath.CurrentDirectory());
     }
 
     /// <summary>Keys are paths relative to SOURCE_DIR ("" for SOURCE_DIR itself); a path on disk
@@ -59,15 +56,14 @@ public static class SortFile
     private static string[] SourceRoots(string source)
     {
         source = source.Length > 1 ? source.TrimEnd('/') : source;
-        try
-        {
-            if (Directory.ResolveLinkTarget(source, returnFinalTarget: true) is { } target)
-                return [source, target.FullName.TrimEnd('/')];
-        }
-        catch (IOException)
-        {
-        }
-        return [source];
+        // By the bytes (LosslessUtf8): the directory's real path as the kernel holds it for a descriptor.
+        int fd = LibC.Open(source, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+            return [source];
+        byte[]? real = NativePath.OfDescriptor(fd);
+        LibC.Close(fd);
+        string? target = real is null ? null : LosslessUtf8.Decode(real);
+        return target is null || target == source ? [source] : [source, target];
     }
 
     private static string RelativeToSource(string full, string[] roots)

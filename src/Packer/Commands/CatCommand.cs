@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Xar.Packer.Cli;
+using Xar.Posix;
 using Xar.SquashFs;
 
 namespace Xar.Packer.Commands;
@@ -16,14 +17,14 @@ public static class CatCommand
         command.SetAction(parse =>
         {
             string input = parse.GetValue(file)!;
-            return CliRunner.Run(input, () =>
+            return CliRunner.Run(ImageInput.Display(input), () =>
             {
-                string p = parse.GetValue(path)!;
+                string p = ImageInput.PathArgument(parse.GetValue(path)!);
                 using var archive = ImageInput.Open(input, parse.GetValue(offset));
                 var image = archive.Image;
-                var entry = image.GetEntry(p, followSymlinks: true) ?? throw new UsageException($"{p}: no such file in the image");
+                var entry = image.GetEntry(p, followSymlinks: true) ?? throw new UsageException($"{LosslessUtf8.Display(p)}: no such file in the image");
                 if (entry.EntryType != SquashFsEntryType.RegularFile)
-                    throw new UsageException($"{p}: not a regular file ({entry.EntryType})");
+                    throw new UsageException($"{LosslessUtf8.Display(p)}: not a regular file ({entry.EntryType})");
                 using var data = image.OpenRead(entry);
                 // Held until the last block has been read (up to HeldOutput.Limit): a corrupt block then writes nothing.
                 using var stdout = new HeldOutput(StandardOutput.Stream);

@@ -1,5 +1,8 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Xar.Packer.Cli;
+using Xar.Posix;
+using Xar.Runtime;
 using Xar.SquashFs;
 
 namespace Xar.Packer.Commands;
@@ -24,22 +27,28 @@ public static class ExtractCommand
         command.SetAction(parse =>
         {
             string path = parse.GetValue(file)!;
-            return CliRunner.Run(path, () =>
+            string fileShown = ImageInput.Display(path);
+            return CliRunner.Run(fileShown, () =>
             {
                 int j = parse.GetValue(jobs);
-                if (j < 0)
-                    throw new UsageException("--jobs must be 0 or more");
-                string destination = parse.GetValue(output) ?? "squashfs-root";
+                if (j is < 0 or > 1024)
+                    throw new UsageException($"--jobs must be 0..1024 (0: one per processor), not {j}");
+                // By the bytes given (LosslessUtf8): a name that is not UTF-8 is created, and found in the image, as it is.
+                string destination = parse.GetValue(output) is { } given ? ImageInput.PathArgument(given) : "squashfs-root";
                 bool beQuiet = parse.GetValue(quiet);
                 // An existing destination (even a dangling symlink) is bad usage: we never merge into one.
-                if (Path.Exists(destination) || new FileInfo(destination).LinkTarget is not null)
-                    throw new UsageException("already exists; extract creates a new directory (choose another -o)", destination);
+                if (PosixPath.TryLstat(destination) is not null)
+                    throw new UsageException("already exists; extract creates a new directory (choose another -o)", LosslessUtf8.Display(destination));
                 using var archive = ImageInput.Open(path, parse.GetValue(offset));
                 var image = archive.Image;
-                var selected = parse.GetValue(paths) ?? [];
+                var selected = (parse.GetValue(paths) ?? []).Select(ImageInput.PathArgument).ToArray();
                 foreach (var p in selected)
                     if (image.GetEntry(p) is null)
-                        throw new UsageException($"{p}: no such path in the image (symlinks are not followed)", path);
+                        throw new UsageException($"{LosslessUtf8.Display(p)}: no such path in the image (symlinks are not followed)", fileShown);
+                // Ctrl-C or a TERM: stop, and leave nothing (the partial tree is removed, as after any failure).
+                using var cancel = new CancellationTokenSource();
+                using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
+                using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
                 // Progress only on a terminal; pipes and logs stay quiet.
                 bool showProgress = !beQuiet && !Console.IsErrorRedirected;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -60,7 +69,8 @@ public static class ExtractCommand
                     MaxDegreeOfParallelism = j,
                     RestoreOwners = !parse.GetValue(noOwners),
                     RestoreXattrs = !parse.GetValue(noXattrs),
-                    Warning = beQuiet ? null : message => Console.Error.WriteLine($"xar: {path}: warning: {message}"),
+                    Warning = beQuiet ? null : message => Console.Error.WriteLine($"xar: {fileShown}: warning: {message}"),
+                    CancellationToken = cancel.Token,
                 });
                 if (shown)
                     Console.Error.Write("\r\x1b[K");

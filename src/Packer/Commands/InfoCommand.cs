@@ -22,7 +22,7 @@ public static class InfoCommand
         command.SetAction(parse =>
         {
             string input = parse.GetValue(file)!;
-            return CliRunner.Run(input, () =>
+            return CliRunner.Run(ImageInput.Display(input), () =>
             {
                 using var archive = ImageInput.Open(input, parse.GetValue(offset));
                 var fields = Collect(archive, archive.FileLength);

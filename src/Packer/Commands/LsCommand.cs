@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Xar.Packer.Cli;
+using Xar.Posix;
 using Xar.SquashFs;
 
 namespace Xar.Packer.Commands;
@@ -24,14 +25,14 @@ public static class LsCommand
         command.SetAction(parse =>
         {
             string input = parse.GetValue(file)!;
-            return CliRunner.Run(input, () =>
+            return CliRunner.Run(ImageInput.Display(input), () =>
             {
                 using var archive = ImageInput.Open(input, parse.GetValue(offset));
                 var image = archive.Image;
                 using var stdout = new HeldOutput(StandardOutput.Stream);
                 using (var buffered = new BufferedStream(stdout, 1 << 16))
                 {
-                    new Lister(image, buffered, parse.GetValue(longFormat)).Run(parse.GetValue(path));
+                    new Lister(image, buffered, parse.GetValue(longFormat)).Run(parse.GetValue(path) is { } listed ? ImageInput.PathArgument(listed) : null);
                     buffered.Flush();
                 }
                 stdout.Commit();
@@ -61,7 +62,7 @@ public static class LsCommand
             foreach (string part in parts)
             {
                 var (current, currentPath) = chain[^1];
-                byte[] name = Encoding.UTF8.GetBytes(part);
+                byte[] name = LosslessUtf8.Encode(part);
                 SquashFsEntry? next = null;
                 if (current.EntryType == SquashFsEntryType.Directory)
                     foreach (var e in image.EnumerateDirectory(current))
@@ -71,7 +72,7 @@ public static class LsCommand
                             break;
                         }
                 if (next is null)
-                    throw new UsageException($"{path}: no such path in the image");
+                    throw new UsageException($"{LosslessUtf8.Display(path)}: no such path in the image");
                 chain.Add((next, Join(currentPath, name)));
             }
             foreach (var (entry, entryPath) in chain[..^1])

@@ -19,8 +19,11 @@ public static class MountCommand
             string path = NativePath.Display(raw);
             return CliRunner.Run(path, () =>
             {
-                if (PosixPath.TryStat(LosslessUtf8.Decode(raw)) is { IsDirectory: true })
+                var status = PosixPath.TryStat(LosslessUtf8.Decode(raw));
+                if (status is { IsDirectory: true })
                     throw new UsageException("is a directory, not a XAR file", path);
+                if (status is { IsRegularFile: false })
+                    throw new UsageException("is not a regular file, so it holds no XAR", path);
                 try
                 {
                     string directory = XarLauncher.Launch(raw, [], LaunchMode.MountOnly, _ => { });

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Xar.Packer.Cli;
+using Xar.Posix;
 using Xar.Runtime;
 
 namespace Xar.Packer.Commands;
@@ -28,7 +29,8 @@ public static class PackCommand
         options.AddTo(command);
         command.SetAction(parse =>
         {
-            string src = parse.GetValue(source)!;
+            // SOURCE_DIR by its bytes: a directory name need not be UTF-8 (LosslessUtf8; messages show such bytes as \xNN).
+            string src = LosslessUtf8.Decode(RawArguments.Of(parse.GetValue(source)!));
             // Errors name the file they concern (source entry, OUT, sort file) or none for option errors.
             return CliRunner.Run(null, () =>
             {
@@ -57,9 +59,9 @@ public static class PackCommand
     /// <summary>SOURCE_DIR must be a directory; a file that exists is not "missing" (for both formats).</summary>
     private static void CheckSourceDirectory(string src)
     {
-        if (Directory.Exists(src))
+        if (PosixPath.TryStat(src) is { IsDirectory: true })
             return;
-        throw new UsageException(Path.Exists(src) ? "is not a directory (SOURCE_DIR is the directory to pack)" : "no such directory", src);
+        throw new UsageException(PosixPath.TryLstat(src) is not null ? "is not a directory (SOURCE_DIR is the directory to pack)" : "no such directory", LosslessUtf8.Display(src));
     }
 
     /// <summary>
@@ -68,14 +70,15 @@ public static class PackCommand
     /// </summary>
     private static void CheckExecIsInSource(string src, string execPath)
     {
-        if (Path.Exists(Path.Join(src, execPath)) || !Path.Exists(execPath))
+        if (PosixPath.TryStat(Path.Join(src, execPath)) is not null || PosixPath.TryStat(execPath) is null)
             return;
-        string full = Path.GetFullPath(execPath);
-        string root = Path.GetFullPath(src);
+        string full = NativePath.FullPath(execPath);
+        string root = NativePath.FullPath(src);
         string relative = Path.GetRelativePath(root, full);
         bool inside = relative != "." && relative != ".." && !relative.StartsWith("../", StringComparison.Ordinal) && !Path.IsPathRooted(relative);
+        string shown = LosslessUtf8.Display(src);
         throw new UsageException(inside
-            ? $"--exec: no such file in {src}: the path is relative to SOURCE_DIR (try --exec {relative})"
-            : $"--exec: no such file in {src}: the path is relative to SOURCE_DIR, and {execPath} is not inside it (the entrypoint must be in the archive)", execPath);
+            ? $"--exec: no such file in {shown}: the path is relative to SOURCE_DIR (try --exec {LosslessUtf8.Display(relative)})"
+            : $"--exec: no such file in {shown}: the path is relative to SOURCE_DIR, and {execPath} is not inside it (the entrypoint must be in the archive)", execPath);
     }
 }

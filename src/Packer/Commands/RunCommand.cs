@@ -59,7 +59,8 @@ public static class RunCommand
         fixed (byte* p = cpath)
             if (Xar.Posix.LibC.StatxAt(Xar.Posix.LibC.AT_FDCWD, p, 0, Xar.Posix.LibC.STATX_BASIC_STATS, &st) != 0)
                 return "no such file";
-        return st.IsDirectory ? "is a directory, not a XAR file" : null;
+        return st.IsDirectory ? "is a directory, not a XAR file"
+            : !st.IsRegularFile ? "is not a regular file, so it holds no XAR" : null;
     }
 
     /// <summary>A launcher failure, as xarexec's: never taken for the program's own exit status.</summary>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text;
 using Xar.Packer.Cli;
+using Xar.Runtime;
 using Xar.Runtime.Signing;
 
 namespace Xar.Packer.Commands;
@@ -35,6 +36,8 @@ public static class SignCommand
                 byte[] keyText = KeyFile.Read(keyPath, secret: true);
                 if (!File.Exists(path))
                     throw new FileNotFoundException(null, path);
+                if (PosixPath.TryStat(path) is not { IsRegularFile: true })
+                    throw new UsageException("is not a regular file (a XAR is signed in place)", path); // a FIFO would block the open
                 MinisignSecretKey secret;
                 try
                 {

@@ -25,7 +25,7 @@ public static class VerifyCommand
         command.SetAction(parse =>
         {
             string input = parse.GetValue(file)!;
-            return CliRunner.Run(input, () =>
+            return CliRunner.Run(ImageInput.Display(input), () =>
             {
                 var publicKey = parse.GetValue(key) is { } keyPath ? KeyFile.ReadPublic(keyPath) : null;
                 string? exportPath = parse.GetValue(export);

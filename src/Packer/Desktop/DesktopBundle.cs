@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Win32.SafeHandles;
 using Xar.Packer.Cli;
 using Xar.Posix;
@@ -36,7 +37,8 @@ public sealed class DesktopBundle
     {
         var warnings = new List<string>();
         var extra = new List<SquashFsExtraFile>();
-        var root = new SourceRoot(sourceDirectory, isExcluded);
+        using var root = new SourceRoot(sourceDirectory, isExcluded);
+        string shownSource = LosslessUtf8.Display(sourceDirectory); // for messages
         var regular = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
         // The desktop file: the tree's (one at most), or --desktop-file's.
@@ -48,21 +50,21 @@ public sealed class DesktopBundle
         {
             desktopName = Path.GetFileName(desktopFileOption);
             if (inTree.Count > 0)
-                throw new UsageException($"--desktop-file: {sourceDirectory} has {inTree[0]} at its root already (a bundle has one desktop file)", desktopFileOption);
+                throw new UsageException($"--desktop-file: {shownSource} has {inTree[0]} at its root already (a bundle has one desktop file)", desktopFileOption);
             if (!desktopName.EndsWith(Extension, StringComparison.Ordinal) || desktopName.Length == Extension.Length)
                 throw new UsageException("--desktop-file: the file name must be APP_ID.desktop (the menu entry's name)", desktopFileOption);
-            desktopBytes = ReadGivenFile(desktopFileOption, "--desktop-file");
+            desktopBytes = GivenFile.Read(desktopFileOption, "--desktop-file", MaxBytes);
             desktopShown = desktopFileOption;
             if (root.Exists(desktopName))
-                throw new UsageException($"--desktop-file: {sourceDirectory} already holds an entry named {desktopName}", desktopFileOption);
+                throw new UsageException($"--desktop-file: {shownSource} already holds an entry named {desktopName}", desktopFileOption);
             extra.Add(new SquashFsExtraFile(desktopName, desktopBytes, regular));
         }
         else if (inTree.Count > 1)
-            throw new UsageException($"has {inTree.Count} desktop files at its root ({string.Join(", ", inTree)}); a bundle has one", sourceDirectory);
+            throw new UsageException($"has {inTree.Count} desktop files at its root ({string.Join(", ", inTree)}); a bundle has one", shownSource);
         else if (inTree.Count == 1)
         {
             desktopName = inTree[0];
-            desktopShown = Path.Join(sourceDirectory, desktopName);
+            desktopShown = Path.Join(shownSource, desktopName);
             desktopBytes = root.Read(desktopName);
         }
 
@@ -96,11 +98,11 @@ public sealed class DesktopBundle
                 throw new UsageException($"--icon: {desktopShown} has no Icon= key to name the icon", iconOption);
             if (iconName.Contains('/'))
                 throw new UsageException($"--icon: {desktopShown} has Icon={iconName}, a path; a bundle's icon is named by its Icon= key (a name, no extension)", iconOption);
-            byte[] bytes = ReadGivenFile(iconOption, "--icon");
+            byte[] bytes = GivenFile.Read(iconOption, "--icon", MaxBytes);
             var icon = DesktopIcon.Identify(bytes) ?? throw new UsageException("--icon: neither a PNG nor an SVG image", iconOption);
             string name = iconName + icon.Extension;
             if (root.Exists(name))
-                throw new UsageException($"--icon: {sourceDirectory} already holds an entry named {name}", iconOption);
+                throw new UsageException($"--icon: {shownSource} already holds an entry named {name}", iconOption);
             if (!icon.IsThemeSize)
                 warnings.Add($"{iconOption}: a {icon.Width}x{icon.Height} PNG, a size the hicolor icon theme does not list ({string.Join(", ", DesktopIcon.ThemeSizes)}): menus may not find it once installed");
             extra.Add(new SquashFsExtraFile(name, bytes, regular));
@@ -114,9 +116,9 @@ public sealed class DesktopBundle
                     continue;
                 var icon = DesktopIcon.Identify(root.Read(name));
                 if (icon is null || (name != DirIcon && icon.Extension != Path.GetExtension(name)))
-                    throw new UsageException(name.EndsWith(".svg", StringComparison.Ordinal) ? "is not an SVG image" : name == DirIcon ? "is neither a PNG nor an SVG image" : "is not a PNG image", Path.Join(sourceDirectory, name));
+                    throw new UsageException(name.EndsWith(".svg", StringComparison.Ordinal) ? "is not an SVG image" : name == DirIcon ? "is neither a PNG nor an SVG image" : "is not a PNG image", Path.Join(shownSource, name));
                 if (!icon.IsThemeSize)
-                    warnings.Add($"{Path.Join(sourceDirectory, name)}: a {icon.Width}x{icon.Height} PNG, a size the hicolor icon theme does not list ({string.Join(", ", DesktopIcon.ThemeSizes)}): menus may not find it once installed");
+                    warnings.Add($"{Path.Join(shownSource, name)}: a {icon.Width}x{icon.Height} PNG, a size the hicolor icon theme does not list ({string.Join(", ", DesktopIcon.ThemeSizes)}): menus may not find it once installed");
                 found = true;
             }
             if (!found)
@@ -129,38 +131,25 @@ public sealed class DesktopBundle
         if (lookForAppRun && root.Exists(AppRun))
         {
             if (!root.IsExecutableFile(AppRun))
-                throw new UsageException("is the entrypoint when --exec is not given, but not an executable file (chmod +x)", Path.Join(sourceDirectory, AppRun));
+                throw new UsageException("is the entrypoint when --exec is not given, but not an executable file (chmod +x)", Path.Join(shownSource, AppRun));
             hasAppRun = true;
         }
         return new DesktopBundle { ExtraRootFiles = extra, HasAppRun = hasAppRun, Warnings = warnings };
-    }
-
-    /// <summary>The bytes of a file named by an option: a regular file (symlinks followed), at most 16 MiB.</summary>
-    private static byte[] ReadGivenFile(string path, string option)
-    {
-        if (Directory.Exists(path))
-            throw new UsageException($"{option}: is a directory", path);
-        if (!File.Exists(path))
-            throw new UsageException($"{option}: no such file", path);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
-        if (stream.Length > MaxBytes)
-            throw new UsageException($"{option}: larger than {MaxBytes >> 20} MiB", path);
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
-        return bytes;
     }
 
     internal const int MaxBytes = 16 << 20;
 
     /// <summary>
     /// SOURCE_DIR's root as the image will have it: names --exclude leaves out are not there, and a symbolic link
-    /// is followed only to a file inside the tree (as it resolves inside the image), never outside it. Decided on
-    /// the descriptor opened (its /proc/self/fd path), so what is checked is what is read.
+    /// is followed only to a file inside the tree (as it resolves inside the image), never outside it. Everything
+    /// goes through the directory's descriptor (and the files' /proc/self/fd paths, read as bytes), so what is
+    /// checked is what is read, whatever bytes the names hold.
     /// </summary>
-    private sealed class SourceRoot
+    private sealed unsafe class SourceRoot : IDisposable
     {
         private readonly string _shown;
         private readonly Func<string, bool> _isExcluded;
+        private readonly SafeFileHandle _directory;
         private readonly string _real;
 
         public SourceRoot(string directory, Func<string, bool> isExcluded)
@@ -169,15 +158,27 @@ public sealed class DesktopBundle
             _isExcluded = isExcluded;
             int fd = LibC.Open(directory, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
             if (fd < 0)
-                throw new UsageException("cannot open: " + LibC.Describe(LibC.LastError), directory);
-            using var handle = new SafeFileHandle(fd, ownsHandle: true);
+                throw new UsageException("cannot open: " + LibC.Describe(LibC.LastError), LosslessUtf8.Display(directory));
+            _directory = new SafeFileHandle(fd, ownsHandle: true);
             _real = RealPath(fd);
         }
 
-        public IEnumerable<string> Names() =>
-            new DirectoryInfo(_real).EnumerateFileSystemInfos().Select(i => i.Name).Where(n => !_isExcluded(n));
+        private int Fd => (int)_directory.DangerousGetHandle();
 
-        public bool Exists(string name) => !_isExcluded(name) && (Path.Exists(Path.Join(_real, name)) || new FileInfo(Path.Join(_real, name)).LinkTarget is not null);
+        public IEnumerable<string> Names() =>
+            new DirectoryInfo(ProcPath(Fd)).EnumerateFileSystemInfos().Select(i => i.Name).Where(n => !_isExcluded(n));
+
+        /// <summary>An entry of that name, a dangling link included (lstat through the directory).</summary>
+        public bool Exists(string name)
+        {
+            if (_isExcluded(name))
+                return false;
+            fixed (byte* n = NativePath.ToCString(name))
+            {
+                LibC.Statx st;
+                return LibC.StatxAt(Fd, n, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &st) == 0;
+            }
+        }
 
         public bool IsExecutableFile(string name)
         {
@@ -187,7 +188,7 @@ public sealed class DesktopBundle
 
         public byte[] Read(string name)
         {
-            string shown = Path.Join(_shown, name);
+            string shown = LosslessUtf8.Display(Path.Join(_shown, name));
             using var handle = Open(name, out var status) ?? throw new UsageException("is a symbolic link to nothing inside SOURCE_DIR (the image would hold a dangling link)", shown);
             if (!status.IsRegularFile)
                 throw new UsageException("is not a regular file", shown);
@@ -204,7 +205,9 @@ public sealed class DesktopBundle
         private SafeFileHandle? Open(string name, out LibC.Statx status)
         {
             status = default;
-            int fd = LibC.Open(Path.Join(_real, name), LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
+            int fd;
+            fixed (byte* n = NativePath.ToCString(name))
+                fd = LibC.OpenAt(Fd, n, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
             if (fd < 0)
                 return null;
             var handle = new SafeFileHandle(fd, ownsHandle: true);
@@ -216,7 +219,12 @@ public sealed class DesktopBundle
             return handle;
         }
 
+        public void Dispose() => _directory.Dispose();
+
+        private static string ProcPath(int fd) => "/proc/self/fd/" + fd.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>Where the kernel says the descriptor's file is, as a lossless string (<see cref="LosslessUtf8"/>).</summary>
         private static string RealPath(int fd) =>
-            new FileInfo($"/proc/self/fd/{fd}").LinkTarget ?? throw new IOException("cannot read /proc/self/fd (is /proc mounted?)");
+            LosslessUtf8.Decode(NativePath.OfDescriptor(fd) ?? throw new IOException("cannot read /proc/self/fd (is /proc mounted?)"));
     }
 }

@@ -45,7 +45,7 @@ public static class XarBlobCache
         {
             try
             {
-                MakeDirectories(root.Path);
+                NativePath.CreateDirectories(root.Path, 0x1C0);
                 var st = PosixPath.TryStat(root.Path);
                 if (st is not { IsDirectory: true } || st.Value.Uid != PosixPath.EffectiveUserId || (root.Shared && st.Value.Permissions != 0x1C0))
                     throw new XarLaunchException($"{root.Path} is not a directory of ours{(root.Shared ? " with mode 0700" : "")}");
@@ -68,17 +68,6 @@ public static class XarBlobCache
             }
         }
         throw new XarLaunchException("no usable cache directory: " + string.Join("; ", reasons));
-    }
-
-    /// <summary>mkdir -p with mode 0700 for what it creates.</summary>
-    private static void MakeDirectories(string path)
-    {
-        if (PosixPath.TryStat(path) is not null)
-            return;
-        if (Path.GetDirectoryName(path) is { Length: > 1 } parent)
-            MakeDirectories(parent);
-        if (LibC.Mkdir(path, 0x1C0) != 0 && LibC.LastError is int errno && errno != LibC.EEXIST)
-            throw new XarLaunchException($"cannot create {path}: {LibC.Describe(errno)}");
     }
 
     /// <summary>True for a cache file name: 64 lowercase hex digits, or a partial download ".HEX.part".</summary>

@@ -71,10 +71,11 @@ public static class XarFile
             throw new ArgumentException("fixed arguments for the entrypoint need an entrypoint (ExecPath)");
         if (execArguments.Any(a => a.Contains((byte)0)))
             throw new ArgumentException("an argument for the entrypoint contains a NUL byte, which no program argument can hold");
-        if (!Directory.Exists(sourceDirectory))
-            throw new SourceTreeException(sourceDirectory, File.Exists(sourceDirectory) ? "is a file, not a directory" : "no such directory", isBadInput: true);
+        // Checked by its bytes: the path may hold bytes that are not UTF-8 (LosslessUtf8.Decode), which .NET's own file calls would change.
+        if (PosixPath.TryStat(sourceDirectory) is not { IsDirectory: true })
+            throw new SourceTreeException(LosslessUtf8.Display(sourceDirectory), PosixPath.TryLstat(sourceDirectory) is not null ? "is a file, not a directory" : "no such directory", isBadInput: true);
 
-        var image = options.Image with { ReplacedFile = Path.GetFullPath(destinationFile) };
+        var image = options.Image with { ReplacedFile = NativePath.FullPath(destinationFile) };
         var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
             | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
         string? target = null;
@@ -86,7 +87,7 @@ public static class XarFile
             if (image.IsExcluded(exec, out string? excluded))
                 throw new SourceTreeException(options.ExecPath, $"--exec: {excluded} is left out by --exclude", isBadInput: true);
             target = BootstrapName;
-            for (int i = 1; Path.Exists(Path.Combine(sourceDirectory, target)); i++)
+            for (int i = 1; PosixPath.TryLstat(Path.Combine(sourceDirectory, target)) is not null; i++)
                 target = $"xar_bootstrap_{i}.sh";
             image = image with
             {
@@ -162,15 +163,15 @@ public static class XarFile
             relative = relative[2..];
         if (relative.Length == 0 || relative.StartsWith('/') || relative.Split('/').Contains(".."))
             throw new SourceTreeException(execPath, "--exec must be a path inside the source directory (relative, without ..)", isBadInput: true);
-        string full = Path.Combine(sourceDirectory, relative);
-        var info = new FileInfo(full);
-        if (info.LinkTarget is not null)
-            info = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
-        if (!info.Exists && Directory.Exists(full))
-            throw new SourceTreeException(execPath, $"--exec: is a directory in {sourceDirectory}; give the executable file", isBadInput: true);
-        if (!info.Exists)
-            throw new SourceTreeException(execPath, $"--exec: no such file in {sourceDirectory}", isBadInput: true);
-        if (!OperatingSystem.IsWindows() && (info.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+        var status = PosixPath.TryStat(Path.Combine(sourceDirectory, relative)); // a link followed to what it names
+        string shown = LosslessUtf8.Display(sourceDirectory);
+        if (status is { IsDirectory: true })
+            throw new SourceTreeException(execPath, $"--exec: is a directory in {shown}; give the executable file", isBadInput: true);
+        if (status is not { } file)
+            throw new SourceTreeException(execPath, $"--exec: no such file in {shown}", isBadInput: true);
+        if (!file.IsRegularFile)
+            throw new SourceTreeException(execPath, $"--exec: is not a regular file in {shown}", isBadInput: true);
+        if ((file.Mode & 0b001_001_001) == 0)
             throw new SourceTreeException(execPath, "--exec: the file is not executable (no x permission)", isBadInput: true);
         return relative;
     }

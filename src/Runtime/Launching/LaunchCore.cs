@@ -32,8 +32,10 @@ public static unsafe partial class LaunchCore
     {
         outcome.Reset();
         int fd;
+        // O_NONBLOCK: a FIFO given as the file must not block open(2) until a writer comes; its pread then fails
+        // (ESPIPE: not a regular file). Reads of a regular file ignore the flag.
         do
-            fd = Open(xarPath, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOCTTY, 0);
+            fd = Open(xarPath, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOCTTY | LibC.O_NONBLOCK, 0);
         while (fd < 0 && Errno == LibC.EINTR);
         if (fd < 0)
         {

@@ -370,7 +370,8 @@ public static unsafe class XarLauncher
             case (LaunchSubject.XarFile, LaunchProblem.CannotOpen):
                 return $"cannot open: {errno}";
             case (LaunchSubject.XarFile, LaunchProblem.CannotRead):
-                return o.Errno == LibC.EISDIR ? "is a directory, not a XAR file" : $"cannot read: {errno}";
+                return o.Errno == LibC.EISDIR ? "is a directory, not a XAR file"
+                    : o.Errno == LibC.ESPIPE ? "is not a regular file (a FIFO, socket or terminal holds no XAR)" : $"cannot read: {errno}";
             case (LaunchSubject.Header, _):
                 return o.ArchiveOffset > 0
                     ? $"no intact XAR after the executable's ELF runtime (at byte {o.ArchiveOffset}): {HeaderMessage(o.XarFd, o.ArchiveOffset)}"

@@ -17,7 +17,7 @@ public static class XarUnmounter
     /// </summary>
     public static void Unmount(string mountPath, bool lazy)
     {
-        mountPath = Path.GetFullPath(mountPath).TrimEnd('/');
+        mountPath = NativePath.FullPath(mountPath).TrimEnd('/');
         var entry = MountTable.Find(mountPath);
         if (entry is null)
         {

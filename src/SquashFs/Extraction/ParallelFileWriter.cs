@@ -27,11 +27,13 @@ internal sealed unsafe class ParallelFileWriter
     private Thread[] _workers = [];
     private Exception? _errorField;
     private long _bytes;
+    private readonly CancellationToken _cancel;
 
-    public ParallelFileWriter(SquashFsImage image, AttributeRestorer attributes, int parallelism)
+    public ParallelFileWriter(SquashFsImage image, AttributeRestorer attributes, int parallelism, CancellationToken cancel = default)
     {
         _image = image;
         _attributes = attributes;
+        _cancel = cancel;
         if (parallelism <= 1)
             return;
         _queue = new WorkQueue<List<Chunk>>(parallelism * 2);
@@ -96,6 +98,7 @@ internal sealed unsafe class ParallelFileWriter
             {
                 try
                 {
+                    _cancel.ThrowIfCancellationRequested();
                     RunChunk(items[i], null);
                 }
                 catch
@@ -165,9 +168,9 @@ internal sealed unsafe class ParallelFileWriter
         {
             foreach (var chunk in batch)
             {
-                if (Error is not null)
+                if (Error is not null || _cancel.IsCancellationRequested)
                 {
-                    Abandon(chunk.Job);
+                    Abandon(chunk.Job); // the caller sees the error, or the cancellation, and removes the tree
                     continue;
                 }
                 try

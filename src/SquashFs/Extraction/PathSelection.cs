@@ -1,4 +1,5 @@
 using System.Text;
+using Xar.Posix;
 
 namespace Xar.SquashFs.Extraction;
 
@@ -30,7 +31,7 @@ internal sealed class PathSelection
                 return null;
             foreach (var part in parts)
             {
-                var key = Encoding.UTF8.GetBytes(part);
+                var key = LosslessUtf8.Encode(part);
                 if (!node._children.TryGetValue(key, out var next))
                     node._children[key] = next = new PathSelection();
                 node = next;

@@ -29,4 +29,10 @@ public sealed class SquashFsExtractOptions
     /// owners without root, xattrs the file system refuses). Null = ignore.
     /// </summary>
     public Action<string>? Warning { get; init; }
+
+    /// <summary>
+    /// Stops the extraction (between entries, and between chunks of a file's data): it then throws
+    /// <see cref="OperationCanceledException"/> and, as for any failure, leaves nothing behind.
+    /// </summary>
+    public CancellationToken CancellationToken { get; init; }
 }

@@ -35,25 +35,26 @@ internal sealed unsafe class SquashFsExtractor
 
     public void Extract(string destination)
     {
-        destination = Path.GetFullPath(destination);
+        destination = NativePath.FullPath(destination);
         if (Path.GetFileName(destination).Length == 0)
-            throw new IOException($"{destination}: the destination must name a new directory");
-        if (Path.Exists(destination))
-            throw new IOException($"{destination}: already exists");
+            throw new IOException($"{LosslessUtf8.Display(destination)}: the destination must name a new directory");
+        // By the bytes (a lossless string; .NET's own file calls would change a name that is not UTF-8).
+        if (LibC.StatxAt(LibC.AT_FDCWD, destination, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out _) == 0)
+            throw new IOException($"{LosslessUtf8.Display(destination)}: already exists");
         string parent = Path.GetDirectoryName(destination)!;
-        Directory.CreateDirectory(parent);
+        NativePath.CreateDirectories(parent, 0x1FF);
         string baseName = Path.GetFileName(destination);
         if (baseName.Length > 150)
             baseName = baseName[..150];
         string temp = Path.Combine(parent, $".{baseName}.xar-tmp-{Guid.NewGuid():N}");
         fixed (byte* t = NativePath.ToCString(temp))
             if (LibC.MkdirAt(LibC.AT_FDCWD, t, 0x1C0) != 0)
-                throw new IOException($"cannot create {temp}: {LibC.Describe(LibC.LastError)}");
+                throw new IOException($"cannot create {LosslessUtf8.Display(temp)}: {LibC.Describe(LibC.LastError)}");
         bool done = false;
         try
         {
             var selection = PathSelection.Build(_image, _options.Paths);
-            byte[] rootPath = Encoding.UTF8.GetBytes(temp);
+            byte[] rootPath = LosslessUtf8.Encode(temp);
             int rootFd;
             fixed (byte* p = NativePath.ToCString(rootPath))
                 rootFd = LibC.OpenAt(LibC.AT_FDCWD, p, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
@@ -66,8 +67,9 @@ internal sealed unsafe class SquashFsExtractor
                 throw NativePath.Error("prepare", rootPath, LibC.LastError);
             var warnings = new ExtractionWarnings(_options.Warning);
             var attributes = new AttributeRestorer(_image, _restoreOwners, _options.RestoreXattrs, _euid, _egid, rootPath, warnings);
-            var files = new ParallelFileWriter(_image, attributes, _parallelism);
-            var walk = new TreeWalker(_image, rootFd, _isRoot, files, attributes, warnings, _options.Progress);
+            var cancel = _options.CancellationToken;
+            var files = new ParallelFileWriter(_image, attributes, _parallelism, cancel);
+            var walk = new TreeWalker(_image, rootFd, _isRoot, files, attributes, warnings, _options.Progress, cancel);
             try
             {
                 // Deep trees recurse: give the walk its own large stack.
@@ -90,6 +92,8 @@ internal sealed unsafe class SquashFsExtractor
                 files.ThrowIfFailed();
                 if (walkError is not null)
                     ExceptionDispatchInfo.Throw(walkError);
+                cancel.ThrowIfCancellationRequested(); // workers may have dropped data after the walk ended
+
                 // Hard links made later may pass through a directory without search permission.
                 attributes.RestoreDeferredModes(rootFd);
                 // The root's own attributes go on the temporary directory, then it becomes the target.
@@ -120,8 +124,8 @@ internal sealed unsafe class SquashFsExtractor
                 return;
             int errno = LibC.LastError;
             if (errno == LibC.EEXIST)
-                throw new IOException($"{to}: already exists");
-            throw new IOException($"cannot rename {from} to {to}: {LibC.Describe(errno)}");
+                throw new IOException($"{LosslessUtf8.Display(to)}: already exists");
+            throw new IOException($"cannot rename {LosslessUtf8.Display(from)} to {LosslessUtf8.Display(to)}: {LibC.Describe(errno)}");
         }
     }
 }

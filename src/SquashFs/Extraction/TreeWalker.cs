@@ -17,7 +17,7 @@ namespace Xar.SquashFs.Extraction;
 /// extraction directory, checked to be the same inode), so depth never runs into the descriptor limit.
 /// </summary>
 internal sealed unsafe class TreeWalker(SquashFsImage image, int rootFd, bool isRoot, ParallelFileWriter files,
-    AttributeRestorer attributes, ExtractionWarnings warnings, Action<SquashFsExtractProgress>? progress)
+    AttributeRestorer attributes, ExtractionWarnings warnings, Action<SquashFsExtractProgress>? progress, CancellationToken cancel)
 {
     internal const int OpenDirectories = 64;
 
@@ -50,6 +50,7 @@ internal sealed unsafe class TreeWalker(SquashFsImage image, int rootFd, bool is
         foreach (var entry in image.EnumerateDirectory(directory))
         {
             files.ThrowIfFailed();
+            cancel.ThrowIfCancellationRequested();
             var name = entry.NameBytes;
             _pathLength = start;
             if (!EntryName.IsSafe(name))

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using Xar.Posix;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
 using Xar.SquashFs.Reading;
@@ -172,7 +173,7 @@ public sealed class SquashFsImage : IDisposable
     public SquashFsEntry? GetEntry(string path, bool followSymlinks = false)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return GetEntry(Encoding.UTF8.GetBytes(path), followSymlinks);
+        return GetEntry(LosslessUtf8.Encode(path), followSymlinks); // a name that is not UTF-8 given as a lossless string
     }
 
     /// <summary>As <see cref="GetEntry(string, bool)"/>, for a path given as raw bytes.</summary>

@@ -22,7 +22,7 @@ internal sealed unsafe class FileSource : IDisposable
         _opened = opened;
     }
 
-    public string Display => _inode.SourcePath is { } p ? System.Text.Encoding.UTF8.GetString(p.AsSpan(0, p.Length - 1)) : "(generated file)";
+    public string Display => _inode.SourcePath is { } p ? LosslessUtf8.Escape(p.AsSpan(0, p.Length - 1)) : "(generated file)";
 
     public static FileSource Open(SourceInode inode)
     {
@@ -42,7 +42,7 @@ internal sealed unsafe class FileSource : IDisposable
             if (fd < 0)
                 errno = Marshal.GetLastPInvokeError(); // before the long path's directory is closed
         }
-        string display = System.Text.Encoding.UTF8.GetString(path.AsSpan(0, path.Length - 1));
+        string display = LosslessUtf8.Escape(path.AsSpan(0, path.Length - 1));
         if (fd < 0)
         {
             throw errno switch

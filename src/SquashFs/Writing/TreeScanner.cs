@@ -58,18 +58,18 @@ internal sealed unsafe class TreeScanner
 
     public SourceInode Scan(string sourceDirectory)
     {
-        string full = Path.GetFullPath(sourceDirectory);
-        byte[] path = Encoding.UTF8.GetBytes(full.Length > 1 ? full.TrimEnd('/') : full);
-        var st = StatRoot(path, full);
+        // A path string may hold bytes that are not UTF-8 (LosslessUtf8.Decode); the tree is read by the bytes.
+        string full = NativePath.FullPath(sourceDirectory);
+        byte[] path = LosslessUtf8.Encode(full.Length > 1 ? full.TrimEnd('/') : full);
+        var st = StatRoot(path, Display(path));
         // SOURCE_DIR itself may be a symlink to the tree (/opt/app -> app-1.2): pack the tree it names.
-        if ((st.Mode & S_IFMT) == S_IFLNK && Directory.ResolveLinkTarget(full.Length > 1 ? full.TrimEnd('/') : full, returnFinalTarget: true) is { Exists: true } target)
+        if ((st.Mode & S_IFMT) == S_IFLNK && DirectoryLinkedTo(path) is { } target)
         {
-            full = target.FullName;
-            path = Encoding.UTF8.GetBytes(full.Length > 1 ? full.TrimEnd('/') : full);
-            st = StatRoot(path, full);
+            path = target;
+            st = StatRoot(path, Display(path));
         }
         if ((st.Mode & S_IFMT) != S_IFDIR)
-            throw new SourceTreeException(sourceDirectory, "not a directory", isBadInput: true);
+            throw new SourceTreeException(LosslessUtf8.Display(sourceDirectory), "not a directory", isBadInput: true);
         var root = MakeInode(-1, [], path, st, path, InodeType.Directory, new SourceDirectory(), null, null);
         InodeCount = 1;
         int fd = OpenRoot(path, st);
@@ -106,7 +106,7 @@ internal sealed unsafe class TreeScanner
         {
             foreach (string key in _priorities.Keys)
                 if (key.Length > 0 && !_prioritiesUsed.Contains(key))
-                    _options.Warning?.Invoke($"sort priority for {key}: no such entry in {sourceDirectory}");
+                    _options.Warning?.Invoke($"sort priority for {LosslessUtf8.Display(key)}: no such entry in {LosslessUtf8.Display(sourceDirectory)}");
             // Stable: equal priorities keep the walk order.
             var ordered = Files.Select((f, i) => (f, i)).OrderByDescending(t => t.f.Priority).ThenBy(t => t.i).Select(t => t.f).ToList();
             Files.Clear();
@@ -148,10 +148,10 @@ internal sealed unsafe class TreeScanner
             if (type == S_IFREG && _skip.Count > 0 && _skip.Contains((st.DevMajor, st.DevMinor, st.Ino)))
                 continue;
             int childPriority = priority;
-            if (_priorities is not null && _priorities.TryGetValue(Encoding.UTF8.GetString(childRelative), out int p))
+            if (_priorities is not null && _priorities.TryGetValue(LosslessUtf8.Decode(childRelative), out int p))
             {
                 childPriority = p;
-                _prioritiesUsed.Add(Encoding.UTF8.GetString(childRelative));
+                _prioritiesUsed.Add(LosslessUtf8.Decode(childRelative));
             }
 
             if (type != S_IFDIR && st.Nlink > 1 && _hardLinks.TryGetValue((st.DevMajor, st.DevMinor, st.Ino), out var linked))
@@ -267,7 +267,30 @@ internal sealed unsafe class TreeScanner
     }
 
 
-    private static string Display(byte[] path) => Encoding.UTF8.GetString(path);
+    /// <summary>A path for messages: its UTF-8, <c>\xNN</c> for each byte that is not.</summary>
+    private static string Display(byte[] path) => LosslessUtf8.Escape(path);
+
+    /// <summary>
+    /// The directory the symbolic link <paramref name="path"/> finally leads to, as the kernel names it (its bytes,
+    /// from the descriptor's /proc link); null when it leads to no directory.
+    /// </summary>
+    private static byte[]? DirectoryLinkedTo(byte[] path)
+    {
+        int fd;
+        using (var longPath = LongPath.For(path))
+        fixed (byte* p = longPath.CString)
+            fd = LibC.Open(p, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+            return null;
+        try
+        {
+            return NativePath.OfDescriptor(fd);
+        }
+        finally
+        {
+            LibC.Close(fd);
+        }
+    }
 
     /// <summary>statx of an open file, or null when it cannot be had.</summary>
     public static LibC.Statx? StatOpenFile(Stream stream)
@@ -283,7 +306,7 @@ internal sealed unsafe class TreeScanner
     public static LibC.Statx? StatPath(string path)
     {
         LibC.Statx st;
-        fixed (byte* p = ZeroTerminated(Encoding.UTF8.GetBytes(path)))
+        fixed (byte* p = ZeroTerminated(LosslessUtf8.Encode(path)))
             return LibC.StatxAt(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &st) == 0 ? st : null;
     }
 
@@ -492,7 +515,7 @@ internal sealed unsafe class TreeScanner
                     continue;
                 if (!XattrWriter.TrySplitName(fullName, out ushort prefix, out byte[] rest))
                 {
-                    _options.Warning?.Invoke($"{Display(display)}: extended attribute {Encoding.UTF8.GetString(fullName)} left out (SquashFS holds only user., trusted. and security.)");
+                    _options.Warning?.Invoke($"{Display(display)}: extended attribute {LosslessUtf8.Escape(fullName)} left out (SquashFS holds only user., trusted. and security.)");
                     continue;
                 }
                 byte[] name0 = [.. fullName, 0];
@@ -513,7 +536,7 @@ internal sealed unsafe class TreeScanner
                         if (errno == LibC.ENODATA)
                             break; // removed between list and get
                         if (errno != LibC.ERANGE)
-                            throw new SourceTreeException(Display(display), $"cannot read extended attribute {Encoding.UTF8.GetString(fullName)}: " + LibC.Describe(errno));
+                            throw new SourceTreeException(Display(display), $"cannot read extended attribute {LosslessUtf8.Escape(fullName)}: " + LibC.Describe(errno));
                         len = at ? LibC.GetXattrAt(directoryFd, e, NoFollow, n, null, 0) : LibC.LGetXattr(p, n, null, 0);
                         _xattrValue = new byte[Math.Max(_xattrValue.Length * 2, len + 1)];
                     }

@@ -1,0 +1,41 @@
+using Microsoft.Win32.SafeHandles;
+using Xar.Posix;
+
+namespace Xar.Packer.Cli;
+
+/// <summary>
+/// A small file named by an option (a sort file, a desktop file, an icon), read whole: a regular file (a link to one
+/// counts), checked on the descriptor that is read, and no larger than the caller allows. A FIFO, a device or
+/// /dev/zero is refused at once (bad input), instead of blocking the open or filling memory.
+/// </summary>
+public static class GivenFile
+{
+    /// <param name="path">The file (a lossless string, <see cref="LosslessUtf8"/>, is read by its bytes).</param>
+    /// <param name="what">How messages name it ("--sort", "--desktop-file: ").</param>
+    /// <exception cref="UsageException">Missing, a directory, not a regular file, or too large.</exception>
+    public static byte[] Read(string path, string what, long maxBytes)
+    {
+        string shown = LosslessUtf8.Display(path);
+        int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            int errno = LibC.LastError;
+            throw new UsageException(errno is LibC.ENOENT or LibC.ENOTDIR ? $"{what}: no such file"
+                : errno == LibC.EISDIR ? $"{what}: is a directory" : $"{what}: cannot open: {LibC.Describe(errno)}", shown);
+        }
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (LibC.FStatx(fd, out var st) != 0)
+            throw new UsageException($"{what}: cannot stat: {LibC.Describe(LibC.LastError)}", shown);
+        if ((st.Mode & 0xF000) == 0x4000)
+            throw new UsageException($"{what}: is a directory", shown);
+        if (!st.IsRegularFile)
+            throw new UsageException($"{what}: is not a regular file", shown);
+        if ((long)st.Size > maxBytes)
+            throw new UsageException($"{what}: larger than {maxBytes >> 20} MiB", shown);
+        var bytes = new byte[(int)st.Size];
+        int total = 0;
+        while (total < bytes.Length && RandomAccess.Read(handle, bytes.AsSpan(total), total) is int n and > 0)
+            total += n;
+        return total == bytes.Length ? bytes : bytes[..total]; // a file that shrank meanwhile: what it holds now
+    }
+}
