@@ -62,6 +62,11 @@ public static class Program
         {
             return Cli.ExitCodes.BrokenPipe;
         }
+        catch (IOException e) when (e.Message.StartsWith("standard output: ", StringComparison.Ordinal))
+        {
+            // Help or a listing written where there is no room (`> /dev/full`): a failure while working, not a bug.
+            return Cli.CliRunner.Fail(null, e.Message, Cli.ExitCodes.Failure);
+        }
         catch (Exception e)
         {
             // Commands turn what they expect into their own one-line errors (CliRunner); this is a bug,

@@ -17,6 +17,30 @@ public class LsCommandTests
         Assert.Equal(TestEnv.Run(unsquashfs, "-l", image, "sub/data.bin").StandardOutput, XarCli.Run("ls", image, "sub/data.bin").EnsureSuccess("ls file").StandardOutput);
     }
 
+    /// <summary>
+    /// An entry named ".." (a hostile image) was listed as <c>squashfs-root/../x</c> with exit 0, a path outside the
+    /// listing for whatever reads it; extract and verify refuse such a name, and so does ls now: exit 2, nothing on stdout.
+    /// </summary>
+    [Theory]
+    [InlineData("../x")]
+    [InlineData("a/bc")]
+    public void AHostileEntryNameIsRefused(string hostile)
+    {
+        using var tmp = new TempDir("ls-hostile");
+        Directory.CreateDirectory(tmp["src/zzqq"]);
+        File.WriteAllText(tmp["src/zzqq/payload"], "p\n");
+        XarCli.Run("pack", tmp["src"], "-o", tmp["a.sqfs"], "--format", "squashfs", "-c", "none", "-q").EnsureSuccess("xar pack");
+        // Uncompressed metadata: the name is stored as is, once (a directory entry).
+        byte[] image = File.ReadAllBytes(tmp["a.sqfs"]);
+        int at = image.AsSpan().IndexOf("zzqq"u8);
+        Assert.True(at > 0 && image.AsSpan(at + 4).IndexOf("zzqq"u8) < 0);
+        System.Text.Encoding.ASCII.GetBytes(hostile).CopyTo(image, at);
+        File.WriteAllBytes(tmp["a.sqfs"], image);
+        var r = XarCli.Run("ls", tmp["a.sqfs"]);
+        XarCli.AssertBadInput(r, $"refusing entry name \"{hostile}\"");
+        Assert.Equal("", r.StandardOutput);
+    }
+
     [SkippableFact]
     public void MissingPathExitsTwo()
     {

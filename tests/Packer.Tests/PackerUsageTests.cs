@@ -168,4 +168,24 @@ public class PackerUsageTests
         XarCli.AssertBadInput(r, "sort file: is not a regular file");
         Assert.False(File.Exists(tmp["out.xar"]));
     }
+
+    /// <summary>
+    /// Messages that named the wrong problem: "--offset abc" as "expected type 'System.Nullable`1[System.Int64]'", an
+    /// --offset past the end as "image is 0 bytes, shorter than a superblock", an OFFSET of 23 digits as "not an unsigned
+    /// integer", and help written to a full disk as "unexpected error: IOException".
+    /// </summary>
+    [Fact]
+    public void MessagesNameTheProblem()
+    {
+        using var tmp = new TempDir("usage-messages");
+        Directory.CreateDirectory(tmp["src"]);
+        XarCli.Run("pack", tmp["src"], "-o", tmp["a.sqfs"], "--format", "squashfs", "-q").EnsureSuccess("xar pack");
+        XarCli.AssertBadInput(XarCli.Run("info", tmp["a.sqfs"], "--offset", "abc"), "--offset wants a byte offset, a whole number from 0, not 'abc'");
+        XarCli.AssertBadInput(XarCli.Run("ls", tmp["a.sqfs"], "--offset", "99999999999"), "no image at byte 99999999999: the file ends there or before");
+        File.WriteAllText(tmp["huge.xar"], "#!/usr/bin/env xarexec_fuse\nOFFSET=\"99999999999999999999999\"\n");
+        XarCli.AssertBadInput(XarCli.Run("info", tmp["huge.xar"]), "OFFSET 99999999999999999999999 is greater than the largest header (8192)");
+        var full = TestEnv.Run("/bin/sh", ["-c", "\"$0\" --help > /dev/full", XarBinary.Path]);
+        Assert.Equal(1, full.ExitCode);
+        Assert.Equal("xar: standard output: No space left on device\n", full.StandardError);
+    }
 }

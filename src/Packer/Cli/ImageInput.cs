@@ -12,6 +12,15 @@ public static class ImageInput
     public static Option<long?> OffsetOption() => new("--offset")
     {
         Description = "byte offset of the SquashFS image in FILE (default: from the XAR header, or 0)",
+        // Said in words, not as System.CommandLine's "expected type 'System.Nullable`1[System.Int64]'".
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long value))
+                return value;
+            result.AddError($"--offset wants a byte offset, a whole number from 0, not '{text}'");
+            return null;
+        },
     };
 
     /// <summary>FILE for messages: the bytes given, <c>\xNN</c> for each that is not UTF-8.</summary>

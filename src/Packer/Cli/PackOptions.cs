@@ -184,9 +184,9 @@ public sealed class PackOptions
         }
         catch (IOException e)
         {
-            // Reading the tree reports SourceTreeException; anything else failed writing OUT.
+            // Reading the tree reports SourceTreeException; anything else failed writing OUT (standard output names itself).
             progress?.Clear();
-            return CliRunner.Fail(displayOut, e.Message, ExitCodes.Failure);
+            return CliRunner.Fail(toStdout && e.Message.StartsWith("standard output: ", StringComparison.Ordinal) ? null : displayOut, e.Message, ExitCodes.Failure);
         }
         catch (UnauthorizedAccessException e)
         {

@@ -110,6 +110,9 @@ public static class LsCommand
                         continue;
                     }
                     var entry = children.Current;
+                    // A name such as ".." or "a/b" would print a path outside the listing (extract and verify refuse it too).
+                    if (!entry.HasSafeName)
+                        throw new SquashFs.Format.SquashFsCorruptException($"refusing entry name \"{NativePath.Display(entry.NameBytes)}\" (empty, \".\", \"..\", or contains '/' or NUL)");
                     int end = length + 1 + entry.NameBytes.Length;
                     if (end > buffer.Length)
                         Array.Resize(ref buffer, Math.Max(end, buffer.Length * 2));

@@ -18,7 +18,7 @@ public static class VerifyCommand
     {
         var file = ImageInput.FileArgument();
         var offset = ImageInput.OffsetOption();
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "print nothing; only the exit status tells" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "print nothing when the file is sound (a failure is still its one line on stderr)" };
         var key = new Option<string?>("--key", "-k") { Description = "minisign public key: the XAR must be signed with it (xar sign), and nothing it covers changed" };
         var export = new Option<string?>("--export-statement") { Description = "write the signed statement to PATH and its signature to PATH.minisig, for: minisign -V -m PATH -p KEY.pub" };
         var command = new Command("verify", "Read and check every structure and block of a XAR or SquashFS image, and its signature with --key.") { file, offset, quiet, key, export };

@@ -154,7 +154,7 @@ public sealed class XarHeader
             XarHeaderFault.FirstValueNotOffset => new(XarHeaderError.MissingParameters, $"line 2 must be OFFSET=\"N\", found {text}"),
             XarHeaderFault.OffsetNotANumber => new(XarHeaderError.InvalidOffset, $"OFFSET \"{text}\" is not an unsigned integer"),
             XarHeaderFault.OffsetNotAMultiple => new(XarHeaderError.InvalidOffset, $"OFFSET {scan.Offset} is not a positive multiple of {OffsetMultiple}"),
-            XarHeaderFault.OffsetTooLarge => new(XarHeaderError.InvalidOffset, $"OFFSET {scan.Offset} is greater than the largest header ({MaxHeaderSize})"),
+            XarHeaderFault.OffsetTooLarge => new(XarHeaderError.InvalidOffset, $"OFFSET {text} is greater than the largest header ({MaxHeaderSize})"),
             XarHeaderFault.DuplicateName => new(XarHeaderError.DuplicateParameter, $"header value {text} is assigned more than once"),
             XarHeaderFault.NoStopMarker => new(XarHeaderError.UnexpectedEndOfFile, $"no \"{StopMarker}\" line in the first {MaxHeaderSize} bytes"),
             XarHeaderFault.MissingValues => new(XarHeaderError.MissingParameters, "missing required header values: " + (scan.Missing switch

@@ -169,16 +169,22 @@ public ref struct XarHeaderScan
 
     private bool TryParseOffset(ReadOnlySpan<byte> text)
     {
-        if (text.Length is 0 or > 18)
+        if (text.Length == 0)
             return Fail(XarHeaderFault.OffsetNotANumber, text);
         long offset = 0;
+        bool huge = false;
         foreach (byte b in text)
         {
             if (b is < (byte)'0' or > (byte)'9')
                 return Fail(XarHeaderFault.OffsetNotANumber, text);
-            offset = offset * 10 + (b - '0');
+            if (offset > MaxHeaderSize)
+                huge = true; // too large whatever follows; not computed on, so no overflow
+            else
+                offset = offset * 10 + (b - '0');
         }
         Offset = offset;
+        if (huge)
+            return Fail(XarHeaderFault.OffsetTooLarge, text);
         if (offset == 0 || offset % OffsetMultiple != 0)
             return Fail(XarHeaderFault.OffsetNotAMultiple, text);
         if (offset > MaxHeaderSize)

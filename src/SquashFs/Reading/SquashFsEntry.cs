@@ -28,6 +28,12 @@ public sealed class SquashFsEntry
     /// <summary>The name as stored (empty for the root).</summary>
     public byte[] NameBytes { get; }
 
+    /// <summary>
+    /// Whether the name is one path component that can lead nowhere else: not empty, not "." or "..", without '/' or
+    /// NUL. Only a corrupt or hostile image has others (extract and verify refuse it).
+    /// </summary>
+    public bool HasSafeName => EntryName.IsSafe(NameBytes);
+
     /// <summary>The name decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD).</summary>
     // Decoded when asked: walks and listings of huge directories never need it.
     public string Name => Encoding.UTF8.GetString(NameBytes);

@@ -33,7 +33,9 @@ public sealed class SquashFsImage : IDisposable
         ImageOffset = offset;
         Span<byte> sbBytes = stackalloc byte[SquashFsConstants.SuperblockSize];
         if (source.Length < SquashFsConstants.SuperblockSize)
-            throw new SquashFsCorruptException($"image is {source.Length} bytes, shorter than a superblock (96)");
+            throw new SquashFsCorruptException(source.Length == 0 && offset > 0
+                ? $"no image at byte {offset}: the file ends there or before"
+                : $"image is {source.Length} bytes, shorter than a superblock (96)");
         source.ReadExactly(0, sbBytes, "superblock");
         var sb = Superblock.Read(sbBytes, source.Length);
         Superblock = sb;
