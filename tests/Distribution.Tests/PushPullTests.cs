@@ -24,6 +24,31 @@ public sealed class PushPullTests
         Assert.True(File.Exists(Path.Combine(cli.Cache, "blobs", "sha256", RegistryCli.Digest(xar)[7..])));
     }
 
+    /// <summary>
+    /// XAR_CACHE_DIR whose name is not UTF-8 (<c>c\xfd</c>): the pulled blob is kept in it (push's digest records go
+    /// the same way, `XarBlobCache.OpenHeld`). Before, .NET's file calls put it in a directory named with
+    /// U+FFFD's bytes instead, beside it.
+    /// </summary>
+    [SkippableFact]
+    public void ACacheDirectoryWhoseNameIsNotUtf8KeepsThePulledBlob()
+    {
+        using var registry = TestRegistry.Start();
+        using var cli = new RegistryCli();
+        string xar = cli.MakeXar("app.xar", 10_000);
+        string hex = RegistryCli.Digest(xar)[7..];
+        // In sh: the directory's name cannot be a .NET string.
+        const string script = """
+            c="$1/c$(printf '\375')"; mkdir -m 700 "$c"; export XAR_CACHE_DIR="$c"
+            "$2" push "$3" "$4/apps/bytes:1" --plain-http > /dev/null || exit 10
+            "$2" pull "$4/apps/bytes:1" -o "$1/pulled.xar" --plain-http || exit 11
+            [ -f "$c/blobs/sha256/$5" ] || exit 12
+            [ ! -e "$1/c$(printf '\357\277\275')" ] || exit 14
+            """;
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script, "sh", cli["."], XarBinary.Path, xar, registry.Address, hex]) { Environment = cli.Environment });
+        Assert.True(r.ExitCode == 0, $"step {r.ExitCode}: {r.StandardError}");
+        Assert.Equal(File.ReadAllBytes(xar), File.ReadAllBytes(cli["pulled.xar"]));
+    }
+
     [SkippableFact]
     public void DefaultTagIsLatest()
     {

@@ -93,6 +93,39 @@ public class HeaderRejectionTests
         Assert.Equal("", r.StandardOutput);
     }
 
+    /// <summary>
+    /// A copy cut short (a broken download) of a XAR that is mounted or extracted ran what the mount or cache entry of
+    /// the whole file holds (same UUID), with exit 0; unmounted it failed half-way through. Its image must be as long as
+    /// its superblock says: refused before anything, in one line naming the sizes.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(LaunchMode.Mount)]
+    [InlineData(LaunchMode.ForcedExtract)]
+    public void ACopyCutShortIsRefusedEvenWhileTheWholeFileIsInUse(LaunchMode mode)
+    {
+        LaunchModes.Require(mode);
+        using var s = new LauncherSandbox();
+        var data = new byte[200_000];
+        new Random(3).NextBytes(data); // an image of some blocks, as they do not compress
+        File.WriteAllBytes(Path.Combine(s.AppTree, "data.bin"), data);
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        var env = LaunchModes.Environment(mode, s);
+        LaunchAssert.Succeeded(s.Run(xar, ["whole"], env));
+        int entries = mode == LaunchMode.Mount ? s.Mounts().Count : Directory.GetFileSystemEntries(s.CacheDir).Length;
+        byte[] bytes = File.ReadAllBytes(xar);
+        foreach (int length in (int[])[bytes.Length - 4096, 4096 + 200])
+        {
+            string cut = s[$"cut-{length}.xar"];
+            File.WriteAllBytes(cut, bytes[..length]);
+            var r = s.Run(cut, ["cut"], env);
+            string cause = LaunchAssert.OneLineFailure(r, cut);
+            Assert.StartsWith("is cut short: its image needs ", cause);
+            Assert.EndsWith($"from byte 4096, and the file ends at byte {length} (a broken download or copy?); nothing run", cause);
+            Assert.Equal("", r.StandardOutput);
+        }
+        Assert.Equal(entries, mode == LaunchMode.Mount ? s.Mounts().Count : Directory.GetFileSystemEntries(s.CacheDir).Length);
+    }
+
     [Fact]
     public void FuzzedHeadersNeverCrashTheLauncher()
     {

@@ -40,7 +40,8 @@ public static class XarPull
         string digest = layer.Digest;
         long size = layer.Size;
 
-        string cache = XarBlobCache.Open();
+        using var cacheDirectory = XarBlobCache.OpenHeld(); // any bytes in its name: reached as /proc/self/fd/N
+        string cache = cacheDirectory.At;
         string hex = Sha256Digest.Hex(digest);
         string blob = cache + "/" + hex;
         if (TryPlace(blob, digest, size, output, verify: true))

@@ -37,6 +37,19 @@ public static class XarBlobCache
     /// <exception cref="XarLaunchException">No cache directory could be made or one is not ours.</exception>
     public static string Open() => Open(Directory);
 
+    /// <summary>
+    /// <see cref="Open()"/>'s directory (or ROOT/<paramref name="directory"/>), held open and reached as /proc/self/fd/N
+    /// (<see cref="OpenedDirectory.At"/>): its name may be any bytes (XAR_CACHE_DIR), which .NET's file calls would
+    /// change; the names inside are ASCII, so those calls can be used under it.
+    /// </summary>
+    /// <exception cref="XarLaunchException">No cache directory could be made or opened, or one is not ours.</exception>
+    public static OpenedDirectory OpenHeld(string directory = Directory)
+    {
+        string path = Open(directory);
+        return OpenedDirectory.TryOpen(path, out int errno)
+            ?? throw new XarLaunchException($"cannot open {LosslessUtf8.Display(path)}: {LibC.Describe(errno)}");
+    }
+
     /// <summary>ROOT/<paramref name="directory"/> (a relative path) in the cache directory pulls use, created (0700) and checked to be ours.</summary>
     internal static string Open(string directory)
     {

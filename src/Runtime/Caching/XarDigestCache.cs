@@ -45,7 +45,8 @@ public static class XarDigestCache
     {
         try
         {
-            string path = XarBlobCache.Open(Directory) + "/" + identity.Key;
+            using var records = XarBlobCache.OpenHeld(Directory);
+            string path = records.At + "/" + identity.Key;
             if (PosixPath.TryLstat(path) is not { IsRegularFile: true } st || st.Uid != PosixPath.EffectiveUserId)
                 return null;
             string[] fields = File.ReadAllText(path).Trim().Split(' ');
@@ -71,7 +72,8 @@ public static class XarDigestCache
             return;
         try
         {
-            string dir = XarBlobCache.Open(Directory);
+            using var records = XarBlobCache.OpenHeld(Directory);
+            string dir = records.At;
             string temp = $"{dir}/.{before.Key}.{Environment.ProcessId}.tmp";
             var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
@@ -90,7 +92,8 @@ public static class XarDigestCache
     {
         try
         {
-            File.Delete(XarBlobCache.Open(Directory) + "/" + identity.Key);
+            using var records = XarBlobCache.OpenHeld(Directory);
+            File.Delete(records.At + "/" + identity.Key);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or XarLaunchException)
         {

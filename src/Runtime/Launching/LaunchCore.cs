@@ -92,6 +92,8 @@ public static unsafe partial class LaunchCore
         }
         long imageOffset = archiveOffset + header.Offset;
         outcome.ImageOffset = imageOffset;
+        if (!ImageIsWhole(fd, data, length, header.Offset, imageOffset, xarPath, ref outcome))
+            return;
         var target = new NativeText(header.ExecTarget);
         if (mode == LaunchMode.Run && !CheckTarget(target, ref outcome))
             return;
@@ -151,6 +153,28 @@ public static unsafe partial class LaunchCore
     }
 
     /// <summary>Up to <see cref="XarHeaderScan.BytesNeeded"/> bytes at <paramref name="at"/>: how many, or -1 with the outcome filled.</summary>
+    /// <summary>
+    /// False (and the outcome says why) for a file that ends before its image does: a download or copy cut short must
+    /// not run what a mount or cache entry of the whole file (same UUID) holds, nor fail half-way through extraction.
+    /// The superblock is among the bytes read for the header when OFFSET is 4096 (xar's and Facebook's default); with a
+    /// larger OFFSET, or no "hsqs" there, the mount or extraction reads and judges the image itself. One statx.
+    /// </summary>
+    private static bool ImageIsWhole(int fd, byte* data, int length, long headerOffset, long imageOffset, byte* xarPath, ref LaunchOutcome outcome)
+    {
+        const int BytesUsedAt = 40; // the superblock's bytes_used, little-endian u64
+        if (headerOffset + BytesUsedAt + 8 > length)
+            return true;
+        byte* superblock = data + headerOffset;
+        if (!new ReadOnlySpan<byte>(superblock, 4).SequenceEqual("hsqs"u8))
+            return true;
+        ulong bytesUsed = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(superblock + BytesUsedAt, 8));
+        LibC.Statx st;
+        if (!TrustedDirectory.Stat(fd, &st) || !st.IsRegularFile || (ulong)imageOffset + bytesUsed <= st.Size)
+            return true; // what statx cannot tell, reading the image will
+        LaunchFailure.Set(ref outcome, LaunchSubject.XarFile, LaunchProblem.CutShort, 0, xarPath);
+        return false;
+    }
+
     private static int ReadHead(int fd, byte* data, long at, byte* xarPath, ref LaunchOutcome outcome)
     {
         int length = 0;

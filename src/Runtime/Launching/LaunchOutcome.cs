@@ -111,6 +111,8 @@ public enum LaunchProblem : byte
     UntrustedSigner,
     /// <summary>A cache entry made by an earlier xar records no image: it cannot be tied to a checked file.</summary>
     NoImageRecord,
+    /// <summary>The file ends before its image does (the superblock's bytes_used): a broken download or copy.</summary>
+    CutShort,
 }
 
 /// <summary>Why the image is extracted rather than mounted.</summary>

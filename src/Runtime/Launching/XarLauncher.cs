@@ -367,6 +367,8 @@ public static unsafe class XarLauncher
                 return $"cannot read {path} (trusted keys): {errno}: nothing runs until it can be read";
             case (LaunchSubject.CacheEntry, LaunchProblem.NoImageRecord):
                 return $"cache entry {path} was made by an earlier xar and records no image: not run under a trust policy; `xar gc` removes it once unused";
+            case (LaunchSubject.XarFile, LaunchProblem.CutShort):
+                return $"is cut short: {ImageShortfall(o.XarFd, o.ImageOffset)} (a broken download or copy?); nothing run";
             case (LaunchSubject.XarFile, LaunchProblem.CannotOpen):
                 return $"cannot open: {errno}";
             case (LaunchSubject.XarFile, LaunchProblem.CannotRead):
@@ -455,6 +457,24 @@ public static unsafe class XarLauncher
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
             return $"cannot read the header: {e.Message}";
+        }
+    }
+
+    /// <summary>How much of the image a cut-short file lacks, in words: the superblock and size re-read through the same descriptor.</summary>
+    private static string ImageShortfall(int xarFd, long imageOffset)
+    {
+        using var handle = new SafeFileHandle(xarFd, ownsHandle: false);
+        try
+        {
+            var superblock = new byte[48];
+            RandomAccess.Read(handle, superblock, imageOffset);
+            ulong bytesUsed = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(superblock.AsSpan(40));
+            long size = RandomAccess.GetLength(handle);
+            return $"its image needs {bytesUsed} bytes from byte {imageOffset}, and the file ends at byte {size}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return "the file ends before its image does";
         }
     }
 
