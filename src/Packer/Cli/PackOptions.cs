@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Xar.Packer.Desktop;
 using Xar.Posix;
 using Xar.Runtime;
@@ -145,17 +144,15 @@ public sealed class PackOptions
             if (xar.ExecPath is null && bundle.HasAppRun)
                 xar = xar with { ExecPath = DesktopBundle.AppRun };
         }
-        using var cancel = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
+        using var interruption = new Interruption();
         string displayOut = toStdout ? "standard output" : LosslessUtf8.Display(outFile);
         long packedSize = 0;
         try
         {
             if (xar is not null)
-                XarFile.CreateFromDirectory(sourceDirectory, outFile, xar with { Image = imageOptions, Runtime = runtimeBytes }, cancel.Token);
+                XarFile.CreateFromDirectory(sourceDirectory, outFile, xar with { Image = imageOptions, Runtime = runtimeBytes }, interruption.Token);
             else
-                SquashFsFile.CreateFromDirectory(sourceDirectory, outFile, imageOptions, cancel.Token);
+                SquashFsFile.CreateFromDirectory(sourceDirectory, outFile, imageOptions, interruption.Token);
             packedSize = LibC.StatxAt(LibC.AT_FDCWD, outFile, 0, LibC.STATX_BASIC_STATS, out var packed) == 0 ? (long)packed.Size : 0;
             if (toStdout)
             {

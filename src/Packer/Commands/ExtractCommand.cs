@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Xar.Packer.Cli;
 using Xar.Posix;
 using Xar.Runtime;
@@ -45,10 +44,7 @@ public static class ExtractCommand
                 foreach (var p in selected)
                     if (image.GetEntry(p) is null)
                         throw new UsageException($"{LosslessUtf8.Display(p)}: no such path in the image (symlinks are not followed)", fileShown);
-                // Ctrl-C or a TERM: stop, and leave nothing (the partial tree is removed, as after any failure).
-                using var cancel = new CancellationTokenSource();
-                using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
-                using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
+                using var interruption = new Interruption(); // the partial tree is removed, as after any failure
                 // Progress only on a terminal; pipes and logs stay quiet.
                 bool showProgress = !beQuiet && !Console.IsErrorRedirected;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -70,7 +66,7 @@ public static class ExtractCommand
                     RestoreOwners = !parse.GetValue(noOwners),
                     RestoreXattrs = !parse.GetValue(noXattrs),
                     Warning = beQuiet ? null : message => Console.Error.WriteLine($"xar: {fileShown}: warning: {message}"),
-                    CancellationToken = cancel.Token,
+                    CancellationToken = interruption.Token,
                 });
                 if (shown)
                     Console.Error.Write("\r\x1b[K");
