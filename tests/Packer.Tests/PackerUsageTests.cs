@@ -73,16 +73,29 @@ public class PackerUsageTests
         using var tmp = new TempDir("usage");
         string dir = tmp["somedir"];
         Directory.CreateDirectory(dir);
-        string[] args = command switch
-        {
-            "cat" => [command, dir, "x"],
-            "extract" => [command, dir, "-o", tmp["out"]],
-            _ => [command, dir],
-        };
-        var r = TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = new Dictionary<string, string?> { ["XAR_MOUNT_ROOT"] = tmp["nomount"] } });
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, Arguments(command, dir, tmp)) { Environment = new Dictionary<string, string?> { ["XAR_MOUNT_ROOT"] = tmp["nomount"] } });
         XarCli.AssertBadInput(r);
         Assert.Contains("directory", r.StandardError);
         Assert.False(Path.Exists(tmp["out"]));
+    }
+
+    /// <summary>COMMAND with FILE, and what else it needs to get as far as opening FILE (an extraction target, a key).</summary>
+    private static string[] Arguments(string command, string file, TempDir tmp)
+    {
+        switch (command)
+        {
+            case "cat":
+                return [command, file, "x"];
+            case "extract":
+                return [command, file, "-o", tmp["out"]];
+            case "sign":
+                string key = tmp["key"];
+                File.WriteAllText(key, "not read: the file is refused first\n");
+                File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                return [command, file, "--key", key];
+            default:
+                return [command, file];
+        }
     }
 
     /// <summary>
@@ -106,18 +119,13 @@ public class PackerUsageTests
         using var tmp = new TempDir("usage-fifo");
         string fifo = tmp["pipe"];
         TestEnv.Run("mkfifo", [fifo]).EnsureSuccess("mkfifo");
-        string key = tmp["key"];
-        File.WriteAllText(key, "not read: the file is refused first\n");
-        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         string[] args = command switch
         {
-            "cat" => [command, fifo, "x"],
-            "extract" => [command, fifo, "-o", tmp["out"]],
-            "sign" => [command, fifo, "--key", key],
             "info /dev/zero" => ["info", "/dev/zero"],
-            _ => [command, fifo],
+            "xarexec" => [fifo],
+            _ => Arguments(command, fifo, tmp),
         };
-        var r = TestEnv.Run(new RunOptions(command == "xarexec" ? LauncherBinary.Path : XarBinary.Path, command == "xarexec" ? [fifo] : args)
+        var r = TestEnv.Run(new RunOptions(command == "xarexec" ? LauncherBinary.Path : XarBinary.Path, args)
         {
             Environment = new Dictionary<string, string?> { ["XAR_MOUNT_ROOT"] = tmp["nomount"], ["XAR_CACHE_DIR"] = tmp["nocache"] },
             TimeoutMs = 20_000,

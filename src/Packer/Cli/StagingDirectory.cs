@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Xar.Posix;
 
 namespace Xar.Packer.Cli;
@@ -11,33 +10,23 @@ namespace Xar.Packer.Cli;
 /// </summary>
 public sealed class StagingDirectory : IDisposable
 {
-    private readonly CancellationTokenSource _cancel = new();
-    private readonly PosixSignalRegistration _sigint;
-    private readonly PosixSignalRegistration _sigterm;
+    private readonly Interruption _interruption;
 
     public StagingDirectory(string purpose)
     {
         Path = Directory.CreateTempSubdirectory($"xar-{purpose}-").FullName; // mode 0700
-        _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        _interruption = new Interruption();
     }
 
     public string Path { get; }
 
-    public CancellationToken Cancellation => _cancel.Token;
+    public CancellationToken Cancellation => _interruption.Token;
 
     public string this[string relative] => System.IO.Path.Combine(Path, relative);
 
-    private void Stop(PosixSignalContext context)
-    {
-        context.Cancel = true;
-        _cancel.Cancel();
-    }
-
     public void Dispose()
     {
-        _sigint.Dispose();
-        _sigterm.Dispose();
+        _interruption.Dispose();
         try
         {
             TreeRemover.Remove(Path); // read-only folders too (npm and NuGet leave some)
@@ -45,6 +34,5 @@ public sealed class StagingDirectory : IDisposable
         catch (IOException)
         {
         }
-        _cancel.Dispose();
     }
 }
