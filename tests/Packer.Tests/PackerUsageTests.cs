@@ -165,7 +165,7 @@ public class PackerUsageTests
         Assert.Equal(expected == 0, File.Exists(tmp["out.xar"]));
     }
 
-    /// <summary>`--sort /dev/zero` read without end (3.5 GB in 6 s); a FIFO blocked. Option files must be regular files.</summary>
+    /// <summary>`--sort /dev/zero` read without end (3.5 GB in 6 s); a FIFO blocked. Option files (and keys) must be regular files.</summary>
     [Fact]
     public void AnOptionFileThatIsNotARegularFileIsRefused()
     {
@@ -175,6 +175,11 @@ public class PackerUsageTests
         var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["pack", tmp["src"], "-o", tmp["out.xar"], "--sort", "/dev/zero"]) { TimeoutMs = 20_000 });
         XarCli.AssertBadInput(r, "sort file: is not a regular file");
         Assert.False(File.Exists(tmp["out.xar"]));
+        // A FIFO named by --key is refused, now checked on the descriptor the key is read from.
+        XarCli.Run("pack", tmp["src"], "-o", tmp["a.xar"], "-q").EnsureSuccess("xar pack");
+        TestEnv.Run("mkfifo", [tmp["key.pub"]]).EnsureSuccess("mkfifo");
+        var key = TestEnv.Run(new RunOptions(XarBinary.Path, ["verify", tmp["a.xar"], "--key", tmp["key.pub"]]) { TimeoutMs = 20_000 });
+        XarCli.AssertBadInput(key, "the key is not a regular file");
     }
 
     /// <summary>

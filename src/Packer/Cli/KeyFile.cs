@@ -1,10 +1,11 @@
+using Microsoft.Win32.SafeHandles;
 using Xar.Posix;
 using Xar.Runtime.Signing;
 
 namespace Xar.Packer.Cli;
 
 /// <summary>
-/// Reads the key files of <c>xar sign</c> and <c>xar verify</c>: a regular file (a link to one counts) that nobody but
+/// Reads the key files of <c>xar sign</c> and <c>xar verify</c>, checked on the descriptor read: a regular file (a link to one counts) that nobody but
 /// its owner can change, and, for a secret key, that nobody else can read either (minisign -G writes it 0600).
 /// Anything else is bad input (exit 2).
 /// </summary>
@@ -14,7 +15,12 @@ public static class KeyFile
 
     public static byte[] Read(string path, bool secret)
     {
-        if (LibC.StatxAt(LibC.AT_FDCWD, path, 0, LibC.STATX_BASIC_STATS, out var st) != 0)
+        // Checked and read through one descriptor (O_NONBLOCK: a FIFO named as the key must not block the open).
+        int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+            throw new UsageException($"cannot read the key: {LibC.Describe(LibC.LastError)}", path);
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (LibC.FStatx(fd, out var st) != 0)
             throw new UsageException($"cannot read the key: {LibC.Describe(LibC.LastError)}", path);
         if (!st.IsRegularFile)
             throw new UsageException("the key is not a regular file", path);
@@ -25,14 +31,18 @@ public static class KeyFile
             throw new UsageException($"the secret key file can be read by others (mode {Convert.ToString(permissions, 8).PadLeft(4, '0')}): not used; chmod 600 it", path);
         if (st.Size > MaxBytes)
             throw new UsageException($"not a minisign key: {st.Size} bytes", path);
+        var bytes = new byte[(int)st.Size];
+        int total = 0;
         try
         {
-            return File.ReadAllBytes(path);
+            while (total < bytes.Length && RandomAccess.Read(handle, bytes.AsSpan(total), total) is int n and > 0)
+                total += n;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException e)
         {
             throw new UsageException($"cannot read the key: {e.Message}", path);
         }
+        return total == bytes.Length ? bytes : bytes[..total];
     }
 
     public static MinisignPublicKey ReadPublic(string path)

@@ -152,7 +152,6 @@ public static unsafe partial class LaunchCore
         RunCached(ref launch, uuid, reason, ref outcome);
     }
 
-    /// <summary>Up to <see cref="XarHeaderScan.BytesNeeded"/> bytes at <paramref name="at"/>: how many, or -1 with the outcome filled.</summary>
     /// <summary>
     /// False (and the outcome says why) for a file that ends before its image does: a download or copy cut short must
     /// not run what a mount or cache entry of the whole file (same UUID) holds, nor fail half-way through extraction.
@@ -169,12 +168,16 @@ public static unsafe partial class LaunchCore
             return true;
         ulong bytesUsed = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(superblock + BytesUsedAt, 8));
         LibC.Statx st;
-        if (!TrustedDirectory.Stat(fd, &st) || !st.IsRegularFile || (ulong)imageOffset + bytesUsed <= st.Size)
+        if (!TrustedDirectory.Stat(fd, &st) || !st.IsRegularFile)
             return true; // what statx cannot tell, reading the image will
+        ulong available = st.Size > (ulong)imageOffset ? st.Size - (ulong)imageOffset : 0; // no sum to overflow
+        if (bytesUsed <= available)
+            return true;
         LaunchFailure.Set(ref outcome, LaunchSubject.XarFile, LaunchProblem.CutShort, 0, xarPath);
         return false;
     }
 
+    /// <summary>Up to <see cref="XarHeaderScan.BytesNeeded"/> bytes at <paramref name="at"/>: how many, or -1 with the outcome filled.</summary>
     private static int ReadHead(int fd, byte* data, long at, byte* xarPath, ref LaunchOutcome outcome)
     {
         int length = 0;
