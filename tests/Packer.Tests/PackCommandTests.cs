@@ -368,6 +368,19 @@ public class PackCommandTests
         Assert.Equal("squashfs-root\nsquashfs-root/real\n", File.ReadAllText(dir["here.ls"]));
     }
 
+    /// <summary>
+    /// OUT where no file can be made (sysfs refuses even root): one line naming OUT once. It read
+    /// "xar: OUT: OUT: cannot create ..." (the message names the file itself), and before that named the temporary file.
+    /// </summary>
+    [Fact]
+    public void OutputWhereNoFileCanBeCreatedIsNamedOnce()
+    {
+        using var dir = Tree();
+        var r = XarCli.Run("pack", dir["src"], "-o", "/sys/xar-test-out.xar", "-q");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("xar: /sys/xar-test-out.xar: cannot create a temporary file beside it: Permission denied\n", r.StandardError);
+    }
+
     [Fact]
     public void ExecArgWithoutExecIsRefused()
     {

@@ -181,9 +181,11 @@ public sealed class PackOptions
         }
         catch (IOException e)
         {
-            // Reading the tree reports SourceTreeException; anything else failed writing OUT (standard output names itself).
+            // Reading the tree reports SourceTreeException; anything else failed writing OUT. A message that names the
+            // file itself (standard output; AtomicFile's, by the full path) is not prefixed with it a second time.
             progress?.Clear();
-            return CliRunner.Fail(toStdout && e.Message.StartsWith("standard output: ", StringComparison.Ordinal) ? null : displayOut, e.Message, ExitCodes.Failure);
+            bool named = e.Message.StartsWith(toStdout ? "standard output: " : LosslessUtf8.Display(NativePath.FullPath(outFile)) + ": ", StringComparison.Ordinal);
+            return CliRunner.Fail(named ? null : displayOut, e.Message, ExitCodes.Failure);
         }
         catch (UnauthorizedAccessException e)
         {
