@@ -32,10 +32,16 @@ public static class GivenFile
             throw new UsageException($"{what}: is not a regular file", shown);
         if ((long)st.Size > maxBytes)
             throw new UsageException($"{what}: larger than {maxBytes >> 20} MiB", shown);
-        var bytes = new byte[(int)st.Size];
+        return ReadAll(handle, st.Size);
+    }
+
+    /// <summary>The <paramref name="size"/> bytes (checked small) of a file open as <paramref name="handle"/>; fewer when it shrank meanwhile.</summary>
+    public static byte[] ReadAll(SafeFileHandle handle, ulong size)
+    {
+        var bytes = new byte[(int)size];
         int total = 0;
         while (total < bytes.Length && RandomAccess.Read(handle, bytes.AsSpan(total), total) is int n and > 0)
             total += n;
-        return total == bytes.Length ? bytes : bytes[..total]; // a file that shrank meanwhile: what it holds now
+        return total == bytes.Length ? bytes : bytes[..total];
     }
 }

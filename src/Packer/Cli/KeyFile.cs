@@ -31,18 +31,14 @@ public static class KeyFile
             throw new UsageException($"the secret key file can be read by others (mode {Convert.ToString(permissions, 8).PadLeft(4, '0')}): not used; chmod 600 it", path);
         if (st.Size > MaxBytes)
             throw new UsageException($"not a minisign key: {st.Size} bytes", path);
-        var bytes = new byte[(int)st.Size];
-        int total = 0;
         try
         {
-            while (total < bytes.Length && RandomAccess.Read(handle, bytes.AsSpan(total), total) is int n and > 0)
-                total += n;
+            return GivenFile.ReadAll(handle, st.Size);
         }
         catch (IOException e)
         {
             throw new UsageException($"cannot read the key: {e.Message}", path);
         }
-        return total == bytes.Length ? bytes : bytes[..total];
     }
 
     public static MinisignPublicKey ReadPublic(string path)

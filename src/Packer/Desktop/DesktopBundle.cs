@@ -194,11 +194,7 @@ public sealed class DesktopBundle
                 throw new UsageException("is not a regular file", shown);
             if (status.Size > MaxBytes)
                 throw new UsageException($"is larger than {MaxBytes >> 20} MiB", shown);
-            var bytes = new byte[(int)status.Size];
-            int total = 0;
-            while (total < bytes.Length && RandomAccess.Read(handle, bytes.AsSpan(total), total) is int n and > 0)
-                total += n;
-            return bytes.AsSpan(0, total).ToArray();
+            return GivenFile.ReadAll(handle, status.Size);
         }
 
         /// <summary>The file <paramref name="name"/> leads to, opened, when it is inside the tree; null otherwise.</summary>
