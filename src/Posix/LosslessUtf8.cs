@@ -106,7 +106,8 @@ public static class LosslessUtf8
         }
     }
 
-    private static bool HasEscapes(string text) => text.AsSpan().IndexOfAnyInRange('\uDC80', '\uDCFF') >= 0;
+    /// <summary>True when <paramref name="text"/> holds a byte that is not UTF-8 (a <see cref="Decode"/>d string).</summary>
+    public static bool HasEscapes(string text) => text.AsSpan().IndexOfAnyInRange('\uDC80', '\uDCFF') >= 0;
 
     /// <summary>A low surrogate U+DC80..U+DCFF with no high surrogate before it: an escaped byte.</summary>
     private static bool IsEscape(string text, int i) =>

@@ -27,10 +27,11 @@ public sealed class PushPullTests
     /// <summary>
     /// XAR_CACHE_DIR whose name is not UTF-8 (<c>c\xfd</c>): the pulled blob is kept in it (push's digest records go
     /// the same way, `XarBlobCache.OpenHeld`). Before, .NET's file calls put it in a directory named with
-    /// U+FFFD's bytes instead, beside it.
+    /// U+FFFD's bytes instead, beside it. So is an OUT whose name is not UTF-8 (`-o` and `--output=`): linked from the
+    /// cache, replaced by a second pull, and copied (mode 0755, nothing else left) onto another file system.
     /// </summary>
     [SkippableFact]
-    public void ACacheDirectoryWhoseNameIsNotUtf8KeepsThePulledBlob()
+    public void ACacheDirectoryAndAnOutputWhoseNamesAreNotUtf8AreUsedByTheirBytes()
     {
         using var registry = TestRegistry.Start();
         using var cli = new RegistryCli();
@@ -43,6 +44,18 @@ public sealed class PushPullTests
             "$2" pull "$4/apps/bytes:1" -o "$1/pulled.xar" --plain-http || exit 11
             [ -f "$c/blobs/sha256/$5" ] || exit 12
             [ ! -e "$1/c$(printf '\357\277\275')" ] || exit 14
+            # OUT by its bytes too: linked from the cache, written again over itself, and copied to another file system.
+            o="$1/o$(printf '\376')"; mkdir "$o"
+            "$2" pull "$4/apps/bytes:1" -o "$o/p$(printf '\375').xar" --plain-http || exit 15
+            "$2" pull "$4/apps/bytes:1" --output="$o/p$(printf '\375').xar" --plain-http || exit 16
+            cmp -s "$3" "$o/p$(printf '\375').xar" || exit 17
+            [ "$(stat -c %a "$o/p$(printf '\375').xar")" = 755 ] || exit 18
+            s=$(mktemp -d /dev/shm/xar-pull-XXXXXX)/d$(printf '\377'); mkdir "$s"
+            "$2" pull "$4/apps/bytes:1" -o "$s/q$(printf '\374')" --plain-http; status=$?
+            cmp -s "$3" "$s/q$(printf '\374')"; same=$?; mode=$(stat -c %a "$s/q$(printf '\374')"); left=$(ls -A "$s" | wc -l)
+            rm -rf "${s%/*}"
+            [ $status = 0 ] && [ $same = 0 ] && [ "$mode" = 755 ] && [ "$left" = 1 ] || exit 19
+            [ "$(ls -A "$o" | wc -l)" = 1 ] && [ ! -e "$1/o$(printf '\357\277\275')" ] || exit 20
             """;
         var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script, "sh", cli["."], XarBinary.Path, xar, registry.Address, hex]) { Environment = cli.Environment });
         Assert.True(r.ExitCode == 0, $"step {r.ExitCode}: {r.StandardError}");

@@ -369,6 +369,41 @@ public class PackCommandTests
     }
 
     /// <summary>
+    /// The options that name files or names take them by their bytes, in every spelling (<c>--opt VALUE</c>,
+    /// <c>--opt=VALUE</c>): an entrypoint <c>run\xfd</c> (--exec, found by the bootstrap script; the header's
+    /// informational XAR_EXEC is left out, the header being UTF-8 text), an --exclude pattern <c>skip\xfe</c>, and
+    /// --output, --desktop-file and --runtime in a directory <c>d\xff</c>. Before, .NET's decoding made each U+FFFD:
+    /// "no such file", or a pattern that matched nothing.
+    /// </summary>
+    [Fact]
+    public void OptionsThatNameFilesOrNamesUseTheirBytes()
+    {
+        using var dir = new TempDir("pack-option-bytes");
+        const string script = """
+            cd "$1"; xar=$2; xarexec=$3
+            mkdir -m 700 cache; export XAR_EXTRACT=1 XAR_CACHE_DIR="$1/cache"
+            run="run$(printf '\375')"; d="d$(printf '\377')"
+            mkdir -p src "$d"
+            printf '#!/bin/sh\necho "ran: $1"\n' > "src/$run"; chmod 755 "src/$run"
+            echo x > "src/skip$(printf '\376')"; echo y > src/keep
+            printf '[Desktop Entry]\nType=Application\nName=T\nExec=run\n' > "$d/org.example.T.desktop"
+            cp "$xarexec" "$d/runtime"
+            "$xar" pack src --output="$d/out" --exec="$run" --exclude "skip$(printf '\376')" --desktop-file "$d/org.example.T.desktop" --self-contained --runtime="$d/runtime" --quiet 2> pack.err || exit 10
+            [ "$("./$d/out" a)" = "ran: a" ] || exit 11
+            "$xar" ls "$d/out" > ls.out || exit 12
+            "$xar" info "$d/out" > info.out || exit 13
+            """;
+        var r = TestEnv.Run(new RunOptions("/bin/sh", ["-c", script, "sh", dir.Path, XarBinary.Path, LauncherBinary.Path]));
+        Assert.True(r.ExitCode == 0, $"step {r.ExitCode}: {r.StandardOutput}{r.StandardError}{(File.Exists(dir["pack.err"]) ? File.ReadAllText(dir["pack.err"]) : "")}");
+        string listing = File.ReadAllText(dir["ls.out"], System.Text.Encoding.Latin1); // ls writes the names' bytes
+        Assert.Contains("squashfs-root/run\u00fd\n", listing);
+        Assert.Contains("squashfs-root/keep\n", listing);
+        Assert.Contains("squashfs-root/org.example.T.desktop\n", listing);
+        Assert.DoesNotContain("skip", listing);
+        Assert.DoesNotContain("XAR_EXEC=", File.ReadAllText(dir["info.out"]));
+    }
+
+    /// <summary>
     /// OUT where no file can be made (sysfs refuses even root): one line naming OUT once. It read
     /// "xar: OUT: OUT: cannot create ..." (the message names the file itself), and before that named the temporary file.
     /// </summary>

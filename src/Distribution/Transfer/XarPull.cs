@@ -25,10 +25,12 @@ public static class XarPull
     public static async Task<PullResult> PullAsync(ImageReference reference, string output, RegistryClientOptions options,
         Action<long, long>? progress, CancellationToken ct)
     {
-        if (Directory.Exists(output))
-            throw new RegistryException("is a directory", badInput: true, file: output);
-        if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } parent && !Directory.Exists(parent))
-            throw new RegistryException($"no such directory: {parent}", badInput: true, file: output);
+        // OUT may be a lossless string (LosslessUtf8: a name that is not UTF-8), so it is used only through LibC.
+        string shownOutput = LosslessUtf8.Display(output);
+        if (PosixPath.TryStat(output) is { IsDirectory: true })
+            throw new RegistryException("is a directory", badInput: true, file: shownOutput);
+        if (Path.GetDirectoryName(NativePath.FullPath(output)) is { } parent && PosixPath.TryStat(parent) is not { IsDirectory: true })
+            throw new RegistryException($"no such directory: {LosslessUtf8.Display(parent)}", badInput: true, file: shownOutput);
         using var client = new RegistryClient(reference, push: false, options);
         var (body, mediaType, registryDigest) = await client.GetManifestAsync(reference.ManifestReference, ct);
         string manifestDigest = Sha256Digest.Of(body);
@@ -120,23 +122,21 @@ public static class XarPull
         {
             return false; // gc removed it meanwhile
         }
-        string full = Path.GetFullPath(output);
+        string full = NativePath.FullPath(output);
         string name = Path.GetFileName(full);
         string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{name[..Math.Min(name.Length, 200)]}.{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.tmp");
         try
         {
-            if (!OperatingSystem.IsWindows())
-                File.SetUnixFileMode(blob, Executable); // a blob cached by an older xar may have another mode
+            // A blob cached by an older xar may have another mode (ENOENT: gc removed it meanwhile; the link finds that out).
+            if (LibC.Chmod(blob, (int)Executable) != 0 && LibC.LastError != LibC.ENOENT)
+                throw new IOException($"{blob}: cannot set its mode: {LibC.Describe(LibC.LastError)}");
             int linked = HardLink(blob, temp);
             if (linked == LibC.ENOENT)
                 return false; // gc removed the blob meanwhile: download it again
             if (linked != 0)
-            {
-                File.Copy(blob, temp);
-                if (!OperatingSystem.IsWindows())
-                    File.SetUnixFileMode(temp, Executable);
-            }
-            File.Move(temp, full, overwrite: true);
+                CopyTo(blob, temp);
+            if (LibC.Rename(temp, full) != 0)
+                throw new IOException($"{LosslessUtf8.Display(full)}: cannot replace it: {LibC.Describe(LibC.LastError)}");
             // rename(2) does nothing when both names are links to one inode (the output is this blob already from an
             // earlier pull): the temporary name is then still there.
             Discard(temp);
@@ -160,8 +160,8 @@ public static class XarPull
     /// </summary>
     private static unsafe int HardLink(string existing, string link)
     {
-        byte[] from = System.Text.Encoding.UTF8.GetBytes(existing + "\0");
-        byte[] to = System.Text.Encoding.UTF8.GetBytes(link + "\0");
+        byte[] from = NativePath.ToCString(LosslessUtf8.Encode(existing));
+        byte[] to = NativePath.ToCString(LosslessUtf8.Encode(link));
         fixed (byte* f = from, t = to)
         {
             if (LibC.LinkAt(LibC.AT_FDCWD, f, LibC.AT_FDCWD, t, 0) == 0)
@@ -170,7 +170,20 @@ public static class XarPull
         int errno = LibC.LastError;
         if (errno is LibC.EXDEV or LibC.EPERM or LibC.ENOTSUP or LibC.ENOENT or 31 /* EMLINK */)
             return errno;
-        throw new IOException($"cannot link {existing} to {link}: {LibC.Describe(errno)}");
+        throw new IOException($"cannot link {existing} to {LosslessUtf8.Display(link)}: {LibC.Describe(errno)}");
+    }
+
+    /// <summary>A new file <paramref name="copy"/> (mode 0755, made by its bytes) with the blob's content: the output on another file system.</summary>
+    private static void CopyTo(string blob, string copy)
+    {
+        int fd = LibC.Open(copy, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_CLOEXEC, (int)Executable);
+        if (fd < 0)
+            throw new IOException($"{LosslessUtf8.Display(copy)}: cannot create: {LibC.Describe(LibC.LastError)}");
+        using var target = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+        using var source = new FileStream(blob, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+        source.CopyTo(target, BufferSize);
+        if (LibC.Fchmod(fd, (uint)Executable) != 0) // O_CREAT's mode passes through the umask
+            throw new IOException($"{LosslessUtf8.Display(copy)}: cannot set its mode: {LibC.Describe(LibC.LastError)}");
     }
 
     private static string HashFile(string path)
@@ -201,16 +214,8 @@ public static class XarPull
     /// <summary>ENOSPC and EDQUOT, as .NET's IOException carries them (HResult = errno on Linux).</summary>
     private const int NoSpace = 28, QuotaExceeded = 122;
 
-    private static void Discard(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
+    /// <summary>Removes <paramref name="path"/> (by its bytes) if it is there.</summary>
+    private static void Discard(string path) => LibC.Unlink(path);
 
     /// <summary>
     /// Downloads the blob into <paramref name="partial"/> (continuing what is there with a Range request), checks

@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using System.CommandLine;
 using System.Globalization;
 using Xar.Packer.Desktop;
@@ -70,8 +71,8 @@ public sealed class PackOptions
         if (!isXar && parse.GetValue(Icon) is not null)
             throw new UsageException("--icon needs --format xar (a bare image cannot be started from a menu)");
         foreach (var (option, name) in new[] { (DesktopFile, "--desktop-file"), (Icon, "--icon") })
-            if (parse.GetValue(option) is { } given && !File.Exists(given))
-                throw new UsageException(Directory.Exists(given) ? $"{name}: is a directory" : $"{name}: no such file", given);
+            if (RawOptionValues.Path(option, parse.GetValue(option)) is { } given && PosixPath.TryStat(given) is not { IsDirectory: false })
+                throw new UsageException(PosixPath.TryStat(given) is not null ? $"{name}: is a directory" : $"{name}: no such file", LosslessUtf8.Display(given));
         if (parse.GetValue(AllRoot) && (parse.GetValue(Uid) is not null || parse.GetValue(Gid) is not null))
             throw new UsageException("--all-root and --uid/--gid exclude each other");
         ParseBlockSize(parse.GetValue(BlockSize)!);
@@ -79,7 +80,7 @@ public sealed class PackOptions
         if (parse.GetValue(Jobs) is int jobCount and (< 1 or > 1024))
             throw new UsageException($"--jobs must be 1..1024, not {jobCount}");
         // OUT by its bytes, as SOURCE_DIR (a name need not be UTF-8; LosslessUtf8).
-        string outFile = LosslessUtf8.Decode(RawArguments.Of(parse.GetValue(Output)!));
+        string outFile = RawOptionValues.Path(Output, parse.GetValue(Output)!);
         if (outFile == "-")
         {
             if (!Console.IsOutputRedirected)
@@ -103,11 +104,11 @@ public sealed class PackOptions
         bool isXar = xar is not null;
         Check(parse, isXar);
         // OUT by its bytes, as SOURCE_DIR (a name need not be UTF-8; LosslessUtf8).
-        string outFile = LosslessUtf8.Decode(RawArguments.Of(parse.GetValue(Output)!));
+        string outFile = RawOptionValues.Path(Output, parse.GetValue(Output)!);
         int block = ParseBlockSize(parse.GetValue(BlockSize)!);
         var codec = MakeCompression(parse.GetValue(Compression)!, parse.GetValue(Level));
-        string? sortFile = parse.GetValue(Sort);
-        byte[]? runtimeBytes = parse.GetValue(SelfContained) ? ReadRuntime(parse.GetValue(Runtime)) : null;
+        string? sortFile = RawOptionValues.Path(Sort, parse.GetValue(Sort));
+        byte[]? runtimeBytes = parse.GetValue(SelfContained) ? ReadRuntime(RawOptionValues.Path(Runtime, parse.GetValue(Runtime))) : null;
         // "-o -": pack into a temporary file, then copy it to stdout (the writer seeks back to
         // finish the superblock, and a failed pack must not leave half an image in a pipe).
         bool toStdout = outFile == "-";
@@ -130,14 +131,14 @@ public sealed class PackOptions
             FixedModificationTime = parse.GetValue(Mtime),
             Jobs = parse.GetValue(Jobs) ?? Environment.ProcessorCount,
             SortPriorities = sortFile is null ? null : SortFile.Read(sortFile, sourceDirectory),
-            Excludes = parse.GetValue(Exclude) ?? [],
+            Excludes = RawOptionValues.Paths(parse, Exclude), // matched on the names' bytes
             Progress = progress is null ? null : progress.Report,
             Warning = beQuiet ? null : message => { progress?.Clear(); Console.Error.WriteLine($"xar: warning: {message}"); },
         };
         if (xar is not null)
         {
             // A desktop bundle (README, "Desktop bundles"): checked before any work, its files added to the image root.
-            var bundle = DesktopBundle.Prepare(sourceDirectory, parse.GetValue(DesktopFile), parse.GetValue(Icon), name => imageOptions.IsExcluded(name, out _), lookForAppRun: xar.ExecPath is null);
+            var bundle = DesktopBundle.Prepare(sourceDirectory, RawOptionValues.Path(DesktopFile, parse.GetValue(DesktopFile)), RawOptionValues.Path(Icon, parse.GetValue(Icon)), name => imageOptions.IsExcluded(name, out _), lookForAppRun: xar.ExecPath is null);
             foreach (string warning in bundle.Warnings)
                 imageOptions.Warning?.Invoke(warning);
             imageOptions = imageOptions with { ExtraRootFiles = [.. imageOptions.ExtraRootFiles ?? [], .. bundle.ExtraRootFiles] };
@@ -217,19 +218,29 @@ public sealed class PackOptions
         string? path = runtimePath ?? InstalledLauncher.Find(Environment.ProcessPath);
         if (path is null)
             throw new UsageException($"--self-contained: no xarexec installed with this xar (looked beside {Environment.ProcessPath} and in its prefix's bin/); give the runtime with --runtime FILE");
-        if (Directory.Exists(path))
-            throw new UsageException("--runtime: is a directory, not an executable", path);
-        if (!File.Exists(path))
-            throw new UsageException("--runtime: no such file", path);
-        if (PosixPath.TryStat(path) is { IsRegularFile: false })
-            throw new UsageException("--runtime: is not a regular file", path); // a FIFO would block the open
+        // By its bytes (a lossless string), checked and read through one descriptor; O_NONBLOCK so a FIFO cannot block the open.
+        string shown = LosslessUtf8.Display(path);
+        int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            int errno = LibC.LastError;
+            throw new UsageException(errno is LibC.ENOENT or LibC.ENOTDIR ? "--runtime: no such file"
+                : errno == LibC.EISDIR ? "--runtime: is a directory, not an executable" : "--runtime: cannot open: " + LibC.Describe(errno), shown);
+        }
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (LibC.FStatx(fd, out var status) != 0)
+            throw new UsageException("--runtime: cannot stat: " + LibC.Describe(LibC.LastError), shown);
+        if ((status.Mode & 0xF000) == 0x4000)
+            throw new UsageException("--runtime: is a directory, not an executable", shown);
+        if (!status.IsRegularFile)
+            throw new UsageException("--runtime: is not a regular file", shown);
         try
         {
-            return XarFile.ReadRuntime(path);
+            return XarFile.ReadRuntime(handle, shown);
         }
         catch (ArgumentException e)
         {
-            throw new UsageException("--runtime: " + e.Message, path);
+            throw new UsageException("--runtime: " + e.Message, shown);
         }
     }
 

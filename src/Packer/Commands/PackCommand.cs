@@ -35,7 +35,7 @@ public static class PackCommand
             return CliRunner.Run(null, () =>
             {
                 bool isXar = parse.GetValue(format) == "xar";
-                string? execPath = parse.GetValue(exec);
+                string? execPath = RawOptionValues.Path(exec, parse.GetValue(exec)); // by its bytes, as SOURCE_DIR
                 if (execPath is not null && !isXar)
                     throw new UsageException("--exec needs --format xar");
                 options.Check(parse, isXar);
@@ -79,6 +79,6 @@ public static class PackCommand
         string shown = LosslessUtf8.Display(src);
         throw new UsageException(inside
             ? $"--exec: no such file in {shown}: the path is relative to SOURCE_DIR (try --exec {LosslessUtf8.Display(relative)})"
-            : $"--exec: no such file in {shown}: the path is relative to SOURCE_DIR, and {execPath} is not inside it (the entrypoint must be in the archive)", execPath);
+            : $"--exec: no such file in {shown}: the path is relative to SOURCE_DIR, and {LosslessUtf8.Display(execPath)} is not inside it (the entrypoint must be in the archive)", LosslessUtf8.Display(execPath));
     }
 }

@@ -20,7 +20,7 @@ public static class PullCommand
         command.SetAction(parse =>
         {
             string text = parse.GetValue(source)!;
-            string path = parse.GetValue(output)!;
+            string path = RawOptionValues.Path(output, parse.GetValue(output)!); // by its bytes: a name need not be UTF-8
             return RegistryCommand.Run(text, null, () =>
             {
                 var reference = RegistryCommand.ParseReference(text);

@@ -39,6 +39,8 @@ public sealed class DesktopBundle
         var extra = new List<SquashFsExtraFile>();
         using var root = new SourceRoot(sourceDirectory, isExcluded);
         string shownSource = LosslessUtf8.Display(sourceDirectory); // for messages
+        string? desktopOptionShown = desktopFileOption is null ? null : LosslessUtf8.Display(desktopFileOption);
+        string? iconOptionShown = iconOption is null ? null : LosslessUtf8.Display(iconOption);
         var regular = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
         // The desktop file: the tree's (one at most), or --desktop-file's.
@@ -50,13 +52,13 @@ public sealed class DesktopBundle
         {
             desktopName = Path.GetFileName(desktopFileOption);
             if (inTree.Count > 0)
-                throw new UsageException($"--desktop-file: {shownSource} has {inTree[0]} at its root already (a bundle has one desktop file)", desktopFileOption);
-            if (!desktopName.EndsWith(Extension, StringComparison.Ordinal) || desktopName.Length == Extension.Length)
-                throw new UsageException("--desktop-file: the file name must be APP_ID.desktop (the menu entry's name)", desktopFileOption);
+                throw new UsageException($"--desktop-file: {shownSource} has {inTree[0]} at its root already (a bundle has one desktop file)", desktopOptionShown);
+            if (!desktopName.EndsWith(Extension, StringComparison.Ordinal) || desktopName.Length == Extension.Length || LosslessUtf8.HasEscapes(desktopName))
+                throw new UsageException("--desktop-file: the file name must be APP_ID.desktop (the menu entry's name)", desktopOptionShown);
             desktopBytes = GivenFile.Read(desktopFileOption, "--desktop-file", MaxBytes);
-            desktopShown = desktopFileOption;
+            desktopShown = desktopOptionShown;
             if (root.Exists(desktopName))
-                throw new UsageException($"--desktop-file: {shownSource} already holds an entry named {desktopName}", desktopFileOption);
+                throw new UsageException($"--desktop-file: {shownSource} already holds an entry named {desktopName}", desktopOptionShown);
             extra.Add(new SquashFsExtraFile(desktopName, desktopBytes, regular));
         }
         else if (inTree.Count > 1)
@@ -93,18 +95,18 @@ public sealed class DesktopBundle
         if (iconOption is not null)
         {
             if (desktopBytes is null)
-                throw new UsageException("--icon needs a desktop file (at SOURCE_DIR's root, or --desktop-file) whose Icon= key names it", iconOption);
+                throw new UsageException("--icon needs a desktop file (at SOURCE_DIR's root, or --desktop-file) whose Icon= key names it", iconOptionShown);
             if (iconName is null)
-                throw new UsageException($"--icon: {desktopShown} has no Icon= key to name the icon", iconOption);
+                throw new UsageException($"--icon: {desktopShown} has no Icon= key to name the icon", iconOptionShown);
             if (iconName.Contains('/'))
-                throw new UsageException($"--icon: {desktopShown} has Icon={iconName}, a path; a bundle's icon is named by its Icon= key (a name, no extension)", iconOption);
+                throw new UsageException($"--icon: {desktopShown} has Icon={iconName}, a path; a bundle's icon is named by its Icon= key (a name, no extension)", iconOptionShown);
             byte[] bytes = GivenFile.Read(iconOption, "--icon", MaxBytes);
-            var icon = DesktopIcon.Identify(bytes) ?? throw new UsageException("--icon: neither a PNG nor an SVG image", iconOption);
+            var icon = DesktopIcon.Identify(bytes) ?? throw new UsageException("--icon: neither a PNG nor an SVG image", iconOptionShown);
             string name = iconName + icon.Extension;
             if (root.Exists(name))
-                throw new UsageException($"--icon: {shownSource} already holds an entry named {name}", iconOption);
+                throw new UsageException($"--icon: {shownSource} already holds an entry named {name}", iconOptionShown);
             if (!icon.IsThemeSize)
-                warnings.Add($"{iconOption}: a {icon.Width}x{icon.Height} PNG, a size the hicolor icon theme does not list ({string.Join(", ", DesktopIcon.ThemeSizes)}): menus may not find it once installed");
+                warnings.Add($"{iconOptionShown}: a {icon.Width}x{icon.Height} PNG, a size the hicolor icon theme does not list ({string.Join(", ", DesktopIcon.ThemeSizes)}): menus may not find it once installed");
             extra.Add(new SquashFsExtraFile(name, bytes, regular));
         }
         else if (iconName is not null && !iconName.Contains('/'))

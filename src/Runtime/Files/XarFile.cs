@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -85,7 +86,7 @@ public static class XarFile
             string exec = CheckExecutable(sourceDirectory, options.ExecPath);
             // An entrypoint that --exclude leaves out would make an archive that cannot start.
             if (image.IsExcluded(exec, out string? excluded))
-                throw new SourceTreeException(options.ExecPath, $"--exec: {excluded} is left out by --exclude", isBadInput: true);
+                throw new SourceTreeException(LosslessUtf8.Display(options.ExecPath), $"--exec: {LosslessUtf8.Display(excluded)} is left out by --exclude", isBadInput: true);
             target = BootstrapName;
             for (int i = 1; PosixPath.TryLstat(Path.Combine(sourceDirectory, target)) is not null; i++)
                 target = $"xar_bootstrap_{i}.sh";
@@ -93,7 +94,8 @@ public static class XarFile
             {
                 ExtraRootFiles = [.. image.ExtraRootFiles ?? [], new SquashFsExtraFile(target, BootstrapScript(exec, execArguments), mode)],
             };
-            if (XarHeader.IsWritableValue(exec))
+            // The header is UTF-8 text: an entrypoint whose name is not UTF-8 is found by the script alone.
+            if (XarHeader.IsWritableValue(exec) && !LosslessUtf8.HasEscapes(exec))
             {
                 extra.Add(new(XarHeader.ExecName, exec));
                 if (execArguments.Count > 0)
@@ -138,6 +140,15 @@ public static class XarFile
     {
         ArgumentNullException.ThrowIfNull(path);
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return ReadRuntime(handle, path);
+    }
+
+    /// <summary>As <see cref="ReadRuntime(string)"/>, from a file already open; <paramref name="shown"/> names it in messages.</summary>
+    /// <exception cref="ArgumentException">The file is not an ELF executable xar can read.</exception>
+    public static byte[] ReadRuntime(SafeFileHandle handle, string shown)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        string path = shown;
         var head = new byte[ElfExtent.HeadBytes];
         int length = RandomAccess.Read(handle, head, 0);
         long end = ElfExtent.End(head.AsSpan(0, length));
@@ -162,17 +173,17 @@ public static class XarFile
         while (relative.StartsWith("./", StringComparison.Ordinal))
             relative = relative[2..];
         if (relative.Length == 0 || relative.StartsWith('/') || relative.Split('/').Contains(".."))
-            throw new SourceTreeException(execPath, "--exec must be a path inside the source directory (relative, without ..)", isBadInput: true);
+            throw new SourceTreeException(LosslessUtf8.Display(execPath), "--exec must be a path inside the source directory (relative, without ..)", isBadInput: true);
         var status = PosixPath.TryStat(Path.Combine(sourceDirectory, relative)); // a link followed to what it names
         string shown = LosslessUtf8.Display(sourceDirectory);
         if (status is { IsDirectory: true })
-            throw new SourceTreeException(execPath, $"--exec: is a directory in {shown}; give the executable file", isBadInput: true);
+            throw new SourceTreeException(LosslessUtf8.Display(execPath), $"--exec: is a directory in {shown}; give the executable file", isBadInput: true);
         if (status is not { } file)
-            throw new SourceTreeException(execPath, $"--exec: no such file in {shown}", isBadInput: true);
+            throw new SourceTreeException(LosslessUtf8.Display(execPath), $"--exec: no such file in {shown}", isBadInput: true);
         if (!file.IsRegularFile)
-            throw new SourceTreeException(execPath, $"--exec: is not a regular file in {shown}", isBadInput: true);
+            throw new SourceTreeException(LosslessUtf8.Display(execPath), $"--exec: is not a regular file in {shown}", isBadInput: true);
         if ((file.Mode & 0b001_001_001) == 0)
-            throw new SourceTreeException(execPath, "--exec: the file is not executable (no x permission)", isBadInput: true);
+            throw new SourceTreeException(LosslessUtf8.Display(execPath), "--exec: the file is not executable (no x permission)", isBadInput: true);
         return relative;
     }
 
@@ -198,7 +209,7 @@ public static class XarFile
         s.Append("export XAR_PATH XAR_MOUNT\n");
         s.Append("exec \"$XAR_MOUNT\"/");
         var script = new List<byte>(Encoding.UTF8.GetBytes(s.ToString()));
-        AppendShellQuoted(script, Encoding.UTF8.GetBytes(execRelativePath));
+        AppendShellQuoted(script, LosslessUtf8.Encode(execRelativePath)); // a name that is not UTF-8 by its bytes
         foreach (byte[] argument in fixedArguments ?? [])
         {
             script.Add((byte)' ');

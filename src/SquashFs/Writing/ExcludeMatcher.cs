@@ -1,4 +1,4 @@
-using System.Text;
+using Xar.Posix;
 
 namespace Xar.SquashFs.Writing;
 
@@ -21,7 +21,7 @@ internal sealed class ExcludeMatcher
             t = t.TrimStart('/');
             if (t.Length == 0)
                 throw new ArgumentException($"exclude pattern \"{p}\" matches nothing (empty)");
-            _patterns.Add((Encoding.UTF8.GetBytes(t), anchored));
+            _patterns.Add((LosslessUtf8.Encode(t), anchored)); // a pattern given as bytes that are not UTF-8 keeps them
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
+using Xar.Posix;
 using Xar.SquashFs.Compression;
 using Xar.SquashFs.Format;
 using Xar.SquashFs.Writing;
@@ -140,7 +141,7 @@ public sealed record class SquashFsWriterOptions
             if (part == ".")
                 continue;
             prefix = prefix.Length == 0 ? part : prefix + "/" + part;
-            if (matcher.IsExcluded(Encoding.UTF8.GetBytes(prefix), Encoding.UTF8.GetBytes(part)))
+            if (matcher.IsExcluded(LosslessUtf8.Encode(prefix), LosslessUtf8.Encode(part)))
             {
                 excludedPath = prefix;
                 return true;
