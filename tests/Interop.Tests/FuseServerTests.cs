@@ -274,6 +274,80 @@ public sealed class FuseServerTests
         Assert.Null(server.Failure);
     }
 
+    /// <summary>
+    /// An xattr bomb (1.5 MB: 65536 pairs whose out-of-line values all name one 64 KiB value),
+    /// served by a server process: one getxattr or listxattr, even `ls -l` asking security.selinux,
+    /// made the server read the whole set into memory, 4 GiB per request. Now it stays small (peak
+    /// RSS) under parallel requests, and answers as the kernel's loop mount does: the shared value,
+    /// an empty value, no such attribute, a list too long for any buffer.
+    /// </summary>
+    [SkippableFact]
+    public void AnXattrBombKeepsTheServerSmallAndAnswersAsTheKernel()
+    {
+        RequireMounting();
+        TestEnv.RequireTool("getfattr");
+        using var tmp = new TempDir("fuse-xattr-bomb");
+        const int Pairs = 65536;
+        string image = tmp["bomb.sqfs"];
+        HostileImages.XattrBomb(tmp.Path, image, Pairs);
+        string mountPoint = tmp["mnt"];
+        Directory.CreateDirectory(mountPoint);
+        using (var handle = File.OpenHandle(image))
+            FuseServerProcess.Start(LauncherBinary.Path, handle, 0, mountPoint, timeoutSeconds: 0, FuseAccess.Owner);
+        int pid = ServerPid(mountPoint);
+        try
+        {
+            using var kernel = new KernelMount(image, tmp["kernel"]);
+            string last = HostileImages.BombName(Pairs - 2, Pairs);
+            var value = HostileImages.BombValue();
+            foreach (string root in new[] { kernel.Path, mountPoint })
+            {
+                string bomb = Path.Combine(root, "bomb");
+                var ls = TestEnv.Run("ls", "-l", root);
+                Assert.True(ls.ExitCode == 0, $"ls -l {root}: {ls.StandardError}");
+                Assert.Contains("bomb", ls.StandardOutput);
+                Assert.Equal(value, TestEnv.Run("getfattr", "--only-values", "-n", last, bomb).EnsureSuccess("getfattr").StandardOutputBytes);
+                Assert.Equal(value, TestEnv.Run("getfattr", "--only-values", "-n", "user.v", bomb).EnsureSuccess("getfattr").StandardOutputBytes);
+                Assert.Empty(TestEnv.Run("getfattr", "--only-values", "-n", "user.empty", bomb).EnsureSuccess("getfattr").StandardOutputBytes);
+                var missing = TestEnv.Run("getfattr", "-n", "user.missing", bomb);
+                Assert.NotEqual(0, missing.ExitCode);
+                Assert.Contains("No such attribute", missing.StandardError);
+                Assert.Equal(LibC.E2BIG, ListXattrError(bomb, 65536)); // 786 KB of names: more than Linux lists
+                Assert.Equal(0, ListXattrError(Path.Combine(root, "plain"), 65536));
+            }
+            // Parallel requests: each costs its reply at most.
+            Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+            {
+                string bomb = Path.Combine(mountPoint, "bomb");
+                if (i % 2 == 0)
+                    Assert.Equal(value, TestEnv.Run("getfattr", "--only-values", "-n", HostileImages.BombName(Pairs - 2 - i, Pairs), bomb).EnsureSuccess("getfattr").StandardOutputBytes);
+                else
+                    Assert.Equal(LibC.E2BIG, ListXattrError(bomb, 65536));
+            });
+            long peak = PeakRssKib(pid);
+            Assert.True(peak < 200 * 1024, $"the server's peak RSS was {peak} KiB");
+        }
+        finally
+        {
+            TestEnv.Run("umount", mountPoint);
+            WaitFor(() => !ProcessExists(pid), TimeSpan.FromSeconds(5));
+        }
+    }
+
+    private static unsafe int ListXattrError(string path, int size)
+    {
+        var buffer = new byte[size];
+        fixed (byte* p = NativePath.ToCString(path))
+        fixed (byte* b = buffer)
+            return LibC.LListXattr(p, b, size) >= 0 ? 0 : LibC.LastError;
+    }
+
+    private static long PeakRssKib(int pid)
+    {
+        string line = File.ReadAllLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [SkippableFact]
     public void DaemonUnmountsItselfWhenIdle()
     {

@@ -528,28 +528,26 @@ internal sealed unsafe class FuseDispatcher
             reply.Error(h.Unique, EINVAL); // "user." alone names nothing
             return;
         }
-        foreach (var xattr in _fs.GetXattrs(inode))
+        // size 0 asks only the length; a value larger than size is ERANGE and is not read.
+        var output = reply.Payload[..(int)Math.Min(size, (uint)reply.PayloadCapacity)];
+        int length = _fs.GetXattr(inode, name, output);
+        if (length < 0)
         {
-            if (!xattr.NameBytes.AsSpan().SequenceEqual(name))
-                continue;
-            var value = xattr.Value;
-            if (size == 0)
-            {
-                FuseWire.WriteGetxattrOut(reply.Payload, (uint)value.Length);
-                reply.Send(h.Unique, FuseProtocol.GetxattrOutSize);
-            }
-            else if (size < value.Length)
-            {
-                reply.Error(h.Unique, ERANGE);
-            }
-            else
-            {
-                value.CopyTo(reply.Payload);
-                reply.Send(h.Unique, value.Length);
-            }
-            return;
+            reply.Error(h.Unique, ENODATA);
         }
-        reply.Error(h.Unique, ENODATA);
+        else if (size == 0)
+        {
+            FuseWire.WriteGetxattrOut(reply.Payload, (uint)length);
+            reply.Send(h.Unique, FuseProtocol.GetxattrOutSize);
+        }
+        else if (length > output.Length)
+        {
+            reply.Error(h.Unique, ERANGE);
+        }
+        else
+        {
+            reply.Send(h.Unique, length);
+        }
     }
 
     private void Listxattr(in FuseInHeader h, ReadOnlySpan<byte> body, FuseReplyWriter reply)
@@ -576,26 +574,15 @@ internal sealed unsafe class FuseDispatcher
         }
         // It lists trusted.* only to a caller with CAP_SYS_ADMIN; root stands for that here.
         bool showTrusted = h.Uid == 0;
-        var output = reply.Payload;
-        int total = 0;
-        foreach (var xattr in _fs.GetXattrs(inode))
-        {
-            if (!showTrusted && xattr.NameBytes.AsSpan().StartsWith("trusted."u8))
-                continue;
-            int length = xattr.NameBytes.Length + 1;
-            if (total + length <= output.Length)
-            {
-                xattr.NameBytes.CopyTo(output[total..]);
-                output[total + length - 1] = 0;
-            }
-            total += length;
-        }
+        // Names only, written straight into the reply: a request costs the reply's size at most.
+        var output = reply.Payload[..(int)Math.Min(size, (uint)reply.PayloadCapacity)];
+        int total = _fs.ListXattrs(inode, showTrusted, output);
         if (size == 0)
         {
             FuseWire.WriteGetxattrOut(reply.Payload, (uint)total);
             reply.Send(h.Unique, FuseProtocol.GetxattrOutSize);
         }
-        else if (size < total || total > output.Length)
+        else if (total > output.Length)
         {
             reply.Error(h.Unique, ERANGE);
         }
