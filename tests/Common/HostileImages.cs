@@ -1,12 +1,15 @@
 using System.Buffers.Binary;
 using System.Text;
 using Xar.SquashFs;
+using Xar.SquashFs.Compression;
+using Xar.SquashFs.Format;
 
 namespace Xar.Tests;
 
 /// <summary>
 /// Hostile images made by editing the writer's output: an xattr bomb (one inode with many xattrs
-/// whose out-of-line values all name one 64 KiB value).
+/// whose out-of-line values all name one 64 KiB value) and a directory with one entry whose inode
+/// names an owner id the image does not have.
 /// </summary>
 public static class HostileImages
 {
@@ -92,6 +95,43 @@ public static class HostileImages
         BinaryPrimitives.WriteUInt64LittleEndian(result.AsSpan(40), (ulong)end); // bytes_used
         BinaryPrimitives.WriteUInt64LittleEndian(result.AsSpan(56), (ulong)header); // xattr_id_table_start
         File.WriteAllBytes(image, result);
+    }
+
+    /// <summary>
+    /// An image (uncompressed) of a directory "dir" holding f00..f<paramref name="count"/>-1 and a
+    /// subdirectory "sub" with a file, where the inode of <paramref name="bad"/> names uid index 7
+    /// though the image stores one id.
+    /// </summary>
+    public static void BadOwnerEntry(string directory, string image, int count, string bad)
+    {
+        string source = Path.Combine(directory, "bad-owner-src");
+        string dir = Path.Combine(source, "dir");
+        Directory.CreateDirectory(Path.Combine(dir, "sub"));
+        File.WriteAllText(Path.Combine(dir, "sub", "deep"), "deep\n");
+        for (int i = 0; i < count; i++)
+            File.WriteAllText(Path.Combine(dir, $"f{i:D2}"), $"file {i}\n");
+        // A time no other inode has, to find the bad one's inode by.
+        const uint Marker = 0x1234_5678;
+        File.SetLastWriteTimeUtc(Path.Combine(dir, bad), DateTime.UnixEpoch.AddSeconds(Marker));
+        SquashFsFile.CreateFromDirectory(source, image, new SquashFsWriterOptions
+        {
+            BlockSize = 4096,
+            Jobs = 1,
+            Uid = 0,
+            Gid = 0,
+            Compression = new CompressionOptions { Algorithm = SquashFsCompression.Gzip, Uncompressed = true },
+        });
+        var bytes = File.ReadAllBytes(image);
+        int inodeStart = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(64));
+        int directoryStart = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(72));
+        var marker = new byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(marker, Marker);
+        int at = bytes.AsSpan(inodeStart, directoryStart - inodeStart).IndexOf(marker);
+        if (at < 0 || bytes.AsSpan(inodeStart + at + 4, directoryStart - inodeStart - at - 4).IndexOf(marker) >= 0)
+            throw new InvalidOperationException("the marked inode is not found exactly once");
+        // The inode header: type, mode, uid index, gid index, mtime, number.
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(inodeStart + at - 4), 7);
+        File.WriteAllBytes(image, bytes);
     }
 
     private static void WriteRawBlock(Stream output, ReadOnlySpan<byte> payload)

@@ -348,6 +348,42 @@ public sealed class FuseServerTests
         return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// A directory with one entry whose inode names a uid index past the id table: `ls` of the
+    /// built-in mount showed only the entries before it and `find` stopped there (READDIRPLUS ended
+    /// at the bad entry, and every later read failed there with EIO). Now the listing and the walk
+    /// are the kernel's loop mount's; only a stat of the bad entry fails (EIO), the others stat fine.
+    /// </summary>
+    [SkippableFact]
+    public void AnEntryWithACorruptInodeIsListedAndOnlyItFails()
+    {
+        RequireMounting();
+        using var tmp = new TempDir("fuse-bad-inode");
+        string image = tmp["bad.sqfs"];
+        HostileImages.BadOwnerEntry(tmp.Path, image, 20, "f07");
+        using var kernel = new KernelMount(image, tmp["kernel"]);
+        using var server = MountInProcess(image, tmp["fuse"]);
+        var ls = TestEnv.Run("ls", "-1", Path.Combine(kernel.Path, "dir"));
+        Assert.Contains("f19", ls.StandardOutput);
+        var ours = TestEnv.Run("ls", "-1", Path.Combine(server.MountPoint, "dir"));
+        Assert.Equal((ls.ExitCode, ls.StandardOutput), (ours.ExitCode, ours.StandardOutput));
+        var kernelFind = TestEnv.Run(new RunOptions("find", ["."]) { WorkingDirectory = kernel.Path });
+        var ourFind = TestEnv.Run(new RunOptions("find", ["."]) { WorkingDirectory = server.MountPoint });
+        Assert.Contains("./dir/sub/deep", kernelFind.StandardOutput);
+        Assert.Equal((kernelFind.ExitCode, kernelFind.StandardOutput), (ourFind.ExitCode, ourFind.StandardOutput));
+        string dir = Path.Combine(server.MountPoint, "dir");
+        Assert.Equal(LibC.EIO, StatError(Path.Combine(dir, "f07")));
+        Assert.NotEqual(0, StatError(Path.Combine(kernel.Path, "dir", "f07")));
+        for (int i = 0; i < 20; i++)
+            if (i != 7)
+                Assert.Equal($"file {i}\n", File.ReadAllText(Path.Combine(dir, $"f{i:D2}")));
+        Assert.Equal(0, StatError(Path.Combine(dir, "sub", "deep")));
+        Assert.Null(server.Failure);
+    }
+
+    private static int StatError(string path) =>
+        LibC.StatxAt(LibC.AT_FDCWD, path, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out _) == 0 ? 0 : LibC.LastError;
+
     [SkippableFact]
     public void DaemonUnmountsItselfWhenIdle()
     {

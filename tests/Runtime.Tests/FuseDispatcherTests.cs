@@ -512,6 +512,53 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         Assert.Equal((0, 0), (h.Send(FuseOpcode.Listxattr, plain, body)!.Value.Error, h.Send(FuseOpcode.Listxattr, plain, body)!.Value.Payload.Length));
     }
 
+    /// <summary>
+    /// A directory with one entry whose inode cannot be read (a uid index past the id table): the
+    /// first READDIRPLUS reply ended at it and every later one failed there with EIO, so the entries
+    /// after it were never listed. Now every entry is listed, the bad one without attributes (node id
+    /// 0), as the kernel's squashfs lists it; a LOOKUP of it is EIO, of the others fine.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 65536u)]
+    [InlineData(true, 65536u)]
+    [InlineData(true, 200u)]
+    public void AnEntryWhoseInodeIsCorruptIsListedAndOnlyItFails(bool plus, uint size)
+    {
+        string image = _tmp["bad-owner.sqfs"];
+        HostileImages.BadOwnerEntry(_tmp.Path, image, 20, "f07");
+        var h = new Harness(image);
+        _disposables.Add(h);
+        h.Init();
+        ulong dir = h.LookupId(FuseProtocol.RootId, "dir");
+        var op = plus ? FuseOpcode.Readdirplus : FuseOpcode.Readdir;
+        var all = new List<(string Name, ulong Node)>();
+        ulong offset = 0;
+        while (true)
+        {
+            var (error, payload) = h.Send(op, dir, Harness.ReadIn(0, offset, size))!.Value;
+            Assert.Equal(0, error);
+            if (payload.Length == 0)
+                break;
+            var entries = Parse(payload, plus);
+            for (int at = 0, i = 0; at < payload.Length; i++)
+            {
+                ulong node = plus ? BinaryPrimitives.ReadUInt64LittleEndian(payload.AsSpan(at)) : 1;
+                all.Add((entries[i].Name, node));
+                int dirent = at + (plus ? FuseProtocol.EntryOutSize : 0);
+                int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(payload.AsSpan(dirent + 16));
+                at += FuseProtocol.Align8((plus ? FuseProtocol.DirentPlusHeaderSize : FuseProtocol.DirentHeaderSize) + length);
+            }
+            offset = entries[^1].Next;
+        }
+        var names = Enumerable.Range(0, 20).Select(i => $"f{i:D2}").Append("sub").ToList();
+        Assert.Equal([".", "..", .. names], all.Select(e => e.Name));
+        if (plus)
+            Assert.Equal(["f07"], all.Skip(2).Where(e => e.Node == 0).Select(e => e.Name));
+        Assert.Equal(LibC.EIO, h.Lookup(dir, "f07").Error);
+        foreach (string name in names.Where(n => n != "f07"))
+            Assert.Equal(0, h.Lookup(dir, name).Error);
+    }
+
     [Fact]
     public void AllowRootRefusesOthersButOnOpenHandles()
     {

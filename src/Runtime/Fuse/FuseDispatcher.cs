@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using Xar.SquashFs;
 using Xar.SquashFs.Format;
 using Xar.SquashFs.Reading;
@@ -409,8 +410,9 @@ internal sealed unsafe class FuseDispatcher
 
     /// <summary>
     /// One READDIR(PLUS) reply: ".", "..", then the stored entries from the requested offset, as many
-    /// as fit. Offsets are the kernel squashfs driver's (see <see cref="DirectoryCursor"/>). A corrupt
-    /// entry ends the reply early; EIO only when not one entry could be given.
+    /// as fit. Offsets are the kernel squashfs driver's (see <see cref="DirectoryCursor"/>). An entry
+    /// whose inode cannot be read is still listed (in READDIRPLUS without attributes); a corrupt
+    /// listing ends the reply early, EIO only when not one entry could be given.
     /// </summary>
     private void Readdir(in FuseInHeader h, ReadOnlySpan<byte> body, FuseWorker worker, bool plus)
     {
@@ -460,11 +462,18 @@ internal sealed unsafe class FuseDispatcher
                 uint type = cursor.Type.ToFileTypeBits() >> 12;
                 if (plus)
                 {
-                    var inode = _fs.ReadEntryInode(cursor.Inode, cursor.Type);
-                    _fs.GetAttributes(inode, out var attributes);
-                    ulong nodeId = _nodes.Remember(cursor.Inode, inode);
-                    worker.Remembered[remembered++] = nodeId;
-                    FuseWire.WriteEntryOut(output[used..], nodeId, attributes);
+                    if (TryReadEntry(cursor.Inode, cursor.Type, out var inode, out var attributes))
+                    {
+                        ulong nodeId = _nodes.Remember(cursor.Inode, inode);
+                        worker.Remembered[remembered++] = nodeId;
+                        FuseWire.WriteEntryOut(output[used..], nodeId, attributes);
+                    }
+                    else
+                    {
+                        // As the kernel's squashfs: the name is listed, using it gives the error (a
+                        // LOOKUP reads the inode again). Node id 0: the kernel instantiates nothing.
+                        output.Slice(used, FuseProtocol.EntryOutSize).Clear();
+                    }
                     FuseWire.WriteDirent(output[(used + FuseProtocol.EntryOutSize)..], cursor.InodeNumber, (ulong)cursor.NextPosition, type, cursor.Name);
                 }
                 else
@@ -483,6 +492,22 @@ internal sealed unsafe class FuseDispatcher
         {
             for (int i = 0; i < remembered; i++)
                 _nodes.Unremember(worker.Remembered[i]);
+        }
+    }
+
+    private bool TryReadEntry(MetadataReference reference, InodeType type, [NotNullWhen(true)] out Inode? inode, out FuseAttributes attributes)
+    {
+        try
+        {
+            inode = _fs.ReadEntryInode(reference, type);
+            _fs.GetAttributes(inode, out attributes);
+            return true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            inode = null;
+            attributes = default;
+            return false;
         }
     }
 
