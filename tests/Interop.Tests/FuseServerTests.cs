@@ -274,6 +274,116 @@ public sealed class FuseServerTests
         Assert.Null(server.Failure);
     }
 
+    /// <summary>
+    /// An xattr bomb (1.5 MB: 65536 pairs whose out-of-line values all name one 64 KiB value),
+    /// served by a server process: one getxattr or listxattr, even `ls -l` asking security.selinux,
+    /// made the server read the whole set into memory, 4 GiB per request. Now it stays small (peak
+    /// RSS) under parallel requests, and answers as the kernel's loop mount does: the shared value,
+    /// an empty value, no such attribute, a list too long for any buffer.
+    /// </summary>
+    [SkippableFact]
+    public void AnXattrBombKeepsTheServerSmallAndAnswersAsTheKernel()
+    {
+        RequireMounting();
+        TestEnv.RequireTool("getfattr");
+        using var tmp = new TempDir("fuse-xattr-bomb");
+        const int Pairs = 65536;
+        string image = tmp["bomb.sqfs"];
+        HostileImages.XattrBomb(tmp.Path, image, Pairs);
+        string mountPoint = tmp["mnt"];
+        Directory.CreateDirectory(mountPoint);
+        using (var handle = File.OpenHandle(image))
+            FuseServerProcess.Start(LauncherBinary.Path, handle, 0, mountPoint, timeoutSeconds: 0, FuseAccess.Owner);
+        int pid = ServerPid(mountPoint);
+        try
+        {
+            using var kernel = new KernelMount(image, tmp["kernel"]);
+            string last = HostileImages.BombName(Pairs - 2, Pairs);
+            var value = HostileImages.BombValue();
+            foreach (string root in new[] { kernel.Path, mountPoint })
+            {
+                string bomb = Path.Combine(root, "bomb");
+                var ls = TestEnv.Run("ls", "-l", root);
+                Assert.True(ls.ExitCode == 0, $"ls -l {root}: {ls.StandardError}");
+                Assert.Contains("bomb", ls.StandardOutput);
+                Assert.Equal(value, TestEnv.Run("getfattr", "--only-values", "-n", last, bomb).EnsureSuccess("getfattr").StandardOutputBytes);
+                Assert.Equal(value, TestEnv.Run("getfattr", "--only-values", "-n", "user.v", bomb).EnsureSuccess("getfattr").StandardOutputBytes);
+                Assert.Empty(TestEnv.Run("getfattr", "--only-values", "-n", "user.empty", bomb).EnsureSuccess("getfattr").StandardOutputBytes);
+                var missing = TestEnv.Run("getfattr", "-n", "user.missing", bomb);
+                Assert.NotEqual(0, missing.ExitCode);
+                Assert.Contains("No such attribute", missing.StandardError);
+                Assert.Equal(LibC.E2BIG, ListXattrError(bomb, 65536)); // 786 KB of names: more than Linux lists
+                Assert.Equal(0, ListXattrError(Path.Combine(root, "plain"), 65536));
+            }
+            // Parallel requests: each costs its reply at most.
+            Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+            {
+                string bomb = Path.Combine(mountPoint, "bomb");
+                if (i % 2 == 0)
+                    Assert.Equal(value, TestEnv.Run("getfattr", "--only-values", "-n", HostileImages.BombName(Pairs - 2 - i, Pairs), bomb).EnsureSuccess("getfattr").StandardOutputBytes);
+                else
+                    Assert.Equal(LibC.E2BIG, ListXattrError(bomb, 65536));
+            });
+            long peak = PeakRssKib(pid);
+            Assert.True(peak < 200 * 1024, $"the server's peak RSS was {peak} KiB");
+        }
+        finally
+        {
+            TestEnv.Run("umount", mountPoint);
+            WaitFor(() => !ProcessExists(pid), TimeSpan.FromSeconds(5));
+        }
+    }
+
+    private static unsafe int ListXattrError(string path, int size)
+    {
+        var buffer = new byte[size];
+        fixed (byte* p = NativePath.ToCString(path))
+        fixed (byte* b = buffer)
+            return LibC.LListXattr(p, b, size) >= 0 ? 0 : LibC.LastError;
+    }
+
+    private static long PeakRssKib(int pid)
+    {
+        string line = File.ReadAllLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// A directory with one entry whose inode names a uid index past the id table: `ls` of the
+    /// built-in mount showed only the entries before it and `find` stopped there (READDIRPLUS ended
+    /// at the bad entry, and every later read failed there with EIO). Now the listing and the walk
+    /// are the kernel's loop mount's; only a stat of the bad entry fails (EIO), the others stat fine.
+    /// </summary>
+    [SkippableFact]
+    public void AnEntryWithACorruptInodeIsListedAndOnlyItFails()
+    {
+        RequireMounting();
+        using var tmp = new TempDir("fuse-bad-inode");
+        string image = tmp["bad.sqfs"];
+        HostileImages.BadOwnerEntry(tmp.Path, image, 20, "f07");
+        using var kernel = new KernelMount(image, tmp["kernel"]);
+        using var server = MountInProcess(image, tmp["fuse"]);
+        var ls = TestEnv.Run("ls", "-1", Path.Combine(kernel.Path, "dir"));
+        Assert.Contains("f19", ls.StandardOutput);
+        var ours = TestEnv.Run("ls", "-1", Path.Combine(server.MountPoint, "dir"));
+        Assert.Equal((ls.ExitCode, ls.StandardOutput), (ours.ExitCode, ours.StandardOutput));
+        var kernelFind = TestEnv.Run(new RunOptions("find", ["."]) { WorkingDirectory = kernel.Path });
+        var ourFind = TestEnv.Run(new RunOptions("find", ["."]) { WorkingDirectory = server.MountPoint });
+        Assert.Contains("./dir/sub/deep", kernelFind.StandardOutput);
+        Assert.Equal((kernelFind.ExitCode, kernelFind.StandardOutput), (ourFind.ExitCode, ourFind.StandardOutput));
+        string dir = Path.Combine(server.MountPoint, "dir");
+        Assert.Equal(LibC.EIO, StatError(Path.Combine(dir, "f07")));
+        Assert.NotEqual(0, StatError(Path.Combine(kernel.Path, "dir", "f07")));
+        for (int i = 0; i < 20; i++)
+            if (i != 7)
+                Assert.Equal($"file {i}\n", File.ReadAllText(Path.Combine(dir, $"f{i:D2}")));
+        Assert.Equal(0, StatError(Path.Combine(dir, "sub", "deep")));
+        Assert.Null(server.Failure);
+    }
+
+    private static int StatError(string path) =>
+        LibC.StatxAt(LibC.AT_FDCWD, path, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out _) == 0 ? 0 : LibC.LastError;
+
     [SkippableFact]
     public void DaemonUnmountsItselfWhenIdle()
     {

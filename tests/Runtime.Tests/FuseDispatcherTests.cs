@@ -439,6 +439,126 @@ public sealed unsafe class FuseDispatcherTests : IDisposable
         Assert.DoesNotContain("trusted", Encoding.ASCII.GetString(List(1000, 1000).Item2));
     }
 
+    /// <summary>
+    /// An xattr bomb (65536 pairs whose out-of-line values all name one 64 KiB value): GETXATTR
+    /// walked the whole set into memory, 4 GiB per request, and LISTXATTR too. Now a request reads
+    /// names and at most the one value asked for: each allocates next to nothing, and the answers
+    /// are the kernel's (a size probe, ERANGE, ENODATA, an empty value, a list too long for any buffer).
+    /// </summary>
+    [SkippableFact]
+    public void XattrBombIsAnsweredFromNamesAndOneValue()
+    {
+        const int Pairs = 65536;
+        string image = _tmp["bomb.sqfs"];
+        HostileImages.XattrBomb(_tmp.Path, image, Pairs);
+        var h = new Harness(image);
+        _disposables.Add(h);
+        h.Init();
+        ulong bomb = h.LookupId(FuseProtocol.RootId, "bomb");
+        (int Error, byte[] Payload, long Allocated) Ask(FuseOpcode op, string? name, uint size)
+        {
+            var body = new byte[8 + (name is null ? 0 : name.Length + 1)];
+            BinaryPrimitives.WriteUInt32LittleEndian(body, size);
+            if (name is not null)
+                Encoding.ASCII.GetBytes(name).CopyTo(body, 8);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var (error, payload) = h.Send(op, bomb, body)!.Value;
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before - (2 << 20) - payload.Length; // less the harness's receive buffer
+            return (error, payload, allocated);
+        }
+        string last = HostileImages.BombName(Pairs - 2, Pairs);
+        Ask(FuseOpcode.Listxattr, null, 0); // the metadata cache (bounded, shared) fills once
+        var answers = new[]
+        {
+            Ask(FuseOpcode.Getxattr, last, 0),
+            Ask(FuseOpcode.Getxattr, last, 65536),
+            Ask(FuseOpcode.Getxattr, last, 65535),
+            Ask(FuseOpcode.Getxattr, "security.selinux", 255),
+            Ask(FuseOpcode.Getxattr, "user.empty", 10),
+            Ask(FuseOpcode.Listxattr, null, 0),
+            Ask(FuseOpcode.Listxattr, null, 65536),
+        };
+        Assert.All(answers, a => Assert.True(a.Allocated < 1 << 20, $"a request allocated {a.Allocated} bytes"));
+        Assert.Equal((0, 65536u), (answers[0].Error, BinaryPrimitives.ReadUInt32LittleEndian(answers[0].Payload)));
+        Assert.Equal(0, answers[1].Error);
+        Assert.Equal(HostileImages.BombValue(), answers[1].Payload);
+        Assert.Equal(LibC.ERANGE, answers[2].Error);
+        Assert.Equal(LibC.ENODATA, answers[3].Error);
+        Assert.Equal((0, 0), (answers[4].Error, answers[4].Payload.Length));
+        int listLength = Enumerable.Range(0, Pairs).Sum(i => HostileImages.BombName(i, Pairs).Length + 1);
+        Assert.Equal((0, (uint)listLength), (answers[5].Error, BinaryPrimitives.ReadUInt32LittleEndian(answers[5].Payload)));
+        Assert.Equal(LibC.ERANGE, answers[6].Error);
+    }
+
+    /// <summary>
+    /// Listing a smaller bomb gives every name as stored, in order, without reading a value.
+    /// </summary>
+    [SkippableFact]
+    public void XattrListOfManySharedValuesHoldsEveryName()
+    {
+        const int Pairs = 3000;
+        string image = _tmp["bomb-list.sqfs"];
+        HostileImages.XattrBomb(_tmp.Path, image, Pairs);
+        var h = new Harness(image);
+        _disposables.Add(h);
+        h.Init();
+        ulong bomb = h.LookupId(FuseProtocol.RootId, "bomb");
+        var body = new byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(body, 65536);
+        var (error, payload) = h.Send(FuseOpcode.Listxattr, bomb, body)!.Value;
+        Assert.Equal(0, error);
+        Assert.Equal(string.Concat(Enumerable.Range(0, Pairs).Select(i => HostileImages.BombName(i, Pairs) + "\0")), Encoding.ASCII.GetString(payload));
+        ulong plain = h.LookupId(FuseProtocol.RootId, "plain");
+        Assert.Equal((0, 0), (h.Send(FuseOpcode.Listxattr, plain, body)!.Value.Error, h.Send(FuseOpcode.Listxattr, plain, body)!.Value.Payload.Length));
+    }
+
+    /// <summary>
+    /// A directory with one entry whose inode cannot be read (a uid index past the id table): the
+    /// first READDIRPLUS reply ended at it and every later one failed there with EIO, so the entries
+    /// after it were never listed. Now every entry is listed, the bad one without attributes (node id
+    /// 0), as the kernel's squashfs lists it; a LOOKUP of it is EIO, of the others fine.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 65536u)]
+    [InlineData(true, 65536u)]
+    [InlineData(true, 200u)]
+    public void AnEntryWhoseInodeIsCorruptIsListedAndOnlyItFails(bool plus, uint size)
+    {
+        string image = _tmp["bad-owner.sqfs"];
+        HostileImages.BadOwnerEntry(_tmp.Path, image, 20, "f07");
+        var h = new Harness(image);
+        _disposables.Add(h);
+        h.Init();
+        ulong dir = h.LookupId(FuseProtocol.RootId, "dir");
+        var op = plus ? FuseOpcode.Readdirplus : FuseOpcode.Readdir;
+        var all = new List<(string Name, ulong Node)>();
+        ulong offset = 0;
+        while (true)
+        {
+            var (error, payload) = h.Send(op, dir, Harness.ReadIn(0, offset, size))!.Value;
+            Assert.Equal(0, error);
+            if (payload.Length == 0)
+                break;
+            var entries = Parse(payload, plus);
+            for (int at = 0, i = 0; at < payload.Length; i++)
+            {
+                ulong node = plus ? BinaryPrimitives.ReadUInt64LittleEndian(payload.AsSpan(at)) : 1;
+                all.Add((entries[i].Name, node));
+                int dirent = at + (plus ? FuseProtocol.EntryOutSize : 0);
+                int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(payload.AsSpan(dirent + 16));
+                at += FuseProtocol.Align8((plus ? FuseProtocol.DirentPlusHeaderSize : FuseProtocol.DirentHeaderSize) + length);
+            }
+            offset = entries[^1].Next;
+        }
+        var names = Enumerable.Range(0, 20).Select(i => $"f{i:D2}").Append("sub").ToList();
+        Assert.Equal([".", "..", .. names], all.Select(e => e.Name));
+        if (plus)
+            Assert.Equal(["f07"], all.Skip(2).Where(e => e.Node == 0).Select(e => e.Name));
+        Assert.Equal(LibC.EIO, h.Lookup(dir, "f07").Error);
+        foreach (string name in names.Where(n => n != "f07"))
+            Assert.Equal(0, h.Lookup(dir, name).Error);
+    }
+
     [Fact]
     public void AllowRootRefusesOthersButOnOpenHandles()
     {

@@ -167,6 +167,41 @@ public class ReadingHostileTests
         Assert.False(File.Exists(Path.Combine(tmp.Path, "payload")));
     }
 
+    /// <summary>
+    /// An xattr bomb: one inode whose pairs' out-of-line values all name one stored 64 KiB value.
+    /// Read whole, 65536 pairs came to 4 GiB from a 1.5 MB image. A set whose names and values
+    /// come to more than 16 MiB is refused now, by the API, verify and extraction; one within the
+    /// limit reads as stored (the shared value each time, the empty value as empty).
+    /// </summary>
+    [SkippableFact]
+    public void XattrSetsDecodingBeyondTheLimitAreRefused()
+    {
+        using var tmp = new TempDir("hostile-xattr");
+        string bomb = tmp["bomb.sqfs"];
+        HostileImages.XattrBomb(tmp.Path, bomb, 65536);
+        using (var image = SquashFsImage.Open(bomb))
+        {
+            var entry = image.GetEntry("bomb")!;
+            var e = Assert.Throws<SquashFsCorruptException>(() => image.GetXattrs(entry));
+            Assert.Contains("more than 16 MiB (xar's limit)", e.Message);
+            Assert.Throws<SquashFsCorruptException>(() => image.Verify());
+        }
+        Assert.Throws<SquashFsCorruptException>(() => SquashFsFile.ExtractToDirectory(bomb, tmp["out"]));
+        Assert.False(Directory.Exists(tmp["out"]));
+
+        string small = tmp["small.sqfs"];
+        HostileImages.XattrBomb(tmp.Path, small, 100);
+        using (var image = SquashFsImage.Open(small))
+        {
+            var xattrs = image.GetXattrs(image.GetEntry("bomb")!);
+            Assert.Equal(Enumerable.Range(0, 100).Select(i => HostileImages.BombName(i, 100)), xattrs.Select(x => x.Name));
+            var value = HostileImages.BombValue();
+            Assert.All(xattrs.Take(99), x => Assert.Equal(value, x.Value));
+            Assert.Empty(xattrs[99].Value);
+            image.Verify();
+        }
+    }
+
     private static void PatchName(byte[] image, string from, string to)
     {
         Assert.Equal(from.Length, to.Length);

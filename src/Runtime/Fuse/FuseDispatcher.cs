@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using Xar.SquashFs;
 using Xar.SquashFs.Format;
 using Xar.SquashFs.Reading;
@@ -409,8 +410,9 @@ internal sealed unsafe class FuseDispatcher
 
     /// <summary>
     /// One READDIR(PLUS) reply: ".", "..", then the stored entries from the requested offset, as many
-    /// as fit. Offsets are the kernel squashfs driver's (see <see cref="DirectoryCursor"/>). A corrupt
-    /// entry ends the reply early; EIO only when not one entry could be given.
+    /// as fit. Offsets are the kernel squashfs driver's (see <see cref="DirectoryCursor"/>). An entry
+    /// whose inode cannot be read is still listed (in READDIRPLUS without attributes); a corrupt
+    /// listing ends the reply early, EIO only when not one entry could be given.
     /// </summary>
     private void Readdir(in FuseInHeader h, ReadOnlySpan<byte> body, FuseWorker worker, bool plus)
     {
@@ -460,11 +462,18 @@ internal sealed unsafe class FuseDispatcher
                 uint type = cursor.Type.ToFileTypeBits() >> 12;
                 if (plus)
                 {
-                    var inode = _fs.ReadEntryInode(cursor.Inode, cursor.Type);
-                    _fs.GetAttributes(inode, out var attributes);
-                    ulong nodeId = _nodes.Remember(cursor.Inode, inode);
-                    worker.Remembered[remembered++] = nodeId;
-                    FuseWire.WriteEntryOut(output[used..], nodeId, attributes);
+                    if (TryReadEntry(cursor.Inode, cursor.Type, out var inode, out var attributes))
+                    {
+                        ulong nodeId = _nodes.Remember(cursor.Inode, inode);
+                        worker.Remembered[remembered++] = nodeId;
+                        FuseWire.WriteEntryOut(output[used..], nodeId, attributes);
+                    }
+                    else
+                    {
+                        // As the kernel's squashfs: the name is listed, using it gives the error (a
+                        // LOOKUP reads the inode again). Node id 0: the kernel instantiates nothing.
+                        output.Slice(used, FuseProtocol.EntryOutSize).Clear();
+                    }
                     FuseWire.WriteDirent(output[(used + FuseProtocol.EntryOutSize)..], cursor.InodeNumber, (ulong)cursor.NextPosition, type, cursor.Name);
                 }
                 else
@@ -483,6 +492,22 @@ internal sealed unsafe class FuseDispatcher
         {
             for (int i = 0; i < remembered; i++)
                 _nodes.Unremember(worker.Remembered[i]);
+        }
+    }
+
+    private bool TryReadEntry(MetadataReference reference, InodeType type, [NotNullWhen(true)] out Inode? inode, out FuseAttributes attributes)
+    {
+        try
+        {
+            inode = _fs.ReadEntryInode(reference, type);
+            _fs.GetAttributes(inode, out attributes);
+            return true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            inode = null;
+            attributes = default;
+            return false;
         }
     }
 
@@ -528,28 +553,26 @@ internal sealed unsafe class FuseDispatcher
             reply.Error(h.Unique, EINVAL); // "user." alone names nothing
             return;
         }
-        foreach (var xattr in _fs.GetXattrs(inode))
+        // size 0 asks only the length; a value larger than size is ERANGE and is not read.
+        var output = reply.Payload[..(int)Math.Min(size, (uint)reply.PayloadCapacity)];
+        int length = _fs.GetXattr(inode, name, output);
+        if (length < 0)
         {
-            if (!xattr.NameBytes.AsSpan().SequenceEqual(name))
-                continue;
-            var value = xattr.Value;
-            if (size == 0)
-            {
-                FuseWire.WriteGetxattrOut(reply.Payload, (uint)value.Length);
-                reply.Send(h.Unique, FuseProtocol.GetxattrOutSize);
-            }
-            else if (size < value.Length)
-            {
-                reply.Error(h.Unique, ERANGE);
-            }
-            else
-            {
-                value.CopyTo(reply.Payload);
-                reply.Send(h.Unique, value.Length);
-            }
-            return;
+            reply.Error(h.Unique, ENODATA);
         }
-        reply.Error(h.Unique, ENODATA);
+        else if (size == 0)
+        {
+            FuseWire.WriteGetxattrOut(reply.Payload, (uint)length);
+            reply.Send(h.Unique, FuseProtocol.GetxattrOutSize);
+        }
+        else if (length > output.Length)
+        {
+            reply.Error(h.Unique, ERANGE);
+        }
+        else
+        {
+            reply.Send(h.Unique, length);
+        }
     }
 
     private void Listxattr(in FuseInHeader h, ReadOnlySpan<byte> body, FuseReplyWriter reply)
@@ -576,26 +599,15 @@ internal sealed unsafe class FuseDispatcher
         }
         // It lists trusted.* only to a caller with CAP_SYS_ADMIN; root stands for that here.
         bool showTrusted = h.Uid == 0;
-        var output = reply.Payload;
-        int total = 0;
-        foreach (var xattr in _fs.GetXattrs(inode))
-        {
-            if (!showTrusted && xattr.NameBytes.AsSpan().StartsWith("trusted."u8))
-                continue;
-            int length = xattr.NameBytes.Length + 1;
-            if (total + length <= output.Length)
-            {
-                xattr.NameBytes.CopyTo(output[total..]);
-                output[total + length - 1] = 0;
-            }
-            total += length;
-        }
+        // Names only, written straight into the reply: a request costs the reply's size at most.
+        var output = reply.Payload[..(int)Math.Min(size, (uint)reply.PayloadCapacity)];
+        int total = _fs.ListXattrs(inode, showTrusted, output);
         if (size == 0)
         {
             FuseWire.WriteGetxattrOut(reply.Payload, (uint)total);
             reply.Send(h.Unique, FuseProtocol.GetxattrOutSize);
         }
-        else if (size < total || total > output.Length)
+        else if (total > output.Length)
         {
             reply.Error(h.Unique, ERANGE);
         }

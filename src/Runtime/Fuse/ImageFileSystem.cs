@@ -8,7 +8,7 @@ namespace Xar.Runtime.Fuse;
 
 /// <summary>
 /// The image as the FUSE server serves it: inodes and their attributes exactly as the kernel's
-/// squashfs driver reports them, directory walks, xattrs, statfs, and file reads through a bounded
+/// squashfs driver reports them, directory walks, xattrs (walked, never materialised), statfs, and file reads through a bounded
 /// cache of decompressed blocks. Thread-safe; reads allocate nothing.
 /// </summary>
 internal sealed unsafe class ImageFileSystem : IDisposable
@@ -112,15 +112,65 @@ internal sealed unsafe class ImageFileSystem : IDisposable
         a.Blocks = (ulong)blocks;
     }
 
-    /// <summary>The xattrs of an inode, names with their prefix, as stored (empty values included).</summary>
-    public IReadOnlyList<SquashFsXattr> GetXattrs(Inode inode)
+    /// <summary>
+    /// Looks up one xattr of <paramref name="inode"/> by its full name, as the kernel's squashfs does:
+    /// walking the pairs by name and reading only that value. Returns -1 when there is none of that
+    /// name, else the value's size; the value is copied into <paramref name="destination"/> only when
+    /// it fits (an empty destination asks only the size). Nothing is kept per pair.
+    /// </summary>
+    public int GetXattr(Inode inode, ReadOnlySpan<byte> name, Span<byte> destination)
     {
         if (!inode.HasXattrs)
-            return [];
-        if (_image.Xattrs is not { } xattrs)
-            throw new SquashFsCorruptException($"inode {inode.InodeNumber}: has an xattr index but the image has no xattr table");
-        return xattrs.Read(inode.XattrIndex);
+            return -1;
+        Span<byte> buffer = stackalloc byte[XattrReader.MaxNameLength];
+        var walker = XattrTable(inode).Walk(inode.XattrIndex, buffer);
+        while (walker.MoveNext())
+        {
+            if (!walker.Name.SequenceEqual(name))
+                continue;
+            int size = walker.ValueSize();
+            if (size <= destination.Length)
+                walker.ReadValue(destination);
+            return size;
+        }
+        return -1;
     }
+
+    /// <summary>
+    /// Writes the names of <paramref name="inode"/>'s xattrs (with their prefix, each followed by a
+    /// NUL) into <paramref name="destination"/> and returns the list's length; values are never read.
+    /// An empty destination asks only the length. When the list outgrows a non-empty destination the
+    /// walk stops: the result then only says it is longer.
+    /// </summary>
+    public int ListXattrs(Inode inode, bool includeTrusted, Span<byte> destination)
+    {
+        if (!inode.HasXattrs)
+            return 0;
+        Span<byte> buffer = stackalloc byte[XattrReader.MaxNameLength];
+        var walker = XattrTable(inode).Walk(inode.XattrIndex, buffer);
+        int total = 0;
+        while (walker.MoveNext())
+        {
+            var name = walker.Name;
+            if (!includeTrusted && name.StartsWith("trusted."u8))
+                continue;
+            int end = total + name.Length + 1;
+            if (end <= destination.Length)
+            {
+                name.CopyTo(destination[total..]);
+                destination[end - 1] = 0;
+            }
+            else if (!destination.IsEmpty)
+            {
+                return end;
+            }
+            total = end;
+        }
+        return total;
+    }
+
+    private XattrReader XattrTable(Inode inode) => _image.Xattrs
+        ?? throw new SquashFsCorruptException($"inode {inode.InodeNumber}: has an xattr index but the image has no xattr table");
 
     /// <summary>struct fuse_kstatfs (80 bytes) as the kernel's squashfs_statfs fills struct kstatfs.</summary>
     public void WriteStatfs(Span<byte> d)

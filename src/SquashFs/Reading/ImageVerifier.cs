@@ -37,7 +37,7 @@ internal sealed class ImageVerifier(SquashFsImage image)
             }
         if (image.Xattrs is not null)
             for (uint i = 0; i < image.Xattrs.Count; i++)
-                image.Xattrs.Read(i);
+                image.Xattrs.Check(i);
 
         var root = image.Root;
         Record(root);
@@ -45,6 +45,7 @@ internal sealed class ImageVerifier(SquashFsImage image)
         var stack = new Stack<(SquashFsEntry Directory, int Depth)>();
         stack.Push((root, 0));
         var names = new DuplicateNameCheck();
+        var xattrRecord = new byte[16];
         while (stack.Count > 0)
         {
             var (dir, depth) = stack.Pop();
@@ -57,8 +58,10 @@ internal sealed class ImageVerifier(SquashFsImage image)
                 if (!names.Add(entry.NameBytes, () => image.EnumerateDirectory(dir).Select(e => e.NameBytes)))
                     throw new SquashFsCorruptException($"{entry.FullName}: the name appears twice in its directory");
                 Record(entry);
+                // Every set was checked above; an entry needs only a set that exists (the inode reader
+                // refuses an xattr index in an image without the table).
                 if (entry.Inode.HasXattrs)
-                    image.GetXattrs(entry);
+                    image.Xattrs!.IdTable.Read(entry.Inode.XattrIndex, xattrRecord);
                 switch (entry.EntryType)
                 {
                     case SquashFsEntryType.Directory:

@@ -259,6 +259,7 @@ public sealed class SquashFsImage : IDisposable
     }
 
     /// <summary>The entry's extended attributes (names with their namespace prefix), in stored order.</summary>
+    /// <exception cref="SquashFsCorruptException">The set is corrupt, or its names and values come to more than 16 MiB.</exception>
     public IReadOnlyList<SquashFsXattr> GetXattrs(SquashFsEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);

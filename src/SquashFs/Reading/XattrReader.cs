@@ -13,6 +13,16 @@ internal sealed class XattrReader
     /// <summary>Linux's limit for one value (XATTR_SIZE_MAX).</summary>
     public const int MaxValueSize = 65536;
     private const int MaxPairsPerSet = 65536;
+
+    /// <summary>The longest full name: "security." and 255 bytes.</summary>
+    public const int MaxNameLength = 9 + 255;
+
+    /// <summary>
+    /// xar's limit on one set's names and values together, when a whole set is read (extraction,
+    /// the API, verify); Linux cannot even list more than 64 KiB of names. The FUSE server walks
+    /// a set instead and has no need of it.
+    /// </summary>
+    public const int MaxSetBytes = 16 << 20;
     private static readonly byte[][] Prefixes = ["user."u8.ToArray(), "trusted."u8.ToArray(), "security."u8.ToArray()];
 
     private readonly MetadataReader _reader;
@@ -42,7 +52,11 @@ internal sealed class XattrReader
 
     public long Count => _ids.Count;
 
-    public IReadOnlyList<SquashFsXattr> Read(uint index)
+    /// <summary>
+    /// Starts a walk of set <paramref name="index"/>; names are read into <paramref name="nameBuffer"/>
+    /// (at least <see cref="MaxNameLength"/> bytes).
+    /// </summary>
+    public XattrWalker Walk(uint index, Span<byte> nameBuffer)
     {
         var what = new Subject("xattr set {0}", index);
         Span<byte> rec = stackalloc byte[16];
@@ -51,48 +65,158 @@ internal sealed class XattrReader
         uint count = BinaryPrimitives.ReadUInt32LittleEndian(rec[8..]);
         if (count > MaxPairsPerSet)
             throw new SquashFsCorruptException($"{what}: {count} pairs is absurd");
-        var c = new MetadataCursor(_reader, _kvStart, _kvEnd, reference.Block, reference.Offset, what);
-        var result = new List<SquashFsXattr>((int)Math.Min(count, 64));
-        for (uint i = 0; i < count; i++)
-        {
-            ushort type = c.ReadUInt16();
-            ushort nameSize = c.ReadUInt16();
-            int prefix = type & 0xFF;
-            bool outOfLine = (type & 0x100) != 0;
-            if (prefix >= Prefixes.Length || (type & ~0x1FF) != 0)
-                throw new SquashFsCorruptException($"{what}: unknown xattr prefix id {type}");
-            if (nameSize > 255)
-                throw new SquashFsCorruptException($"{what}: xattr name of {nameSize} bytes (at most 255)");
-            var name = new byte[Prefixes[prefix].Length + nameSize];
-            Prefixes[prefix].CopyTo(name, 0);
-            c.Read(name.AsSpan(Prefixes[prefix].Length));
-            if (name.AsSpan().Contains((byte)0))
-                throw new SquashFsCorruptException($"{what}: xattr name contains a NUL byte");
-            uint valueSize = c.ReadUInt32();
-            byte[] value;
-            if (outOfLine)
-            {
-                if (valueSize != 8)
-                    throw new SquashFsCorruptException($"{what}: out-of-line value reference of {valueSize} bytes (must be 8)");
-                var valueRef = MetadataReference.FromPacked(c.ReadUInt64());
-                var vc = new MetadataCursor(_reader, _kvStart, _kvEnd, valueRef.Block, valueRef.Offset, new Subject("xattr set {0} value", index));
-                value = ReadValue(vc, vc.ReadUInt32(), what);
-            }
-            else
-            {
-                value = ReadValue(c, valueSize, what);
-            }
-            result.Add(new SquashFsXattr(name, value));
-        }
+        var cursor = new MetadataCursor(_reader, _kvStart, _kvEnd, reference.Block, reference.Offset, what);
+        return new XattrWalker(this, cursor, count, index, nameBuffer);
+    }
+
+    /// <summary>
+    /// The whole set, names and values. Refused beyond <see cref="MaxSetBytes"/>: out-of-line
+    /// values may all name one stored value, so a small image could otherwise ask for gigabytes.
+    /// </summary>
+    public IReadOnlyList<SquashFsXattr> Read(uint index)
+    {
+        var result = new List<SquashFsXattr>();
+        ReadSet(index, result);
         return result;
     }
 
-    private static byte[] ReadValue(MetadataCursor c, uint size, Subject what)
+    /// <summary>Checks set <paramref name="index"/> as <see cref="Read"/> would read it, without keeping a value.</summary>
+    public void Check(uint index) => ReadSet(index, null);
+
+    private void ReadSet(uint index, List<SquashFsXattr>? result)
     {
-        if (size > MaxValueSize)
-            throw new SquashFsCorruptException($"{what}: value of {size} bytes (at most {MaxValueSize})");
-        var value = new byte[size];
-        c.Read(value);
-        return value;
+        Span<byte> name = stackalloc byte[MaxNameLength];
+        var walker = Walk(index, name);
+        long total = 0;
+        while (walker.MoveNext())
+        {
+            int size = walker.ValueSize();
+            total += walker.Name.Length + size;
+            if (total > MaxSetBytes)
+                throw new SquashFsCorruptException($"xattr set {index}: its names and values come to more than {MaxSetBytes >> 20} MiB (xar's limit)");
+            if (result is null)
+            {
+                walker.SkipValue();
+                continue;
+            }
+            var value = new byte[size];
+            walker.ReadValue(value);
+            result.Add(new SquashFsXattr(walker.Name.ToArray(), value));
+        }
+    }
+
+    internal MetadataCursor OpenValue(MetadataReference reference, uint index) =>
+        new(_reader, _kvStart, _kvEnd, reference.Block, reference.Offset, new Subject("xattr set {0} value", index));
+
+    internal static ReadOnlySpan<byte> Prefix(int id) => Prefixes[id];
+}
+
+/// <summary>
+/// One pass over an xattr set, pair by pair: each name is read into the caller's buffer, a value
+/// only when asked for (an out-of-line one is followed only then). A walk costs the pairs' headers
+/// and names whatever their values add up to, and allocates nothing per pair.
+/// </summary>
+internal ref struct XattrWalker
+{
+    private readonly XattrReader _reader;
+    private readonly MetadataCursor _cursor;
+    private readonly Span<byte> _name;
+    private readonly uint _index;
+    private uint _remaining;
+    private int _nameLength;
+    private bool _outOfLine;
+    private MetadataReference _valueReference;
+    private MetadataCursor? _valueCursor; // at the out-of-line value's bytes, once its size was read
+    private int _valueSize; // -1: an out-of-line size not read yet
+    private bool _valuePending; // the value's bytes are still ahead of their cursor
+
+    internal XattrWalker(XattrReader reader, MetadataCursor cursor, uint count, uint index, Span<byte> nameBuffer)
+    {
+        _reader = reader;
+        _cursor = cursor;
+        _remaining = count;
+        _index = index;
+        _name = nameBuffer;
+    }
+
+    /// <summary>The current pair's full name, with its prefix ("user.", "trusted.", "security.").</summary>
+    public readonly ReadOnlySpan<byte> Name => _name[.._nameLength];
+
+    public bool MoveNext()
+    {
+        if (_valuePending && !_outOfLine)
+            _cursor.Skip(_valueSize); // an inline value not read
+        _valuePending = false;
+        _valueCursor = null;
+        if (_remaining == 0)
+            return false;
+        _remaining--;
+        var what = new Subject("xattr set {0}", _index);
+        ushort type = _cursor.ReadUInt16();
+        ushort nameSize = _cursor.ReadUInt16();
+        int prefix = type & 0xFF;
+        _outOfLine = (type & 0x100) != 0;
+        if (prefix > 2 || (type & ~0x1FF) != 0)
+            throw new SquashFsCorruptException($"{what}: unknown xattr prefix id {type}");
+        if (nameSize > 255)
+            throw new SquashFsCorruptException($"{what}: xattr name of {nameSize} bytes (at most 255)");
+        var p = XattrReader.Prefix(prefix);
+        p.CopyTo(_name);
+        _nameLength = p.Length + nameSize;
+        _cursor.Read(_name[p.Length.._nameLength]);
+        if (Name.Contains((byte)0))
+            throw new SquashFsCorruptException($"{what}: xattr name contains a NUL byte");
+        uint valueSize = _cursor.ReadUInt32();
+        if (_outOfLine)
+        {
+            if (valueSize != 8)
+                throw new SquashFsCorruptException($"{what}: out-of-line value reference of {valueSize} bytes (must be 8)");
+            _valueReference = MetadataReference.FromPacked(_cursor.ReadUInt64());
+            _valueSize = -1;
+        }
+        else
+        {
+            _valueSize = CheckSize(valueSize);
+        }
+        _valuePending = true;
+        return true;
+    }
+
+    /// <summary>The current value's size (an out-of-line value's is read where it is stored).</summary>
+    public int ValueSize()
+    {
+        if (_valueSize < 0)
+        {
+            _valueCursor = _reader.OpenValue(_valueReference, _index);
+            _valueSize = CheckSize(_valueCursor.ReadUInt32());
+        }
+        return _valueSize;
+    }
+
+    /// <summary>Reads the current value into the first <see cref="ValueSize"/> bytes of <paramref name="destination"/>; once per pair.</summary>
+    public void ReadValue(Span<byte> destination)
+    {
+        int size = ValueSize();
+        if (!_valuePending)
+            throw new InvalidOperationException("the value was read already");
+        (_outOfLine ? _valueCursor! : _cursor).Read(destination[..size]);
+        _valuePending = false;
+    }
+
+    /// <summary>Passes over the current value, still reading (and so checking) the blocks it lies in.</summary>
+    public void SkipValue()
+    {
+        int size = ValueSize();
+        if (!_valuePending)
+            return;
+        (_outOfLine ? _valueCursor! : _cursor).Skip(size);
+        _valuePending = false;
+    }
+
+    private readonly int CheckSize(uint size)
+    {
+        if (size > XattrReader.MaxValueSize)
+            throw new SquashFsCorruptException($"xattr set {_index}: value of {size} bytes (at most {XattrReader.MaxValueSize})");
+        return (int)size;
     }
 }
