@@ -285,6 +285,23 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
         Assert.EndsWith("bundled: 0\n+---------------------+\n| 2 words, 1 distinct |\n+---------------------+\n1 end\nbundled: 0\n", r.StandardOutput);
     }
 
+    /// <summary>
+    /// The image root is 0755 even under umask 077 (the staging folder around it is 0700): the mount shows the root's
+    /// mode to every user, and a 0700 root let no one but the packer start the file through FUSE.
+    /// </summary>
+    [SkippableFact]
+    public void ImageRootIsOpenToEveryUserWhateverTheUmask()
+    {
+        PythonSampleFixture.Require();
+        string output = sample["umask.xar"];
+        TestEnv.Run(new RunOptions("sh", ["-c", "umask 077 && exec \"$@\"", "sh", XarBinary.Path, "python", "--no-index", "--find-links", sample.Wheels, "wordcount",
+            "-o", output, "--quiet", "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+        { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 }).EnsureSuccess("xar python under umask 077");
+        string first = TestEnv.Run(XarBinary.Path, "ls", "-l", output).EnsureSuccess("xar ls -l").StandardOutput.Split('\n')[0];
+        Assert.StartsWith("drwxr-xr-x ", first);
+        Assert.EndsWith(" squashfs-root", first);
+    }
+
     /// <summary>The bundled interpreter's standard library comes without test suites, and with its extension modules' libraries.</summary>
     [SkippableFact]
     public void BundledInterpreterHasItsLibraryWithoutTests()

@@ -149,6 +149,22 @@ public sealed class NodeCommandTests
         Assert.DoesNotContain("squashfs-root/app/app.xar", names);
     }
 
+    /// <summary>The image root is 0755 under umask 077 (the staging folder around it is 0700): the mount shows it to every user.</summary>
+    [SkippableFact]
+    public void ImageRootIsOpenToEveryUserWhateverTheUmask()
+    {
+        TestEnv.RequireTool("node");
+        TestEnv.RequireTool("npm");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "index.js" }""");
+        Directory.CreateDirectory(tmp["tmp"]);
+        TestEnv.Run(new RunOptions("sh", ["-c", "umask 077 && exec \"$@\"", "sh", XarBinary.Path, "node", project, "-o", tmp["app.xar"], "--quiet"])
+        { Environment = new Dictionary<string, string?> { ["TMPDIR"] = tmp["tmp"] } }).EnsureSuccess("xar node under umask 077");
+        string first = XarCli.Run("ls", "-l", tmp["app.xar"]).EnsureSuccess("xar ls -l").StandardOutput.Split('\n')[0];
+        Assert.StartsWith("drwxr-xr-x ", first);
+        Assert.EndsWith(" squashfs-root", first);
+    }
+
     private static string Listing(string dir) =>
         TestEnv.Run("find", dir, "-printf", "%P %M %s %T@\\n").EnsureSuccess("find").StandardOutput.Split('\n').Order(StringComparer.Ordinal).Aggregate("", (a, l) => a + l + "\n");
 }

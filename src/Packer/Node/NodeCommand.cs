@@ -47,7 +47,7 @@ public static class NodeCommand
 
             using var staging = new StagingDirectory("node");
             var node = NodeRuntime.Find(bundle ? parse.GetValue(bundleNode) : null, staging.Cancellation);
-            string image = staging["image"], app = Path.Combine(image, "app");
+            string image = staging.CreateImageRoot(), app = Path.Combine(image, "app");
             Directory.CreateDirectory(app);
             CopyProject(directory, app, withNodeModules: !install, staging.Cancellation);
             DropOutputFromCopy(directory, app, parse.GetValue(options.Output)!);
