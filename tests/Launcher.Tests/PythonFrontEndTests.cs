@@ -401,6 +401,41 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.Equal($"xar: pip's {named} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {named} out", err);
     }
 
+    /// <summary>
+    /// OUT that is a file pip reads (the requirements file, a wheel in the --find-links folder) is refused before pip
+    /// runs (exit 2) and left as it was: the rename at the end would replace it.
+    /// </summary>
+    [SkippableFact]
+    public void OutputThatIsAnInputOfPipIsRefused()
+    {
+        PythonSampleFixture.Require();
+        string links = sample["links-" + Guid.NewGuid().ToString("N")];
+        TestEnv.Run("cp", "-r", sample.Wheels, links).EnsureSuccess("cp wheels");
+        string requirements = Path.Combine(links, "requirements.txt");
+        File.WriteAllText(requirements, "wordcount\n");
+        string wheel = Directory.EnumerateFiles(links, "wordcount-*.whl").Single();
+        byte[] wheelBytes = File.ReadAllBytes(wheel);
+        string tmp = sample["tmp-out-is-input"];
+        Directory.CreateDirectory(tmp);
+        foreach (var (output, args, message) in new (string, string[], string)[]
+        {
+            (requirements, ["-r", requirements], $"xar: {requirements}: is pip's input {requirements}: packing would replace a file it reads (write OUT elsewhere)"),
+            (requirements, ["--requirement=" + requirements], $"xar: {requirements}: is pip's input {requirements}: packing would replace a file it reads"),
+            (wheel, [wheel], $"xar: {wheel}: is pip's input {wheel}: packing would replace a file it reads"),
+            (wheel, ["--find-links", links, "wordcount"], $"xar: {wheel}: exists inside pip's input {links}: packing would replace a file it packs"),
+        })
+        {
+            var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "--no-index", .. args, "-o", output, "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+            { Environment = PythonSampleFixture.PipEnvironment(new Dictionary<string, string?> { ["TMPDIR"] = tmp }), TimeoutMs = 600_000 });
+            Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.StandardError}");
+            Assert.StartsWith(message, r.StandardError);
+            Assert.Single(r.StandardError.TrimEnd('\n').Split('\n'));
+            Assert.Equal("wordcount\n", File.ReadAllText(requirements));
+            Assert.Equal(wheelBytes, File.ReadAllBytes(wheel));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+    }
+
     [SkippableFact]
     public void PipFailingIsAFailureInItsOwnWords()
     {

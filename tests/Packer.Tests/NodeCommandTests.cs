@@ -133,9 +133,12 @@ public sealed class NodeCommandTests
         AssertNothingLeft(tmp);
     }
 
-    /// <summary>`xar node . -o app.xar` run twice: the first app.xar is not packed into the second.</summary>
+    /// <summary>
+    /// `xar node . -o app.xar` run twice: the first app.xar is not packed into the second, and the second is refused
+    /// (exit 2, as xar pack refuses an existing OUT inside SOURCE_DIR) instead of replacing a file of the project.
+    /// </summary>
     [SkippableFact]
-    public void OutputInsideTheProjectIsNotPacked()
+    public void OutputInsideTheProjectIsNotPackedAndAnExistingOneIsRefused()
     {
         TestEnv.RequireTool("node");
         TestEnv.RequireTool("npm");
@@ -143,10 +146,25 @@ public sealed class NodeCommandTests
         string project = Project(tmp, """{ "name": "app", "main": "index.js" }""");
         string output = Path.Combine(project, "app.xar");
         RunXar(tmp, "node", project, "-o", output, "--quiet").EnsureSuccess("xar node");
-        RunXar(tmp, "node", project, "-o", output, "--quiet").EnsureSuccess("xar node again");
         var names = XarCli.Run("ls", output).EnsureSuccess("xar ls").StandardOutput.Split('\n');
         Assert.Contains("squashfs-root/app/index.js", names);
         Assert.DoesNotContain("squashfs-root/app/app.xar", names);
+        byte[] first = File.ReadAllBytes(output);
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", output, "--quiet"), $"xar: {output}: exists inside PROJECT_DIR: packing would replace a file it packs");
+        Assert.Equal(first, File.ReadAllBytes(output));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>OUT naming the project's entry file (or any file of it) is refused before any work, the file left as it was.</summary>
+    [Fact]
+    public void OutputThatNamesAProjectFileIsRefused()
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "bin": "bin/a.js" }""");
+        string entry = Path.Combine(project, "bin", "a.js");
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", entry), $"xar: {entry}: exists inside PROJECT_DIR: packing would replace a file it packs (write OUT outside PROJECT_DIR, or remove it first)");
+        Assert.Equal("console.log('bin/a.js');\n", File.ReadAllText(entry));
+        AssertNothingLeft(tmp);
     }
 
     /// <summary>The image root is 0755 under umask 077 (the staging folder around it is 0700): the mount shows it to every user.</summary>

@@ -48,6 +48,8 @@ public static class PythonCommand
                 throw new UsageException("nothing to install: give pip's arguments (a requirement, -r FILE, a project directory, a wheel)");
             PipInstall.CheckArguments(pip);
             options.Check(parse);
+            foreach (string input in PipInstall.NamedPaths(pip))
+                options.CheckOutputIsNotInput(parse, input, "pip's input " + input);
             long? epoch = SourceDateEpochTimes.Read();
             bool quiet = parse.GetValue(options.Quiet);
             using var staging = new StagingDirectory("python");

@@ -37,6 +37,7 @@ public static class DotnetCommand
             DotnetProject.CheckRid(targetRid);
             options.Check(parse);
             string projectFile = DotnetProject.Resolve(given);
+            options.CheckOutputIsNotInput(parse, Path.GetDirectoryName(projectFile)!, "the project's folder");
 
             using var staging = new StagingDirectory("dotnet");
             if (!parse.GetValue(options.Quiet))

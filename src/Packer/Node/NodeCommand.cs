@@ -37,6 +37,7 @@ public static class NodeCommand
                 NodeRuntime.CheckGiven(givenNode);
             if (!Directory.Exists(directory))
                 throw new UsageException(File.Exists(directory) ? "is not a folder (PROJECT_DIR is the folder with package.json)" : "no such folder", directory);
+            options.CheckOutputIsNotInput(parse, directory, "PROJECT_DIR");
             var package = NodePackage.Read(directory, parse.GetValue(bin));
             bool install = !parse.GetValue(noInstall);
             if (install && !File.Exists(Path.Combine(directory, "package-lock.json")) && !File.Exists(Path.Combine(directory, "npm-shrinkwrap.json")))
@@ -50,7 +51,6 @@ public static class NodeCommand
             string image = staging.CreateImageRoot(), app = Path.Combine(image, "app");
             Directory.CreateDirectory(app);
             CopyProject(directory, app, withNodeModules: !install, staging.Cancellation);
-            DropOutputFromCopy(directory, app, parse.GetValue(options.Output)!);
             if (install)
             {
                 if (!quiet)
@@ -90,19 +90,6 @@ public static class NodeCommand
         var result = ToolProcess.Run(cp, ["-a", "--", .. entries, to + "/"], null, cancel);
         if (!result.Succeeded)
             throw new FrontEndException(from, "copying the project failed: " + (result.Lines.FirstOrDefault() ?? $"cp exit {result.ExitCode}"));
-    }
-
-    /// <summary>An OUT inside the project (`xar node . -o app.xar`, run twice) is not packed into the next one.</summary>
-    private static void DropOutputFromCopy(string project, string copy, string output)
-    {
-        if (output == "-")
-            return;
-        string relative = Path.GetRelativePath(Path.GetFullPath(project), Path.GetFullPath(output));
-        if (relative == ".." || relative.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(relative))
-            return;
-        string inCopy = Path.Combine(copy, relative);
-        if (File.Exists(inCopy))
-            File.Delete(inCopy);
     }
 
     private static void NpmCi(string app, string project, CancellationToken cancel)

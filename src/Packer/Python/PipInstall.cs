@@ -24,6 +24,24 @@ internal static class PipInstall
         }
     }
 
+    /// <summary>
+    /// What PIP_ARGS may name as a file or folder pip reads (a requirements or constraints file, a project folder, a
+    /// wheel, a --find-links folder): every argument, and the value of --OPTION=VALUE and -XVALUE. Not parsed as pip
+    /// would: a word that names no file is skipped by the caller, one that names an unrelated file only makes OUT's
+    /// check stricter.
+    /// </summary>
+    public static IEnumerable<string> NamedPaths(IReadOnlyList<string> pipArgs)
+    {
+        foreach (string argument in pipArgs)
+        {
+            yield return argument;
+            if (argument.StartsWith("--", StringComparison.Ordinal) && argument.IndexOf('=') is int equals and > 2)
+                yield return argument[(equals + 1)..];
+            else if (argument.Length > 2 && argument[0] == '-' && argument[1] != '-')
+                yield return argument[2..];
+        }
+    }
+
     public static void Run(PythonInterpreter python, string siteDirectory, IReadOnlyList<string> pipArgs, bool quiet, CancellationToken cancel)
     {
         string[] args = ["-m", "pip", "install", "--target", siteDirectory, "--no-compile", .. pipArgs];
