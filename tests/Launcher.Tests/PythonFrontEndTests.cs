@@ -401,6 +401,20 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.Equal($"xar: pip's {named} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {named} out", err);
     }
 
+    /// <summary>pip accepts any unique prefix of a long option and grouped short flags: those that say where to install are refused too.</summary>
+    [SkippableTheory]
+    [InlineData("--targ", "--targ (--target)", "--targ")]
+    [InlineData("--ed=/tmp/elsewhere", "--ed (--editable)", "--ed")]
+    [InlineData("--prefi", "--prefi (--prefix)", "--prefi")]
+    [InlineData("-Ut", "-t (in -Ut)", "-Ut")]
+    [InlineData("-qe/tmp/elsewhere", "-e (in -qe/tmp/elsewhere)", "-qe/tmp/elsewhere")]
+    public void AbbreviatedOrGroupedPipOptionsThatChooseWhereToInstallAreRefused(string option, string named, string given)
+    {
+        var (r, err) = Fail("where-abbreviated", "--console-script", "wordcount", "--", option, "/tmp/elsewhere");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"xar: pip's {named} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {given} out", err);
+    }
+
     /// <summary>
     /// OUT that is a file pip reads (the requirements file, a wheel in the --find-links folder) is refused before pip
     /// runs (exit 2) and left as it was: the rename at the end would replace it.
