@@ -450,6 +450,19 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
     }
 
+    /// <summary>An --exclude that leaves out what the entrypoint needs (the boot module, site-packages) is refused before pip runs.</summary>
+    [SkippableTheory]
+    [InlineData("__pycache__", "--exclude __pycache__: leaves out xar-python/__pycache__, which the app needs to start (xar-python/__pycache__/boot.cpython-")]
+    [InlineData("*.pyc", "--exclude *.pyc: leaves out xar-python/__pycache__/boot.cpython-")]
+    [InlineData("site-packages", "--exclude site-packages: leaves out site-packages, which the app needs to start")]
+    [InlineData("xar-python", "--exclude xar-python: leaves out xar-python, which the app needs to start (xar-python/__pycache__/boot.cpython-")]
+    public void ExcludingWhatTheEntrypointNeedsIsRefused(string pattern, string message)
+    {
+        var (r, err) = Fail("exclude-needed", "--console-script", "wordcount", "--exclude", pattern);
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("xar: " + message, err);
+    }
+
     [SkippableFact]
     public void PipFailingIsAFailureInItsOwnWords()
     {

@@ -167,6 +167,33 @@ public sealed class NodeCommandTests
         AssertNothingLeft(tmp);
     }
 
+    /// <summary>
+    /// An --exclude that leaves out the entry file or the node_modules the app has is refused before any work (exit 2,
+    /// naming the pattern): the file would start nothing. Other excludes pass.
+    /// </summary>
+    [Fact]
+    public void ExcludingWhatTheEntrypointNeedsIsRefused()
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "bin": "bin/a.js" }""");
+        Directory.CreateDirectory(Path.Combine(project, "node_modules", "x"));
+        File.WriteAllText(tmp["app.xar"], "old");
+        foreach (var (pattern, message) in new[]
+        {
+            ("bin", "xar: --exclude bin: leaves out app/bin, which the app needs to start (app/bin/a.js)"),
+            ("*.js", "xar: --exclude *.js: leaves out app/bin/a.js, which the app needs to start"),
+            ("app", "xar: --exclude app: leaves out app, which the app needs to start (app/bin/a.js)"),
+            ("node_modules", "xar: --exclude node_modules: leaves out app/node_modules, which the app needs to start"),
+        })
+        {
+            var r = RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--no-install", "--exclude", pattern);
+            XarCli.AssertBadInput(r, message);
+            Assert.Equal(message + "\n", r.StandardError);
+        }
+        Assert.Equal("old", File.ReadAllText(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
     /// <summary>The image root is 0755 under umask 077 (the staging folder around it is 0700): the mount shows it to every user.</summary>
     [SkippableFact]
     public void ImageRootIsOpenToEveryUserWhateverTheUmask()

@@ -245,6 +245,23 @@ public sealed class PackOptions
     }
 
     /// <summary>
+    /// A front-end's check, before its long work, that no --exclude leaves out a file its entrypoint needs to start
+    /// (<paramref name="needed"/>: paths in the image, '/'-separated). The archive's own check covers ExecPath only, and
+    /// an image without python's boot module or node's entry file starts nothing. Exit 2, naming the pattern.
+    /// </summary>
+    public void CheckNotExcluded(ParseResult parse, IEnumerable<string> needed)
+    {
+        string[] patterns = RawOptionValues.Paths(parse, Exclude);
+        if (patterns.Length == 0)
+            return;
+        foreach (string path in needed)
+            foreach (string pattern in patterns)
+                if (new SquashFsWriterOptions { Excludes = [pattern] }.IsExcluded(path, out string? excluded))
+                    throw new UsageException($"--exclude {LosslessUtf8.Display(pattern)}: leaves out {LosslessUtf8.Display(excluded)}, which the app needs to start"
+                        + (excluded == path ? "" : $" ({LosslessUtf8.Display(path)})"));
+    }
+
+    /// <summary>
     /// A front-end's check, before its long work, that OUT replaces none of its inputs (<see cref="CheckOutputIsNotInSource"/>):
     /// it packs a staging folder, so the check <see cref="Pack"/> makes on that folder cannot see the project's files.
     /// </summary>

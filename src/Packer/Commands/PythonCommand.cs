@@ -57,6 +57,8 @@ public static class PythonCommand
             var interpreter = PythonInterpreter.Find(parse.GetValue(python), cancel);
             if (!interpreter.HasPip)
                 throw new FrontEndException(null, $"{interpreter.Program} has no pip ({interpreter.Program} -m pip): install it (Debian: apt-get install python3-pip)");
+            options.CheckNotExcluded(parse, [$"{PythonLauncherFiles.Directory}/{PythonLauncherFiles.BootModule(interpreter)}", PythonLauncherFiles.SiteDirectory,
+                .. parse.GetValue(bundle) ? BundledPython.Needed(interpreter) : []]);
             string root = staging.CreateImageRoot();
             string site = Path.Combine(root, PythonLauncherFiles.SiteDirectory);
             PipInstall.Run(interpreter, site, pip, quiet, cancel);

@@ -45,6 +45,8 @@ public static class NodeCommand
             if (!install && package.HasDependencies && !Directory.Exists(Path.Combine(directory, "node_modules")))
                 throw new UsageException("--no-install: package.json has dependencies and there is no node_modules", directory);
             bool quiet = parse.GetValue(options.Quiet);
+            bool withModules = install ? package.HasDependencies : Directory.Exists(Path.Combine(directory, "node_modules"));
+            options.CheckNotExcluded(parse, ["app/" + package.Entry, .. withModules ? ["app/node_modules"] : Array.Empty<string>(), .. bundle ? ["node/bin/node"] : Array.Empty<string>()]);
 
             using var staging = new StagingDirectory("node");
             var node = NodeRuntime.Find(bundle ? parse.GetValue(bundleNode) : null, staging.Cancellation);
