@@ -194,6 +194,34 @@ public sealed class NodeCommandTests
         AssertNothingLeft(tmp);
     }
 
+    /// <summary>A top-level name that is not UTF-8 (top\xff.txt) is copied and packed by its bytes.</summary>
+    [SkippableFact]
+    public void TopLevelNameThatIsNotUtf8IsPackedByItsBytes()
+    {
+        TestEnv.RequireTool("node");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "index.js" }""");
+        TestEnv.Run("sh", "-c", "printf 'bytes\\n' > \"$1/$(printf 'top\\377.txt')\"", "sh", project).EnsureSuccess("printf");
+        RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--no-install", "--quiet").EnsureSuccess("xar node");
+        TestEnv.Run(XarBinary.Path, "extract", tmp["app.xar"], "-o", tmp["x"]).EnsureSuccess("xar extract");
+        var copied = TestEnv.Run("sh", "-c", "cat \"$1/app/$(printf 'top\\377.txt')\"", "sh", tmp["x"]).EnsureSuccess("cat the copy");
+        Assert.Equal("bytes\n", copied.StandardOutput);
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>A FIFO named package.json is refused at once (exit 2), not waited on.</summary>
+    [Fact]
+    public void PackageJsonThatIsNotARegularFileIsRefused()
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, "{}");
+        File.Delete(Path.Combine(project, "package.json"));
+        TestEnv.Run("mkfifo", Path.Combine(project, "package.json")).EnsureSuccess("mkfifo");
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["app.xar"]), $"xar: {project}/package.json: package.json: is not a regular file");
+        Assert.False(File.Exists(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
     /// <summary>The image root is 0755 under umask 077 (the staging folder around it is 0700): the mount shows it to every user.</summary>
     [SkippableFact]
     public void ImageRootIsOpenToEveryUserWhateverTheUmask()

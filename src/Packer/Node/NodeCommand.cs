@@ -78,20 +78,19 @@ public static class NodeCommand
 
     /// <summary>
     /// The project's top-level entries copied as they are (cp -a: symbolic links, modes, times), without .git, and
-    /// without node_modules unless it is what gets packed.
+    /// without node_modules unless it is what gets packed. find hands the names to cp as their bytes: a name that is
+    /// not UTF-8 would not survive a trip through .NET strings and a process's argument list.
     /// </summary>
     private static void CopyProject(string from, string to, bool withNodeModules, CancellationToken cancel)
     {
-        var entries = Directory.EnumerateFileSystemEntries(from)
-            .Where(e => Path.GetFileName(e) is not ".git" && (withNodeModules || Path.GetFileName(e) != "node_modules"))
-            .Order(StringComparer.Ordinal)
-            .ToList();
-        if (entries.Count == 0)
-            return;
+        string find = ToolProcess.Find("find") ?? "/usr/bin/find";
         string cp = ToolProcess.Find("cp") ?? "/bin/cp";
-        var result = ToolProcess.Run(cp, ["-a", "--", .. entries, to + "/"], null, cancel);
+        // The full path: a relative PROJECT_DIR that starts with '-' would be read as one of find's options.
+        string[] args = [Path.GetFullPath(from), "-mindepth", "1", "-maxdepth", "1", "!", "-name", ".git",
+            .. withNodeModules ? Array.Empty<string>() : ["!", "-name", "node_modules"], "-exec", cp, "-a", "-t", to, "--", "{}", "+"];
+        var result = ToolProcess.Run(find, args, null, cancel);
         if (!result.Succeeded)
-            throw new FrontEndException(from, "copying the project failed: " + (result.Lines.FirstOrDefault() ?? $"cp exit {result.ExitCode}"));
+            throw new FrontEndException(from, "copying the project failed: " + (result.Lines.FirstOrDefault() ?? $"find/cp exit {result.ExitCode}"));
     }
 
     private static void NpmCi(string app, string project, CancellationToken cancel)

@@ -9,6 +9,9 @@ namespace Xar.Packer.Node;
 /// </summary>
 public sealed record NodePackage(string Name, string Entry, bool HasDependencies)
 {
+    /// <summary>Far beyond any real package.json.</summary>
+    private const long MaxBytes = 16L << 20;
+
     public static NodePackage Read(string projectDirectory, string? binName)
     {
         string file = Path.Combine(projectDirectory, "package.json");
@@ -17,7 +20,8 @@ public sealed record NodePackage(string Name, string Entry, bool HasDependencies
         JsonElement root;
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(file));
+            // Through one checked descriptor: a FIFO or a device named package.json is refused, not waited on or read without end.
+            using var document = JsonDocument.Parse(GivenFile.Read(file, "package.json", MaxBytes));
             root = document.RootElement.Clone();
         }
         catch (JsonException e)
