@@ -222,6 +222,52 @@ public sealed class NodeCommandTests
         AssertNothingLeft(tmp);
     }
 
+    /// <summary>
+    /// A main of lib/e.js where lib is a link to a folder outside the project: the text is inside, the real path is not,
+    /// and the image would hold a link to that absolute path. Refused (exit 2), naming the real path.
+    /// </summary>
+    [Fact]
+    public void EntryWhoseRealPathIsOutsideTheProjectIsRefused()
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "lib/e.js" }""");
+        Directory.CreateDirectory(tmp["outside"]);
+        File.WriteAllText(tmp["outside/e.js"], "console.log('elsewhere');\n");
+        File.CreateSymbolicLink(Path.Combine(project, "lib"), tmp["outside"]);
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["app.xar"]), "the entrypoint lib/e.js is outside the project (its real path is ");
+        Assert.Contains("/outside/e.js: a symbolic link on the way leaves it)", RunXar(tmp, "node", project, "-o", tmp["app.xar"]).StandardError);
+        Assert.False(File.Exists(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>
+    /// Links in the packed app whose target is absolute or climbs out of the image get one warning line each, five at
+    /// most and then a count; links that stay inside (an entry that is a link to a file of the project) get none.
+    /// </summary>
+    [SkippableFact]
+    public void LinksThatLeaveTheImageAreWarnedAbout()
+    {
+        TestEnv.RequireTool("node");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "alias.js" }""");
+        File.CreateSymbolicLink(Path.Combine(project, "alias.js"), "index.js");
+        File.CreateSymbolicLink(Path.Combine(project, "bin", "inside"), "../index.js");
+        File.CreateSymbolicLink(Path.Combine(project, "0up"), "../../x");
+        for (int i = 0; i < 6; i++)
+            File.CreateSymbolicLink(Path.Combine(project, $"abs{i}"), $"/etc/abs{i}");
+        var r = RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--no-install");
+        r.EnsureSuccess("xar node");
+        var warnings = r.StandardError.Split('\n').Where(l => l.StartsWith("xar: warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(6, warnings.Count);
+        Assert.Equal("xar: warning: 2 more symbolic links leave the image", warnings[5]);
+        Assert.All(warnings.Take(5), w => Assert.EndsWith(": a symbolic link that leaves the image (packed as it is, it points at whatever is there where the file runs)", w));
+        Assert.StartsWith("xar: warning: app/0up -> ../../x: ", warnings[0]);
+        Assert.StartsWith("xar: warning: app/abs3 -> /etc/abs3: ", warnings[4]);
+        Assert.DoesNotContain(warnings, w => w.Contains("inside", StringComparison.Ordinal) || w.Contains("alias", StringComparison.Ordinal));
+        Assert.Equal("app/alias.js", PackedEntry(tmp["app.xar"]));
+        Assert.DoesNotContain("warning", RunXar(tmp, "node", project, "-o", tmp["quiet.xar"], "--no-install", "--quiet").StandardError);
+    }
+
     /// <summary>The image root is 0755 under umask 077 (the staging folder around it is 0700): the mount shows it to every user.</summary>
     [SkippableFact]
     public void ImageRootIsOpenToEveryUserWhateverTheUmask()

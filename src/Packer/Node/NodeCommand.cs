@@ -59,6 +59,8 @@ public static class NodeCommand
                     Console.Error.WriteLine($"xar: npm ci --omit=dev ({package.Name})");
                 NpmCi(app, directory, staging.Cancellation);
             }
+            if (!quiet)
+                WarnAboutLinksLeavingTheImage(image, staging.Cancellation);
             bool withLibraries = false;
             if (bundle)
             {
@@ -91,6 +93,50 @@ public static class NodeCommand
         var result = ToolProcess.Run(find, args, null, cancel);
         if (!result.Succeeded)
             throw new FrontEndException(from, "copying the project failed: " + (result.Lines.FirstOrDefault() ?? $"find/cp exit {result.ExitCode}"));
+    }
+
+    /// <summary>At most this many links are named one by one; the rest are counted.</summary>
+    private const int LinkWarningsShown = 5;
+
+    /// <summary>
+    /// One warning line per symbolic link in app/ whose target is absolute or climbs out of the image (up to
+    /// <see cref="LinkWarningsShown"/>, then a count): it is packed as it is, so it points at whatever is at that
+    /// path on the machine that runs the file. Decided on the target's text, as the kernel resolves it from the
+    /// link's folder. find prints each link and its target NUL-separated.
+    /// </summary>
+    private static void WarnAboutLinksLeavingTheImage(string image, CancellationToken cancel)
+    {
+        string find = ToolProcess.Find("find") ?? "/usr/bin/find";
+        var result = ToolProcess.Run(find, ["app", "-type", "l", "-printf", "%p\\0%l\\0"], image, cancel);
+        if (!result.Succeeded)
+            return; // only warnings: the pack itself reports a tree it cannot read
+        string[] fields = result.StandardOutput.Split('\0');
+        var leaving = new List<string>();
+        for (int i = 0; i + 1 < fields.Length; i += 2)
+            if (LeavesTheImage(fields[i], fields[i + 1]))
+                leaving.Add($"{fields[i]} -> {fields[i + 1]}");
+        leaving.Sort(StringComparer.Ordinal); // the same lines whatever order find walks in
+        foreach (string link in leaving.Take(LinkWarningsShown))
+            Console.Error.WriteLine($"xar: warning: {link}: a symbolic link that leaves the image (packed as it is, it points at whatever is there where the file runs)");
+        if (leaving.Count > LinkWarningsShown)
+            Console.Error.WriteLine($"xar: warning: {leaving.Count - LinkWarningsShown} more symbolic links leave the image");
+    }
+
+    private static bool LeavesTheImage(string link, string target)
+    {
+        if (target.StartsWith('/'))
+            return true;
+        int depth = link.Count(c => c == '/'); // folders above the link, up to the image root
+        foreach (string part in target.Split('/'))
+        {
+            if (part == "..")
+                depth--;
+            else if (part is not ("" or "."))
+                depth++;
+            if (depth < 0)
+                return true;
+        }
+        return false;
     }
 
     private static void NpmCi(string app, string project, CancellationToken cancel)
