@@ -95,5 +95,7 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
         var names = TestEnv.Run(XarBinary.Path, "ls", packed.Plain!).EnsureSuccess("xar ls").StandardOutput.Split('\n');
         foreach (string file in (string[])["greet", "greet.dll", "greet.runtimeconfig.json", "greet.deps.json", "fr/greet.resources.dll", "libhostfxr.so", "libcoreclr.so", "libclrjit.so", "System.Private.CoreLib.dll"])
             Assert.Contains("squashfs-root/" + file, names);
+        // The publish folder is the image root: 0755 whatever the umask, so the mount lets every user in.
+        Assert.StartsWith("drwxr-xr-x ", TestEnv.Run(XarBinary.Path, "ls", "-l", packed.Plain!).EnsureSuccess("xar ls -l").StandardOutput);
     }
 }

@@ -285,6 +285,23 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
         Assert.EndsWith("bundled: 0\n+---------------------+\n| 2 words, 1 distinct |\n+---------------------+\n1 end\nbundled: 0\n", r.StandardOutput);
     }
 
+    /// <summary>
+    /// The image root is 0755 even under umask 077 (the staging folder around it is 0700): the mount shows the root's
+    /// mode to every user, and a 0700 root let no one but the packer start the file through FUSE.
+    /// </summary>
+    [SkippableFact]
+    public void ImageRootIsOpenToEveryUserWhateverTheUmask()
+    {
+        PythonSampleFixture.Require();
+        string output = sample["umask.xar"];
+        TestEnv.Run(new RunOptions("sh", ["-c", "umask 077 && exec \"$@\"", "sh", XarBinary.Path, "python", "--no-index", "--find-links", sample.Wheels, "wordcount",
+            "-o", output, "--quiet", "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+        { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 }).EnsureSuccess("xar python under umask 077");
+        string first = TestEnv.Run(XarBinary.Path, "ls", "-l", output).EnsureSuccess("xar ls -l").StandardOutput.Split('\n')[0];
+        Assert.StartsWith("drwxr-xr-x ", first);
+        Assert.EndsWith(" squashfs-root", first);
+    }
+
     /// <summary>The bundled interpreter's standard library comes without test suites, and with its extension modules' libraries.</summary>
     [SkippableFact]
     public void BundledInterpreterHasItsLibraryWithoutTests()
@@ -382,6 +399,68 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         var (r, err) = Fail("where", "--console-script", "wordcount", "--", option, "/tmp/elsewhere");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal($"xar: pip's {named} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {named} out", err);
+    }
+
+    /// <summary>pip accepts any unique prefix of a long option and grouped short flags: those that say where to install are refused too.</summary>
+    [SkippableTheory]
+    [InlineData("--targ", "--targ (--target)", "--targ")]
+    [InlineData("--ed=/tmp/elsewhere", "--ed (--editable)", "--ed")]
+    [InlineData("--prefi", "--prefi (--prefix)", "--prefi")]
+    [InlineData("-Ut", "-t (in -Ut)", "-Ut")]
+    [InlineData("-qe/tmp/elsewhere", "-e (in -qe/tmp/elsewhere)", "-qe/tmp/elsewhere")]
+    public void AbbreviatedOrGroupedPipOptionsThatChooseWhereToInstallAreRefused(string option, string named, string given)
+    {
+        var (r, err) = Fail("where-abbreviated", "--console-script", "wordcount", "--", option, "/tmp/elsewhere");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"xar: pip's {named} is xar's to decide: pip installs into the image (--target of a staging folder), as a regular install; leave {given} out", err);
+    }
+
+    /// <summary>
+    /// OUT that is a file pip reads (the requirements file, a wheel in the --find-links folder) is refused before pip
+    /// runs (exit 2) and left as it was: the rename at the end would replace it.
+    /// </summary>
+    [SkippableFact]
+    public void OutputThatIsAnInputOfPipIsRefused()
+    {
+        PythonSampleFixture.Require();
+        string links = sample["links-" + Guid.NewGuid().ToString("N")];
+        TestEnv.Run("cp", "-r", sample.Wheels, links).EnsureSuccess("cp wheels");
+        string requirements = Path.Combine(links, "requirements.txt");
+        File.WriteAllText(requirements, "wordcount\n");
+        string wheel = Directory.EnumerateFiles(links, "wordcount-*.whl").Single();
+        byte[] wheelBytes = File.ReadAllBytes(wheel);
+        string tmp = sample["tmp-out-is-input"];
+        Directory.CreateDirectory(tmp);
+        foreach (var (output, args, message) in new (string, string[], string)[]
+        {
+            (requirements, ["-r", requirements], $"xar: {requirements}: is pip's input {requirements}: packing would replace a file it reads (write OUT elsewhere)"),
+            (requirements, ["--requirement=" + requirements], $"xar: {requirements}: is pip's input {requirements}: packing would replace a file it reads"),
+            (wheel, [wheel], $"xar: {wheel}: is pip's input {wheel}: packing would replace a file it reads"),
+            (wheel, ["--find-links", links, "wordcount"], $"xar: {wheel}: exists inside pip's input {links}: packing would replace a file it packs"),
+        })
+        {
+            var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "--no-index", .. args, "-o", output, "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+            { Environment = PythonSampleFixture.PipEnvironment(new Dictionary<string, string?> { ["TMPDIR"] = tmp }), TimeoutMs = 600_000 });
+            Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.StandardError}");
+            Assert.StartsWith(message, r.StandardError);
+            Assert.Single(r.StandardError.TrimEnd('\n').Split('\n'));
+            Assert.Equal("wordcount\n", File.ReadAllText(requirements));
+            Assert.Equal(wheelBytes, File.ReadAllBytes(wheel));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+    }
+
+    /// <summary>An --exclude that leaves out what the entrypoint needs (the boot module, site-packages) is refused before pip runs.</summary>
+    [SkippableTheory]
+    [InlineData("__pycache__", "--exclude __pycache__: leaves out xar-python/__pycache__, which the app needs to start (xar-python/__pycache__/boot.cpython-")]
+    [InlineData("*.pyc", "--exclude *.pyc: leaves out xar-python/__pycache__/boot.cpython-")]
+    [InlineData("site-packages", "--exclude site-packages: leaves out site-packages, which the app needs to start")]
+    [InlineData("xar-python", "--exclude xar-python: leaves out xar-python, which the app needs to start (xar-python/__pycache__/boot.cpython-")]
+    public void ExcludingWhatTheEntrypointNeedsIsRefused(string pattern, string message)
+    {
+        var (r, err) = Fail("exclude-needed", "--console-script", "wordcount", "--exclude", pattern);
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("xar: " + message, err);
     }
 
     [SkippableFact]

@@ -53,6 +53,20 @@ public sealed class DotnetCommandTests
         AssertNothingLeft(tmp);
     }
 
+    /// <summary>OUT naming a file of the project's folder (Program.cs) is refused before dotnet publish runs, the file left as it was.</summary>
+    [Fact]
+    public void OutputThatNamesAProjectFileIsRefused()
+    {
+        using var tmp = new TempDir();
+        Directory.CreateDirectory(tmp["app"]);
+        File.WriteAllText(tmp["app/app.csproj"], ConsoleProject);
+        File.WriteAllText(tmp["app/Program.cs"], "System.Console.WriteLine(1);\n");
+        XarCli.AssertBadInput(RunXar(tmp, "dotnet", tmp["app"], "-o", tmp["app/Program.cs"]),
+            $"xar: {tmp["app/Program.cs"]}: exists inside the project's folder: packing would replace a file it packs (write OUT outside the project's folder, or remove it first)");
+        Assert.Equal("System.Console.WriteLine(1);\n", File.ReadAllText(tmp["app/Program.cs"]));
+        AssertNothingLeft(tmp);
+    }
+
     [Theory]
     [InlineData("win-x64")]
     [InlineData("osx-arm64")]

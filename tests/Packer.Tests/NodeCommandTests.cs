@@ -133,9 +133,12 @@ public sealed class NodeCommandTests
         AssertNothingLeft(tmp);
     }
 
-    /// <summary>`xar node . -o app.xar` run twice: the first app.xar is not packed into the second.</summary>
+    /// <summary>
+    /// `xar node . -o app.xar` run twice: the first app.xar is not packed into the second, and the second is refused
+    /// (exit 2, as xar pack refuses an existing OUT inside SOURCE_DIR) instead of replacing a file of the project.
+    /// </summary>
     [SkippableFact]
-    public void OutputInsideTheProjectIsNotPacked()
+    public void OutputInsideTheProjectIsNotPackedAndAnExistingOneIsRefused()
     {
         TestEnv.RequireTool("node");
         TestEnv.RequireTool("npm");
@@ -143,10 +146,142 @@ public sealed class NodeCommandTests
         string project = Project(tmp, """{ "name": "app", "main": "index.js" }""");
         string output = Path.Combine(project, "app.xar");
         RunXar(tmp, "node", project, "-o", output, "--quiet").EnsureSuccess("xar node");
-        RunXar(tmp, "node", project, "-o", output, "--quiet").EnsureSuccess("xar node again");
         var names = XarCli.Run("ls", output).EnsureSuccess("xar ls").StandardOutput.Split('\n');
         Assert.Contains("squashfs-root/app/index.js", names);
         Assert.DoesNotContain("squashfs-root/app/app.xar", names);
+        byte[] first = File.ReadAllBytes(output);
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", output, "--quiet"), $"xar: {output}: exists inside PROJECT_DIR: packing would replace a file it packs");
+        Assert.Equal(first, File.ReadAllBytes(output));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>OUT naming the project's entry file (or any file of it) is refused before any work, the file left as it was.</summary>
+    [Fact]
+    public void OutputThatNamesAProjectFileIsRefused()
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "bin": "bin/a.js" }""");
+        string entry = Path.Combine(project, "bin", "a.js");
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", entry), $"xar: {entry}: exists inside PROJECT_DIR: packing would replace a file it packs (write OUT outside PROJECT_DIR, or remove it first)");
+        Assert.Equal("console.log('bin/a.js');\n", File.ReadAllText(entry));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>
+    /// An --exclude that leaves out the entry file or the node_modules the app has is refused before any work (exit 2,
+    /// naming the pattern): the file would start nothing. Other excludes pass.
+    /// </summary>
+    [Fact]
+    public void ExcludingWhatTheEntrypointNeedsIsRefused()
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "bin": "bin/a.js" }""");
+        Directory.CreateDirectory(Path.Combine(project, "node_modules", "x"));
+        File.WriteAllText(tmp["app.xar"], "old");
+        foreach (var (pattern, message) in new[]
+        {
+            ("bin", "xar: --exclude bin: leaves out app/bin, which the app needs to start (app/bin/a.js)"),
+            ("*.js", "xar: --exclude *.js: leaves out app/bin/a.js, which the app needs to start"),
+            ("app", "xar: --exclude app: leaves out app, which the app needs to start (app/bin/a.js)"),
+            ("node_modules", "xar: --exclude node_modules: leaves out app/node_modules, which the app needs to start"),
+        })
+        {
+            var r = RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--no-install", "--exclude", pattern);
+            XarCli.AssertBadInput(r, message);
+            Assert.Equal(message + "\n", r.StandardError);
+        }
+        Assert.Equal("old", File.ReadAllText(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>A top-level name that is not UTF-8 (top\xff.txt) is copied and packed by its bytes.</summary>
+    [SkippableFact]
+    public void TopLevelNameThatIsNotUtf8IsPackedByItsBytes()
+    {
+        TestEnv.RequireTool("node");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "index.js" }""");
+        TestEnv.Run("sh", "-c", "printf 'bytes\\n' > \"$1/$(printf 'top\\377.txt')\"", "sh", project).EnsureSuccess("printf");
+        RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--no-install", "--quiet").EnsureSuccess("xar node");
+        TestEnv.Run(XarBinary.Path, "extract", tmp["app.xar"], "-o", tmp["x"]).EnsureSuccess("xar extract");
+        var copied = TestEnv.Run("sh", "-c", "cat \"$1/app/$(printf 'top\\377.txt')\"", "sh", tmp["x"]).EnsureSuccess("cat the copy");
+        Assert.Equal("bytes\n", copied.StandardOutput);
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>A FIFO named package.json is refused at once (exit 2), not waited on.</summary>
+    [Fact]
+    public void PackageJsonThatIsNotARegularFileIsRefused()
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, "{}");
+        File.Delete(Path.Combine(project, "package.json"));
+        TestEnv.Run("mkfifo", Path.Combine(project, "package.json")).EnsureSuccess("mkfifo");
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["app.xar"]), $"xar: {project}/package.json: package.json: is not a regular file");
+        Assert.False(File.Exists(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>
+    /// A main of lib/e.js where lib is a link to a folder outside the project: the text is inside, the real path is not,
+    /// and the image would hold a link to that absolute path. Refused (exit 2), naming the real path.
+    /// </summary>
+    [Fact]
+    public void EntryWhoseRealPathIsOutsideTheProjectIsRefused()
+    {
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "lib/e.js" }""");
+        Directory.CreateDirectory(tmp["outside"]);
+        File.WriteAllText(tmp["outside/e.js"], "console.log('elsewhere');\n");
+        File.CreateSymbolicLink(Path.Combine(project, "lib"), tmp["outside"]);
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["app.xar"]), "the entrypoint lib/e.js is outside the project (its real path is ");
+        Assert.Contains("/outside/e.js: a symbolic link on the way leaves it)", RunXar(tmp, "node", project, "-o", tmp["app.xar"]).StandardError);
+        Assert.False(File.Exists(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>
+    /// Links in the packed app whose target is absolute or climbs out of the image get one warning line each, five at
+    /// most and then a count; links that stay inside (an entry that is a link to a file of the project) get none.
+    /// </summary>
+    [SkippableFact]
+    public void LinksThatLeaveTheImageAreWarnedAbout()
+    {
+        TestEnv.RequireTool("node");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "alias.js" }""");
+        File.CreateSymbolicLink(Path.Combine(project, "alias.js"), "index.js");
+        File.CreateSymbolicLink(Path.Combine(project, "bin", "inside"), "../index.js");
+        File.CreateSymbolicLink(Path.Combine(project, "0up"), "../../x");
+        for (int i = 0; i < 6; i++)
+            File.CreateSymbolicLink(Path.Combine(project, $"abs{i}"), $"/etc/abs{i}");
+        var r = RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--no-install");
+        r.EnsureSuccess("xar node");
+        var warnings = r.StandardError.Split('\n').Where(l => l.StartsWith("xar: warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(6, warnings.Count);
+        Assert.Equal("xar: warning: 2 more symbolic links leave the image", warnings[5]);
+        Assert.All(warnings.Take(5), w => Assert.EndsWith(": a symbolic link that leaves the image (packed as it is, it points at whatever is there where the file runs)", w));
+        Assert.StartsWith("xar: warning: app/0up -> ../../x: ", warnings[0]);
+        Assert.StartsWith("xar: warning: app/abs3 -> /etc/abs3: ", warnings[4]);
+        Assert.DoesNotContain(warnings, w => w.Contains("inside", StringComparison.Ordinal) || w.Contains("alias", StringComparison.Ordinal));
+        Assert.Equal("app/alias.js", PackedEntry(tmp["app.xar"]));
+        Assert.DoesNotContain("warning", RunXar(tmp, "node", project, "-o", tmp["quiet.xar"], "--no-install", "--quiet").StandardError);
+    }
+
+    /// <summary>The image root is 0755 under umask 077 (the staging folder around it is 0700): the mount shows it to every user.</summary>
+    [SkippableFact]
+    public void ImageRootIsOpenToEveryUserWhateverTheUmask()
+    {
+        TestEnv.RequireTool("node");
+        TestEnv.RequireTool("npm");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "main": "index.js" }""");
+        Directory.CreateDirectory(tmp["tmp"]);
+        TestEnv.Run(new RunOptions("sh", ["-c", "umask 077 && exec \"$@\"", "sh", XarBinary.Path, "node", project, "-o", tmp["app.xar"], "--quiet"])
+        { Environment = new Dictionary<string, string?> { ["TMPDIR"] = tmp["tmp"] } }).EnsureSuccess("xar node under umask 077");
+        string first = XarCli.Run("ls", "-l", tmp["app.xar"]).EnsureSuccess("xar ls -l").StandardOutput.Split('\n')[0];
+        Assert.StartsWith("drwxr-xr-x ", first);
+        Assert.EndsWith(" squashfs-root", first);
     }
 
     private static string Listing(string dir) =>

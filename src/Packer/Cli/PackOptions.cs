@@ -245,16 +245,55 @@ public sealed class PackOptions
     }
 
     /// <summary>
+    /// A front-end's check, before its long work, that no --exclude leaves out a file its entrypoint needs to start
+    /// (<paramref name="needed"/>: paths in the image, '/'-separated). The archive's own check covers ExecPath only, and
+    /// an image without python's boot module or node's entry file starts nothing. Exit 2, naming the pattern.
+    /// </summary>
+    public void CheckNotExcluded(ParseResult parse, IEnumerable<string> needed)
+    {
+        string[] patterns = RawOptionValues.Paths(parse, Exclude);
+        if (patterns.Length == 0)
+            return;
+        foreach (string path in needed)
+            foreach (string pattern in patterns)
+                if (new SquashFsWriterOptions { Excludes = [pattern] }.IsExcluded(path, out string? excluded))
+                    throw new UsageException($"--exclude {LosslessUtf8.Display(pattern)}: leaves out {LosslessUtf8.Display(excluded)}, which the app needs to start"
+                        + (excluded == path ? "" : $" ({LosslessUtf8.Display(path)})"));
+    }
+
+    /// <summary>
+    /// A front-end's check, before its long work, that OUT replaces none of its inputs (<see cref="CheckOutputIsNotInSource"/>):
+    /// it packs a staging folder, so the check <see cref="Pack"/> makes on that folder cannot see the project's files.
+    /// </summary>
+    /// <param name="input">A folder the front-end reads (PROJECT_DIR), or a file (a requirements file, a wheel).</param>
+    /// <param name="what">How messages name it ("PROJECT_DIR", "pip's input reqs.txt").</param>
+    public void CheckOutputIsNotInput(ParseResult parse, string input, string what)
+    {
+        string outFile = RawOptionValues.Path(Output, parse.GetValue(Output)!);
+        if (outFile != "-")
+            CheckOutputIsNotInSource(input, outFile, what);
+    }
+
+    /// <summary>
     /// An OUT inside SOURCE_DIR that names an existing entry is refused: the rename at the end would
     /// replace a file of the tree, the entrypoint even (`-o SRC/run.sh --exec run.sh`), after packing it.
     /// A new OUT inside SOURCE_DIR is fine (the writer leaves it out of the image). "Inside" is decided
     /// by the directories themselves (device and inode, going up through ".."), whatever the spelling.
+    /// A <paramref name="src"/> that is a file (a front-end's input) is refused as OUT itself: the same inode.
     /// </summary>
-    public static unsafe void CheckOutputIsNotInSource(string src, string outFile)
+    /// <param name="what">How messages name <paramref name="src"/>.</param>
+    public static unsafe void CheckOutputIsNotInSource(string src, string outFile, string what = "SOURCE_DIR")
     {
-        if (LibC.StatxAt(LibC.AT_FDCWD, outFile, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out _) != 0
+        // OUT not followed: the rename replaces a symbolic link named OUT, never what it points to.
+        if (LibC.StatxAt(LibC.AT_FDCWD, outFile, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, out var output) != 0
             || LibC.StatxAt(LibC.AT_FDCWD, src, 0, LibC.STATX_BASIC_STATS, out var root) != 0)
             return;
+        if ((root.Mode & 0xF000) != 0x4000)
+        {
+            if (output.Ino == root.Ino && output.DevMajor == root.DevMajor && output.DevMinor == root.DevMinor)
+                throw new UsageException($"is {what}: packing would replace a file it reads (write OUT elsewhere)", LosslessUtf8.Display(outFile));
+            return;
+        }
         string directory = Path.GetDirectoryName(outFile) is { Length: > 0 } d ? d : ".";
         int fd = LibC.Open(directory, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
         ReadOnlySpan<byte> parent = "..\0"u8;
@@ -263,7 +302,7 @@ public sealed class PackOptions
             while (fd >= 0 && LibC.FStatx(fd, out var current) == 0)
             {
                 if (current.Ino == root.Ino && current.DevMajor == root.DevMajor && current.DevMinor == root.DevMinor)
-                    throw new UsageException("exists inside SOURCE_DIR: packing would replace a file it packs (write OUT outside SOURCE_DIR, or remove it first)", LosslessUtf8.Display(outFile));
+                    throw new UsageException($"exists inside {what}: packing would replace a file it packs (write OUT outside {what}, or remove it first)", LosslessUtf8.Display(outFile));
                 int up;
                 fixed (byte* name = parent)
                     up = LibC.OpenAt(fd, name, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);

@@ -24,6 +24,26 @@ public sealed class StagingDirectory : IDisposable
 
     public string this[string relative] => System.IO.Path.Combine(Path, relative);
 
+    /// <summary>
+    /// A new folder RELATIVE in here, mode 0755 whatever the umask: the folder a front-end packs becomes the image
+    /// root, whose mode the mount shows to every user (a 0700 root refuses all but the packer's uid). The staging
+    /// folder around it stays 0700, so nobody else reaches it while it is built.
+    /// </summary>
+    public string CreateImageRoot(string relative = "image")
+    {
+        string root = this[relative];
+        Directory.CreateDirectory(root);
+        SetImageRootMode(root);
+        return root;
+    }
+
+    /// <summary>An image root made by a tool (dotnet publish's output folder) given mode 0755 (<see cref="CreateImageRoot"/>).</summary>
+    public static void SetImageRootMode(string root)
+    {
+        if (LibC.Chmod(root, 0x1ED) != 0) // 0755
+            throw new IOException($"{root}: cannot set its mode: {LibC.Describe(LibC.LastError)}");
+    }
+
     public void Dispose()
     {
         _interruption.Dispose();

@@ -48,6 +48,8 @@ public static class PythonCommand
                 throw new UsageException("nothing to install: give pip's arguments (a requirement, -r FILE, a project directory, a wheel)");
             PipInstall.CheckArguments(pip);
             options.Check(parse);
+            foreach (string input in PipInstall.NamedPaths(pip))
+                options.CheckOutputIsNotInput(parse, input, "pip's input " + input);
             long? epoch = SourceDateEpochTimes.Read();
             bool quiet = parse.GetValue(options.Quiet);
             using var staging = new StagingDirectory("python");
@@ -55,17 +57,20 @@ public static class PythonCommand
             var interpreter = PythonInterpreter.Find(parse.GetValue(python), cancel);
             if (!interpreter.HasPip)
                 throw new FrontEndException(null, $"{interpreter.Program} has no pip ({interpreter.Program} -m pip): install it (Debian: apt-get install python3-pip)");
-            string site = staging[PythonLauncherFiles.SiteDirectory];
+            options.CheckNotExcluded(parse, [$"{PythonLauncherFiles.Directory}/{PythonLauncherFiles.BootModule(interpreter)}", PythonLauncherFiles.SiteDirectory,
+                .. parse.GetValue(bundle) ? BundledPython.Needed(interpreter) : []]);
+            string root = staging.CreateImageRoot();
+            string site = Path.Combine(root, PythonLauncherFiles.SiteDirectory);
             PipInstall.Run(interpreter, site, pip, quiet, cancel);
             entry ??= PythonEntryPoint.FromConsoleScript(site, scriptName!);
             CheckEntry(interpreter, site, entry, scriptName, cancel);
-            (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, staging.Path, cancel) : null;
-            PythonLauncherFiles.Write(staging.Path, interpreter, entry, bundled?.Executable, bundled?.Libraries ?? false);
-            Compile(interpreter, staging.Path, bundled is null ? null : $"{BundledPython.Directory}/lib/{Path.GetFileName(interpreter.StandardLibrary.TrimEnd('/'))}", quiet, cancel);
+            (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, root, cancel) : null;
+            PythonLauncherFiles.Write(root, interpreter, entry, bundled?.Executable, bundled?.Libraries ?? false);
+            Compile(interpreter, root, bundled is null ? null : $"{BundledPython.Directory}/lib/{Path.GetFileName(interpreter.StandardLibrary.TrimEnd('/'))}", quiet, cancel);
             if (epoch is long seconds)
-                SourceDateEpochTimes.Clamp(staging.Path, seconds);
+                SourceDateEpochTimes.Clamp(root, seconds);
             cancel.ThrowIfCancellationRequested();
-            return options.Pack(parse, staging.Path, new XarWriterOptions { ExecPath = PythonLauncherFiles.RunScript });
+            return options.Pack(parse, root, new XarWriterOptions { ExecPath = PythonLauncherFiles.RunScript });
         }));
         return command;
     }

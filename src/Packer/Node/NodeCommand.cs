@@ -37,6 +37,7 @@ public static class NodeCommand
                 NodeRuntime.CheckGiven(givenNode);
             if (!Directory.Exists(directory))
                 throw new UsageException(File.Exists(directory) ? "is not a folder (PROJECT_DIR is the folder with package.json)" : "no such folder", directory);
+            options.CheckOutputIsNotInput(parse, directory, "PROJECT_DIR");
             var package = NodePackage.Read(directory, parse.GetValue(bin));
             bool install = !parse.GetValue(noInstall);
             if (install && !File.Exists(Path.Combine(directory, "package-lock.json")) && !File.Exists(Path.Combine(directory, "npm-shrinkwrap.json")))
@@ -44,19 +45,22 @@ public static class NodeCommand
             if (!install && package.HasDependencies && !Directory.Exists(Path.Combine(directory, "node_modules")))
                 throw new UsageException("--no-install: package.json has dependencies and there is no node_modules", directory);
             bool quiet = parse.GetValue(options.Quiet);
+            bool withModules = install ? package.HasDependencies : Directory.Exists(Path.Combine(directory, "node_modules"));
+            options.CheckNotExcluded(parse, ["app/" + package.Entry, .. withModules ? ["app/node_modules"] : Array.Empty<string>(), .. bundle ? ["node/bin/node"] : Array.Empty<string>()]);
 
             using var staging = new StagingDirectory("node");
             var node = NodeRuntime.Find(bundle ? parse.GetValue(bundleNode) : null, staging.Cancellation);
-            string image = staging["image"], app = Path.Combine(image, "app");
+            string image = staging.CreateImageRoot(), app = Path.Combine(image, "app");
             Directory.CreateDirectory(app);
             CopyProject(directory, app, withNodeModules: !install, staging.Cancellation);
-            DropOutputFromCopy(directory, app, parse.GetValue(options.Output)!);
             if (install)
             {
                 if (!quiet)
                     Console.Error.WriteLine($"xar: npm ci --omit=dev ({package.Name})");
                 NpmCi(app, directory, staging.Cancellation);
             }
+            if (!quiet)
+                WarnAboutLinksLeavingTheImage(image, staging.Cancellation);
             bool withLibraries = false;
             if (bundle)
             {
@@ -76,33 +80,63 @@ public static class NodeCommand
 
     /// <summary>
     /// The project's top-level entries copied as they are (cp -a: symbolic links, modes, times), without .git, and
-    /// without node_modules unless it is what gets packed.
+    /// without node_modules unless it is what gets packed. find hands the names to cp as their bytes: a name that is
+    /// not UTF-8 would not survive a trip through .NET strings and a process's argument list.
     /// </summary>
     private static void CopyProject(string from, string to, bool withNodeModules, CancellationToken cancel)
     {
-        var entries = Directory.EnumerateFileSystemEntries(from)
-            .Where(e => Path.GetFileName(e) is not ".git" && (withNodeModules || Path.GetFileName(e) != "node_modules"))
-            .Order(StringComparer.Ordinal)
-            .ToList();
-        if (entries.Count == 0)
-            return;
+        string find = ToolProcess.Find("find") ?? "/usr/bin/find";
         string cp = ToolProcess.Find("cp") ?? "/bin/cp";
-        var result = ToolProcess.Run(cp, ["-a", "--", .. entries, to + "/"], null, cancel);
+        // The full path: a relative PROJECT_DIR that starts with '-' would be read as one of find's options.
+        string[] args = [Path.GetFullPath(from), "-mindepth", "1", "-maxdepth", "1", "!", "-name", ".git",
+            .. withNodeModules ? Array.Empty<string>() : ["!", "-name", "node_modules"], "-exec", cp, "-a", "-t", to, "--", "{}", "+"];
+        var result = ToolProcess.Run(find, args, null, cancel);
         if (!result.Succeeded)
-            throw new FrontEndException(from, "copying the project failed: " + (result.Lines.FirstOrDefault() ?? $"cp exit {result.ExitCode}"));
+            throw new FrontEndException(from, "copying the project failed: " + (result.Lines.FirstOrDefault() ?? $"find/cp exit {result.ExitCode}"));
     }
 
-    /// <summary>An OUT inside the project (`xar node . -o app.xar`, run twice) is not packed into the next one.</summary>
-    private static void DropOutputFromCopy(string project, string copy, string output)
+    /// <summary>At most this many links are named one by one; the rest are counted.</summary>
+    private const int LinkWarningsShown = 5;
+
+    /// <summary>
+    /// One warning line per symbolic link in app/ whose target is absolute or climbs out of the image (up to
+    /// <see cref="LinkWarningsShown"/>, then a count): it is packed as it is, so it points at whatever is at that
+    /// path on the machine that runs the file. Decided on the target's text, as the kernel resolves it from the
+    /// link's folder. find prints each link and its target NUL-separated.
+    /// </summary>
+    private static void WarnAboutLinksLeavingTheImage(string image, CancellationToken cancel)
     {
-        if (output == "-")
-            return;
-        string relative = Path.GetRelativePath(Path.GetFullPath(project), Path.GetFullPath(output));
-        if (relative == ".." || relative.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(relative))
-            return;
-        string inCopy = Path.Combine(copy, relative);
-        if (File.Exists(inCopy))
-            File.Delete(inCopy);
+        string find = ToolProcess.Find("find") ?? "/usr/bin/find";
+        var result = ToolProcess.Run(find, ["app", "-type", "l", "-printf", "%p\\0%l\\0"], image, cancel);
+        if (!result.Succeeded)
+            return; // only warnings: the pack itself reports a tree it cannot read
+        string[] fields = result.StandardOutput.Split('\0');
+        var leaving = new List<string>();
+        for (int i = 0; i + 1 < fields.Length; i += 2)
+            if (LeavesTheImage(fields[i], fields[i + 1]))
+                leaving.Add($"{fields[i]} -> {fields[i + 1]}");
+        leaving.Sort(StringComparer.Ordinal); // the same lines whatever order find walks in
+        foreach (string link in leaving.Take(LinkWarningsShown))
+            Console.Error.WriteLine($"xar: warning: {link}: a symbolic link that leaves the image (packed as it is, it points at whatever is there where the file runs)");
+        if (leaving.Count > LinkWarningsShown)
+            Console.Error.WriteLine($"xar: warning: {leaving.Count - LinkWarningsShown} more symbolic links leave the image");
+    }
+
+    private static bool LeavesTheImage(string link, string target)
+    {
+        if (target.StartsWith('/'))
+            return true;
+        int depth = link.Count(c => c == '/'); // folders above the link, up to the image root
+        foreach (string part in target.Split('/'))
+        {
+            if (part == "..")
+                depth--;
+            else if (part is not ("" or "."))
+                depth++;
+            if (depth < 0)
+                return true;
+        }
+        return false;
     }
 
     private static void NpmCi(string app, string project, CancellationToken cancel)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Xar.Packer.Cli;
+using Xar.Posix;
 
 namespace Xar.Packer.Node;
 
@@ -9,6 +10,9 @@ namespace Xar.Packer.Node;
 /// </summary>
 public sealed record NodePackage(string Name, string Entry, bool HasDependencies)
 {
+    /// <summary>Far beyond any real package.json.</summary>
+    private const long MaxBytes = 16L << 20;
+
     public static NodePackage Read(string projectDirectory, string? binName)
     {
         string file = Path.Combine(projectDirectory, "package.json");
@@ -17,7 +21,8 @@ public sealed record NodePackage(string Name, string Entry, bool HasDependencies
         JsonElement root;
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(file));
+            // Through one checked descriptor: a FIFO or a device named package.json is refused, not waited on or read without end.
+            using var document = JsonDocument.Parse(GivenFile.Read(file, "package.json", MaxBytes));
             root = document.RootElement.Clone();
         }
         catch (JsonException e)
@@ -70,13 +75,45 @@ public sealed record NodePackage(string Name, string Entry, bool HasDependencies
         if (Path.IsPathRooted(entry) || relative == ".." || relative.StartsWith("../", StringComparison.Ordinal))
             throw new UsageException($"the entrypoint {entry} is outside the project", file);
         string full = Path.Combine(projectDirectory, relative);
-        if (File.Exists(full))
-            return relative;
         // As node resolves a main without its extension.
-        foreach (string extension in (string[])[".js", ".cjs", ".mjs", "/index.js"])
+        foreach (string extension in (string[])["", ".js", ".cjs", ".mjs", "/index.js"])
             if (File.Exists(full + extension))
+            {
+                CheckRealPathInside(projectDirectory, full + extension, entry, file);
                 return relative + extension;
+            }
         throw new UsageException($"the entrypoint {entry} does not exist in the project", file);
+    }
+
+    /// <summary>
+    /// The entry's real path (every symbolic link on the way followed, as node will) must be inside the project's: a
+    /// link to an absolute path is packed as it is and would run whatever is there on the machine that runs the file.
+    /// Both real paths come from descriptors (<see cref="NativePath.OfDescriptor"/>), compared as bytes.
+    /// </summary>
+    private static void CheckRealPathInside(string projectDirectory, string path, string entry, string file)
+    {
+        byte[]? project = RealPath(projectDirectory), target = RealPath(path);
+        if (project is null || target is null)
+            throw new UsageException($"the entrypoint {entry}: cannot find its real path", file);
+        bool inside = project.AsSpan().SequenceEqual("/"u8)
+            || (target.Length > project.Length && target.AsSpan().StartsWith(project) && target[project.Length] == (byte)'/');
+        if (!inside)
+            throw new UsageException($"the entrypoint {entry} is outside the project (its real path is {NativePath.Display(target)}: a symbolic link on the way leaves it)", file);
+    }
+
+    private static byte[]? RealPath(string path)
+    {
+        int fd = LibC.Open(path, LibC.O_PATH | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+            return null;
+        try
+        {
+            return NativePath.OfDescriptor(fd);
+        }
+        finally
+        {
+            LibC.Close(fd);
+        }
     }
 
     private static string? String(JsonElement root, string property) =>

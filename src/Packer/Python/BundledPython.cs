@@ -27,6 +27,10 @@ internal static class BundledPython
         "test", "tests", "idle_test", "__pycache__", "site-packages", "dist-packages",
     };
 
+    /// <summary>What of the bundled interpreter the app cannot start without: the executable and its standard library.</summary>
+    public static string[] Needed(PythonInterpreter python) =>
+        [$"{Directory}/bin/{python.Name}", $"{Directory}/lib/{Path.GetFileName(python.StandardLibrary.TrimEnd('/'))}"];
+
     /// <summary>Copies the interpreter; returns its path inside the image and whether shared libraries were copied.</summary>
     public static (string Executable, bool Libraries) Copy(PythonInterpreter python, string stagingRoot, CancellationToken cancel)
     {

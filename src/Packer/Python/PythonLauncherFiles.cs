@@ -17,11 +17,14 @@ internal static class PythonLauncherFiles
 
     /// <param name="bundled">The interpreter's path inside the image (python/bin/python3.11) with --bundle-python, else null.</param>
     /// <param name="bundledLibraries">--bundle-python copied shared libraries into python/lib (LD_LIBRARY_PATH is needed).</param>
+    /// <summary>The compiled boot module that run executes, relative to <see cref="Directory"/>.</summary>
+    public static string BootModule(PythonInterpreter python) => $"__pycache__/boot.{python.CacheTag}.pyc";
+
     public static void Write(string stagingRoot, PythonInterpreter python, PythonEntryPoint entry, string? bundled, bool bundledLibraries)
     {
         string directory = Path.Combine(stagingRoot, Directory);
         System.IO.Directory.CreateDirectory(directory);
-        string boot = $"__pycache__/boot.{python.CacheTag}.pyc";
+        string boot = BootModule(python);
         var run = new StringBuilder();
         run.Append("#!/bin/sh\n");
         run.Append($"# Written by xar python: starts the app ({entry}) with Python {python.Version}.\n");
