@@ -12,10 +12,9 @@ public sealed class IdleTimeoutTests
     [Fact]
     public void AStalledDownloadFailsAfterTheLimitAndTheNextPullResumes()
     {
-        var blob = new byte[3 << 20];
-        new Random(7).NextBytes(blob);
-        using var registry = new StallingRegistry(blob) { StallAfter = (1 << 20) + 123 };
         using var cli = new RegistryCli();
+        byte[] blob = File.ReadAllBytes(cli.MakeXar("app.xar", 3 << 20)); // a XAR: pull checks what it places
+        using var registry = new StallingRegistry(blob) { StallAfter = (1 << 20) + 123 };
         // 3 s, not 1: the limit holds for every request, and on a loaded machine the manifest's answer alone took
         // longer than 1 s once (the pull then failed on the manifest, not on the stalled blob).
         cli.ExtraEnvironment["XAR_HTTP_TIMEOUT"] = "3";

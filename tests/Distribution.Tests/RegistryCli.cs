@@ -36,12 +36,19 @@ public sealed class RegistryCli : IDisposable
         ["XAR_PLAIN_HTTP_REGISTRIES"] = null,
         ["XAR_PUSH_CHUNK_MIB"] = ExtraEnvironment.GetValueOrDefault("XAR_PUSH_CHUNK_MIB"),
         ["XAR_HTTP_TIMEOUT"] = ExtraEnvironment.GetValueOrDefault("XAR_HTTP_TIMEOUT"),
-        // The registries of the tests are on loopback: no proxy of the machine's in between.
-        ["HTTP_PROXY"] = null, ["HTTPS_PROXY"] = null, ["http_proxy"] = null, ["https_proxy"] = null, ["ALL_PROXY"] = null, ["all_proxy"] = null,
+        // The registries of the tests are on loopback: no proxy of the machine's in between, only a test's own.
+        ["HTTP_PROXY"] = Extra("HTTP_PROXY"), ["HTTPS_PROXY"] = Extra("HTTPS_PROXY"), ["http_proxy"] = Extra("http_proxy"),
+        ["https_proxy"] = Extra("https_proxy"), ["ALL_PROXY"] = Extra("ALL_PROXY"), ["all_proxy"] = Extra("all_proxy"),
+        ["NO_PROXY"] = Extra("NO_PROXY"), ["no_proxy"] = Extra("no_proxy"),
     };
 
+    private string? Extra(string name) => ExtraEnvironment.GetValueOrDefault(name);
+
+    /// <summary>How long a run may take (a hostile registry's test must end even when xar would wait forever).</summary>
+    public int TimeoutMs { get; set; } = 300_000;
+
     public ProcessResult Run(params string[] args) =>
-        TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = Environment, WorkingDirectory = _dir.Path });
+        TestEnv.Run(new RunOptions(XarBinary.Path, args) { Environment = Environment, WorkingDirectory = _dir.Path, TimeoutMs = TimeoutMs });
 
     /// <summary>A XAR of a tree holding <paramref name="size"/> random bytes (stored uncompressed) and an entrypoint.</summary>
     public string MakeXar(string name, int size, int seed = 1)

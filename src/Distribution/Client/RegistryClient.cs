@@ -17,6 +17,12 @@ public sealed class RegistryClient : IDisposable
     /// <summary>A manifest larger than this is refused (registries accept at least 4 MiB; a XAR manifest is under 2 KiB).</summary>
     public const int MaxManifestBytes = 4 << 20;
 
+    /// <summary>A token server's answer larger than this is refused (a JWT is a few KiB).</summary>
+    public const int MaxTokenBytes = 1 << 20;
+
+    /// <summary>How many redirects a download follows (each one checked against the plain-HTTP rule first).</summary>
+    private const int MaxRedirects = 5;
+
     private readonly HttpClient _http;
     private readonly ImageReference _reference;
     private readonly RegistryClientOptions _options;
@@ -37,15 +43,19 @@ public sealed class RegistryClient : IDisposable
         _scope = $"repository:{reference.Repository}:{(push ? "pull,push" : "pull")}";
         var handler = new SocketsHttpHandler
         {
-            // Blob downloads may be redirected to storage; HttpClient drops Authorization on a redirect.
-            AllowAutoRedirect = true,
-            MaxAutomaticRedirections = 5,
+            // Blob downloads may be redirected to storage: followed by SendRawAsync, which checks each target against
+            // the plain-HTTP rule before connecting (the handler would follow http:// to any host).
+            AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(30),
             UseCookies = false,
-            // HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honored (the handler's default), as curl and docker do.
+            // HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honored, as curl and docker do, except for loopback (as Go's tools):
+            // a proxy would see a loopback registry's plain-HTTP credentials.
+            Proxy = new LoopbackBypassProxy(HttpClient.DefaultProxy),
+            UseProxy = true,
         };
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        // Every body is read as a stream with a limit of its own; this is a backstop should one be buffered.
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan, MaxResponseContentBufferSize = 64 << 10 };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("xar");
     }
 
@@ -166,7 +176,7 @@ public sealed class RegistryClient : IDisposable
         }, ct);
         await EnsureStatusAsync(response, HttpStatusCode.Created, "storing the manifest", ct);
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && values.FirstOrDefault() is { } confirmed && confirmed != digest)
-            throw new RegistryException($"the registry stored the manifest as {confirmed}, not as {digest}");
+            throw new RegistryException($"the registry stored the manifest as {RegistryText.Shown(confirmed)}, not as {digest}");
     }
 
     /// <summary>The manifest <paramref name="reference"/> (tag or digest) names: its bytes, and the digest the registry gave (or null).</summary>
@@ -245,7 +255,7 @@ public sealed class RegistryClient : IDisposable
     /// authorization; a 401 is answered once by authenticating as its challenge asks, then the request is sent again.
     /// </summary>
     private async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, CancellationToken ct,
-        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, string logSuffix = "")
+        HttpCompletionOption completion = HttpCompletionOption.ResponseHeadersRead, string logSuffix = "")
     {
         await CheckApiAsync(ct);
         for (int attempt = 0; ; attempt++)
@@ -273,7 +283,8 @@ public sealed class RegistryClient : IDisposable
         if (_checked)
             return;
         _checked = true;
-        using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Get, "v2/"), HttpCompletionOption.ResponseContentRead, authorize: false, "", ct);
+        // Its body is not needed: never read (a huge one is dropped with the response).
+        using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Get, "v2/"), HttpCompletionOption.ResponseHeadersRead, authorize: false, "", ct);
         if (response.StatusCode == HttpStatusCode.Unauthorized)
         {
             await AuthenticateAsync(Challenge(response), ct);
@@ -319,14 +330,19 @@ public sealed class RegistryClient : IDisposable
         var request = new HttpRequestMessage(HttpMethod.Get, builder.Uri);
         if (credentials is not null)
             request.Headers.Authorization = new AuthenticationHeaderValue("Basic", credentials.BasicHeaderValue);
-        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, authorize: false, "", ct);
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseHeadersRead, authorize: false, "", ct);
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             throw new RegistryException(credentials is null
                 ? $"{_reference.Registry}: authentication required, and no credentials for it in {DockerConfig.FilePath() ?? "~/.docker/config.json"}"
                 : $"{_reference.Registry}: authentication failed: the token server refused the credentials (HTTP {(int)response.StatusCode})");
         if (!response.IsSuccessStatusCode)
             throw new RegistryException($"{_reference.Registry}: the token server answered HTTP {(int)response.StatusCode}");
-        byte[] body = await response.Content.ReadAsByteArrayAsync(ct);
+        string tooBig = $"{_reference.Registry}: the token server's answer is larger than {MaxTokenBytes >> 20} MiB";
+        if (response.Content.Headers.ContentLength > MaxTokenBytes)
+            throw new RegistryException(tooBig);
+        byte[] body = await ReadAtMostAsync(response, MaxTokenBytes + 1, "reading the token", ct);
+        if (body.Length > MaxTokenBytes)
+            throw new RegistryException(tooBig);
         TokenResponse? token;
         try
         {
@@ -339,11 +355,74 @@ public sealed class RegistryClient : IDisposable
         string? value = token?.Token is { Length: > 0 } t ? t : token?.AccessToken;
         if (string.IsNullOrEmpty(value))
             throw new RegistryException($"{_reference.Registry}: the token server gave no token");
+        // It goes into a header line as it is: CR, LF or any other byte outside RFC 6750's b64token would let the token
+        // server write headers of its own into our requests.
+        if (!IsBearerToken(value))
+            throw new RegistryException($"{_reference.Registry}: the token server gave a token with characters a bearer token cannot hold (RFC 6750 b64token)");
         _sentCredentials = true;
         _authorization = "Bearer " + value;
     }
 
+    /// <summary>RFC 6750's b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".</summary>
+    internal static bool IsBearerToken(string value)
+    {
+        int end = value.Length;
+        while (end > 0 && value[end - 1] == '=')
+            end--;
+        if (end == 0)
+            return false;
+        foreach (char c in value.AsSpan(0, end))
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~' or '+' or '/'))
+                return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/>; a GET or HEAD answered by a redirect is sent again to its Location (without
+    /// our Authorization, as HttpClient did), each target checked by <see cref="CheckTarget"/> before any connection.
+    /// </summary>
     private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, HttpCompletionOption completion, bool authorize, string logSuffix, CancellationToken ct)
+    {
+        var response = await SendOnceAsync(request, completion, authorize, logSuffix, ct);
+        for (int hops = 0; IsRedirect(response.StatusCode) && (request.Method == HttpMethod.Get || request.Method == HttpMethod.Head); hops++)
+        {
+            if (response.Headers.Location is not { } location)
+                return response;
+            var from = request.RequestUri!;
+            response.Dispose();
+            if (hops == MaxRedirects)
+                throw new RegistryException($"{request.Method} {RegistryText.Shown(from.AbsolutePath)}: more than {MaxRedirects} redirects");
+            var target = location.IsAbsoluteUri ? location : new Uri(from, location);
+            CheckTarget(target, from, "a redirect");
+            var next = new HttpRequestMessage(request.Method, target);
+            foreach (var header in request.Headers)
+                if (!header.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
+                    next.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            request = next;
+            response = await SendOnceAsync(request, completion, authorize: false, logSuffix, ct);
+        }
+        return response;
+    }
+
+    private static bool IsRedirect(HttpStatusCode status) => (int)status is 301 or 302 or 303 or 307 or 308;
+
+    /// <summary>
+    /// A URL the registry sends us to (a redirect, an upload Location) must be HTTP(S), must not leave HTTPS for plain
+    /// HTTP, and over plain HTTP must be one <see cref="PlainHttpPolicy"/> allows: checked before connecting to it.
+    /// </summary>
+    private void CheckTarget(Uri target, Uri from, string what)
+    {
+        if (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps)
+            throw new RegistryException($"{_reference.Registry}: {what} to a {RegistryText.Shown(target.Scheme)}: URL; only HTTP(S) is followed");
+        if (target.Scheme != Uri.UriSchemeHttp)
+            return;
+        if (from.Scheme == Uri.UriSchemeHttps)
+            throw new RegistryException($"{_reference.Registry}: {what} that downgrades to plain HTTP ({RegistryText.Shown(target.Authority)})");
+        if (!PlainHttpPolicy.IsAllowed(target.IdnHost.Trim('[', ']'), target.IsDefaultPort ? null : target.Port))
+            throw new RegistryException($"{_reference.Registry}: {what} to {RegistryText.Shown(target.Authority)} over plain HTTP, which is neither loopback nor listed in {PlainHttpPolicy.Variable}: refused");
+    }
+
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, HttpCompletionOption completion, bool authorize, string logSuffix, CancellationToken ct)
     {
         if (!request.RequestUri!.IsAbsoluteUri)
             request.RequestUri = new Uri(_base, request.RequestUri);
@@ -367,7 +446,7 @@ public sealed class RegistryClient : IDisposable
         {
             string hint = !_options.PlainHttp && e.HttpRequestError == HttpRequestError.SecureConnectionError && PlainHttpPolicy.IsLoopback(_reference.Host)
                 ? " (a loopback registry without TLS needs --plain-http)" : "";
-            throw new RegistryException($"cannot reach {request.RequestUri.Authority}: {Describe(e)}{hint}");
+            throw new RegistryException($"cannot reach {RegistryText.Shown(request.RequestUri.Authority)}: {Describe(e)}{hint}");
         }
         _options.Log?.Invoke($"{request.Method} {request.RequestUri.AbsolutePath}{logSuffix} {(int)response.StatusCode}");
         return response;
@@ -376,7 +455,7 @@ public sealed class RegistryClient : IDisposable
     private static string Describe(HttpRequestException e)
     {
         string message = e.InnerException is { } inner && inner.Message != e.Message ? e.Message + ": " + inner.Message : e.Message;
-        return message.ReplaceLineEndings(" ");
+        return RegistryText.Shown(message, 400); // it may quote what the server sent (an invalid status line)
     }
 
     private Task EnsureStatusAsync(HttpResponseMessage response, HttpStatusCode expected, string what, CancellationToken ct) =>
@@ -397,28 +476,29 @@ public sealed class RegistryClient : IDisposable
             detail = " (authentication failed)";
         try
         {
-            byte[] body = response.RequestMessage?.Method == HttpMethod.Head ? [] : await ReadAtMostAsync(response, 16 << 10, ct);
+            byte[] body = response.RequestMessage?.Method == HttpMethod.Head ? [] : await ReadAtMostAsync(response, 16 << 10, what, ct);
             if (body.Length > 0 && JsonSerializer.Deserialize(body, DistributionJson.Default.RegistryErrors)?.Errors is [var first, ..])
             {
-                detail = $" {first.Code}: {first.Message}";
+                detail = $" {RegistryText.Shown(first.Code)}: {RegistryText.Shown(first.Message)}";
                 code = first.Code;
             }
         }
         catch (Exception e) when (e is JsonException or HttpRequestException or IOException)
         {
         }
-        detail = detail.ReplaceLineEndings(" ");
-        if (detail.Length > 300)
-            detail = detail[..300] + "...";
         return new RegistryException($"{what}: HTTP {(int)response.StatusCode}{detail}", badInput, code: code);
     }
 
-    private static async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int limit, CancellationToken ct)
+    /// <summary>
+    /// The first <paramref name="limit"/> bytes of a body (all of it when shorter), each read under the idle limit: an
+    /// error body, too, may come from a registry that stops sending after its headers.
+    /// </summary>
+    private async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int limit, string what, CancellationToken ct)
     {
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         var buffer = new byte[limit];
         int total = 0, n;
-        while (total < limit && (n = await stream.ReadAsync(buffer.AsMemory(total), ct)) > 0)
+        while (total < limit && (n = await ReadAsync(stream, buffer.AsMemory(total), what, ct)) > 0)
             total += n;
         return buffer[..total];
     }
@@ -430,8 +510,7 @@ public sealed class RegistryClient : IDisposable
         if (location is null)
             return previous ?? throw new RegistryException($"{_reference.Registry}: an upload answer without a Location");
         var absolute = location.IsAbsoluteUri ? location : new Uri(_base, location);
-        if (absolute.Scheme != _base.Scheme && !(absolute.Scheme == Uri.UriSchemeHttps))
-            throw new RegistryException($"{_reference.Registry}: an upload Location that downgrades to plain HTTP");
+        CheckTarget(absolute, _base, "an upload Location");
         return absolute.ToString();
     }
 

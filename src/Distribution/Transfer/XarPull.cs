@@ -46,7 +46,7 @@ public static class XarPull
         string cache = cacheDirectory.At;
         string hex = Sha256Digest.Hex(digest);
         string blob = cache + "/" + hex;
-        if (TryPlace(blob, digest, size, output, verify: true))
+        if (TryPlace(blob, digest, size, layer.MediaType, output, verify: true))
         {
             File.SetLastWriteTimeUtc(blob, DateTime.UtcNow); // its last use, for gc
             progress?.Invoke(size, size);
@@ -59,13 +59,13 @@ public static class XarPull
             : null);
         try
         {
-            if (TryPlace(blob, digest, size, output, verify: true))
+            if (TryPlace(blob, digest, size, layer.MediaType, output, verify: true))
             {
                 progress?.Invoke(size, size);
                 return new PullResult(manifestDigest, digest, size, FromCache: true, ResumedFrom: 0);
             }
             long resumedFrom = await DownloadAsync(client, digest, size, cache + "/." + hex + XarBlobCache.PartialSuffix, blob, options.IdleTimeout, progress, ct);
-            if (!TryPlace(blob, digest, size, output, verify: false))
+            if (!TryPlace(blob, digest, size, layer.MediaType, output, verify: false))
                 throw new IOException($"{blob}: changed while it was copied out");
             return new PullResult(manifestDigest, digest, size, FromCache: false, resumedFrom);
         }
@@ -89,11 +89,11 @@ public static class XarPull
         }
         string type = manifest?.MediaType ?? mediaType ?? "";
         if (manifest is null || manifest.SchemaVersion != 2 || type != XarMediaTypes.Manifest)
-            throw new RegistryException($"not a XAR artifact: the manifest is {(type.Length == 0 ? "of no known type" : type)}, not an OCI image manifest", badInput: true);
+            throw new RegistryException($"not a XAR artifact: the manifest is {(type.Length == 0 ? "of no known type" : RegistryText.Shown(type))}, not an OCI image manifest", badInput: true);
         if (manifest.Layers is not [var layer] || !XarMediaTypes.IsXarLayer(layer.MediaType))
-            throw new RegistryException($"not a XAR artifact (artifactType {manifest.ArtifactType ?? "none"}): it should have one layer of type {XarMediaTypes.XarLayer}, {XarMediaTypes.SelfContainedLayer} or {XarMediaTypes.SquashFsLayer}", badInput: true);
+            throw new RegistryException($"not a XAR artifact (artifactType {RegistryText.Shown(manifest.ArtifactType ?? "none")}): it should have one layer of type {XarMediaTypes.XarLayer}, {XarMediaTypes.SelfContainedLayer} or {XarMediaTypes.SquashFsLayer}", badInput: true);
         if (!Sha256Digest.IsValid(layer.Digest) || layer.Size < 0)
-            throw new RegistryException($"the manifest's layer has an unusable digest or size ({layer.Digest}, {layer.Size})", badInput: true);
+            throw new RegistryException($"the manifest's layer has an unusable digest or size ({RegistryText.Shown(layer.Digest)}, {layer.Size})", badInput: true);
         return layer;
     }
 
@@ -101,11 +101,14 @@ public static class XarPull
     /// Puts the cached blob at <paramref name="output"/>, atomically: a hard link to it (or, on another file system, a
     /// kernel copy) under a temporary sibling name, renamed over the output. A link writes nothing: the pulled file and
     /// the cached copy are one inode, mode 0755 (the cache directory, 0700, keeps others out of it), so a 1 GiB pull
-    /// writes 1 GiB, not 2 (bench/RESULTS.md, "OCI push and pull"). With <paramref name="verify"/> (a copy found in the
-    /// cache, not one just downloaded and checked) the blob is hashed first. False when there is no such blob, or it
-    /// does not hold <paramref name="digest"/> (then it is deleted, to be downloaded again).
+    /// writes 1 GiB, not 2 (bench/RESULTS.md, "OCI push and pull"). A blob of another mode (a user's chmod of an
+    /// earlier pulled copy, which is this inode, or an older xar's cache) is copied, never chmodded: that would change
+    /// every earlier copy. With <paramref name="verify"/> (a copy found in the cache, not one just downloaded and
+    /// checked) the blob is hashed first. Its content must be what <paramref name="mediaType"/> says
+    /// (<see cref="CheckContent"/>). False when there is no such blob, or it does not hold <paramref name="digest"/>
+    /// (then it is deleted, to be downloaded again).
     /// </summary>
-    private static bool TryPlace(string blob, string digest, long size, string output, bool verify)
+    private static bool TryPlace(string blob, string digest, long size, string mediaType, string output, bool verify)
     {
         var info = new FileInfo(blob);
         if (!info.Exists)
@@ -122,15 +125,15 @@ public static class XarPull
         {
             return false; // gc removed it meanwhile
         }
+        if (!CheckContent(blob, mediaType))
+            return false;
         string full = NativePath.FullPath(output);
         string name = Path.GetFileName(full);
         string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{name[..Math.Min(name.Length, 200)]}.{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.tmp");
         try
         {
-            // A blob cached by an older xar may have another mode (ENOENT: gc removed it meanwhile; the link finds that out).
-            if (LibC.Chmod(blob, (int)Executable) != 0 && LibC.LastError != LibC.ENOENT)
-                throw new IOException($"{blob}: cannot set its mode: {LibC.Describe(LibC.LastError)}");
-            int linked = HardLink(blob, temp);
+            bool linkable = (info.UnixFileMode & (UnixFileMode)0xFFF) == Executable;
+            int linked = linkable ? HardLink(blob, temp) : -1;
             if (linked == LibC.ENOENT)
                 return false; // gc removed the blob meanwhile: download it again
             if (linked != 0)
@@ -153,6 +156,41 @@ public static class XarPull
             throw;
         }
     }
+
+    /// <summary>
+    /// True when the blob holds what its layer's <paramref name="mediaType"/> says (a XAR: its header parses; a
+    /// self-contained XAR: an ELF file with a XAR after its end; SquashFS: an image), as push decides it; false when it
+    /// is gone (gc). Anything else is bad input, before the output is written: a digest only says the registry sent what
+    /// the manifest names, and a shell script with the right digest must not become an executable here.
+    /// </summary>
+    private static bool CheckContent(string blob, string mediaType)
+    {
+        string? found;
+        try
+        {
+            using var file = File.OpenHandle(blob, FileMode.Open, FileAccess.Read, FileShare.Read);
+            using var archive = XarArchive.Open(file, leaveOpen: true);
+            found = archive.ArchiveOffset > 0 ? XarMediaTypes.SelfContainedLayer : archive.Header is null ? XarMediaTypes.SquashFsLayer : XarMediaTypes.XarLayer;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is Xar.SquashFs.Format.InvalidArchiveException or EndOfStreamException)
+        {
+            found = null;
+        }
+        if (found == mediaType)
+            return true;
+        throw new RegistryException($"not a {Kind(mediaType)}: the layer's bytes are {(found is null ? "no XAR, self-contained XAR or SquashFS image" : "a " + Kind(found))}", badInput: true);
+    }
+
+    private static string Kind(string mediaType) => mediaType switch
+    {
+        XarMediaTypes.SelfContainedLayer => "self-contained XAR",
+        XarMediaTypes.SquashFsLayer => "SquashFS image",
+        _ => "XAR",
+    };
 
     /// <summary>
     /// link(2): 0, or the errno when the file systems differ, links are not allowed there (the caller copies) or the

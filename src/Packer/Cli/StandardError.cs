@@ -1,4 +1,5 @@
 using System.Text;
+using Xar.Posix;
 
 namespace Xar.Packer.Cli;
 
@@ -17,6 +18,12 @@ public static class StandardError
     {
         if (Interlocked.Exchange(ref _installed, 1) != 0)
             return;
+        // A closed descriptor 0 or 1 is the lowest free one, so the next open or dup (the console's own dup of 2, one
+        // of ours) lands there: `xar push ... 1>&-` then wrote its digest to stderr and exited 0. As coreutils, each is
+        // taken by /dev/null opened against its use (0 write-only, 1 read-only), so using it fails with EBADF
+        // ("standard output: Bad file descriptor", exit 1); close-on-exec, so a program run is given it closed, as we were.
+        OccupyIfClosed(0, LibC.O_WRONLY);
+        OccupyIfClosed(1, LibC.O_RDONLY);
         TextWriter error;
         try
         {
@@ -27,6 +34,15 @@ public static class StandardError
             error = TextWriter.Null; // descriptor 2 is closed: .NET cannot even set up its writer
         }
         Console.SetError(new Forgiving(error));
+    }
+
+    private static void OccupyIfClosed(int fd, int flags)
+    {
+        if (LibC.Fcntl(fd, LibC.F_GETFD, 0) >= 0 || LibC.LastError != LibC.EBADF)
+            return;
+        int opened = LibC.Open("/dev/null", flags | LibC.O_NOCTTY | LibC.O_CLOEXEC, 0); // the lowest free: fd, as those below are open
+        if (opened >= 0 && opened != fd)
+            LibC.Close(opened);
     }
 
     private sealed class Forgiving(TextWriter inner) : TextWriter

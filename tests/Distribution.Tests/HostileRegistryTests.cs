@@ -1,0 +1,298 @@
+using System.Text;
+using Xar.Tests;
+
+namespace Xar.Distribution.Tests;
+
+/// <summary>
+/// What push and pull do against a registry that answers on purpose as no honest one would: error bodies that stop
+/// coming, bodies without end, tokens that would inject headers, redirects and upload Locations that leave loopback
+/// over plain HTTP, blobs that are no XAR, text full of terminal escapes. Every registry here is on 127.0.0.1; names
+/// outside it are *.invalid, which cannot resolve, so nothing leaves loopback even when xar would follow them.
+/// </summary>
+public sealed class HostileRegistryTests
+{
+    private static (RegistryCli Cli, HostileRegistry Registry) Start(int size = 4000)
+    {
+        var cli = new RegistryCli { TimeoutMs = 60_000 };
+        var registry = new HostileRegistry(File.ReadAllBytes(cli.MakeXar("app.xar", size)));
+        return (cli, registry);
+    }
+
+    [Theory]
+    [InlineData("manifests")]
+    [InlineData("blobs")]
+    public void AnErrorBodyThatStopsComingFailsAfterTheIdleLimit(string what)
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = async x =>
+            {
+                if (x.Method != "GET" || !x.Path.Contains($"/{what}/", StringComparison.Ordinal))
+                    return false;
+                await x.RawAsync("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"errors\":");
+                await x.HoldAsync();
+                return true;
+            };
+            cli.ExtraEnvironment["XAR_HTTP_TIMEOUT"] = "2";
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 1, "registry stopped sending for 2 s");
+            Assert.False(File.Exists(cli["out"]));
+        }
+    }
+
+    [Fact]
+    public void AnApiCheckBodyWithoutEndIsNotRead()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            // 1 GiB announced, 1 MiB sent, then silence: the body of GET /v2/ is not needed, so it is not waited for.
+            registry.Handler = async x =>
+            {
+                if (x.Path != "/v2/")
+                    return false;
+                await x.RawAsync("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n");
+                await x.Stream.WriteAsync(new byte[1 << 20], x.Stop);
+                await x.HoldAsync();
+                return true;
+            };
+            cli.ExtraEnvironment["XAR_HTTP_TIMEOUT"] = "3";
+            cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http").EnsureSuccess("pull");
+            Assert.Equal(registry.Blob, File.ReadAllBytes(cli["out"]));
+        }
+    }
+
+    /// <summary>A registry that wants a bearer token from its own /token, which answers with <paramref name="token"/>'s body.</summary>
+    private static Func<HostileRegistry.Exchange, Task<bool>> BearerFrom(HostileRegistry registry, byte[] tokenAnswer) => async x =>
+    {
+        if (x.Path == "/v2/")
+        {
+            await x.AnswerAsync("401 Unauthorized", [], $"WWW-Authenticate: Bearer realm=\"http://{registry.Address}/token\",service=\"s\"\r\n");
+            return true;
+        }
+        if (x.Path.StartsWith("/token", StringComparison.Ordinal))
+        {
+            await x.AnswerAsync("200 OK", tokenAnswer);
+            return true;
+        }
+        return false;
+    };
+
+    [Fact]
+    public void ATokenAnswerOverOneMiBIsRefused()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            byte[] huge = Encoding.ASCII.GetBytes("{\"token\":\"" + new string('a', 2 << 20) + "\"}");
+            registry.Handler = BearerFrom(registry, huge);
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 1, "the token server's answer is larger than 1 MiB");
+            Assert.False(File.Exists(cli["out"]));
+        }
+    }
+
+    [Theory]
+    [InlineData("abc\\r\\nX-Injected: yes")]
+    [InlineData("abc def")]
+    [InlineData("t\\u00e9")]
+    public void ATokenThatIsNoBearerTokenIsRefused(string token)
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = BearerFrom(registry, Encoding.ASCII.GetBytes($$"""{"token":"{{token}}"}"""));
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 1, "RFC 6750");
+            Assert.DoesNotContain("X-Injected", registry.Requests);
+            Assert.DoesNotContain("/manifests/", registry.Requests);
+        }
+    }
+
+    [Fact]
+    public void ABearerTokenOfEveryAllowedCharacterIsUsed()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = BearerFrom(registry, """{"token":"aZ09-._~+/=="}"""u8.ToArray());
+            cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http").EnsureSuccess("pull");
+            Assert.Contains("Authorization: Bearer aZ09-._~+/==\r\n", registry.Requests);
+        }
+    }
+
+    [Theory]
+    [InlineData("http://xar-test.invalid:5000/blob", "XAR_PLAIN_HTTP_REGISTRIES")]
+    [InlineData("http://xar-test.invalid/blob", "XAR_PLAIN_HTTP_REGISTRIES")]
+    [InlineData("file:///etc/passwd", "only HTTP(S)")]
+    public void ABlobRedirectThePlainHttpRuleForbidsIsNotFollowed(string location, string message)
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = async x =>
+            {
+                if (x.Method != "GET" || !x.Path.Contains("/blobs/", StringComparison.Ordinal))
+                    return false;
+                await x.AnswerAsync("307 Temporary Redirect", [], $"Location: {location}\r\n");
+                return true;
+            };
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 1, message);
+            Assert.DoesNotContain("cannot reach", r.StandardError);
+            Assert.False(File.Exists(cli["out"]));
+        }
+    }
+
+    [Fact]
+    public void ABlobRedirectOnLoopbackIsFollowedWithoutTheToken()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            var bearer = BearerFrom(registry, """{"token":"t0k"}"""u8.ToArray());
+            registry.Handler = async x =>
+            {
+                if (await bearer(x))
+                    return true;
+                if (x.Method != "GET" || !x.Path.Contains("/blobs/", StringComparison.Ordinal) || x.Path.Contains('?'))
+                    return false;
+                await x.AnswerAsync("307 Temporary Redirect", [], $"Location: http://localhost:{registry.Address.Split(':')[1]}{x.Path}?storage=1\r\n");
+                return true;
+            };
+            cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http").EnsureSuccess("pull");
+            Assert.Equal(registry.Blob, File.ReadAllBytes(cli["out"]));
+            string storage = registry.Requests.Split("\r\n\r\n").Single(h => h.Contains("?storage=1"));
+            Assert.DoesNotContain("Authorization", storage);
+        }
+    }
+
+    [Theory]
+    [InlineData("http://xar-test.invalid/v2/apps/tool/blobs/uploads/u1", "XAR_PLAIN_HTTP_REGISTRIES")]
+    [InlineData("ftp://127.0.0.1/u1", "only HTTP(S)")]
+    public void AnUploadLocationThePlainHttpRuleForbidsIsRefused(string location, string message)
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = async x =>
+            {
+                if (x.Method != "POST")
+                    return false;
+                await x.AnswerAsync("202 Accepted", [], $"Location: {location}\r\n");
+                return true;
+            };
+            var r = cli.Run("push", cli["app.xar"], registry.Reference, "--plain-http");
+            RegistryCli.AssertFailure(r, 1, message);
+            Assert.DoesNotContain("cannot reach", r.StandardError);
+            Assert.DoesNotContain("PATCH", registry.Requests);
+            Assert.DoesNotContain("PUT", registry.Requests);
+        }
+    }
+
+    [Fact]
+    public void ALoopbackRegistryIsNeverReachedThroughAProxy()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        using (var proxy = new HostileRegistry([0]))
+        {
+            cli.SaveCredentials(registry.Address, TestRegistry.User, TestRegistry.Password);
+            foreach (string name in new[] { "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY" })
+                cli.ExtraEnvironment[name] = "http://" + proxy.Address;
+            cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http").EnsureSuccess("pull");
+            cli.Run("pull", registry.Reference.Replace("127.0.0.1", "localhost"), "-o", cli["out2"], "--plain-http").EnsureSuccess("pull via localhost");
+            Assert.Equal("", proxy.Requests);
+        }
+    }
+
+    [Fact]
+    public void AnEarlierPulledCopyKeepsItsMode()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            cli.Run("pull", registry.Reference, "-o", cli["a"], "--plain-http").EnsureSuccess("pull a");
+            File.SetUnixFileMode(cli["a"], UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            cli.Run("pull", registry.Reference, "-o", cli["b"], "--plain-http").EnsureSuccess("pull b");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cli["a"]));
+            Assert.Equal((UnixFileMode)0x1ED, File.GetUnixFileMode(cli["b"]));
+            Assert.Equal(registry.Blob, File.ReadAllBytes(cli["b"]));
+        }
+    }
+
+    [Theory]
+    [InlineData("application/vnd.xar.layer.v1.xar", true, "not a XAR")]
+    [InlineData("application/vnd.xar.layer.v1.self-contained", false, "not a self-contained XAR: the layer's bytes are a XAR")]
+    [InlineData("application/vnd.xar.layer.v1.squashfs", false, "not a SquashFS image: the layer's bytes are a XAR")]
+    public void ABlobThatIsNotWhatItsLayerTypeSaysIsNotPlaced(string layerType, bool script, string message)
+    {
+        using var cli = new RegistryCli { TimeoutMs = 60_000 };
+        byte[] blob = script ? "#!/bin/sh\necho pulled and ran\n"u8.ToArray() : File.ReadAllBytes(cli.MakeXar("app.xar", 4000));
+        using var registry = new HostileRegistry(blob, layerType);
+        for (int i = 0; i < 2; i++) // downloaded, then found in the cache
+        {
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 2, message);
+            Assert.False(File.Exists(cli["out"]));
+        }
+    }
+
+    [Fact]
+    public void RegistryTextIsEscapedAndCut()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = async x =>
+            {
+                if (!x.Path.Contains("/manifests/", StringComparison.Ordinal))
+                    return false;
+                await x.AnswerAsync("404 Not Found", Encoding.UTF8.GetBytes(
+                    "{\"errors\":[{\"code\":\"\\u001b]0;owned\\u0007\",\"message\":\"\\u001b[31mred\\r\\nxar: forged " + new string('x', 5000) + "\"}]}"));
+                return true;
+            };
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 2, "\\x1b[31mred\\x0d\\x0axar: forged");
+            Assert.DoesNotContain('\u001b', r.StandardError);
+            Assert.DoesNotContain('\u0007', r.StandardError);
+            Assert.True(r.StandardError.Length < 800, r.StandardError.Length.ToString());
+
+            // A layer digest of 3 MB: one short line.
+            registry.Handler = null;
+            registry.Manifest = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(registry.Manifest).Replace(registry.Digest, "sha256:\\u001b[2J" + new string('f', 3 << 20)));
+            r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 2, "unusable digest");
+            Assert.DoesNotContain('\u001b', r.StandardError);
+            Assert.True(r.StandardError.Length < 800, r.StandardError.Length.ToString());
+        }
+    }
+
+    [Fact]
+    public void PushWithStandardOutputClosedFailsAndWritesNothingToStandardError()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            var r = TestEnv.Run(new RunOptions("bash", ["-c", "\"$@\" 1>&-", "bash", XarBinary.Path, "push", cli["app.xar"], registry.Reference, "--plain-http"])
+            {
+                Environment = cli.Environment, WorkingDirectory = cli["."], TimeoutMs = 60_000,
+            });
+            RegistryCli.AssertFailure(r, 1, "standard output: Bad file descriptor");
+            Assert.DoesNotContain("sha256:", r.StandardError);
+        }
+    }
+}
