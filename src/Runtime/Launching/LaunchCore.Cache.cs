@@ -265,6 +265,8 @@ public static unsafe partial class LaunchCore
                 LaunchProblem.WrongOwner => " is not owned by us"u8,
                 LaunchProblem.WrongMode or LaunchProblem.WritableByOthers => " has the wrong mode"u8,
                 LaunchProblem.NotADirectory => " is not a directory"u8,
+                LaunchProblem.ForeignMount => " is or is in a FUSE mount (its owner cannot be checked)"u8,
+                LaunchProblem.MountedOver => " has a file system mounted on it"u8,
                 _ => " cannot be used"u8,
             });
         }
@@ -329,14 +331,17 @@ public static unsafe partial class LaunchCore
         if (MkdirAt(parentFd, name, (int)PrivateDirectoryMode) == 0)
             FchmodAt(parentFd, name, (int)PrivateDirectoryMode, 0);
         int fd = OpenAt(parentFd, name, LibC.O_PATH | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
-        Close(parentFd);
         LibC.Statx st;
         if (fd < 0)
         {
             LaunchFailure.Set(ref outcome, LaunchSubject.CacheRoot, LaunchProblem.CannotOpen, Errno, path);
+            Close(parentFd);
             return -1;
         }
-        if (!TrustedDirectory.Stat(fd, &st) || !TrustedDirectory.CheckOwned(st, directory: true, PrivateDirectoryMode, LaunchSubject.CacheRoot, path, ref outcome))
+        bool usable = TrustedDirectory.Stat(fd, &st) && TrustedDirectory.CheckOwned(st, directory: true, PrivateDirectoryMode, LaunchSubject.CacheRoot, path, ref outcome)
+            && TrustedDirectory.CheckNotMountedOver(parentFd, st, LaunchSubject.CacheRoot, path, ref outcome);
+        Close(parentFd);
+        if (!usable)
         {
             Close(fd);
             return -1;

@@ -97,7 +97,8 @@ public static unsafe partial class LaunchCore
             LaunchFailure.Set(ref outcome, LaunchSubject.UserDirectory, LaunchProblem.CannotCreate, Errno, userPath.CString);
             return FuseUnavailability.UserDirectoryUnusable;
         }
-        if (!TrustedDirectory.Stat(userFd, &st) || !TrustedDirectory.CheckOwned(st, directory: true, UserDirectoryMode, LaunchSubject.UserDirectory, userPath.CString, ref outcome))
+        if (!TrustedDirectory.Stat(userFd, &st) || !TrustedDirectory.CheckOwned(st, directory: true, UserDirectoryMode, LaunchSubject.UserDirectory, userPath.CString, ref outcome)
+            || !TrustedDirectory.CheckNotMountedOver(rootFd, st, LaunchSubject.UserDirectory, userPath.CString, ref outcome))
         {
             Close(userFd);
             return FuseUnavailability.UserDirectoryUnusable;

@@ -113,6 +113,16 @@ public enum LaunchProblem : byte
     NoImageRecord,
     /// <summary>The file ends before its image does (the superblock's bytes_used): a broken download or copy.</summary>
     CutShort,
+    /// <summary>
+    /// A FUSE file system is mounted on a directory of the path (<see cref="LaunchOutcome.Detail"/>): its owner and
+    /// modes are what its server, perhaps another user's, says.
+    /// </summary>
+    ForeignMount,
+    /// <summary>
+    /// Something is mounted on a directory the launcher made (a user or shared cache directory): perhaps another
+    /// user's FUSE server, mounted there before the launcher came to make it.
+    /// </summary>
+    MountedOver,
 }
 
 /// <summary>Why the image is extracted rather than mounted.</summary>

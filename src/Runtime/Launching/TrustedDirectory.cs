@@ -37,7 +37,7 @@ public static unsafe class TrustedDirectory
             LaunchFailure.Set(ref outcome, subject, LaunchProblem.CannotOpen, LibC.ENOENT, path);
             return -1;
         }
-        LibC.Statx opened, st;
+        LibC.Statx opened, st, above = default;
         int current;
         fixed (byte* slash = "/\0"u8)
             current = OpenAt(LibC.AT_FDCWD, slash, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
@@ -56,6 +56,18 @@ public static unsafe class TrustedDirectory
                 LaunchFailure.Copy(canonical, outcome.DetailPointer());
                 return -1;
             }
+            // A FUSE mount's owner and modes are whatever its server answers: one another user mounted (on a directory
+            // of theirs) could claim root's or ours. So no directory on the way, the last included, may be one.
+            if (start > 1 && IsFuseMountPoint(current, st, above))
+            {
+                canonical[start - 1] = 0;
+                Close(current);
+                Close(fd);
+                LaunchFailure.Set(ref outcome, subject, LaunchProblem.ForeignMount, 0, path);
+                LaunchFailure.Copy(canonical, outcome.DetailPointer());
+                return -1;
+            }
+            above = st;
             if (start >= length)
                 break;
             int end = start;
@@ -81,6 +93,32 @@ public static unsafe class TrustedDirectory
         }
         Close(fd);
         return current;
+    }
+
+    /// <summary>
+    /// True when <paramref name="fd"/> (statx <paramref name="st"/>) is the root of a FUSE file system mounted on a
+    /// directory of <paramref name="above"/>'s: another device, then fstatfs (so a plain walk costs no extra call).
+    /// </summary>
+    public static bool IsFuseMountPoint(int fd, in LibC.Statx st, in LibC.Statx above)
+    {
+        if (st.DevMajor == above.DevMajor && st.DevMinor == above.DevMinor)
+            return false;
+        long* fs = stackalloc long[32];
+        return FStatFs(fd, fs) == 0 && fs[0] == LibC.FUSE_SUPER_MAGIC;
+    }
+
+    /// <summary>
+    /// For a directory the launcher made in <paramref name="parentFd"/> (a user or cache directory): true when it is on
+    /// its parent's file system. Another device means something is mounted over it, and the owner and mode a FUSE
+    /// server (another user's, mounted there before the launcher made it) reports cannot be believed. False with the outcome filled.
+    /// </summary>
+    public static bool CheckNotMountedOver(int parentFd, in LibC.Statx st, LaunchSubject subject, byte* path, ref LaunchOutcome outcome)
+    {
+        LibC.Statx parent;
+        if (Stat(parentFd, &parent) && parent.DevMajor == st.DevMajor && parent.DevMinor == st.DevMinor)
+            return true;
+        LaunchFailure.Set(ref outcome, subject, LaunchProblem.MountedOver, 0, path);
+        return false;
     }
 
     /// <summary>Owned by root or us, and writable by nobody else unless sticky (then others cannot rename what is ours).</summary>

@@ -418,6 +418,12 @@ public static unsafe class XarLauncher
                 return $"the broken mount at {path} is still there after unmounting it";
             case (LaunchSubject.Program, LaunchProblem.CannotExec):
                 return $"cannot run {path}: {errno}";
+            case (_, LaunchProblem.MountedOver):
+                return $"{place} is a mount point, not the directory xar made (another user may have mounted a FUSE file system there first): not used";
+            case (_, LaunchProblem.ForeignMount) when detail == path:
+                return $"{place} is a FUSE mount, whose owner and modes are what its server says (perhaps another user's): not trusted";
+            case (_, LaunchProblem.ForeignMount):
+                return $"{place}: {detail} is a FUSE mount, whose owner and modes are what its server says (perhaps another user's): not trusted";
             case (_, LaunchProblem.UntrustedParent):
                 return $"{place}: {detail} can be changed by another user (uid {o.ObservedUid}, mode {mode(o.ObservedMode)})";
             case (_, LaunchProblem.Missing):
