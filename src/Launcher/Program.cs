@@ -16,7 +16,7 @@ public static class Program
     public static int Main(string[] args)
     {
         int self = SelfContainedRuntime.Open(out long archiveOffset);
-        if (self >= 0)
+        if (self >= 0 || self == SelfContainedRuntime.WithoutProc)
             return SelfContainedLaunch.Run(self, archiveOffset, args);
         return args.Length > 0 && args[0] == FuseDaemon.Flag ? FuseDaemon.Main(args.AsSpan(1)) : Launch.Run(args);
     }

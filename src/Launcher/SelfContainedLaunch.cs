@@ -23,6 +23,12 @@ internal static class SelfContainedLaunch
             LibC.Close(self);
             return FuseDaemon.Main(args.AsSpan(1));
         }
+        if (self == SelfContainedRuntime.WithoutProc)
+        {
+            string shown = Environment.GetCommandLineArgs()[0];
+            Launch.Write(2, $"{shown}: cannot find its own file to read the program from: /proc is not mounted (a self-contained executable opens /proc/self/exe)\n");
+            return Launch.LauncherFailure;
+        }
         byte[][] raw = RawArguments.Of(args);
         SelfContainedRuntime.SetOriginalDirectory();
         byte* buffer = stackalloc byte[LaunchOutcome.PathCapacity];

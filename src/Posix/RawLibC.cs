@@ -183,6 +183,12 @@ public static unsafe partial class RawLibC
     [LibraryImport(Libc, EntryPoint = "fstatvfs"), SuppressGCTransition]
     public static partial int FStatVfs(int fd, ulong* buffer);
 
+    /// <summary>getauxval(3): AT_EXECFN (31) is the name the program was exec'd by.</summary>
+    [LibraryImport(Libc, EntryPoint = "getauxval"), SuppressGCTransition]
+    public static partial nuint GetAuxVal(nuint type);
+
+    public const nuint AT_EXECFN = 31;
+
     [LibraryImport(Libc, EntryPoint = "readlink"), SuppressGCTransition]
     public static partial nint ReadLink(byte* path, byte* buffer, nint size);
 

@@ -269,6 +269,27 @@ public class SelfContainedTests
         }
     }
 
+    /// <summary>
+    /// Without /proc the executable cannot open itself. Before, it then was a plain xarexec and ran its first
+    /// argument as a XAR (another one the caller did not mean to run); now it says why in one line and exits 127.
+    /// </summary>
+    [SkippableFact]
+    public void WithoutProcItSaysSoAndNeverRunsItsArgumentAsAXar()
+    {
+        RequireNamespaces();
+        using var w = new World();
+        string app = w.Pack(w.ProbeTree(), "run", "probe");
+        string other = w["other-tree"];
+        Directory.CreateDirectory(other);
+        TestXar.WriteExecutable(Path.Combine(other, "run"), "#!/bin/sh\necho other-ran\n");
+        string otherXar = Path.Combine(w.Work, "other.xar");
+        TestEnv.Run(XarBinary.Path, "pack", other, "-o", otherXar, "--exec", "run", "--quiet").EnsureSuccess("xar pack");
+        var r = w.Hidden($"umount -l /proc || exit 98\n{w.Env($"XAR_MOUNT_ROOT='{w.MountRoot}' XAR_CACHE_DIR='{w["cache"]}' XAR_EXTRACT=1")} ./probe '{otherXar}' </dev/null\ns=$?; mount -t proc proc /proc; (exit $s)");
+        Assert.True(r.ExitCode == 127, $"exit {r.ExitCode}\n{r.StandardOutput}\n{r.StandardError}");
+        Assert.Equal("", r.StandardOutput);
+        Assert.Equal("./probe: cannot find its own file to read the program from: /proc is not mounted (a self-contained executable opens /proc/self/exe)\n", r.StandardError);
+    }
+
     /// <summary>The runtime links zstd, xz and lz4 in: ldd lists glibc only, and images of each codec run with the system codec libraries hidden.</summary>
     [SkippableTheory]
     [InlineData("zstd")]

@@ -21,6 +21,8 @@ internal static unsafe class FastStart
         if (argc < 1 || argv == null || envp == null)
             return;
         int self = SelfContainedRuntime.Open(out long archiveOffset);
+        if (self == SelfContainedRuntime.WithoutProc)
+            return; // Main says why
         if (self >= 0)
         {
             RunSelfContained(self, archiveOffset, argc, argv, envp);

@@ -12,10 +12,15 @@ namespace Xar.Runtime.Launching;
 /// </summary>
 public static unsafe class SelfContainedRuntime
 {
+    /// <summary><see cref="Open"/>'s answer when this is a self-contained executable that cannot open itself (no /proc).</summary>
+    public const int WithoutProc = -2;
+
     /// <summary>
     /// Opens <c>/proc/self/exe</c> (read-only, close-on-exec). When bytes follow its ELF end, returns the descriptor and
     /// where the XAR must start (<paramref name="archiveOffset"/>; whether one is there the header read decides); otherwise
-    /// -1: a plain xarexec.
+    /// -1: a plain xarexec. Without /proc, <see cref="WithoutProc"/> when the file the program was exec'd by
+    /// (AT_EXECFN) has bytes after its ELF end: it is not found surely enough to run, and must not become a plain
+    /// xarexec that takes the program's first argument for a XAR to run.
     /// </summary>
     public static int Open(out long archiveOffset)
     {
@@ -24,7 +29,30 @@ public static unsafe class SelfContainedRuntime
         fixed (byte* self = "/proc/self/exe\0"u8)
             fd = RawLibC.Open(self, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
         if (fd < 0)
+        {
+            byte* name = (byte*)RawLibC.GetAuxVal(RawLibC.AT_EXECFN);
+            if (name == null || (fd = RawLibC.Open(name, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NONBLOCK, 0)) < 0)
+                return -1;
+            bool appended = HasBytesAfterElf(fd, out _);
+            Close(fd);
+            return appended ? WithoutProc : -1;
+        }
+        if (!HasBytesAfterElf(fd, out long end))
+        {
+            Close(fd);
             return -1;
+        }
+        archiveOffset = ElfExtent.XarStart(end);
+        return fd;
+    }
+
+    /// <summary>True when <paramref name="fd"/> is a regular file with bytes after its ELF end (<paramref name="end"/>).</summary>
+    private static bool HasBytesAfterElf(int fd, out long end)
+    {
+        end = -1;
+        LibC.Statx st;
+        if (!TrustedDirectory.Stat(fd, &st) || !st.IsRegularFile)
+            return false;
         byte* head = stackalloc byte[ElfExtent.HeadBytes];
         int length = 0;
         while (length < ElfExtent.HeadBytes)
@@ -36,15 +64,8 @@ public static unsafe class SelfContainedRuntime
                 break;
             length += (int)n;
         }
-        long end = ElfExtent.End(new ReadOnlySpan<byte>(head, length));
-        LibC.Statx st;
-        if (end < 0 || !TrustedDirectory.Stat(fd, &st) || (long)st.Size <= end)
-        {
-            Close(fd);
-            return -1;
-        }
-        archiveOffset = ElfExtent.XarStart(end);
-        return fd;
+        end = ElfExtent.End(new ReadOnlySpan<byte>(head, length));
+        return end >= 0 && (long)st.Size > end;
     }
 
     /// <summary>
