@@ -443,9 +443,33 @@ public static unsafe class XarLauncher
             case (_, LaunchProblem.TooLong):
                 return $"{place}: path too long";
             default:
-                return $"{place}: {o.Problem}: {errno}";
+                return $"{place}: {ProblemWords(o.Problem)}{(o.Errno != 0 ? ": " + errno : "")}";
         }
     }
+
+    /// <summary>A problem in words, for the subjects the cases above do not name: never an enum name.</summary>
+    private static string ProblemWords(LaunchProblem problem) => problem switch
+    {
+        LaunchProblem.CannotOpen => "cannot open",
+        LaunchProblem.CannotRead => "cannot read",
+        LaunchProblem.CannotCreate => "cannot create",
+        LaunchProblem.CannotSetMode => "cannot set its mode",
+        LaunchProblem.CannotLock => "cannot lock",
+        LaunchProblem.CannotStat => "cannot stat",
+        LaunchProblem.CannotUnmount => "cannot unmount",
+        LaunchProblem.CannotExec => "cannot run",
+        LaunchProblem.CannotKeepOpen => "cannot keep a descriptor open",
+        LaunchProblem.WritableByOthers => "is writable by others",
+        LaunchProblem.NotWritable => "is not writable",
+        LaunchProblem.BrokenMountRemains => "a broken mount remains",
+        LaunchProblem.InvalidHeader => "invalid header",
+        LaunchProblem.NotANumber => "not a number",
+        LaunchProblem.UnknownValue => "unknown value",
+        LaunchProblem.NoneUsable => "none usable",
+        LaunchProblem.Malformed => "malformed",
+        LaunchProblem.TooMany => "too many",
+        _ => "cannot be used",
+    };
 
     /// <summary>The header rule broken, in words: the header re-read through the same descriptor and parsed.</summary>
     private static string HeaderMessage(int xarFd, long archiveOffset)
