@@ -397,6 +397,31 @@ public class TrustPolicyTests
         _ = signed;
     }
 
+    /// <summary>
+    /// Two trusted keys under one key id (ids are 8 bytes a key's maker chooses): files signed by either run. Before,
+    /// the policy kept the first key read with an id and dropped the other, so files signed by it were refused.
+    /// </summary>
+    [SkippableFact]
+    public void TwoTrustedKeysWithOneKeyIdBothCount()
+    {
+        Require();
+        using var p = new Policy();
+        var twin = MinisignKeys.CreateWithKeyId(p.S["keys-made"], "twin", MinisignKeys.KeyIdOf(p.Trusted.PublicKey));
+        File.Copy(twin.PublicKey, Path.Combine(p.Keys, "twin.pub"));
+        p.Sign(TestXar.Build(p.S.AppTree, p.W("by-trusted.xar")));
+        p.Sign(TestXar.Build(p.S.AppTree, p.W("by-twin.xar")), twin);
+        static byte[] SignatureKeyId(string file) => Convert.FromBase64String(XarHeader.ReadFromFile(file)["XAR_SIGNATURE"]!.Split(' ')[1])[2..10];
+        Assert.Equal(SignatureKeyId(p.W("by-trusted.xar")), SignatureKeyId(p.W("by-twin.xar")));
+        var verify = TestEnv.Run(XarBinary.Path, "verify", p.W("by-twin.xar"), "--key", twin.PublicKey);
+        Assert.True(verify.ExitCode == 0, verify.StandardError);
+        p.Run("""
+            step trusted "$LAUNCHER" by-trusted.xar a
+            step twin "$LAUNCHER" by-twin.xar a
+            """);
+        foreach (string step in new[] { "trusted", "twin" })
+            Assert.True(p[step].Exit == 0, $"{step}: exit {p[step].Exit}: {p[step].Error}");
+    }
+
     /// <summary>The user's own ~/.config/xar/trusted-keys.d makes a policy for that user; one that belongs to another user is not read.</summary>
     [SkippableFact]
     public void TheUsersOwnKeyDirectoryMakesAPolicyForThatUser()

@@ -116,7 +116,7 @@ public static unsafe class TrustPolicy
                 full.Append(nameText);
                 if (!LoadKey(dirFd, name, keyPath, ownerMustBeRoot, text, keyId, key, ref outcome))
                     return false;
-                if (keys.IndexOf(keyId) < 0 && !keys.TryAdd(keyId, key))
+                if (!keys.Contains(keyId, key) && !keys.TryAdd(keyId, key)) // the same key in two files counts once; another key with the same id is kept
                 {
                     LaunchFailure.Set(ref outcome, LaunchSubject.TrustedKey, LaunchProblem.TooMany, 0, dirPath);
                     return false;

@@ -41,6 +41,18 @@ public unsafe struct TrustedKeys
         return -1;
     }
 
+    /// <summary>True when this very key (id and key bytes) is already held.</summary>
+    public bool Contains(ReadOnlySpan<byte> keyId, ReadOnlySpan<byte> key)
+    {
+        fixed (byte* ids = _ids)
+        fixed (byte* keys = _keys)
+            for (int i = 0; i < Count; i++)
+                if (new ReadOnlySpan<byte>(ids + i * IdLength, IdLength).SequenceEqual(keyId)
+                    && new ReadOnlySpan<byte>(keys + i * KeyLength, KeyLength).SequenceEqual(key))
+                    return true;
+        return false;
+    }
+
     /// <summary>The keys as objects, for the managed check of a signature.</summary>
     public MinisignPublicKey[] ToKeys()
     {

@@ -24,15 +24,17 @@ public static class XarSignatureCheck
         {
             return new(SignatureStatus.Malformed, e.Message);
         }
-        var key = keys.FirstOrDefault(k => k.KeyId.AsSpan().SequenceEqual(signature.KeyId));
+        // Key ids are 8 random bytes a key's owner chooses, so two keys may share one: each is tried.
+        var candidates = keys.Where(k => k.KeyId.AsSpan().SequenceEqual(signature.KeyId)).ToList();
         string id = MinisignPublicKey.FormatKeyId(signature.KeyId);
-        if (key is null)
+        if (candidates.Count == 0)
             return new(SignatureStatus.OtherKey, keys.Count == 1
                 ? $"signed with key {id}, not with the key given ({keys[0].KeyIdText})"
                 : $"signed with key {id}, which is not a trusted key", Signature: signature);
         var prehash = SignedStatement.Digest(handle, archiveOffset, prefix, imageOffset);
-        return signature.Verify(key, prehash)
-            ? new(SignatureStatus.Good, $"signature by key {id} is good; trusted comment: {signature.TrustedCommentText}", key, signature)
-            : new(SignatureStatus.Bad, $"bad signature (key {id}): the image, a signed header value or the signature changed since it was signed", key, signature);
+        foreach (var key in candidates)
+            if (signature.Verify(key, prehash))
+                return new(SignatureStatus.Good, $"signature by key {id} is good; trusted comment: {signature.TrustedCommentText}", key, signature);
+        return new(SignatureStatus.Bad, $"bad signature (key {id}): the image, a signed header value or the signature changed since it was signed", candidates[0], signature);
     }
 }
