@@ -15,24 +15,42 @@ public static class GivenFile
     /// <exception cref="UsageException">Missing, a directory, not a regular file, or too large.</exception>
     public static byte[] Read(string path, string what, long maxBytes)
     {
+        var (handle, st) = Open(path, what);
+        using (handle)
+        {
+            if ((long)st.Size > maxBytes)
+                throw new UsageException($"{what}: larger than {maxBytes >> 20} MiB", LosslessUtf8.Display(path));
+            return ReadAll(handle, st.Size);
+        }
+    }
+
+    /// <summary>
+    /// Opens a file an option names by its bytes (O_NONBLOCK, so a FIFO cannot block the open) and checks on that
+    /// descriptor that it is a regular file: the handle to read it through and its status.
+    /// </summary>
+    /// <param name="isADirectory">The words for a directory, after "<paramref name="what"/>: ".</param>
+    /// <exception cref="UsageException">Missing, a directory, or not a regular file.</exception>
+    public static (SafeFileHandle Handle, LibC.Statx Status) Open(string path, string what, string isADirectory = "is a directory")
+    {
         string shown = LosslessUtf8.Display(path);
         int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
         if (fd < 0)
         {
             int errno = LibC.LastError;
             throw new UsageException(errno is LibC.ENOENT or LibC.ENOTDIR ? $"{what}: no such file"
-                : errno == LibC.EISDIR ? $"{what}: is a directory" : $"{what}: cannot open: {LibC.Describe(errno)}", shown);
+                : errno == LibC.EISDIR ? $"{what}: {isADirectory}" : $"{what}: cannot open: {LibC.Describe(errno)}", shown);
         }
-        using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (LibC.FStatx(fd, out var st) != 0)
-            throw new UsageException($"{what}: cannot stat: {LibC.Describe(LibC.LastError)}", shown);
-        if ((st.Mode & 0xF000) == 0x4000)
-            throw new UsageException($"{what}: is a directory", shown);
-        if (!st.IsRegularFile)
-            throw new UsageException($"{what}: is not a regular file", shown);
-        if ((long)st.Size > maxBytes)
-            throw new UsageException($"{what}: larger than {maxBytes >> 20} MiB", shown);
-        return ReadAll(handle, st.Size);
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        string? problem = LibC.FStatx(fd, out var st) != 0 ? $"{what}: cannot stat: {LibC.Describe(LibC.LastError)}"
+            : (st.Mode & 0xF000) == 0x4000 ? $"{what}: {isADirectory}"
+            : !st.IsRegularFile ? $"{what}: is not a regular file"
+            : null;
+        if (problem is not null)
+        {
+            handle.Dispose();
+            throw new UsageException(problem, shown);
+        }
+        return (handle, st);
     }
 
     /// <summary>The <paramref name="size"/> bytes (checked small) of a file open as <paramref name="handle"/>; fewer when it shrank meanwhile.</summary>

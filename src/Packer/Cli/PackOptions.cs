@@ -71,8 +71,8 @@ public sealed class PackOptions
         if (!isXar && parse.GetValue(Icon) is not null)
             throw new UsageException("--icon needs --format xar (a bare image cannot be started from a menu)");
         foreach (var (option, name) in new[] { (DesktopFile, "--desktop-file"), (Icon, "--icon") })
-            if (RawOptionValues.Path(option, parse.GetValue(option)) is { } given && PosixPath.TryStat(given) is not { IsDirectory: false })
-                throw new UsageException(PosixPath.TryStat(given) is not null ? $"{name}: is a directory" : $"{name}: no such file", LosslessUtf8.Display(given));
+            if (RawOptionValues.Path(option, parse.GetValue(option)) is { } given && PosixPath.TryStat(given) is var found and not { IsDirectory: false })
+                throw new UsageException(found is not null ? $"{name}: is a directory" : $"{name}: no such file", LosslessUtf8.Display(given));
         if (parse.GetValue(AllRoot) && (parse.GetValue(Uid) is not null || parse.GetValue(Gid) is not null))
             throw new UsageException("--all-root and --uid/--gid exclude each other");
         ParseBlockSize(parse.GetValue(BlockSize)!);
@@ -218,29 +218,18 @@ public sealed class PackOptions
         string? path = runtimePath ?? InstalledLauncher.Find(Environment.ProcessPath);
         if (path is null)
             throw new UsageException($"--self-contained: no xarexec installed with this xar (looked beside {Environment.ProcessPath} and in its prefix's bin/); give the runtime with --runtime FILE");
-        // By its bytes (a lossless string), checked and read through one descriptor; O_NONBLOCK so a FIFO cannot block the open.
         string shown = LosslessUtf8.Display(path);
-        int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
-        if (fd < 0)
+        var (handle, _) = GivenFile.Open(path, "--runtime", "is a directory, not an executable");
+        using (handle)
         {
-            int errno = LibC.LastError;
-            throw new UsageException(errno is LibC.ENOENT or LibC.ENOTDIR ? "--runtime: no such file"
-                : errno == LibC.EISDIR ? "--runtime: is a directory, not an executable" : "--runtime: cannot open: " + LibC.Describe(errno), shown);
-        }
-        using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (LibC.FStatx(fd, out var status) != 0)
-            throw new UsageException("--runtime: cannot stat: " + LibC.Describe(LibC.LastError), shown);
-        if ((status.Mode & 0xF000) == 0x4000)
-            throw new UsageException("--runtime: is a directory, not an executable", shown);
-        if (!status.IsRegularFile)
-            throw new UsageException("--runtime: is not a regular file", shown);
-        try
-        {
-            return XarFile.ReadRuntime(handle, shown);
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException("--runtime: " + e.Message, shown);
+            try
+            {
+                return XarFile.ReadRuntime(handle, shown);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException("--runtime: " + e.Message, shown);
+            }
         }
     }
 
