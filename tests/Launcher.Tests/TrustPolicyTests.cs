@@ -439,4 +439,41 @@ public class TrustPolicyTests
         p.Run("""step theirs "$LAUNCHER" unsigned.xar a""", new() { ["HOME"] = home }, policy: false);
         Assert.Equal(0, p["theirs"].Exit);
     }
+
+    /// <summary>
+    /// A HOME that is another user's and closed to us (root's, kept under setpriv or su) holds no policy of ours: the
+    /// launch goes on. Before, the EACCES on its key directory stopped every launch. A key directory in our own HOME
+    /// that we cannot read still stops it.
+    /// </summary>
+    [SkippableFact]
+    public void AHomeOfAnotherUserThatIsClosedToUsIsNotOurPolicy()
+    {
+        Require();
+        TestEnv.RequireTool("setpriv");
+        using var p = new Policy();
+        TestXar.Build(p.S.AppTree, p.W("unsigned.xar"));
+        string sandbox = Path.GetDirectoryName(p.S.MountRoot)!;
+        TestEnv.Run("chmod", "0755", sandbox, p.S.Work).EnsureSuccess("chmod");
+        string closed = p.S["closed-home"];
+        Directory.CreateDirectory(Path.Combine(closed, ".config", "xar", "trusted-keys.d"));
+        File.Copy(p.Trusted.PublicKey, Path.Combine(closed, ".config", "xar", "trusted-keys.d", "root.pub"));
+        TestEnv.Run("chmod", "0700", closed).EnsureSuccess("chmod");
+        string own = p.S["own-home"];
+        Directory.CreateDirectory(Path.Combine(own, ".config", "xar", "trusted-keys.d"));
+        File.Copy(p.Trusted.PublicKey, Path.Combine(own, ".config", "xar", "trusted-keys.d", "mine.pub"));
+        string cache = p.S["nobody-cache"];
+        Directory.CreateDirectory(cache);
+        TestEnv.Run("chown", "-R", Nobody, own, cache).EnsureSuccess("chown");
+        TestEnv.Run("chmod", "0700", cache).EnsureSuccess("chmod");
+        TestEnv.Run("chmod", "0", Path.Combine(own, ".config")).EnsureSuccess("chmod");
+        string asNobody = $"setpriv --reuid={Nobody} --regid={Nobody} --clear-groups env XAR_EXTRACT=1 XAR_CACHE_DIR='{cache}'";
+        p.Run($"""
+            step closed {asNobody} HOME='{closed}' "$LAUNCHER" unsigned.xar a
+            step own {asNobody} HOME='{own}' "$LAUNCHER" unsigned.xar a
+            """, policy: false);
+        Assert.True(p["closed"].Exit == 0, $"exit {p["closed"].Exit}: {p["closed"].Error}");
+        Assert.Contains("trusted keys", p.Refused("own", "unsigned.xar"));
+    }
+
+    private const string Nobody = "65534";
 }

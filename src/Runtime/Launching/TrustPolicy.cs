@@ -10,7 +10,8 @@ namespace Xar.Runtime.Launching;
 /// by one of them. Read by the launch core on every launch, so allocation-free: without either directory it costs
 /// two failed opens. A policy that cannot be read safely (a key directory or key file another user can change, a
 /// key that is not one) stops every launch rather than being ignored; a user directory that belongs to someone
-/// else (a HOME not ours, as under sudo) is not ours to read and is skipped.
+/// else, or lies in a HOME that is someone else's and closed to us (a HOME not ours, as under sudo), is not ours to
+/// read and is skipped.
 /// </summary>
 public static unsafe class TrustPolicy
 {
@@ -34,7 +35,33 @@ public static unsafe class TrustPolicy
         user.Append(home);
         user.TrimTrailingSlashes();
         user.Append("/.config/xar/trusted-keys.d"u8);
-        return !user.Fits || LoadDirectory(path, ownerMustBeRoot: false, ref keys, ref outcome);
+        if (!user.Fits)
+            return true;
+        var (status, subject, problem, errno) = (outcome.Status, outcome.Subject, outcome.Problem, outcome.Errno);
+        if (LoadDirectory(path, ownerMustBeRoot: false, ref keys, ref outcome))
+            return true;
+        if (outcome.Problem != LaunchProblem.CannotOpen || outcome.Errno != LibC.EACCES || IsOurs(home))
+            return false;
+        // A HOME not ours that we cannot even search (root's, under setpriv or su): not our policy.
+        (outcome.Status, outcome.Subject, outcome.Problem, outcome.Errno) = (status, subject, problem, errno);
+        return true;
+    }
+
+    /// <summary>True when the directory HOME names is ours (or cannot be examined, which leaves the refusal standing).</summary>
+    private static bool IsOurs(NativeText home)
+    {
+        byte* path = stackalloc byte[PathBuilder.Capacity];
+        var builder = new PathBuilder(path);
+        builder.Append(home);
+        if (!builder.Fits)
+            return true;
+        int fd = Open(path, LibC.O_PATH | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+            return true;
+        LibC.Statx st;
+        bool ours = !TrustedDirectory.Stat(fd, &st) || st.Uid == GetEuid();
+        Close(fd);
+        return ours;
     }
 
     private static bool LoadDirectory(byte* path, bool ownerMustBeRoot, ref TrustedKeys keys, ref LaunchOutcome outcome)
