@@ -174,6 +174,9 @@ public static unsafe partial class RawLibC
     [LibraryImport(Libc, EntryPoint = "mkdirat"), SuppressGCTransition]
     public static partial int MkdirAt(int dirFd, byte* path, int mode);
 
+    [LibraryImport(Libc, EntryPoint = "unlinkat"), SuppressGCTransition]
+    public static partial int UnlinkAt(int dirFd, byte* path, int flags);
+
     [LibraryImport(Libc, EntryPoint = "fchmodat"), SuppressGCTransition]
     public static partial int FchmodAt(int dirFd, byte* path, int mode, int flags);
 

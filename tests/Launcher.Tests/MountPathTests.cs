@@ -209,6 +209,36 @@ public class MountPathTests
         Assert.Empty(s.Mounts());
     }
 
+    /// <summary>
+    /// A mount that does not come about (squashfuse asked for and not on PATH) leaves no mount directory and no lock
+    /// file: xar mount fails with nothing behind, and xarexec falls back to extraction leaving the mount root clean.
+    /// Before, the empty directory and its lock stayed.
+    /// </summary>
+    [SkippableFact]
+    public void AMountThatFailsLeavesNoDirectoryOrLockBehind()
+    {
+        Require();
+        using var s = new LauncherSandbox();
+        string xar = TestXar.Build(s.AppTree, s["app.xar"]);
+        string tools = s["tools"]; // what the app needs, and no squashfuse
+        Directory.CreateDirectory(tools);
+        foreach (string tool in new[] { "cat", "dirname" })
+            File.CreateSymbolicLink(Path.Combine(tools, tool), TestEnv.FindTool(tool)!);
+        var noHelper = new Dictionary<string, string?> { ["XAR_FUSE"] = "squashfuse", ["PATH"] = tools };
+        var environment = new Dictionary<string, string?>(s.Environment());
+        foreach (var (k, v) in noHelper)
+            environment[k] = v;
+        var mount = TestEnv.Run(new RunOptions(XarBinary.Path, ["mount", xar]) { Environment = environment });
+        Assert.Equal(1, mount.ExitCode);
+        Assert.Contains("neither squashfuse_ll nor squashfuse is on PATH", mount.StandardError);
+        string user = Path.Combine(s.MountRoot, $"uid-{Environment.GetEnvironmentVariable("SUDO_UID") ?? "0"}");
+        Assert.Empty(Directory.GetFileSystemEntries(user));
+        var run = s.Run(xar, ["x"], noHelper);
+        LaunchAssert.Succeeded(run);
+        Assert.Empty(Directory.GetFileSystemEntries(user));
+        Assert.Empty(s.Mounts());
+    }
+
     private static string? MountEntryField(string mountPoint, int field) =>
         File.ReadAllLines("/proc/self/mounts").Select(l => l.Split(' ')).FirstOrDefault(f => f.Length > 2 && f[1] == mountPoint)?[field];
 

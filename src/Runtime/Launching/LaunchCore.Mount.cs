@@ -177,7 +177,7 @@ public static unsafe partial class LaunchCore
                 : FuseServerLaunch.Mount(launch.Env, outcome.XarFd, launch.Offset, launch.TimeoutSeconds, mountPath, ref outcome);
             if (reason != FuseUnavailability.None || outcome.Problem != LaunchProblem.None)
             {
-                Close(lockFd);
+                RemoveUnmounted(userFd, name, lockName, lockFd);
                 return reason;
             }
             RecordXarFile(lockFd, outcome.XarFd);
@@ -205,6 +205,18 @@ public static unsafe partial class LaunchCore
             Fuse.FuseUnmount.Lazily(mountPath, launch.Env.Get("PATH"u8), launch.Env.Envp);
         Close(lockFd);
         return FuseUnavailability.None;
+    }
+
+    /// <summary>
+    /// After a mount that did not come about, with its lock held: the empty mount directory and the lock file go (a
+    /// waiter finds its lock file gone and takes a new one, as after gc), so a failed mount leaves nothing behind.
+    /// rmdir removes only an empty directory that nothing is mounted on.
+    /// </summary>
+    private static void RemoveUnmounted(int userFd, byte* name, byte* lockName, int lockFd)
+    {
+        if (UnlinkAt(userFd, name, LibC.AT_REMOVEDIR) == 0 || Errno == LibC.ENOENT)
+            UnlinkAt(userFd, lockName, 0);
+        Close(lockFd);
     }
 
     private enum MountState { NotMounted, Mounted, Broken, Failed }
