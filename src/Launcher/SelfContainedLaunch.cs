@@ -32,7 +32,7 @@ internal static class SelfContainedLaunch
         byte[][] raw = RawArguments.Of(args);
         SelfContainedRuntime.SetOriginalDirectory();
         byte* buffer = stackalloc byte[LaunchOutcome.PathCapacity];
-        byte[] path = SelfContainedRuntime.ProgramPath(buffer, LaunchOutcome.PathCapacity)
+        byte[] path = SelfContainedRuntime.ProgramPath(self, buffer, LaunchOutcome.PathCapacity)
             ? new ReadOnlySpan<byte>(buffer, NativeText.FromCString(buffer).Length).ToArray()
             : "/proc/self/exe"u8.ToArray();
         string name = LosslessUtf8.Escape(path); // for messages: \xNN for a byte that is not UTF-8

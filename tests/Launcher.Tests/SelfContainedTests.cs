@@ -270,6 +270,29 @@ public class SelfContainedTests
     }
 
     /// <summary>
+    /// XAR_PATH when /proc/self/exe names no longer the file (the kernel's " (deleted)"): the name the file was started
+    /// by, as a plain xarexec's, never a path with " (deleted)" appended. A file whose name really ends so keeps it.
+    /// </summary>
+    [SkippableFact]
+    public void XarPathOfADeletedFileIsTheNameItWasStartedBy()
+    {
+        RequireNamespaces();
+        using var w = new World();
+        string app = w.Pack(w.ProbeTree(), "run", "probe");
+        File.Copy(app, Path.Combine(w.Work, "probe (deleted)"));
+        File.SetUnixFileMode(Path.Combine(w.Work, "probe (deleted)"), (UnixFileMode)0x1ED);
+        string env = w.Env($"XAR_MOUNT_ROOT='{w.MountRoot}' XAR_CACHE_DIR='{w["cache"]}' XAR_EXTRACT=1");
+        var r = w.Hidden(
+            $"exec 7<probe; rm probe\n" +
+            $"{env} /proc/self/fd/7 gone </dev/null; echo \"rc=$?\"\n" +
+            $"{env} './probe (deleted)' named </dev/null; echo \"rc=$?\"");
+        Assert.True(r.ExitCode == 0, r.StandardError + r.StandardOutput);
+        string[] paths = r.StandardOutput.Split('\n').Where(l => l.StartsWith("XAR_PATH=", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(["XAR_PATH=/proc/self/fd/7", $"XAR_PATH={w.Work}/probe (deleted)"], paths);
+        Assert.DoesNotContain("rc=1", r.StandardOutput);
+    }
+
+    /// <summary>
     /// Without /proc the executable cannot open itself. Before, it then was a plain xarexec and ran its first
     /// argument as a XAR (another one the caller did not mean to run); now it says why in one line and exits 127.
     /// </summary>

@@ -58,7 +58,7 @@ internal static unsafe class FastStart
             return;
         }
         byte* path = stackalloc byte[PathBuilder.Capacity];
-        if (!SelfContainedRuntime.ProgramPath(path, PathBuilder.Capacity))
+        if (!SelfContainedRuntime.ProgramPath(self, path, PathBuilder.Capacity))
         {
             RawLibC.Close(self);
             return; // Main says why

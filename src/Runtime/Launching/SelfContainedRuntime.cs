@@ -84,9 +84,11 @@ public static unsafe class SelfContainedRuntime
 
     /// <summary>
     /// What the program is told the file is (XAR_PATH, the bootstrap's $1): the target of <c>/proc/self/exe</c>, an
-    /// absolute path without links, whatever name or link it was started by. False when it cannot be read or is too long.
+    /// absolute path without links, whatever name or link it was started by. When that names no longer this file
+    /// (the kernel's " (deleted)": removed or replaced since it started, or a memfd), the name it was exec'd by
+    /// (AT_EXECFN), as a plain xarexec's XAR_PATH is the name it was given. False when neither can be had or it is too long.
     /// </summary>
-    public static bool ProgramPath(byte* buffer, int capacity)
+    public static bool ProgramPath(int selfFd, byte* buffer, int capacity)
     {
         nint n;
         fixed (byte* self = "/proc/self/exe\0"u8)
@@ -94,7 +96,29 @@ public static unsafe class SelfContainedRuntime
         if (n <= 0 || n >= capacity - 1)
             return false;
         buffer[n] = 0;
+        if (!new ReadOnlySpan<byte>(buffer, (int)n).EndsWith(" (deleted)"u8) || NamesFile(buffer, selfFd))
+            return true;
+        byte* name = (byte*)GetAuxVal(AT_EXECFN);
+        if (name == null)
+            return false;
+        int length = NativeText.FromCString(name).Length;
+        if (length == 0 || length >= capacity)
+            return false;
+        new ReadOnlySpan<byte>(name, length + 1).CopyTo(new Span<byte>(buffer, capacity));
         return true;
+    }
+
+    /// <summary>True when <paramref name="path"/> names the file open as <paramref name="fd"/> (a name that really ends in " (deleted)").</summary>
+    private static bool NamesFile(byte* path, int fd)
+    {
+        int named = RawLibC.Open(path, LibC.O_PATH | LibC.O_CLOEXEC, 0);
+        if (named < 0)
+            return false;
+        LibC.Statx a, b;
+        bool same = TrustedDirectory.Stat(named, &a) && TrustedDirectory.Stat(fd, &b)
+            && a.Ino == b.Ino && a.DevMajor == b.DevMajor && a.DevMinor == b.DevMinor;
+        Close(named);
+        return same;
     }
 
     /// <summary>Sets <c>OWD</c> (AppImage's name) to the directory the executable was started from, when getcwd knows it.</summary>
