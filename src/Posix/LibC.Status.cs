@@ -50,6 +50,12 @@ public static unsafe partial class LibC
         public readonly bool IsDirectory => Type == S_IFDIR;
         public readonly bool IsRegularFile => Type == S_IFREG;
         public readonly bool IsSymlink => Type == S_IFLNK;
+
+        /// <summary>On the same file system (device) as <paramref name="other"/>.</summary>
+        public readonly bool IsOnDeviceOf(in Statx other) => DevMajor == other.DevMajor && DevMinor == other.DevMinor;
+
+        /// <summary>The same file (device and inode) as <paramref name="other"/>.</summary>
+        public readonly bool IsSameFileAs(in Statx other) => Ino == other.Ino && IsOnDeviceOf(other);
     }
 
     [LibraryImport(Library, EntryPoint = "statx", SetLastError = true)]

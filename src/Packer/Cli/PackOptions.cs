@@ -279,7 +279,7 @@ public sealed class PackOptions
             return;
         if ((root.Mode & 0xF000) != 0x4000)
         {
-            if (output.Ino == root.Ino && output.DevMajor == root.DevMajor && output.DevMinor == root.DevMinor)
+            if (output.IsSameFileAs(root))
                 throw new UsageException($"is {what}: packing would replace a file it reads (write OUT elsewhere)", LosslessUtf8.Display(outFile));
             return;
         }
@@ -290,13 +290,12 @@ public sealed class PackOptions
         {
             while (fd >= 0 && LibC.FStatx(fd, out var current) == 0)
             {
-                if (current.Ino == root.Ino && current.DevMajor == root.DevMajor && current.DevMinor == root.DevMinor)
+                if (current.IsSameFileAs(root))
                     throw new UsageException($"exists inside {what}: packing would replace a file it packs (write OUT outside {what}, or remove it first)", LosslessUtf8.Display(outFile));
                 int up;
                 fixed (byte* name = parent)
                     up = LibC.OpenAt(fd, name, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
-                if (up >= 0 && LibC.FStatx(up, out var above) == 0 && above.Ino == current.Ino
-                    && above.DevMajor == current.DevMajor && above.DevMinor == current.DevMinor)
+                if (up >= 0 && LibC.FStatx(up, out var above) == 0 && above.IsSameFileAs(current))
                 {
                     LibC.Close(up); // "/" is its own parent
                     break;

@@ -115,7 +115,7 @@ public static unsafe partial class LaunchCore
             fixed (byte* here = ".\0"u8)
                 keep = StatxAt(LibC.AT_FDCWD, pwd, 0, LibC.STATX_BASIC_STATS, &named) == 0
                     && StatxAt(LibC.AT_FDCWD, here, 0, LibC.STATX_BASIC_STATS, &dot) == 0
-                    && named.Ino == dot.Ino && named.DevMajor == dot.DevMajor && named.DevMinor == dot.DevMinor;
+                    && named.IsSameFileAs(dot);
         }
         if (!keep && GetCwd(pwd, PathBuilder.Capacity) == null)
             return false;

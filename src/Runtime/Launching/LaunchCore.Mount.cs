@@ -313,7 +313,7 @@ public static unsafe partial class LaunchCore
                 Close(fd);
                 return -1;
             }
-            if (TrustedDirectory.StatAt(dirFd, name, &now, out bool exists) && exists && now.Ino == held.Ino)
+            if (TrustedDirectory.StatAt(dirFd, name, &now, out bool exists) && exists && now.IsSameFileAs(held))
                 return fd;
             Close(fd); // gc deleted it while we waited: take the new one
             if (!create)

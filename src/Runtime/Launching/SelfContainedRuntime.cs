@@ -79,7 +79,7 @@ public static unsafe class SelfContainedRuntime
             return false;
         LibC.Statx image, self;
         return TrustedDirectory.Stat(3, &image) && TrustedDirectory.Stat(selfFd, &self)
-            && image.Ino == self.Ino && image.DevMajor == self.DevMajor && image.DevMinor == self.DevMinor;
+            && image.IsSameFileAs(self);
     }
 
     /// <summary>
@@ -116,7 +116,7 @@ public static unsafe class SelfContainedRuntime
             return false;
         LibC.Statx a, b;
         bool same = TrustedDirectory.Stat(named, &a) && TrustedDirectory.Stat(fd, &b)
-            && a.Ino == b.Ino && a.DevMajor == b.DevMajor && a.DevMinor == b.DevMinor;
+            && a.IsSameFileAs(b);
         Close(named);
         return same;
     }

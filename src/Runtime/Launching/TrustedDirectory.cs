@@ -101,7 +101,7 @@ public static unsafe class TrustedDirectory
     /// </summary>
     public static bool IsFuseMountPoint(int fd, in LibC.Statx st, in LibC.Statx above)
     {
-        if (st.DevMajor == above.DevMajor && st.DevMinor == above.DevMinor)
+        if (st.IsOnDeviceOf(above))
             return false;
         long* fs = stackalloc long[32];
         return FStatFs(fd, fs) == 0 && fs[0] == LibC.FUSE_SUPER_MAGIC;
@@ -115,7 +115,7 @@ public static unsafe class TrustedDirectory
     public static bool CheckNotMountedOver(int parentFd, in LibC.Statx st, LaunchSubject subject, byte* path, ref LaunchOutcome outcome)
     {
         LibC.Statx parent;
-        if (Stat(parentFd, &parent) && parent.DevMajor == st.DevMajor && parent.DevMinor == st.DevMinor)
+        if (Stat(parentFd, &parent) && parent.IsOnDeviceOf(st))
             return true;
         LaunchFailure.Set(ref outcome, subject, LaunchProblem.MountedOver, 0, path);
         return false;
