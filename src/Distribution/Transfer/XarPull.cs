@@ -64,7 +64,20 @@ public static class XarPull
                 progress?.Invoke(size, size);
                 return new PullResult(manifestDigest, digest, size, FromCache: true, ResumedFrom: 0);
             }
-            long resumedFrom = await DownloadAsync(client, digest, size, cache + "/." + hex + XarBlobCache.PartialSuffix, blob, options.IdleTimeout, progress, ct);
+            string partial = cache + "/." + hex + XarBlobCache.PartialSuffix;
+            long resumedFrom;
+            try
+            {
+                resumedFrom = await DownloadAsync(client, digest, size, partial, blob, resume: true, options.IdleTimeout, progress, ct);
+            }
+            catch (ResumedMismatchException e)
+            {
+                // The bytes kept from an earlier pull (or the registry's, changed since) did not make the blob: the
+                // partial file is gone, and the whole blob is fetched once more from byte 0. A second mismatch is the
+                // registry's and fails.
+                options.Log?.Invoke($"blob {digest}: the download resumed at byte {e.ResumedFrom} did not match its digest; downloading it again from byte 0");
+                resumedFrom = await DownloadAsync(client, digest, size, partial, blob, resume: false, options.IdleTimeout, progress, ct);
+            }
             if (!TryPlace(blob, digest, size, layer.MediaType, output, verify: false))
                 throw new IOException($"{blob}: changed while it was copied out");
             return new PullResult(manifestDigest, digest, size, FromCache: false, resumedFrom);
@@ -258,10 +271,12 @@ public static class XarPull
     /// <summary>
     /// Downloads the blob into <paramref name="partial"/> (continuing what is there with a Range request), checks
     /// its size and digest, and renames it to <paramref name="blob"/>. Returns the byte it resumed from (0: all of it).
-    /// A mismatch deletes the partial file and is bad input.
+    /// A mismatch deletes the partial file and is bad input; when the download continued one (<paramref name="resume"/>,
+    /// and bytes were there), it is a <see cref="ResumedMismatchException"/>. Without <paramref name="resume"/> any
+    /// partial file is emptied first.
     /// </summary>
     private static async Task<long> DownloadAsync(RegistryClient client, string digest, long size, string partial, string blob,
-        TimeSpan idleTimeout, Action<long, long>? progress, CancellationToken ct)
+        bool resume, TimeSpan idleTimeout, Action<long, long>? progress, CancellationToken ct)
     {
         using var idle = new IdleTimer(idleTimeout, ct);
         FileStream file;
@@ -283,7 +298,7 @@ public static class XarPull
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             byte[] buffer = new byte[BufferSize];
             long have = file.Length;
-            if (have > size)
+            if (have > size || !resume)
             {
                 file.SetLength(0);
                 have = 0;
@@ -340,7 +355,10 @@ public static class XarPull
                         if (read == 0)
                             break;
                         if (have + read > size)
-                            throw Mismatch(file, partial, digest, $"the registry sent more than the manifest's {size} bytes");
+                        {
+                            var mismatch = Mismatch(file, partial, digest, $"the registry sent more than the manifest's {size} bytes{(resume ? "" : Anew)}");
+                            throw resumedFrom > 0 ? new ResumedMismatchException(resumedFrom, mismatch) : mismatch;
+                        }
                         byte[] full = next;
                         long at = have;
                         pending = Task.Run(() =>
@@ -364,7 +382,10 @@ public static class XarPull
                 throw new RegistryException($"blob {digest}: the download ended after {have} of {size} bytes (pull again to resume)");
             string got = Sha256Digest.FromHash(hash.GetHashAndReset());
             if (got != digest)
-                throw Mismatch(file, partial, digest, $"its bytes are {got}");
+            {
+                var mismatch = Mismatch(file, partial, digest, $"its bytes are {got}{(resume ? "" : Anew)}");
+                throw resumedFrom > 0 ? new ResumedMismatchException(resumedFrom, mismatch) : mismatch;
+            }
             file.Flush(flushToDisk: false);
             File.Move(partial, blob, overwrite: true);
             complete = true;
@@ -419,6 +440,17 @@ public static class XarPull
             }
             total += n;
         }
+    }
+
+    private const string Anew = " (downloaded anew from byte 0, after the resumed download did not match either)";
+
+    /// <summary>
+    /// A download that continued a partial file and did not make the blob (<see cref="Mismatch"/> has removed the
+    /// partial file): the pull starts once more from byte 0 rather than fail on bytes it may have kept itself.
+    /// </summary>
+    private sealed class ResumedMismatchException(long resumedFrom, RegistryException mismatch) : Exception(mismatch.Message, mismatch)
+    {
+        public long ResumedFrom { get; } = resumedFrom;
     }
 
     private static RegistryException Mismatch(FileStream file, string partial, string digest, string what)
