@@ -178,6 +178,7 @@ public sealed class HostileRegistryTests
     [Theory]
     [InlineData("http://xar-test.invalid/v2/apps/tool/blobs/uploads/u1", "XAR_PLAIN_HTTP_REGISTRIES")]
     [InlineData("ftp://127.0.0.1/u1", "only HTTP(S)")]
+    [InlineData("//xar-test.invalid/v2/apps/tool/blobs/uploads/u1", "XAR_PLAIN_HTTP_REGISTRIES")] // relative, to another host
     public void AnUploadLocationThePlainHttpRuleForbidsIsRefused(string location, string message)
     {
         var (cli, registry) = Start();
@@ -196,6 +197,45 @@ public sealed class HostileRegistryTests
             Assert.DoesNotContain("cannot reach", r.StandardError);
             Assert.DoesNotContain("PATCH", registry.Requests);
             Assert.DoesNotContain("PUT", registry.Requests);
+        }
+    }
+
+    /// <summary>
+    /// The spec lets an upload Location be relative, and some registries send one without a leading slash: it is
+    /// resolved against the request it answers (the POST's URL, then each PATCH's), not against the registry's root,
+    /// and its query (the session's state) goes on as it came.
+    /// </summary>
+    [Theory]
+    [InlineData("u7?_state=a%2Bb%3D", "/v2/apps/tool/blobs/uploads/u7?_state=a%2Bb%3D")]
+    [InlineData("./u7?_state=a%2Bb%3D", "/v2/apps/tool/blobs/uploads/u7?_state=a%2Bb%3D")]
+    [InlineData("../uploads/u7?_state=x", "/v2/apps/tool/blobs/uploads/u7?_state=x")]
+    [InlineData("/v2/apps/tool/blobs/uploads/u7?_state=x", "/v2/apps/tool/blobs/uploads/u7?_state=x")]
+    public void ARelativeUploadLocationIsResolvedAgainstTheRequest(string location, string resolved)
+    {
+        var (cli, registry) = Start(3 << 20);
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = async x =>
+            {
+                if (x.Method == "POST")
+                    await x.AnswerAsync("202 Accepted", [], $"Location: {location}\r\n");
+                else if (x.Method == "PATCH" && x.Path.Contains("/uploads/u", StringComparison.Ordinal))
+                    await x.AnswerAsync("202 Accepted", [], "Location: ../uploads/u8?_state=p%2Bq\r\n");
+                else
+                    return false;
+                return true;
+            };
+            cli.ExtraEnvironment["XAR_PUSH_CHUNK_MIB"] = "1";
+            cli.Run("push", cli["app.xar"], registry.Reference, "--plain-http").EnsureSuccess("push");
+            string digest = RegistryCli.Digest(cli["app.xar"]);
+            string[] heads = registry.Requests.Split("\r\n\r\n");
+            Assert.Contains(heads, h => h.StartsWith($"PATCH {resolved} HTTP/1.1\r\n", StringComparison.Ordinal));
+            Assert.Contains(heads, h => h.StartsWith("PATCH /v2/apps/tool/blobs/uploads/u8?_state=p%2Bq HTTP/1.1\r\n", StringComparison.Ordinal));
+            Assert.Contains(heads, h => h.StartsWith($"PUT /v2/apps/tool/blobs/uploads/u8?_state=p%2Bq&digest={Uri.EscapeDataString(digest)} HTTP/1.1\r\n", StringComparison.Ordinal));
+            // Every request went to the repository's upload path, none to one resolved against the root.
+            Assert.All(heads.Where(h => h.StartsWith("PATCH ", StringComparison.Ordinal) || h.StartsWith("PUT ", StringComparison.Ordinal)),
+                h => Assert.Matches(@"^(PATCH|PUT) /v2/apps/tool/(blobs/uploads/u[78]\?|manifests/1 )", h));
         }
     }
 

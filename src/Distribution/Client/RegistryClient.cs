@@ -503,14 +503,19 @@ public sealed class RegistryClient : IDisposable
         return buffer[..total];
     }
 
-    /// <summary>The Location of an upload (absolute or relative to the registry), where the next request goes.</summary>
+    /// <summary>
+    /// The Location of an upload, where the next request goes. The spec allows a relative one, which may lack the
+    /// leading slash (<c>u1?state=...</c>): it is resolved against the URL of the request it answers (RFC 3986,
+    /// section 5), not against the registry's root, then checked as any other target.
+    /// </summary>
     private string NextLocation(HttpResponseMessage response, string? previous)
     {
         var location = response.Headers.Location;
         if (location is null)
             return previous ?? throw new RegistryException($"{_reference.Registry}: an upload answer without a Location");
-        var absolute = location.IsAbsoluteUri ? location : new Uri(_base, location);
-        CheckTarget(absolute, _base, "an upload Location");
+        var from = response.RequestMessage?.RequestUri is { IsAbsoluteUri: true } sent ? sent : _base;
+        var absolute = location.IsAbsoluteUri ? location : new Uri(from, location);
+        CheckTarget(absolute, from, "an upload Location");
         return absolute.ToString();
     }
 
