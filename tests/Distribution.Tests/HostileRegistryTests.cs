@@ -239,6 +239,86 @@ public sealed class HostileRegistryTests
         }
     }
 
+    /// <summary>Ends the exchange's connection: a FIN, or with <paramref name="reset"/> an RST (SO_LINGER 0).</summary>
+    private static void HangUp(HostileRegistry.Exchange x, bool reset)
+    {
+        if (reset)
+            x.Stream.Socket.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+        x.Stream.Socket.Close();
+    }
+
+    /// <summary>
+    /// A connection that breaks in the middle of a body (the registry hangs up or resets it) is one line naming the
+    /// registry and what was on its way, exit 1, never .NET's "The response ended prematurely. (ResponseEnded)"; a
+    /// blob's bytes that came stay in the partial file, and the next pull continues from there.
+    /// </summary>
+    [Theory]
+    [InlineData("manifests", false)]
+    [InlineData("manifests", true)]
+    [InlineData("blobs", false)]
+    [InlineData("blobs", true)]
+    public void AConnectionThatBreaksMidBodyIsOneClearLine(string what, bool reset)
+    {
+        var (cli, registry) = Start(200_000);
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = async x =>
+            {
+                if (x.Method != "GET" || !x.Path.Contains($"/{what}/", StringComparison.Ordinal))
+                    return false;
+                byte[] body = what == "blobs" ? registry.Blob : registry.Manifest;
+                await x.RawAsync($"HTTP/1.1 200 OK\r\nContent-Type: {(what == "blobs" ? "application/octet-stream" : XarMediaTypes.Manifest)}\r\nContent-Length: {body.Length}\r\n\r\n");
+                await x.Stream.WriteAsync(body.AsMemory(0, body.Length / 2), x.Stop);
+                await Task.Delay(200, x.Stop); // the half is received before the connection breaks
+                HangUp(x, reset);
+                return true;
+            };
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            string expected = what == "blobs"
+                ? $"registry {registry.Address} closed the connection while sending blob {registry.Digest} (pull again to resume)"
+                : $"registry {registry.Address} closed the connection while sending the manifest";
+            RegistryCli.AssertFailure(r, 1, expected);
+            Assert.DoesNotContain("ResponseEnded", r.StandardError);
+            Assert.DoesNotContain("cannot reach", r.StandardError);
+            Assert.False(File.Exists(cli["out"]));
+            if (what != "blobs")
+                return;
+            string partial = Path.Combine(cli.Cache, "blobs", "sha256", "." + registry.Digest[7..] + ".part");
+            long kept = new FileInfo(partial).Length;
+            Assert.InRange(kept, reset ? 0 : registry.Blob.Length / 2, registry.Blob.Length / 2);
+            registry.Handler = null;
+            cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http").EnsureSuccess("pull again");
+            Assert.Equal(registry.Blob, File.ReadAllBytes(cli["out"]));
+            if (kept > 0)
+                Assert.Contains($"Range: bytes={kept}-", registry.Requests);
+        }
+    }
+
+    /// <summary>A registry that hangs up on an upload instead of answering it: one line naming it and the request, exit 1.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARegistryThatHangsUpOnAnUploadIsOneClearLine(bool reset)
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = x =>
+            {
+                if (x.Method != "PUT" || !x.Path.Contains("/blobs/uploads/", StringComparison.Ordinal))
+                    return Task.FromResult(false);
+                HangUp(x, reset);
+                return Task.FromResult(true);
+            };
+            var r = cli.Run("push", cli["app.xar"], registry.Reference, "--plain-http");
+            RegistryCli.AssertFailure(r, 1, $"registry {registry.Address} closed the connection before answering PUT /v2/apps/tool/blobs/uploads/u1");
+            Assert.DoesNotContain("cannot reach", r.StandardError);
+            Assert.DoesNotContain("ResponseEnded", r.StandardError);
+        }
+    }
+
     [Fact]
     public void ALoopbackRegistryIsNeverReachedThroughAProxy()
     {

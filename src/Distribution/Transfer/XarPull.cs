@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Xar.Posix;
@@ -343,13 +344,15 @@ public static class XarPull
                 {
                     while (true)
                     {
-                        var (read, stalled) = await FillAsync(stream, next, idle);
+                        var (read, stalled, broken) = await FillAsync(stream, next, idle);
                         await pending;
-                        if (stalled)
+                        if (stalled || broken is not null)
                         {
-                            // What came before the stall goes into the partial file: the next pull continues from there.
+                            // What came before the stall or the break goes into the partial file: the next pull
+                            // continues from there (a 4 MiB buffer would otherwise lose up to 4 MiB of it).
                             if (have + read <= size)
                                 WriteInPieces(file.SafeFileHandle, next.AsSpan(0, read), have);
+                            broken?.Throw();
                             throw new RegistryException($"blob {digest}: {idle.Describe()} (pull again to resume)");
                         }
                         if (read == 0)
@@ -395,6 +398,11 @@ public static class XarPull
         {
             throw new RegistryException($"blob {digest}: {idle.Describe()} (pull again to resume)");
         }
+        catch (Exception e) when (e is IOException or HttpRequestException && RegistryClient.IsBrokenConnection(e))
+        {
+            // What came is in the partial file (the loop lets the last write finish): the next pull continues it.
+            throw client.ConnectionClosed($"while sending blob {digest} (pull again to resume)");
+        }
         catch (HttpRequestException e)
         {
             throw new RegistryException($"blob {digest}: the download broke off: {e.Message.ReplaceLineEndings(" ")} (pull again to resume)");
@@ -421,9 +429,10 @@ public static class XarPull
     /// <summary>
     /// Reads until <paramref name="buffer"/> is full or the stream ends; the count read. Each read may wait for the
     /// registry for the idle limit, no longer (the time spent writing and hashing between reads does not count);
-    /// Stalled when it waited that long, with what came before in the buffer.
+    /// Stalled when it waited that long, Broken (what was thrown) when the connection broke, each with what came
+    /// before in the buffer.
     /// </summary>
-    private static async Task<(int Read, bool Stalled)> FillAsync(Stream stream, byte[] buffer, IdleTimer idle)
+    private static async Task<(int Read, bool Stalled, ExceptionDispatchInfo? Broken)> FillAsync(Stream stream, byte[] buffer, IdleTimer idle)
     {
         int total = 0, n;
         while (true)
@@ -432,11 +441,15 @@ public static class XarPull
             try
             {
                 if (total >= buffer.Length || (n = await stream.ReadAsync(buffer.AsMemory(total), idle.Token)) <= 0)
-                    return (total, false);
+                    return (total, false, null);
             }
             catch (OperationCanceledException) when (idle.Expired)
             {
-                return (total, true);
+                return (total, true, null);
+            }
+            catch (IOException e) when (RegistryClient.IsBrokenConnection(e))
+            {
+                return (total, false, ExceptionDispatchInfo.Capture(e));
             }
             total += n;
         }
