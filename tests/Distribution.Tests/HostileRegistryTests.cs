@@ -295,6 +295,64 @@ public sealed class HostileRegistryTests
         }
     }
 
+    /// <summary>A token server (here the registry under another name) that hangs up mid-answer is named, not the registry.</summary>
+    [Fact]
+    public void ATokenServerThatHangsUpMidAnswerIsNamed()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            string tokenServer = "localhost:" + registry.Address.Split(':')[1];
+            registry.Handler = async x =>
+            {
+                if (x.Path == "/v2/")
+                {
+                    await x.AnswerAsync("401 Unauthorized", [], $"WWW-Authenticate: Bearer realm=\"http://{tokenServer}/token\",service=\"s\"\r\n");
+                    return true;
+                }
+                if (!x.Path.StartsWith("/token", StringComparison.Ordinal))
+                    return false;
+                await x.RawAsync("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"token\":\"ab");
+                await Task.Delay(200, x.Stop);
+                HangUp(x, reset: false);
+                return true;
+            };
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 1, $": {tokenServer} closed the connection while sending the token");
+            Assert.DoesNotContain("ResponseEnded", r.StandardError);
+        }
+    }
+
+    /// <summary>Storage a blob redirect leads to (the registry under another name) that hangs up mid-body is named.</summary>
+    [Fact]
+    public void RedirectedStorageThatHangsUpMidBlobIsNamed()
+    {
+        var (cli, registry) = Start(200_000);
+        using (cli)
+        using (registry)
+        {
+            string storage = "localhost:" + registry.Address.Split(':')[1];
+            registry.Handler = async x =>
+            {
+                if (x.Method != "GET" || !x.Path.Contains("/blobs/", StringComparison.Ordinal))
+                    return false;
+                if (!x.Path.Contains('?'))
+                {
+                    await x.AnswerAsync("307 Temporary Redirect", [], $"Location: http://{storage}{x.Path}?storage=1\r\n");
+                    return true;
+                }
+                await x.RawAsync($"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {registry.Blob.Length}\r\n\r\n");
+                await x.Stream.WriteAsync(registry.Blob.AsMemory(0, 1000), x.Stop);
+                await Task.Delay(200, x.Stop);
+                HangUp(x, reset: false);
+                return true;
+            };
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 1, $": {storage} closed the connection while sending blob {registry.Digest} (pull again to resume)");
+        }
+    }
+
     /// <summary>A registry that hangs up on an upload instead of answering it: one line naming it and the request, exit 1.</summary>
     [Theory]
     [InlineData(false)]

@@ -197,7 +197,7 @@ public sealed class RegistryClient : IDisposable
         var body = new MemoryStream();
         var buffer = new byte[64 << 10];
         int n;
-        while ((n = await ReadAsync(stream, buffer, "reading the manifest", "the manifest", ct)) > 0)
+        while ((n = await ReadAsync(stream, buffer, "reading the manifest", "the manifest", response.RequestMessage?.RequestUri, ct)) > 0)
         {
             if (body.Length + n > MaxManifestBytes)
                 throw new RegistryException($"the manifest is larger than {MaxManifestBytes} bytes: not a XAR artifact", badInput: true);
@@ -212,7 +212,7 @@ public sealed class RegistryClient : IDisposable
     /// byte came for <see cref="RegistryClientOptions.IdleTimeout"/>, and with "registry HOST closed the connection
     /// while sending <paramref name="body"/>" when the connection broke (left to the caller when it names no body).
     /// </summary>
-    private async ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, string what, string? body, CancellationToken ct)
+    private async ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, string what, string? body, Uri? source, CancellationToken ct)
     {
         using var idle = _options.IdleTimeout == Timeout.InfiniteTimeSpan ? null : new IdleTimer(_options.IdleTimeout, ct);
         try
@@ -225,7 +225,7 @@ public sealed class RegistryClient : IDisposable
         }
         catch (IOException e) when (body is not null && IsBrokenConnection(e))
         {
-            throw ConnectionClosed("while sending " + body);
+            throw ConnectionClosed("while sending " + body, source);
         }
     }
 
@@ -253,9 +253,10 @@ public sealed class RegistryClient : IDisposable
     /// <summary>
     /// "registry HOST:PORT closed the connection <paramref name="when"/>": one line for a broken connection, in place
     /// of .NET's message, which names its own enum ("(ResponseEnded)") and neither the registry nor what was moving.
+    /// A <paramref name="source"/> on another host (a token server, storage a redirect led to) is named instead.
     /// </summary>
-    public RegistryException ConnectionClosed(string when) =>
-        new($"registry {RegistryText.Shown(_reference.Registry)} closed the connection {when}");
+    public RegistryException ConnectionClosed(string when, Uri? source = null) =>
+        new($"{(source is not { IsAbsoluteUri: true } || source.Authority == _base.Authority ? "registry " + RegistryText.Shown(_reference.Registry) : RegistryText.Shown(source.Authority))} closed the connection {when}");
 
     /// <summary>
     /// Starts downloading blob <paramref name="digest"/> from byte <paramref name="from"/> (a Range request when not 0).
@@ -476,7 +477,7 @@ public sealed class RegistryClient : IDisposable
         catch (HttpRequestException e) when (IsBrokenConnection(e))
         {
             // Reached, then the registry hung up (or reset) before its answer's headers, maybe mid-upload.
-            throw ConnectionClosed($"before answering {request.Method} {RegistryText.Shown(request.RequestUri.AbsolutePath)}");
+            throw ConnectionClosed($"before answering {request.Method} {RegistryText.Shown(request.RequestUri.AbsolutePath)}", request.RequestUri);
         }
         catch (HttpRequestException e)
         {
@@ -535,7 +536,7 @@ public sealed class RegistryClient : IDisposable
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         var buffer = new byte[limit];
         int total = 0, n;
-        while (total < limit && (n = await ReadAsync(stream, buffer.AsMemory(total), what, body, ct)) > 0)
+        while (total < limit && (n = await ReadAsync(stream, buffer.AsMemory(total), what, body, response.RequestMessage?.RequestUri, ct)) > 0)
             total += n;
         return buffer[..total];
     }

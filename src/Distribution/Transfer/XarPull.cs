@@ -294,6 +294,7 @@ public static class XarPull
             throw new RegistryException($"{partial}: another pull is downloading this blob ({e.Message})");
         }
         bool complete = false;
+        Uri? source = null; // where the bytes came from: the registry, or storage it redirected to
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -318,6 +319,7 @@ public static class XarPull
             if (have < size || size == 0)
             {
                 using var response = await client.GetBlobAsync(digest, have, ct);
+                source = response.RequestMessage?.RequestUri;
                 if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
                     throw new RegistryException($"blob {digest}: the registry refused the range {have}- of a {size}-byte blob");
                 if (response.StatusCode == HttpStatusCode.PartialContent)
@@ -401,7 +403,7 @@ public static class XarPull
         catch (Exception e) when (e is IOException or HttpRequestException && RegistryClient.IsBrokenConnection(e))
         {
             // What came is in the partial file (the loop lets the last write finish): the next pull continues it.
-            throw client.ConnectionClosed($"while sending blob {digest} (pull again to resume)");
+            throw client.ConnectionClosed($"while sending blob {digest} (pull again to resume)", source);
         }
         catch (HttpRequestException e)
         {
