@@ -178,6 +178,7 @@ public sealed class HostileRegistryTests
     [Theory]
     [InlineData("http://xar-test.invalid/v2/apps/tool/blobs/uploads/u1", "XAR_PLAIN_HTTP_REGISTRIES")]
     [InlineData("ftp://127.0.0.1/u1", "only HTTP(S)")]
+    [InlineData("//xar-test.invalid/v2/apps/tool/blobs/uploads/u1", "XAR_PLAIN_HTTP_REGISTRIES")] // relative, to another host
     public void AnUploadLocationThePlainHttpRuleForbidsIsRefused(string location, string message)
     {
         var (cli, registry) = Start();
@@ -196,6 +197,183 @@ public sealed class HostileRegistryTests
             Assert.DoesNotContain("cannot reach", r.StandardError);
             Assert.DoesNotContain("PATCH", registry.Requests);
             Assert.DoesNotContain("PUT", registry.Requests);
+        }
+    }
+
+    /// <summary>
+    /// The spec lets an upload Location be relative, and some registries send one without a leading slash: it is
+    /// resolved against the request it answers (the POST's URL, then each PATCH's), not against the registry's root,
+    /// and its query (the session's state) goes on as it came.
+    /// </summary>
+    [Theory]
+    [InlineData("u7?_state=a%2Bb%3D", "/v2/apps/tool/blobs/uploads/u7?_state=a%2Bb%3D")]
+    [InlineData("./u7?_state=a%2Bb%3D", "/v2/apps/tool/blobs/uploads/u7?_state=a%2Bb%3D")]
+    [InlineData("../uploads/u7?_state=x", "/v2/apps/tool/blobs/uploads/u7?_state=x")]
+    [InlineData("/v2/apps/tool/blobs/uploads/u7?_state=x", "/v2/apps/tool/blobs/uploads/u7?_state=x")]
+    public void ARelativeUploadLocationIsResolvedAgainstTheRequest(string location, string resolved)
+    {
+        var (cli, registry) = Start(3 << 20);
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = async x =>
+            {
+                if (x.Method == "POST")
+                    await x.AnswerAsync("202 Accepted", [], $"Location: {location}\r\n");
+                else if (x.Method == "PATCH" && x.Path.Contains("/uploads/u", StringComparison.Ordinal))
+                    await x.AnswerAsync("202 Accepted", [], "Location: ../uploads/u8?_state=p%2Bq\r\n");
+                else
+                    return false;
+                return true;
+            };
+            cli.ExtraEnvironment["XAR_PUSH_CHUNK_MIB"] = "1";
+            cli.Run("push", cli["app.xar"], registry.Reference, "--plain-http").EnsureSuccess("push");
+            string digest = RegistryCli.Digest(cli["app.xar"]);
+            string[] heads = registry.Requests.Split("\r\n\r\n");
+            Assert.Contains(heads, h => h.StartsWith($"PATCH {resolved} HTTP/1.1\r\n", StringComparison.Ordinal));
+            Assert.Contains(heads, h => h.StartsWith("PATCH /v2/apps/tool/blobs/uploads/u8?_state=p%2Bq HTTP/1.1\r\n", StringComparison.Ordinal));
+            Assert.Contains(heads, h => h.StartsWith($"PUT /v2/apps/tool/blobs/uploads/u8?_state=p%2Bq&digest={Uri.EscapeDataString(digest)} HTTP/1.1\r\n", StringComparison.Ordinal));
+            // Every request went to the repository's upload path, none to one resolved against the root.
+            Assert.All(heads.Where(h => h.StartsWith("PATCH ", StringComparison.Ordinal) || h.StartsWith("PUT ", StringComparison.Ordinal)),
+                h => Assert.Matches(@"^(PATCH|PUT) /v2/apps/tool/(blobs/uploads/u[78]\?|manifests/1 )", h));
+        }
+    }
+
+    /// <summary>Ends the exchange's connection: a FIN, or with <paramref name="reset"/> an RST (SO_LINGER 0).</summary>
+    private static void HangUp(HostileRegistry.Exchange x, bool reset)
+    {
+        if (reset)
+            x.Stream.Socket.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+        x.Stream.Socket.Close();
+    }
+
+    /// <summary>
+    /// A connection that breaks in the middle of a body (the registry hangs up or resets it) is one line naming the
+    /// registry and what was on its way, exit 1, never .NET's "The response ended prematurely. (ResponseEnded)"; a
+    /// blob's bytes that came stay in the partial file, and the next pull continues from there.
+    /// </summary>
+    [Theory]
+    [InlineData("manifests", false)]
+    [InlineData("manifests", true)]
+    [InlineData("blobs", false)]
+    [InlineData("blobs", true)]
+    public void AConnectionThatBreaksMidBodyIsOneClearLine(string what, bool reset)
+    {
+        var (cli, registry) = Start(200_000);
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = async x =>
+            {
+                if (x.Method != "GET" || !x.Path.Contains($"/{what}/", StringComparison.Ordinal))
+                    return false;
+                byte[] body = what == "blobs" ? registry.Blob : registry.Manifest;
+                await x.RawAsync($"HTTP/1.1 200 OK\r\nContent-Type: {(what == "blobs" ? "application/octet-stream" : XarMediaTypes.Manifest)}\r\nContent-Length: {body.Length}\r\n\r\n");
+                await x.Stream.WriteAsync(body.AsMemory(0, body.Length / 2), x.Stop);
+                await Task.Delay(200, x.Stop); // the half is received before the connection breaks
+                HangUp(x, reset);
+                return true;
+            };
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            string expected = what == "blobs"
+                ? $"registry {registry.Address} closed the connection while sending blob {registry.Digest} (pull again to resume)"
+                : $"registry {registry.Address} closed the connection while sending the manifest";
+            RegistryCli.AssertFailure(r, 1, expected);
+            Assert.DoesNotContain("ResponseEnded", r.StandardError);
+            Assert.DoesNotContain("cannot reach", r.StandardError);
+            Assert.False(File.Exists(cli["out"]));
+            if (what != "blobs")
+                return;
+            string partial = Path.Combine(cli.Cache, "blobs", "sha256", "." + registry.Digest[7..] + ".part");
+            long kept = new FileInfo(partial).Length;
+            Assert.InRange(kept, reset ? 0 : registry.Blob.Length / 2, registry.Blob.Length / 2);
+            registry.Handler = null;
+            cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http").EnsureSuccess("pull again");
+            Assert.Equal(registry.Blob, File.ReadAllBytes(cli["out"]));
+            if (kept > 0)
+                Assert.Contains($"Range: bytes={kept}-", registry.Requests);
+        }
+    }
+
+    /// <summary>A token server (here the registry under another name) that hangs up mid-answer is named, not the registry.</summary>
+    [Fact]
+    public void ATokenServerThatHangsUpMidAnswerIsNamed()
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            string tokenServer = "localhost:" + registry.Address.Split(':')[1];
+            registry.Handler = async x =>
+            {
+                if (x.Path == "/v2/")
+                {
+                    await x.AnswerAsync("401 Unauthorized", [], $"WWW-Authenticate: Bearer realm=\"http://{tokenServer}/token\",service=\"s\"\r\n");
+                    return true;
+                }
+                if (!x.Path.StartsWith("/token", StringComparison.Ordinal))
+                    return false;
+                await x.RawAsync("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"token\":\"ab");
+                await Task.Delay(200, x.Stop);
+                HangUp(x, reset: false);
+                return true;
+            };
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 1, $": {tokenServer} closed the connection while sending the token");
+            Assert.DoesNotContain("ResponseEnded", r.StandardError);
+        }
+    }
+
+    /// <summary>Storage a blob redirect leads to (the registry under another name) that hangs up mid-body is named.</summary>
+    [Fact]
+    public void RedirectedStorageThatHangsUpMidBlobIsNamed()
+    {
+        var (cli, registry) = Start(200_000);
+        using (cli)
+        using (registry)
+        {
+            string storage = "localhost:" + registry.Address.Split(':')[1];
+            registry.Handler = async x =>
+            {
+                if (x.Method != "GET" || !x.Path.Contains("/blobs/", StringComparison.Ordinal))
+                    return false;
+                if (!x.Path.Contains('?'))
+                {
+                    await x.AnswerAsync("307 Temporary Redirect", [], $"Location: http://{storage}{x.Path}?storage=1\r\n");
+                    return true;
+                }
+                await x.RawAsync($"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {registry.Blob.Length}\r\n\r\n");
+                await x.Stream.WriteAsync(registry.Blob.AsMemory(0, 1000), x.Stop);
+                await Task.Delay(200, x.Stop);
+                HangUp(x, reset: false);
+                return true;
+            };
+            var r = cli.Run("pull", registry.Reference, "-o", cli["out"], "--plain-http");
+            RegistryCli.AssertFailure(r, 1, $": {storage} closed the connection while sending blob {registry.Digest} (pull again to resume)");
+        }
+    }
+
+    /// <summary>A registry that hangs up on an upload instead of answering it: one line naming it and the request, exit 1.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARegistryThatHangsUpOnAnUploadIsOneClearLine(bool reset)
+    {
+        var (cli, registry) = Start();
+        using (cli)
+        using (registry)
+        {
+            registry.Handler = x =>
+            {
+                if (x.Method != "PUT" || !x.Path.Contains("/blobs/uploads/", StringComparison.Ordinal))
+                    return Task.FromResult(false);
+                HangUp(x, reset);
+                return Task.FromResult(true);
+            };
+            var r = cli.Run("push", cli["app.xar"], registry.Reference, "--plain-http");
+            RegistryCli.AssertFailure(r, 1, $"registry {registry.Address} closed the connection before answering PUT /v2/apps/tool/blobs/uploads/u1");
+            Assert.DoesNotContain("cannot reach", r.StandardError);
+            Assert.DoesNotContain("ResponseEnded", r.StandardError);
         }
     }
 

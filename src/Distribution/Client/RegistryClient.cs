@@ -197,7 +197,7 @@ public sealed class RegistryClient : IDisposable
         var body = new MemoryStream();
         var buffer = new byte[64 << 10];
         int n;
-        while ((n = await ReadAsync(stream, buffer, "reading the manifest", ct)) > 0)
+        while ((n = await ReadAsync(stream, buffer, "reading the manifest", "the manifest", response.RequestMessage?.RequestUri, ct)) > 0)
         {
             if (body.Length + n > MaxManifestBytes)
                 throw new RegistryException($"the manifest is larger than {MaxManifestBytes} bytes: not a XAR artifact", badInput: true);
@@ -209,22 +209,54 @@ public sealed class RegistryClient : IDisposable
 
     /// <summary>
     /// One read of a response body, failing with "<paramref name="what"/>: registry stopped sending for N s" when no
-    /// byte came for <see cref="RegistryClientOptions.IdleTimeout"/>.
+    /// byte came for <see cref="RegistryClientOptions.IdleTimeout"/>, and with "registry HOST closed the connection
+    /// while sending <paramref name="body"/>" when the connection broke (left to the caller when it names no body).
     /// </summary>
-    private async ValueTask<int> ReadAsync(Stream body, Memory<byte> buffer, string what, CancellationToken ct)
+    private async ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, string what, string? body, Uri? source, CancellationToken ct)
     {
-        if (_options.IdleTimeout == Timeout.InfiniteTimeSpan)
-            return await body.ReadAsync(buffer, ct);
-        using var idle = new IdleTimer(_options.IdleTimeout, ct);
+        using var idle = _options.IdleTimeout == Timeout.InfiniteTimeSpan ? null : new IdleTimer(_options.IdleTimeout, ct);
         try
         {
-            return await body.ReadAsync(buffer, idle.Token);
+            return await stream.ReadAsync(buffer, idle?.Token ?? ct);
         }
-        catch (OperationCanceledException) when (idle.Expired)
+        catch (OperationCanceledException) when (idle is { Expired: true })
         {
             throw new RegistryException($"{what}: {idle.Describe()}");
         }
+        catch (IOException e) when (body is not null && IsBrokenConnection(e))
+        {
+            throw ConnectionClosed("while sending " + body, source);
+        }
     }
+
+    /// <summary>
+    /// True when <paramref name="e"/> says a connection that was made broke: the peer closed it before a body's end
+    /// (HttpIOException, ResponseEnded) or before its answer, or reset it or stopped taking what we sent (an
+    /// IOException over a SocketException). Never a connection that could not be made ("cannot reach").
+    /// </summary>
+    public static bool IsBrokenConnection(Exception e)
+    {
+        if (e is HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError
+            or HttpRequestError.SecureConnectionError or HttpRequestError.ProxyTunnelError })
+            return false;
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } or HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded })
+                return true;
+            if (x is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset
+                or System.Net.Sockets.SocketError.ConnectionAborted or System.Net.Sockets.SocketError.Shutdown })
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// "registry HOST:PORT closed the connection <paramref name="when"/>": one line for a broken connection, in place
+    /// of .NET's message, which names its own enum ("(ResponseEnded)") and neither the registry nor what was moving.
+    /// A <paramref name="source"/> on another host (a token server, storage a redirect led to) is named instead.
+    /// </summary>
+    public RegistryException ConnectionClosed(string when, Uri? source = null) =>
+        new($"{(source is not { IsAbsoluteUri: true } || source.Authority == _base.Authority ? "registry " + RegistryText.Shown(_reference.Registry) : RegistryText.Shown(source.Authority))} closed the connection {when}");
 
     /// <summary>
     /// Starts downloading blob <paramref name="digest"/> from byte <paramref name="from"/> (a Range request when not 0).
@@ -340,7 +372,7 @@ public sealed class RegistryClient : IDisposable
         string tooBig = $"{_reference.Registry}: the token server's answer is larger than {MaxTokenBytes >> 20} MiB";
         if (response.Content.Headers.ContentLength > MaxTokenBytes)
             throw new RegistryException(tooBig);
-        byte[] body = await ReadAtMostAsync(response, MaxTokenBytes + 1, "reading the token", ct);
+        byte[] body = await ReadAtMostAsync(response, MaxTokenBytes + 1, "reading the token", "the token", ct);
         if (body.Length > MaxTokenBytes)
             throw new RegistryException(tooBig);
         TokenResponse? token;
@@ -442,6 +474,11 @@ public sealed class RegistryClient : IDisposable
         {
             throw new RegistryException($"{request.Method} {request.RequestUri.AbsolutePath}: {idle.Describe()}");
         }
+        catch (HttpRequestException e) when (IsBrokenConnection(e))
+        {
+            // Reached, then the registry hung up (or reset) before its answer's headers, maybe mid-upload.
+            throw ConnectionClosed($"before answering {request.Method} {RegistryText.Shown(request.RequestUri.AbsolutePath)}", request.RequestUri);
+        }
         catch (HttpRequestException e)
         {
             string hint = !_options.PlainHttp && e.HttpRequestError == HttpRequestError.SecureConnectionError && PlainHttpPolicy.IsLoopback(_reference.Host)
@@ -476,7 +513,7 @@ public sealed class RegistryClient : IDisposable
             detail = " (authentication failed)";
         try
         {
-            byte[] body = response.RequestMessage?.Method == HttpMethod.Head ? [] : await ReadAtMostAsync(response, 16 << 10, what, ct);
+            byte[] body = response.RequestMessage?.Method == HttpMethod.Head ? [] : await ReadAtMostAsync(response, 16 << 10, what, null, ct);
             if (body.Length > 0 && JsonSerializer.Deserialize(body, DistributionJson.Default.RegistryErrors)?.Errors is [var first, ..])
             {
                 detail = $" {RegistryText.Shown(first.Code)}: {RegistryText.Shown(first.Message)}";
@@ -491,26 +528,32 @@ public sealed class RegistryClient : IDisposable
 
     /// <summary>
     /// The first <paramref name="limit"/> bytes of a body (all of it when shorter), each read under the idle limit: an
-    /// error body, too, may come from a registry that stops sending after its headers.
+    /// error body, too, may come from a registry that stops sending after its headers. <paramref name="body"/> names
+    /// it in the error for a broken connection; null leaves that to the caller (an error body: the status says more).
     /// </summary>
-    private async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int limit, string what, CancellationToken ct)
+    private async Task<byte[]> ReadAtMostAsync(HttpResponseMessage response, int limit, string what, string? body, CancellationToken ct)
     {
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         var buffer = new byte[limit];
         int total = 0, n;
-        while (total < limit && (n = await ReadAsync(stream, buffer.AsMemory(total), what, ct)) > 0)
+        while (total < limit && (n = await ReadAsync(stream, buffer.AsMemory(total), what, body, response.RequestMessage?.RequestUri, ct)) > 0)
             total += n;
         return buffer[..total];
     }
 
-    /// <summary>The Location of an upload (absolute or relative to the registry), where the next request goes.</summary>
+    /// <summary>
+    /// The Location of an upload, where the next request goes. The spec allows a relative one, which may lack the
+    /// leading slash (<c>u1?state=...</c>): it is resolved against the URL of the request it answers (RFC 3986,
+    /// section 5), not against the registry's root, then checked as any other target.
+    /// </summary>
     private string NextLocation(HttpResponseMessage response, string? previous)
     {
         var location = response.Headers.Location;
         if (location is null)
             return previous ?? throw new RegistryException($"{_reference.Registry}: an upload answer without a Location");
-        var absolute = location.IsAbsoluteUri ? location : new Uri(_base, location);
-        CheckTarget(absolute, _base, "an upload Location");
+        var from = response.RequestMessage?.RequestUri is { IsAbsoluteUri: true } sent ? sent : _base;
+        var absolute = location.IsAbsoluteUri ? location : new Uri(from, location);
+        CheckTarget(absolute, from, "an upload Location");
         return absolute.ToString();
     }
 

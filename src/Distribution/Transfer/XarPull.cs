@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Xar.Posix;
@@ -64,7 +65,20 @@ public static class XarPull
                 progress?.Invoke(size, size);
                 return new PullResult(manifestDigest, digest, size, FromCache: true, ResumedFrom: 0);
             }
-            long resumedFrom = await DownloadAsync(client, digest, size, cache + "/." + hex + XarBlobCache.PartialSuffix, blob, options.IdleTimeout, progress, ct);
+            string partial = cache + "/." + hex + XarBlobCache.PartialSuffix;
+            long resumedFrom;
+            try
+            {
+                resumedFrom = await DownloadAsync(client, digest, size, partial, blob, resume: true, options.IdleTimeout, progress, ct);
+            }
+            catch (ResumedMismatchException e)
+            {
+                // The bytes kept from an earlier pull (or the registry's, changed since) did not make the blob: the
+                // partial file is gone, and the whole blob is fetched once more from byte 0. A second mismatch is the
+                // registry's and fails.
+                options.Log?.Invoke($"blob {digest}: the download resumed at byte {e.ResumedFrom} did not match its digest; downloading it again from byte 0");
+                resumedFrom = await DownloadAsync(client, digest, size, partial, blob, resume: false, options.IdleTimeout, progress, ct);
+            }
             if (!TryPlace(blob, digest, size, layer.MediaType, output, verify: false))
                 throw new IOException($"{blob}: changed while it was copied out");
             return new PullResult(manifestDigest, digest, size, FromCache: false, resumedFrom);
@@ -258,10 +272,12 @@ public static class XarPull
     /// <summary>
     /// Downloads the blob into <paramref name="partial"/> (continuing what is there with a Range request), checks
     /// its size and digest, and renames it to <paramref name="blob"/>. Returns the byte it resumed from (0: all of it).
-    /// A mismatch deletes the partial file and is bad input.
+    /// A mismatch deletes the partial file and is bad input; when the download continued one (<paramref name="resume"/>,
+    /// and bytes were there), it is a <see cref="ResumedMismatchException"/>. Without <paramref name="resume"/> any
+    /// partial file is emptied first.
     /// </summary>
     private static async Task<long> DownloadAsync(RegistryClient client, string digest, long size, string partial, string blob,
-        TimeSpan idleTimeout, Action<long, long>? progress, CancellationToken ct)
+        bool resume, TimeSpan idleTimeout, Action<long, long>? progress, CancellationToken ct)
     {
         using var idle = new IdleTimer(idleTimeout, ct);
         FileStream file;
@@ -278,12 +294,13 @@ public static class XarPull
             throw new RegistryException($"{partial}: another pull is downloading this blob ({e.Message})");
         }
         bool complete = false;
+        Uri? source = null; // where the bytes came from: the registry, or storage it redirected to
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             byte[] buffer = new byte[BufferSize];
             long have = file.Length;
-            if (have > size)
+            if (have > size || !resume)
             {
                 file.SetLength(0);
                 have = 0;
@@ -302,6 +319,7 @@ public static class XarPull
             if (have < size || size == 0)
             {
                 using var response = await client.GetBlobAsync(digest, have, ct);
+                source = response.RequestMessage?.RequestUri;
                 if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
                     throw new RegistryException($"blob {digest}: the registry refused the range {have}- of a {size}-byte blob");
                 if (response.StatusCode == HttpStatusCode.PartialContent)
@@ -328,19 +346,24 @@ public static class XarPull
                 {
                     while (true)
                     {
-                        var (read, stalled) = await FillAsync(stream, next, idle);
+                        var (read, stalled, broken) = await FillAsync(stream, next, idle);
                         await pending;
-                        if (stalled)
+                        if (stalled || broken is not null)
                         {
-                            // What came before the stall goes into the partial file: the next pull continues from there.
+                            // What came before the stall or the break goes into the partial file: the next pull
+                            // continues from there (a 4 MiB buffer would otherwise lose up to 4 MiB of it).
                             if (have + read <= size)
                                 WriteInPieces(file.SafeFileHandle, next.AsSpan(0, read), have);
+                            broken?.Throw();
                             throw new RegistryException($"blob {digest}: {idle.Describe()} (pull again to resume)");
                         }
                         if (read == 0)
                             break;
                         if (have + read > size)
-                            throw Mismatch(file, partial, digest, $"the registry sent more than the manifest's {size} bytes");
+                        {
+                            var mismatch = Mismatch(file, partial, digest, $"the registry sent more than the manifest's {size} bytes{(resume ? "" : Anew)}");
+                            throw resumedFrom > 0 ? new ResumedMismatchException(resumedFrom, mismatch) : mismatch;
+                        }
                         byte[] full = next;
                         long at = have;
                         pending = Task.Run(() =>
@@ -364,7 +387,10 @@ public static class XarPull
                 throw new RegistryException($"blob {digest}: the download ended after {have} of {size} bytes (pull again to resume)");
             string got = Sha256Digest.FromHash(hash.GetHashAndReset());
             if (got != digest)
-                throw Mismatch(file, partial, digest, $"its bytes are {got}");
+            {
+                var mismatch = Mismatch(file, partial, digest, $"its bytes are {got}{(resume ? "" : Anew)}");
+                throw resumedFrom > 0 ? new ResumedMismatchException(resumedFrom, mismatch) : mismatch;
+            }
             file.Flush(flushToDisk: false);
             File.Move(partial, blob, overwrite: true);
             complete = true;
@@ -373,6 +399,11 @@ public static class XarPull
         catch (OperationCanceledException) when (idle.Expired)
         {
             throw new RegistryException($"blob {digest}: {idle.Describe()} (pull again to resume)");
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException && RegistryClient.IsBrokenConnection(e))
+        {
+            // What came is in the partial file (the loop lets the last write finish): the next pull continues it.
+            throw client.ConnectionClosed($"while sending blob {digest} (pull again to resume)", source);
         }
         catch (HttpRequestException e)
         {
@@ -400,9 +431,10 @@ public static class XarPull
     /// <summary>
     /// Reads until <paramref name="buffer"/> is full or the stream ends; the count read. Each read may wait for the
     /// registry for the idle limit, no longer (the time spent writing and hashing between reads does not count);
-    /// Stalled when it waited that long, with what came before in the buffer.
+    /// Stalled when it waited that long, Broken (what was thrown) when the connection broke, each with what came
+    /// before in the buffer.
     /// </summary>
-    private static async Task<(int Read, bool Stalled)> FillAsync(Stream stream, byte[] buffer, IdleTimer idle)
+    private static async Task<(int Read, bool Stalled, ExceptionDispatchInfo? Broken)> FillAsync(Stream stream, byte[] buffer, IdleTimer idle)
     {
         int total = 0, n;
         while (true)
@@ -411,14 +443,29 @@ public static class XarPull
             try
             {
                 if (total >= buffer.Length || (n = await stream.ReadAsync(buffer.AsMemory(total), idle.Token)) <= 0)
-                    return (total, false);
+                    return (total, false, null);
             }
             catch (OperationCanceledException) when (idle.Expired)
             {
-                return (total, true);
+                return (total, true, null);
+            }
+            catch (IOException e) when (RegistryClient.IsBrokenConnection(e))
+            {
+                return (total, false, ExceptionDispatchInfo.Capture(e));
             }
             total += n;
         }
+    }
+
+    private const string Anew = " (downloaded anew from byte 0, after the resumed download did not match either)";
+
+    /// <summary>
+    /// A download that continued a partial file and did not make the blob (<see cref="Mismatch"/> has removed the
+    /// partial file): the pull starts once more from byte 0 rather than fail on bytes it may have kept itself.
+    /// </summary>
+    private sealed class ResumedMismatchException(long resumedFrom, RegistryException mismatch) : Exception(mismatch.Message, mismatch)
+    {
+        public long ResumedFrom { get; } = resumedFrom;
     }
 
     private static RegistryException Mismatch(FileStream file, string partial, string digest, string what)

@@ -40,7 +40,16 @@ public static class XarGarbageCollector
             string? parent = Path.GetDirectoryName(mount.MountPoint);
             if (parent is null || Path.GetFileName(parent) != userDirName || XarMountLayout.TryParseDirectoryName(name) is null)
                 continue;
-            string lockPath = parent + "/" + XarMountLayout.LockFilePrefix + name;
+            // The name says nothing of whose it is: another user may rename their uid-M directory, mount and all, to
+            // ours, or swap a symbolic link in for a path once /proc/self/mounts was read. So the directory is opened
+            // and checked (ours, no one else may write in it, not on FUSE, whose owners are what its server says),
+            // and all that follows goes through that descriptor: what is in it only we (or root) put there. Any
+            // other is not ours to look at, and is not reported.
+            using var directory = OpenOwnDirectory(parent);
+            if (directory is null)
+                continue;
+            string lockPath = directory.At + "/" + XarMountLayout.LockFilePrefix + name;
+            string mountAt = directory.At + "/" + name;
             if (PosixPath.TryLstat(lockPath) is null)
                 continue;
             XarLockFile lockFile;
@@ -68,22 +77,51 @@ public static class XarGarbageCollector
                     actions.Add(new("mount", mount.MountPoint, "recently used", file));
                     continue;
                 }
+                // The mount listed must be the one in our directory (a swapped link would have led elsewhere).
+                if (FuseMount.Probe(mountAt) == FuseMountState.NotMounted)
+                    continue;
                 if (dryRun)
                 {
                     actions.Add(new("mount", mount.MountPoint, "would unmount", file));
                     continue;
                 }
-                string? error = FuseMount.TryUnmount(mount.MountPoint, lazy: false);
+                // Root unmounts through the descriptor (umount2, UMOUNT_NOFOLLOW). A user's fusermount runs in a
+                // process of its own, which does not have our descriptor: it gets the path, and unmounts only a
+                // mount of that user's (it checks the mount's user_id).
+                string? error = FuseMount.TryUnmount(GetEuid() == 0 ? mountAt : mount.MountPoint, lazy: false);
                 if (error is not null)
                 {
                     actions.Add(new("mount", mount.MountPoint, "in use: " + error, file));
                     continue;
                 }
-                Rmdir(mount.MountPoint);
+                Rmdir(mountAt);
                 Unlink(lockPath);
                 actions.Add(new("mount", mount.MountPoint, "unmounted", file));
             }
         }
+    }
+
+    /// <summary>
+    /// <paramref name="path"/> opened, when it is a directory of ours that no one else may write in and not on a FUSE
+    /// file system (the launcher makes MOUNTROOT/uid-N so, mode 0755); null otherwise.
+    /// </summary>
+    private static OpenedDirectory? OpenOwnDirectory(string path)
+    {
+        var directory = OpenedDirectory.TryOpen(path, out _);
+        if (directory is null)
+            return null;
+        try
+        {
+            if (PosixPath.TryStat(directory.At) is { IsDirectory: true } st && st.Uid == GetEuid() && (st.Permissions & 0x12) == 0 &&
+                FuseMount.Probe(directory.At) == FuseMountState.NotMounted)
+                return directory;
+        }
+        catch (XarLaunchException)
+        {
+            // statfs failed: not a directory to trust
+        }
+        directory.Dispose();
+        return null;
     }
 
     /// <summary>True when <paramref name="file"/> is a XAR whose header names <paramref name="uuid"/>.</summary>
