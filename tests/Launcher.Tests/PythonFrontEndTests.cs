@@ -286,20 +286,24 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
     }
 
     /// <summary>
-    /// The image root is 0755 even under umask 077 (the staging folder around it is 0700): the mount shows the root's
-    /// mode to every user, and a 0700 root let no one but the packer start the file through FUSE.
+    /// The image is open to every user even under umask 077 (the staging folder around it is 0700): the root 0755, and
+    /// what pip installed, the compiled modules, the launcher files and the bundled interpreter a+rX. The mount shows
+    /// these modes to every user, and private ones let no one but the packer start the file through FUSE.
     /// </summary>
     [SkippableFact]
-    public void ImageRootIsOpenToEveryUserWhateverTheUmask()
+    public void ImageIsOpenToEveryUserWhateverTheUmask()
     {
         PythonSampleFixture.Require();
         string output = sample["umask.xar"];
         TestEnv.Run(new RunOptions("sh", ["-c", "umask 077 && exec \"$@\"", "sh", XarBinary.Path, "python", "--no-index", "--find-links", sample.Wheels, "wordcount",
-            "-o", output, "--quiet", "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+            "-o", output, "--quiet", "--python", PythonSampleFixture.Python, "--console-script", "wordcount", "--bundle-python"])
         { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 }).EnsureSuccess("xar python under umask 077");
-        string first = TestEnv.Run(XarBinary.Path, "ls", "-l", output).EnsureSuccess("xar ls -l").StandardOutput.Split('\n')[0];
-        Assert.StartsWith("drwxr-xr-x ", first);
-        Assert.EndsWith(" squashfs-root", first);
+        var lines = TestEnv.Run(XarBinary.Path, "ls", "-l", output).EnsureSuccess("xar ls -l").StandardOutput.Split('\n');
+        Assert.StartsWith("drwxr-xr-x ", lines[0]);
+        Assert.EndsWith(" squashfs-root", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("-rwxr-xr-x ", StringComparison.Ordinal) && l.EndsWith($" squashfs-root/python/bin/python{sample.Version}", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("-rw-r--r-- ", StringComparison.Ordinal) && l.EndsWith(" squashfs-root/site-packages/wordcount/__init__.py", StringComparison.Ordinal));
+        Assert.Empty(ImageModes.NotOpenToEveryUser(output));
     }
 
     /// <summary>The bundled interpreter's standard library comes without test suites, and with its extension modules' libraries.</summary>

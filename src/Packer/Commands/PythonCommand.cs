@@ -67,6 +67,7 @@ public static class PythonCommand
             (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, root, cancel) : null;
             PythonLauncherFiles.Write(root, interpreter, entry, bundled?.Executable, bundled?.Libraries ?? false);
             Compile(interpreter, root, bundled is null ? null : $"{BundledPython.Directory}/lib/{Path.GetFileName(interpreter.StandardLibrary.TrimEnd('/'))}", quiet, cancel);
+            StagingDirectory.OpenToEveryUser(root); // pip's and the compiler's files were made under the umask
             if (epoch is long seconds)
                 SourceDateEpochTimes.Clamp(root, seconds);
             cancel.ThrowIfCancellationRequested();
