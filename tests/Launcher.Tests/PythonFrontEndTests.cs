@@ -454,6 +454,52 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
     }
 
+    /// <summary>
+    /// OUT that is a file or inside a folder that a requirements or constraints file names (a wheel by path or file: URL, a
+    /// --find-links folder, a project folder, a nested -r/-c file, read relative to the file that names it) is refused
+    /// before pip runs (exit 2), OUT left as it was and nothing written.
+    /// </summary>
+    [SkippableFact]
+    public void OutputThatARequirementsFileNamesIsRefused()
+    {
+        PythonSampleFixture.Require();
+        string work = sample["named-" + Guid.NewGuid().ToString("N")];
+        string links = Path.Combine(work, "links");
+        Directory.CreateDirectory(work);
+        TestEnv.Run("cp", "-r", sample.Wheels, links).EnsureSuccess("cp wheels");
+        string wheel = Directory.EnumerateFiles(links, "wordcount-*.whl").Single();
+        byte[] wheelBytes = File.ReadAllBytes(wheel);
+        Directory.CreateDirectory(Path.Combine(work, "proj"));
+        string setup = Path.Combine(work, "proj", "setup.py");
+        File.WriteAllText(setup, "keep me\n");
+        string top = Path.Combine(work, "requirements.txt"), nested = Path.Combine(work, "more", "nested.txt"), constraints = Path.Combine(work, "more", "constraints.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(nested)!);
+        File.WriteAllText(nested, "-c constraints.txt\n");
+        File.WriteAllText(constraints, "wordcount==2.0.1\n");
+        string tmp = sample["tmp-named-" + Guid.NewGuid().ToString("N")];
+        Directory.CreateDirectory(tmp);
+        foreach (var (output, lines, message) in new (string, string, string)[]
+        {
+            (wheel, wheel + "\n", $"xar: {wheel}: is pip's input {wheel} (named in {top}): packing would replace a file it reads"),
+            (wheel, $"wordcount @ file://{wheel}\n", $"xar: {wheel}: is pip's input {wheel} (named in {top}): packing would replace a file it reads"),
+            (wheel, $"--find-links {links}\nwordcount\n", $"xar: {wheel}: exists inside pip's input {links} (named in {top}): packing would replace a file it packs"),
+            (setup, "# the app\n./proj[extra]\n", $"xar: {setup}: exists inside pip's input ./proj (named in {top}): packing would replace a file it packs"),
+            (constraints, "-r more/nested.txt\n", $"xar: {constraints}: is pip's input {constraints} (named in {nested}): packing would replace a file it reads"),
+        })
+        {
+            File.WriteAllText(top, lines);
+            var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "--no-index", "-r", top, "-o", output, "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+            { Environment = PythonSampleFixture.PipEnvironment(new Dictionary<string, string?> { ["TMPDIR"] = tmp }), TimeoutMs = 600_000, WorkingDirectory = work });
+            Assert.True(r.ExitCode == 2, $"{lines}: exit {r.ExitCode}: {r.StandardError}");
+            Assert.StartsWith(message, r.StandardError);
+            Assert.Single(r.StandardError.TrimEnd('\n').Split('\n'));
+            Assert.Equal(wheelBytes, File.ReadAllBytes(wheel));
+            Assert.Equal("keep me\n", File.ReadAllText(setup));
+            Assert.Equal("wordcount==2.0.1\n", File.ReadAllText(constraints));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+    }
+
     /// <summary>An --exclude that leaves out what the entrypoint needs (the boot module, site-packages) is refused before pip runs.</summary>
     [SkippableTheory]
     [InlineData("__pycache__", "--exclude __pycache__: leaves out xar-python/__pycache__, which the app needs to start (xar-python/__pycache__/boot.cpython-")]

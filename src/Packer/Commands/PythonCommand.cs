@@ -50,6 +50,8 @@ public static class PythonCommand
             options.Check(parse);
             foreach (string input in PipInstall.NamedPaths(pip))
                 options.CheckOutputIsNotInput(parse, input, "pip's input " + input);
+            foreach (var (input, namedIn) in PipRequirementFiles.NamedPaths(pip))
+                options.CheckOutputIsNotInput(parse, input, $"pip's input {input} (named in {namedIn})");
             long? epoch = SourceDateEpochTimes.Read();
             bool quiet = parse.GetValue(options.Quiet);
             using var staging = new StagingDirectory("python");
