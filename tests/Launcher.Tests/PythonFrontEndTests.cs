@@ -513,13 +513,55 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.StartsWith("xar: " + message, err);
     }
 
+    /// <summary>A requirement that is nowhere (--no-index): pip's first line, which says what was looked for and found.</summary>
     [SkippableFact]
     public void PipFailingIsAFailureInItsOwnWords()
     {
         var (r, err) = Fail("pip-fails", "no-such-distribution-anywhere", "--console-script", "wordcount");
         Assert.Equal(1, r.ExitCode);
-        Assert.StartsWith("xar: pip install failed (exit status 1): ", err);
-        Assert.Contains("no-such-distribution-anywhere", err);
+        Assert.Equal("xar: pip install failed (exit status 1): Could not find a version that satisfies the requirement no-such-distribution-anywhere (from versions: none)", err);
+    }
+
+    /// <summary>A local project for pip: setup.py and, when given, a C source of an extension module.</summary>
+    private string LocalProject(string name, string setup, string? extension = null)
+    {
+        string dir = sample[$"projects-{Guid.NewGuid():N}/{name}"];
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "setup.py"), setup);
+        if (extension is not null)
+            File.WriteAllText(Path.Combine(dir, "ext.c"), extension);
+        return dir;
+    }
+
+    /// <summary>
+    /// pip's failures with local, offline inputs, each on one line that names the cause pip printed, not only that it
+    /// failed: the conflict behind ResolutionImpossible, a path that is not there, and a build that failed (the
+    /// compiler's first error; the exception setup.py raised).
+    /// </summary>
+    [SkippableFact]
+    public void PipFailingNamesTheCause()
+    {
+        PythonSampleFixture.Require();
+        string conflict = LocalProject("xarconflict", "from setuptools import setup\nsetup(name='xarconflict', version='1.0', install_requires=['fastcount<1.0'], py_modules=[])\n");
+        string broken = LocalProject("xarbroken", "from setuptools import setup, Extension\nsetup(name='xarbroken', version='1.0', ext_modules=[Extension('ext', ['ext.c'])])\n", "int broken = ;\n");
+        string raising = LocalProject("xarraising", "raise RuntimeError('xarraising cannot be configured here')\n");
+        foreach (var (args, expected) in new (string[], string[])[]
+        {
+            ([conflict], ["Cannot install wordcount==2.0.1 and xarconflict==1.0 because these package versions have conflicting dependencies: ", "xarconflict 1.0 depends on fastcount<1.0"]),
+            (["./no-such-project"], ["Invalid requirement: './no-such-project'", "File './no-such-project' does not exist"]),
+            (["/no/such/dir/x-1.0-py3-none-any.whl"], ["No such file or directory: '/no/such/dir/x-1.0-py3-none-any.whl'"]),
+            ([broken], ["Failed building wheel for xarbroken: ", "ext.c:1:14: error: expected expression before "]),
+            ([raising], [$"{raising}: python setup.py egg_info failed: RuntimeError: xarraising cannot be configured here"]),
+        })
+        {
+            var (r, err) = Fail("pip-cause", ["--console-script", "wordcount", "--", "--no-build-isolation", .. args]);
+            Assert.True(r.ExitCode == 1, $"{args[0]}: exit {r.ExitCode}: {err}");
+            Assert.StartsWith("xar: pip install failed (exit status 1): ", err);
+            foreach (string part in expected)
+                Assert.Contains(part, err);
+            Assert.DoesNotContain("for help visit", err);
+            Assert.DoesNotContain("See above", err);
+        }
     }
 
     [SkippableFact]
