@@ -16,7 +16,7 @@ namespace Xar.Packer.Python;
 /// </summary>
 internal static class PipRequirementFiles
 {
-    /// <summary>A file read this far down is not followed further (a chain of -r that long is a loop pip refuses too).</summary>
+    /// <summary>Nested files are not followed further down than this (a file is read once, so only a chain of distinct files gets here).</summary>
     private const int MaxDepth = 32;
 
     /// <summary>Each candidate with the requirements file that names it.</summary>
