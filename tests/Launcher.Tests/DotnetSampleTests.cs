@@ -9,14 +9,14 @@ namespace Xar.Launcher.Tests;
 /// </summary>
 public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassFixture<DotnetSampleTests.Packed>
 {
-    /// <summary>The sample packed plain and --self-contained, once.</summary>
+    /// <summary>The sample packed plain (under umask 077) and --self-contained, once.</summary>
     public sealed class Packed : PackedSample
     {
         public Packed() : base("dotnet", "dotnet-app", 600_000, "dotnet", "mksquashfs")
         {
             if (!CanPack)
                 return; // each test says what is missing
-            Plain = Pack("greet.xar");
+            Plain = PackUnderUmask("077", "greet.xar"); // what the tests check holds for a user whose files are private
             SelfContained = Pack("greet", "--self-contained", "--runtime", LauncherBinary.Path);
             SingleFile = Pack("greet-single.xar", "--", "-p:PublishSingleFile=true");
         }
@@ -95,7 +95,11 @@ public sealed class DotnetSampleTests(DotnetSampleTests.Packed packed) : IClassF
         var names = TestEnv.Run(XarBinary.Path, "ls", packed.Plain!).EnsureSuccess("xar ls").StandardOutput.Split('\n');
         foreach (string file in (string[])["greet", "greet.dll", "greet.runtimeconfig.json", "greet.deps.json", "fr/greet.resources.dll", "libhostfxr.so", "libcoreclr.so", "libclrjit.so", "System.Private.CoreLib.dll"])
             Assert.Contains("squashfs-root/" + file, names);
-        // The publish folder is the image root: 0755 whatever the umask, so the mount lets every user in.
-        Assert.StartsWith("drwxr-xr-x ", TestEnv.Run(XarBinary.Path, "ls", "-l", packed.Plain!).EnsureSuccess("xar ls -l").StandardOutput);
+        // The publish folder is the image root: 0755 and everything in it a+rX though packed under umask 077, so the mount lets every user in.
+        var lines = TestEnv.Run(XarBinary.Path, "ls", "-l", packed.Plain!).EnsureSuccess("xar ls -l").StandardOutput.Split('\n');
+        Assert.StartsWith("drwxr-xr-x ", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("-rwxr-xr-x ", StringComparison.Ordinal) && l.EndsWith(" squashfs-root/greet", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("-rw-r--r-- ", StringComparison.Ordinal) && l.EndsWith(" squashfs-root/greet.dll", StringComparison.Ordinal));
+        Assert.Empty(ImageModes.NotOpenToEveryUser(packed.Plain!));
     }
 }

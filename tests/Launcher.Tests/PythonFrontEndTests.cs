@@ -286,20 +286,24 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
     }
 
     /// <summary>
-    /// The image root is 0755 even under umask 077 (the staging folder around it is 0700): the mount shows the root's
-    /// mode to every user, and a 0700 root let no one but the packer start the file through FUSE.
+    /// The image is open to every user even under umask 077 (the staging folder around it is 0700): the root 0755, and
+    /// what pip installed, the compiled modules, the launcher files and the bundled interpreter a+rX. The mount shows
+    /// these modes to every user, and private ones let no one but the packer start the file through FUSE.
     /// </summary>
     [SkippableFact]
-    public void ImageRootIsOpenToEveryUserWhateverTheUmask()
+    public void ImageIsOpenToEveryUserWhateverTheUmask()
     {
         PythonSampleFixture.Require();
         string output = sample["umask.xar"];
         TestEnv.Run(new RunOptions("sh", ["-c", "umask 077 && exec \"$@\"", "sh", XarBinary.Path, "python", "--no-index", "--find-links", sample.Wheels, "wordcount",
-            "-o", output, "--quiet", "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+            "-o", output, "--quiet", "--python", PythonSampleFixture.Python, "--console-script", "wordcount", "--bundle-python"])
         { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 }).EnsureSuccess("xar python under umask 077");
-        string first = TestEnv.Run(XarBinary.Path, "ls", "-l", output).EnsureSuccess("xar ls -l").StandardOutput.Split('\n')[0];
-        Assert.StartsWith("drwxr-xr-x ", first);
-        Assert.EndsWith(" squashfs-root", first);
+        var lines = TestEnv.Run(XarBinary.Path, "ls", "-l", output).EnsureSuccess("xar ls -l").StandardOutput.Split('\n');
+        Assert.StartsWith("drwxr-xr-x ", lines[0]);
+        Assert.EndsWith(" squashfs-root", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("-rwxr-xr-x ", StringComparison.Ordinal) && l.EndsWith($" squashfs-root/python/bin/python{sample.Version}", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("-rw-r--r-- ", StringComparison.Ordinal) && l.EndsWith(" squashfs-root/site-packages/wordcount/__init__.py", StringComparison.Ordinal));
+        Assert.Empty(ImageModes.NotOpenToEveryUser(output));
     }
 
     /// <summary>The bundled interpreter's standard library comes without test suites, and with its extension modules' libraries.</summary>
@@ -450,6 +454,52 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
     }
 
+    /// <summary>
+    /// OUT that is a file or inside a folder that a requirements or constraints file names (a wheel by path or file: URL, a
+    /// --find-links folder, a project folder, a nested -r/-c file, read relative to the file that names it) is refused
+    /// before pip runs (exit 2), OUT left as it was and nothing written.
+    /// </summary>
+    [SkippableFact]
+    public void OutputThatARequirementsFileNamesIsRefused()
+    {
+        PythonSampleFixture.Require();
+        string work = sample["named-" + Guid.NewGuid().ToString("N")];
+        string links = Path.Combine(work, "links");
+        Directory.CreateDirectory(work);
+        TestEnv.Run("cp", "-r", sample.Wheels, links).EnsureSuccess("cp wheels");
+        string wheel = Directory.EnumerateFiles(links, "wordcount-*.whl").Single();
+        byte[] wheelBytes = File.ReadAllBytes(wheel);
+        Directory.CreateDirectory(Path.Combine(work, "proj"));
+        string setup = Path.Combine(work, "proj", "setup.py");
+        File.WriteAllText(setup, "keep me\n");
+        string top = Path.Combine(work, "requirements.txt"), nested = Path.Combine(work, "more", "nested.txt"), constraints = Path.Combine(work, "more", "constraints.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(nested)!);
+        File.WriteAllText(nested, "-c constraints.txt\n");
+        File.WriteAllText(constraints, "wordcount==2.0.1\n");
+        string tmp = sample["tmp-named-" + Guid.NewGuid().ToString("N")];
+        Directory.CreateDirectory(tmp);
+        foreach (var (output, lines, message) in new (string, string, string)[]
+        {
+            (wheel, wheel + "\n", $"xar: {wheel}: is pip's input {wheel} (named in {top}): packing would replace a file it reads"),
+            (wheel, $"wordcount @ file://{wheel}\n", $"xar: {wheel}: is pip's input {wheel} (named in {top}): packing would replace a file it reads"),
+            (wheel, $"--find-links {links}\nwordcount\n", $"xar: {wheel}: exists inside pip's input {links} (named in {top}): packing would replace a file it packs"),
+            (setup, "# the app\n./proj[extra]\n", $"xar: {setup}: exists inside pip's input ./proj (named in {top}): packing would replace a file it packs"),
+            (constraints, "-r more/nested.txt\n", $"xar: {constraints}: is pip's input {constraints} (named in {nested}): packing would replace a file it reads"),
+        })
+        {
+            File.WriteAllText(top, lines);
+            var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "--no-index", "-r", top, "-o", output, "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+            { Environment = PythonSampleFixture.PipEnvironment(new Dictionary<string, string?> { ["TMPDIR"] = tmp }), TimeoutMs = 600_000, WorkingDirectory = work });
+            Assert.True(r.ExitCode == 2, $"{lines}: exit {r.ExitCode}: {r.StandardError}");
+            Assert.StartsWith(message, r.StandardError);
+            Assert.Single(r.StandardError.TrimEnd('\n').Split('\n'));
+            Assert.Equal(wheelBytes, File.ReadAllBytes(wheel));
+            Assert.Equal("keep me\n", File.ReadAllText(setup));
+            Assert.Equal("wordcount==2.0.1\n", File.ReadAllText(constraints));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+    }
+
     /// <summary>An --exclude that leaves out what the entrypoint needs (the boot module, site-packages) is refused before pip runs.</summary>
     [SkippableTheory]
     [InlineData("__pycache__", "--exclude __pycache__: leaves out xar-python/__pycache__, which the app needs to start (xar-python/__pycache__/boot.cpython-")]
@@ -463,13 +513,55 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.StartsWith("xar: " + message, err);
     }
 
+    /// <summary>A requirement that is nowhere (--no-index): pip's first line, which says what was looked for and found.</summary>
     [SkippableFact]
     public void PipFailingIsAFailureInItsOwnWords()
     {
         var (r, err) = Fail("pip-fails", "no-such-distribution-anywhere", "--console-script", "wordcount");
         Assert.Equal(1, r.ExitCode);
-        Assert.StartsWith("xar: pip install failed (exit status 1): ", err);
-        Assert.Contains("no-such-distribution-anywhere", err);
+        Assert.Equal("xar: pip install failed (exit status 1): Could not find a version that satisfies the requirement no-such-distribution-anywhere (from versions: none)", err);
+    }
+
+    /// <summary>A local project for pip: setup.py and, when given, a C source of an extension module.</summary>
+    private string LocalProject(string name, string setup, string? extension = null)
+    {
+        string dir = sample[$"projects-{Guid.NewGuid():N}/{name}"];
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "setup.py"), setup);
+        if (extension is not null)
+            File.WriteAllText(Path.Combine(dir, "ext.c"), extension);
+        return dir;
+    }
+
+    /// <summary>
+    /// pip's failures with local, offline inputs, each on one line that names the cause pip printed, not only that it
+    /// failed: the conflict behind ResolutionImpossible, a path that is not there, and a build that failed (the
+    /// compiler's first error; the exception setup.py raised).
+    /// </summary>
+    [SkippableFact]
+    public void PipFailingNamesTheCause()
+    {
+        PythonSampleFixture.Require();
+        string conflict = LocalProject("xarconflict", "from setuptools import setup\nsetup(name='xarconflict', version='1.0', install_requires=['fastcount<1.0'], py_modules=[])\n");
+        string broken = LocalProject("xarbroken", "from setuptools import setup, Extension\nsetup(name='xarbroken', version='1.0', ext_modules=[Extension('ext', ['ext.c'])])\n", "int broken = ;\n");
+        string raising = LocalProject("xarraising", "raise RuntimeError('xarraising cannot be configured here')\n");
+        foreach (var (args, expected) in new (string[], string[])[]
+        {
+            ([conflict], ["Cannot install wordcount==2.0.1 and xarconflict==1.0 because these package versions have conflicting dependencies: ", "xarconflict 1.0 depends on fastcount<1.0"]),
+            (["./no-such-project"], ["Invalid requirement: './no-such-project'", "File './no-such-project' does not exist"]),
+            (["/no/such/dir/x-1.0-py3-none-any.whl"], ["No such file or directory: '/no/such/dir/x-1.0-py3-none-any.whl'"]),
+            ([broken], ["Failed building wheel for xarbroken: ", "ext.c:1:14: error: expected expression before "]),
+            ([raising], [$"{raising}: python setup.py egg_info failed: RuntimeError: xarraising cannot be configured here"]),
+        })
+        {
+            var (r, err) = Fail("pip-cause", ["--console-script", "wordcount", "--", "--no-build-isolation", .. args]);
+            Assert.True(r.ExitCode == 1, $"{args[0]}: exit {r.ExitCode}: {err}");
+            Assert.StartsWith("xar: pip install failed (exit status 1): ", err);
+            foreach (string part in expected)
+                Assert.Contains(part, err);
+            Assert.DoesNotContain("for help visit", err);
+            Assert.DoesNotContain("See above", err);
+        }
     }
 
     [SkippableFact]

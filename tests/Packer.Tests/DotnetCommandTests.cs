@@ -120,6 +120,35 @@ public sealed class DotnetCommandTests
     }
 
     /// <summary>
+    /// An --exclude that leaves out what the published app needs to start (its main assembly, runtimeconfig.json,
+    /// deps.json, the runtime's libcoreclr.so) is refused once the publish has named them: exit 2 in the words of the
+    /// other front-ends, OUT as it was, nothing left.
+    /// </summary>
+    [SkippableFact]
+    public void ExcludingWhatTheAppNeedsToStartIsRefused()
+    {
+        TestEnv.RequireTool("dotnet");
+        using var tmp = new TempDir();
+        Directory.CreateDirectory(tmp["app"]);
+        File.WriteAllText(tmp["app/app.csproj"], ConsoleProject.Replace("</OutputType>", "</OutputType><AssemblyName>hello</AssemblyName>"));
+        File.WriteAllText(tmp["app/Program.cs"], "System.Console.WriteLine(1);\n");
+        File.WriteAllText(tmp["a.xar"], "old");
+        foreach (var (pattern, message) in new[]
+        {
+            ("*.dll", "xar: --exclude *.dll: leaves out hello.dll, which the app needs to start\n"),
+            ("*.json", "xar: --exclude *.json: leaves out hello.runtimeconfig.json, which the app needs to start\n"),
+            ("libcoreclr.so", "xar: --exclude libcoreclr.so: leaves out libcoreclr.so, which the app needs to start\n"),
+        })
+        {
+            var r = RunXar(tmp, "dotnet", tmp["app"], "-o", tmp["a.xar"], "--quiet", "--exclude", "*.pdb", "--exclude", pattern);
+            Assert.True(r.ExitCode == 2, $"--exclude {pattern}: exit {r.ExitCode}: {r.StandardError}");
+            Assert.Equal(message, r.StandardError);
+            Assert.Equal("old", File.ReadAllText(tmp["a.xar"]));
+            AssertNothingLeft(tmp);
+        }
+    }
+
+    /// <summary>
     /// SIGTERM during dotnet publish (a build step that sleeps): exit 1 "interrupted", the build's processes stopped
     /// (the sleep too), the staging folder removed, no OUT.
     /// </summary>

@@ -268,20 +268,37 @@ public sealed class NodeCommandTests
         Assert.DoesNotContain("warning", RunXar(tmp, "node", project, "-o", tmp["quiet.xar"], "--no-install", "--quiet").StandardError);
     }
 
-    /// <summary>The image root is 0755 under umask 077 (the staging folder around it is 0700): the mount shows it to every user.</summary>
-    [SkippableFact]
-    public void ImageRootIsOpenToEveryUserWhateverTheUmask()
+    /// <summary>
+    /// The image is open to every user under umask 077 (the staging folder around it is 0700): the root 0755, and the
+    /// copied project, its node_modules and what npm ci made a+rX, though the project's own files are private (as a user
+    /// with that umask makes them). The mount shows these modes to every user.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ImageIsOpenToEveryUserWhateverTheUmask(bool noInstall)
     {
         TestEnv.RequireTool("node");
         TestEnv.RequireTool("npm");
         using var tmp = new TempDir();
         string project = Project(tmp, """{ "name": "app", "main": "index.js" }""");
+        Directory.CreateDirectory(Path.Combine(project, "node_modules", "dep"));
+        File.WriteAllText(Path.Combine(project, "node_modules", "dep", "index.js"), "module.exports = 1;\n");
+        File.WriteAllText(Path.Combine(project, "bin", "tool"), "#!/bin/sh\n");
+        TestEnv.Run("chmod", "-R", "go-rwx", project).EnsureSuccess("chmod");
+        TestEnv.Run("chmod", "0700", Path.Combine(project, "bin", "tool")).EnsureSuccess("chmod");
         Directory.CreateDirectory(tmp["tmp"]);
-        TestEnv.Run(new RunOptions("sh", ["-c", "umask 077 && exec \"$@\"", "sh", XarBinary.Path, "node", project, "-o", tmp["app.xar"], "--quiet"])
+        string[] args = ["node", project, "-o", tmp["app.xar"], "--quiet", .. noInstall ? ["--no-install"] : Array.Empty<string>()];
+        TestEnv.Run(new RunOptions("sh", ["-c", "umask 077 && exec \"$@\"", "sh", XarBinary.Path, .. args])
         { Environment = new Dictionary<string, string?> { ["TMPDIR"] = tmp["tmp"] } }).EnsureSuccess("xar node under umask 077");
-        string first = XarCli.Run("ls", "-l", tmp["app.xar"]).EnsureSuccess("xar ls -l").StandardOutput.Split('\n')[0];
-        Assert.StartsWith("drwxr-xr-x ", first);
-        Assert.EndsWith(" squashfs-root", first);
+        var lines = XarCli.Run("ls", "-l", tmp["app.xar"]).EnsureSuccess("xar ls -l").StandardOutput.Split('\n');
+        Assert.StartsWith("drwxr-xr-x ", lines[0]);
+        Assert.EndsWith(" squashfs-root", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("-rw-r--r-- ", StringComparison.Ordinal) && l.EndsWith(" squashfs-root/app/index.js", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("-rwxr-xr-x ", StringComparison.Ordinal) && l.EndsWith(" squashfs-root/app/bin/tool", StringComparison.Ordinal));
+        Assert.Equal(noInstall, lines.Any(l => l.EndsWith(" squashfs-root/app/node_modules/dep/index.js", StringComparison.Ordinal)));
+        Assert.Empty(ImageModes.NotOpenToEveryUser(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
     }
 
     private static string Listing(string dir) =>

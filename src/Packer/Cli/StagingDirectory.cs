@@ -44,6 +44,19 @@ public sealed class StagingDirectory : IDisposable
             throw new IOException($"{root}: cannot set its mode: {LibC.Describe(LibC.LastError)}");
     }
 
+    /// <summary>
+    /// What a front-end packs opened to every user (<see cref="TreeReadAccess"/>: a+rX on every entry, the root 0755): the
+    /// tools that filled it (pip, npm, dotnet publish, cp -a) made their files under the user's umask, and with 077
+    /// the image would hold files only the packer's uid may read through the mount. The image is a program for
+    /// whoever can read the file, whose bytes show every entry anyway; write bits stay as they are (nothing writes to
+    /// an image).
+    /// </summary>
+    public static void OpenToEveryUser(string root)
+    {
+        TreeReadAccess.Grant(root);
+        SetImageRootMode(root);
+    }
+
     public void Dispose()
     {
         _interruption.Dispose();

@@ -50,6 +50,8 @@ public static class PythonCommand
             options.Check(parse);
             foreach (string input in PipInstall.NamedPaths(pip))
                 options.CheckOutputIsNotInput(parse, input, "pip's input " + input);
+            foreach (var (input, namedIn) in PipRequirementFiles.NamedPaths(pip))
+                options.CheckOutputIsNotInput(parse, input, $"pip's input {input} (named in {namedIn})");
             long? epoch = SourceDateEpochTimes.Read();
             bool quiet = parse.GetValue(options.Quiet);
             using var staging = new StagingDirectory("python");
@@ -67,6 +69,7 @@ public static class PythonCommand
             (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, root, cancel) : null;
             PythonLauncherFiles.Write(root, interpreter, entry, bundled?.Executable, bundled?.Libraries ?? false);
             Compile(interpreter, root, bundled is null ? null : $"{BundledPython.Directory}/lib/{Path.GetFileName(interpreter.StandardLibrary.TrimEnd('/'))}", quiet, cancel);
+            StagingDirectory.OpenToEveryUser(root); // pip's and the compiler's files were made under the umask
             if (epoch is long seconds)
                 SourceDateEpochTimes.Clamp(root, seconds);
             cancel.ThrowIfCancellationRequested();

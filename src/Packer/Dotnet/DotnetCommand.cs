@@ -46,7 +46,9 @@ public static class DotnetCommand
             string entry = Path.Combine(published.Directory, published.AssemblyName);
             if (!File.Exists(entry) || Xar.Posix.LibC.Access(entry, Xar.Posix.LibC.X_OK) != 0)
                 throw new UsageException($"the publish made no executable {published.AssemblyName} (a library, or UseAppHost=false? xar dotnet needs an app with an apphost)", given);
-            StagingDirectory.SetImageRootMode(published.Directory); // made by dotnet publish under the umask
+            // Only now: which files the app needs comes from the project (its AssemblyName, a single-file publish).
+            options.CheckNotExcluded(parse, DotnetPublish.NeededToStart(published));
+            StagingDirectory.OpenToEveryUser(published.Directory); // made by dotnet publish under the umask
             staging.Cancellation.ThrowIfCancellationRequested();
             return options.Pack(parse, published.Directory, new XarWriterOptions { ExecPath = published.AssemblyName });
         }));

@@ -37,6 +37,17 @@ public static class DotnetPublish
     }
 
     /// <summary>
+    /// What the app needs to start, those of them the publish made ('/'-separated paths in the image): the apphost,
+    /// the main assembly with its runtimeconfig.json and deps.json, and the runtime the apphost loads (hostfxr,
+    /// hostpolicy, coreclr, its JIT and System.Private.CoreLib). A single-file publish has most of them inside the
+    /// apphost, and names that are not there cannot be left out.
+    /// </summary>
+    public static IEnumerable<string> NeededToStart(Output published) =>
+        ((string[])[published.AssemblyName, published.AssemblyName + ".dll", published.AssemblyName + ".runtimeconfig.json", published.AssemblyName + ".deps.json",
+            "libhostfxr.so", "libhostpolicy.so", "libcoreclr.so", "libclrjit.so", "System.Private.CoreLib.dll"])
+        .Where(name => File.Exists(System.IO.Path.Combine(published.Directory, name)));
+
+    /// <summary>
     /// The first error of the build (MSBuild's "FILE(L,C): error CODE: text [PROJECT]"), the project's folder and the
     /// trailing project name dropped; else the last line the tool printed.
     /// </summary>

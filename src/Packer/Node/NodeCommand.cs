@@ -72,6 +72,7 @@ public static class NodeCommand
             string script = Path.Combine(image, NodeLaunchScript.FileName);
             File.WriteAllText(script, NodeLaunchScript.Text(package.Name, "app/" + package.Entry, node, bundle, withLibraries));
             Xar.Posix.LibC.Chmod(script, 0x1ED); // 0755
+            StagingDirectory.OpenToEveryUser(image); // the copy and npm's files were made under the umask
             staging.Cancellation.ThrowIfCancellationRequested();
             return options.Pack(parse, image, new XarWriterOptions { ExecPath = NodeLaunchScript.FileName });
         }));

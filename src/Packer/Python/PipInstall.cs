@@ -17,7 +17,7 @@ internal static class PipInstall
     private const string WhereShortOptions = "te";
 
     /// <summary>pip's short options that take a value: in a group (-Ur FILE, -rFILE) the rest of the word is that value.</summary>
-    private const string ShortOptionsWithValue = "rcetifC";
+    internal const string ShortOptionsWithValue = "rcetifC";
 
     /// <summary>
     /// Refuses PIP_ARGS that would install somewhere else than the image (exit 2), before anything runs. pip reads its

@@ -36,11 +36,15 @@ public abstract class PackedSample : IDisposable
     }
 
     /// <summary>`xar FRONTEND samples/SAMPLE -o NAME --quiet OPTIONS`, checked: the packed file.</summary>
-    protected string Pack(string name, params string[] options)
+    protected string Pack(string name, params string[] options) => PackUnderUmask(null, name, options);
+
+    /// <summary><see cref="Pack"/> with this umask (null: the test's own), as a user who set it runs xar.</summary>
+    protected string PackUnderUmask(string? umask, string name, params string[] options)
     {
         string output = _temp[name];
-        TestEnv.Run(new RunOptions(XarBinary.Path, [_frontEnd, _project, "-o", output, "--quiet", .. options]) { TimeoutMs = _timeoutMs })
-            .EnsureSuccess($"xar {_frontEnd} " + string.Join(' ', options));
+        string[] xar = [XarBinary.Path, _frontEnd, _project, "-o", output, "--quiet", .. options];
+        var run = umask is null ? new RunOptions(xar[0], xar[1..]) : new RunOptions("sh", ["-c", $"umask {umask} && exec \"$@\"", "sh", .. xar]);
+        TestEnv.Run(run with { TimeoutMs = _timeoutMs }).EnsureSuccess($"xar {_frontEnd} " + string.Join(' ', options) + (umask is null ? "" : $" (umask {umask})"));
         return output;
     }
 
