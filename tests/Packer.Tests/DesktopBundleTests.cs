@@ -210,4 +210,17 @@ public class DesktopBundleTests
         Assert.DoesNotContain("warning", r.StandardError);
         Assert.Equal("AppRun", XarHeader.ReadFromFile(dir["a.xar"]).Exec);
     }
+
+    [SkippableFact]
+    public void AMalformedExecLineIsRefusedAtPack()
+    {
+        using var dir = new TempDir("desktop");
+        // desktop-file-validate lets text stuck to a closing quote through; install would keep it glued to the path it writes.
+        string tree = Tree(dir, "[Desktop Entry]\nType=Application\nName=Test\nExec=\"AppRun\".sh %U\n");
+        var r = Pack(null, tree, "-o", dir["a.xar"]);
+        XarCli.AssertBadInput(r, $"xar: {Path.Combine(tree, "org.example.Test.desktop")}: Exec=\"AppRun\".sh %U in group [Desktop Entry] has '.' right after a closing quote, where a space or the end of the line must follow");
+        File.WriteAllText(Path.Combine(tree, "org.example.Test.desktop"), "[Desktop Entry]\nType=Application\nName=Test\nExec=AppRun\\t--x\n");
+        XarCli.AssertBadInput(Pack(null, tree, "-o", dir["a.xar"]), "Exec=AppRun\t--x in group [Desktop Entry] has a tab outside quotes");
+        Assert.False(File.Exists(dir["a.xar"]));
+    }
 }

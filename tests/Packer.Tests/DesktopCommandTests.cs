@@ -267,4 +267,22 @@ public class DesktopCommandTests
         Assert.Equal(1, uninstall.ExitCode);
         Assert.Equal(mine, File.ReadAllText(home.Entry));
     }
+
+    [SkippableFact]
+    public void AMalformedExecLineIsRefusedAtInstall()
+    {
+        using var home = new Home();
+        // Packed before pack checked Exec lines: an image holding one, made as a bare image plus the runtime (AppImage-shaped).
+        string tree = home.Dir["tree"];
+        Directory.CreateDirectory(tree);
+        File.Copy(Path.Combine(DesktopBundleTests.Sample, "AppRun"), Path.Combine(tree, "AppRun"));
+        File.WriteAllText(Path.Combine(tree, "org.example.Quote.desktop"), "[Desktop Entry]\nType=Application\nName=Q\nExec=\"AppRun\".sh %F\n");
+        string image = home.Dir["image.sqfs"];
+        TestEnv.Run(XarBinary.Path, "pack", tree, "-o", image, "--format", "squashfs", "-q").EnsureSuccess("pack");
+        string app = home.Dir["Quote.AppImage"];
+        File.WriteAllBytes(app, [.. Xar.Runtime.XarFile.ReadRuntime(LauncherBinary.Path), .. File.ReadAllBytes(image)]);
+        File.SetUnixFileMode(app, (UnixFileMode)0x1ED);
+        XarCli.AssertBadInput(home.Xar("desktop", "install", app), "org.example.Quote.desktop: Exec=\"AppRun\".sh %F has '.' right after a closing quote, where a space or the end of the line must follow");
+        Assert.Empty(home.Files());
+    }
 }

@@ -86,6 +86,9 @@ public sealed class DesktopBundle
             {
                 throw new UsageException(e.Message, desktopShown);
             }
+            // desktop-file-validate lets some through (text stuck to a closing quote) that install could not rewrite.
+            if (ExecProblem(entry) is { } execProblem)
+                throw new UsageException(execProblem, desktopShown);
             iconName = entry.Get("Icon");
             if (iconName is { Length: 0 })
                 iconName = null;
@@ -140,6 +143,15 @@ public sealed class DesktopBundle
     }
 
     internal const int MaxBytes = 16 << 20;
+
+    /// <summary>Why an Exec line of <paramref name="entry"/> is malformed (DesktopExec), or null.</summary>
+    internal static string? ExecProblem(DesktopEntry entry)
+    {
+        foreach (string group in entry.Groups.Distinct())
+            if (entry.Get("Exec", group) is { } exec && DesktopExec.Problem(exec) is { } problem)
+                return $"Exec={exec} in group [{group}] {problem}";
+        return null;
+    }
 
     /// <summary>
     /// SOURCE_DIR's root as the image will have it: names --exclude leaves out are not there, and a symbolic link
