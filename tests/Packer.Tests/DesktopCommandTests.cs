@@ -269,6 +269,75 @@ public class DesktopCommandTests
     }
 
     [SkippableFact]
+    public void SymbolicLinksInTheMenuFoldersAreRefusedNeverFollowed()
+    {
+        using var home = new Home();
+        string app = PackSample(home.Dir["hello-desktop"]);
+        string outside = home.Dir["outside"];
+        Directory.CreateDirectory(outside);
+        string[] Outside() => Directory.GetFileSystemEntries(outside, "*", SearchOption.AllDirectories).Order().ToArray();
+        void AssertRefused(ProcessResult r, string link)
+        {
+            XarCli.AssertBadInput(r, $"{link} is a symbolic link, not a directory: not followed");
+            Assert.Empty(Outside());
+        }
+
+        // applications/ a link elsewhere: install writes nothing, through it or anywhere.
+        Directory.CreateDirectory(Path.GetDirectoryName(home.Applications)!);
+        Directory.CreateSymbolicLink(home.Applications, outside);
+        AssertRefused(home.Xar("desktop", "install", app), home.Applications);
+        Assert.Empty(home.Files());
+        AssertRefused(home.Xar("desktop", "uninstall", app), home.Applications);
+        Directory.Delete(home.Applications);
+
+        // The icon's apps/ a link: refused before the entry is written.
+        string scalable = Path.Combine(home.Hicolor, "scalable");
+        Directory.CreateDirectory(scalable);
+        Directory.CreateSymbolicLink(Path.Combine(scalable, "apps"), outside);
+        AssertRefused(home.Xar("desktop", "install", app), Path.Combine(scalable, "apps"));
+        Assert.Empty(home.Files());
+        Directory.Delete(Path.Combine(scalable, "apps"));
+
+        // Another size's apps/ a link to a folder holding an icon of that app id: not deleted through the link.
+        Directory.CreateDirectory(Path.Combine(home.Hicolor, "48x48"));
+        Directory.CreateSymbolicLink(Path.Combine(home.Hicolor, "48x48/apps"), outside);
+        File.WriteAllText(Path.Combine(outside, DesktopBundleTests.SampleId + ".png"), "someone else's");
+        XarCli.AssertBadInput(home.Xar("desktop", "install", app), $"{Path.Combine(home.Hicolor, "48x48/apps")} is a symbolic link, not a directory: not followed");
+        Assert.Equal("someone else's", File.ReadAllText(Path.Combine(outside, DesktopBundleTests.SampleId + ".png")));
+        Assert.False(Directory.Exists(home.Applications));
+        // Installed while the folders were real, then a size folder made a link: uninstall removes nothing through it.
+        Directory.Delete(Path.Combine(home.Hicolor, "48x48"), recursive: true);
+        home.Xar("desktop", "install", app).EnsureSuccess("install");
+        Directory.CreateSymbolicLink(Path.Combine(home.Hicolor, "48x48"), outside);
+        Directory.CreateDirectory(Path.Combine(outside, "apps"));
+        File.WriteAllText(Path.Combine(outside, "apps", DesktopBundleTests.SampleId + ".svg"), "someone else's");
+        XarCli.AssertBadInput(home.Xar("desktop", "uninstall", app), $"{Path.Combine(home.Hicolor, "48x48")} is a symbolic link, not a directory: not followed");
+        Assert.Equal("someone else's", File.ReadAllText(Path.Combine(outside, "apps", DesktopBundleTests.SampleId + ".svg")));
+        Assert.True(File.Exists(home.Entry));
+        File.Delete(Path.Combine(home.Hicolor, "48x48"));
+        home.Xar("desktop", "uninstall", app).EnsureSuccess("uninstall");
+
+        // A link planted as the entry itself (to a file that even looks like ours) is neither replaced nor removed.
+        string planted = Path.Combine(outside, "planted.desktop");
+        File.WriteAllText(planted, "[Desktop Entry]\nType=Application\nName=X\nExec=x\nX-Xar-File=/x\n");
+        File.CreateSymbolicLink(home.Entry, planted);
+        var install = home.Xar("desktop", "install", app);
+        Assert.Equal(1, install.ExitCode);
+        Assert.Contains($"{home.Entry} is a symbolic link, not an entry xar desktop install wrote: not going to replace it", install.StandardError);
+        Assert.Equal(1, home.Xar("desktop", "uninstall", app).ExitCode);
+        Assert.Equal(planted, new FileInfo(home.Entry).LinkTarget);
+        Assert.Equal("[Desktop Entry]\nType=Application\nName=X\nExec=x\nX-Xar-File=/x\n", File.ReadAllText(planted));
+        File.Delete(home.Entry);
+        Directory.Delete(outside, recursive: true);
+        Directory.CreateDirectory(outside);
+
+        // From HOME down no link is followed either: ~/.local a link (say, planted by the owner of a HOME root installs into).
+        Directory.Delete(home.Dir["home/.local"], recursive: true);
+        Directory.CreateSymbolicLink(home.Dir["home/.local"], outside);
+        AssertRefused(home.Xar("desktop", "install", app), home.Dir["home/.local"]);
+    }
+
+    [SkippableFact]
     public void AMalformedExecLineIsRefusedAtInstall()
     {
         using var home = new Home();
@@ -283,6 +352,29 @@ public class DesktopCommandTests
         File.WriteAllBytes(app, [.. Xar.Runtime.XarFile.ReadRuntime(LauncherBinary.Path), .. File.ReadAllBytes(image)]);
         File.SetUnixFileMode(app, (UnixFileMode)0x1ED);
         XarCli.AssertBadInput(home.Xar("desktop", "install", app), "org.example.Quote.desktop: Exec=\"AppRun\".sh %F has '.' right after a closing quote, where a space or the end of the line must follow");
+        Assert.Empty(home.Files());
+    }
+
+    [SkippableFact]
+    public void AsRootAnotherUsersHomeIsRefused()
+    {
+        TestEnv.RequireRoot();
+        using var home = new Home();
+        string app = PackSample(home.Dir["hello-desktop"]);
+        // su or sudo -E: HOME is another user's. What root made there would be root's, in that user's menu folders.
+        const int nobody = 65534;
+        Directory.CreateDirectory(home.Applications);
+        foreach (string directory in new[] { home.Path, home.Dir["home/.local"], home.Dir["home/.local/share"], home.Applications })
+            File.SetUnixFileMode(directory, (UnixFileMode)0x1ED);
+        TestEnv.Run("chown", "-R", $"{nobody}:{nobody}", home.Path).EnsureSuccess("chown");
+        XarCli.AssertBadInput(home.Xar("desktop", "install", app), $"{home.Path} belongs to uid {nobody}, and xar desktop runs as root: the menu files would be root's, not that user's (run it as the user whose menu it is)");
+        Assert.Empty(home.Files());
+        Assert.False(Directory.Exists(home.Hicolor));
+        XarCli.AssertBadInput(home.Xar("desktop", "uninstall", app), $"belongs to uid {nobody}");
+        // The same with XDG_DATA_HOME naming the other user's data folder.
+        var environment = home.Environment;
+        environment["XDG_DATA_HOME"] = home.Dir["home/.local/share"];
+        XarCli.AssertBadInput(TestEnv.Run(new RunOptions(XarBinary.Path, ["desktop", "install", app]) { Environment = environment }), $"{home.Dir["home/.local/share"]} belongs to uid {nobody}");
         Assert.Empty(home.Files());
     }
 }
