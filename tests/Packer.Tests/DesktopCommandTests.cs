@@ -51,6 +51,19 @@ public class DesktopCommandTests
         return file;
     }
 
+    /// <summary>samples/desktop's AppRun with the desktop file <paramref name="desktopName"/> holding <paramref name="desktopText"/>, packed (plain XAR) into FILE.</summary>
+    private static string PackTree(Home home, string desktopName, string desktopText)
+    {
+        string tree = home.Dir["tree-" + desktopName];
+        Directory.CreateDirectory(tree);
+        File.Copy(Path.Combine(DesktopBundleTests.Sample, "AppRun"), Path.Combine(tree, "AppRun"));
+        File.WriteAllText(Path.Combine(tree, desktopName), desktopText);
+        string file = home.Dir["apps/" + desktopName + ".xar"];
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        TestEnv.Run(XarBinary.Path, "pack", tree, "-o", file, "-q").EnsureSuccess("pack " + desktopName);
+        return file;
+    }
+
     [SkippableFact]
     public void InstallWritesTheEntryAndIconAndDexStartsTheApp()
     {
@@ -335,6 +348,43 @@ public class DesktopCommandTests
         Directory.Delete(home.Dir["home/.local"], recursive: true);
         Directory.CreateSymbolicLink(home.Dir["home/.local"], outside);
         AssertRefused(home.Xar("desktop", "install", app), home.Dir["home/.local"]);
+    }
+
+    [SkippableFact]
+    public void AnAppIdOfAnotherDesktopFileIsRefused()
+    {
+        using var home = new Home();
+        string app = PackSample(home.Dir["hello-desktop"]);
+        var environment = home.Environment;
+        environment["XDG_DATA_DIRS"] = home.Dir["local-share"] + ":" + home.Dir["share"];
+        ProcessResult Install(string file) => TestEnv.Run(new RunOptions(XarBinary.Path, ["desktop", "install", file]) { Environment = environment });
+        // The system's entry of that desktop file ID, in the second of $XDG_DATA_DIRS: a user's entry would hide it.
+        string system = home.Dir["share/applications/" + DesktopBundleTests.SampleId + ".desktop"];
+        Directory.CreateDirectory(Path.GetDirectoryName(system)!);
+        File.WriteAllText(system, "[Desktop Entry]\nType=Application\nName=System\nExec=true\n");
+        var refused = Install(app);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal($"xar: {app}: {system} has the desktop file ID {DesktopBundleTests.SampleId}.desktop: an entry installed for this user would take its place in every menu; not installing (pack the bundle with another app id)\n", refused.StandardError);
+        Assert.Empty(home.Files());
+        // A desktop file ID with a - is also that of a file in a subfolder (my-app.desktop: my/app.desktop), in the system's folders or the user's.
+        string dashed = PackTree(home, "my-app.desktop", "[Desktop Entry]\nType=Application\nName=My App\nExec=AppRun\n");
+        string subfolder = home.Dir["local-share/applications/my/app.desktop"];
+        Directory.CreateDirectory(Path.GetDirectoryName(subfolder)!);
+        File.WriteAllText(subfolder, "[Desktop Entry]\nType=Application\nName=System\nExec=true\n");
+        Assert.Contains($"{subfolder} has the desktop file ID my-app.desktop", Install(dashed).StandardError);
+        File.Delete(subfolder);
+        string users = Path.Combine(home.Applications, "my/app.desktop");
+        Directory.CreateDirectory(Path.GetDirectoryName(users)!);
+        File.WriteAllText(users, "[Desktop Entry]\nType=Application\nName=Mine\nExec=true\n");
+        var own = Install(dashed);
+        Assert.Equal(1, own.ExitCode);
+        Assert.Contains($"{users} has the desktop file ID my-app.desktop", own.StandardError);
+        Assert.Equal(["my/app.desktop"], Directory.GetFiles(home.Applications, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(home.Applications, f)).ToArray());
+        // $XDG_DATA_DIRS listing the user's own data folder does not make an entry xar wrote another's.
+        File.Delete(system);
+        environment["XDG_DATA_DIRS"] = home.Dir["home/.local/share"] + ":" + home.Dir["share"];
+        Install(app).EnsureSuccess("install");
+        Install(app).EnsureSuccess("install again");
     }
 
     [SkippableFact]

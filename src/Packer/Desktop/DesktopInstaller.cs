@@ -57,12 +57,14 @@ public static class DesktopInstaller
         var fileMode = (uint)(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         try
         {
-            // First without making or changing anything: a link where a directory is expected, or an entry not ours is
-            // refused before any file is written.
+            // First without making or changing anything: a link where a directory is expected, an entry not ours or one
+            // of the system's is refused before any file is written.
             using (var existing = Menu.Open(create: false))
             {
                 if (existing.Applications is { } applications)
                     CheckOurs(applications, entryName, "replace");
+                if (ShadowedEntry(bundle.AppId, existing) is { } shadowed)
+                    throw new IOException($"{shadowed} has the desktop file ID {entryName}: an entry installed for this user would take its place in every menu; not installing (pack the bundle with another app id)");
                 if (existing.Hicolor is { } hicolor)
                 {
                     RemoveIcons(hicolor, bundle.AppId, dryRun: true);
@@ -370,6 +372,44 @@ public static class DesktopInstaller
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// Another desktop file with the desktop file ID APP_ID.desktop, which an entry of this user's would hide in every
+    /// menu: in applications/ of $XDG_DATA_DIRS (default /usr/local/share:/usr/share), APP_ID.desktop or, as each - of
+    /// the ID may stand for a / (foo-bar: foo/bar.desktop), one in a subfolder; in this user's applications/, one in a
+    /// subfolder (APP_ID.desktop itself is <see cref="CheckOurs"/>'s). Its path, or null.
+    /// </summary>
+    private static string? ShadowedEntry(string appId, Menu menu)
+    {
+        string? variable = Environment.GetEnvironmentVariable("XDG_DATA_DIRS");
+        string dataDirectories = string.IsNullOrEmpty(variable) ? "/usr/local/share:/usr/share" : variable;
+        foreach (string directory in dataDirectories.Split(':').Where(d => d.StartsWith('/')))
+        {
+            string applications = Path.Join(directory, "applications");
+            // $XDG_DATA_DIRS may list this user's own data directory: its entries are not the system's.
+            if (menu.Applications is { } mine && LibC.StatxAt(LibC.AT_FDCWD, applications, 0, LibC.STATX_BASIC_STATS, out var other) == 0
+                && LibC.FStatx(mine.Fd, out var own) == 0 && (other.DevMajor, other.DevMinor, other.Ino) == (own.DevMajor, own.DevMinor, own.Ino))
+                continue;
+            if (FindDesktopId(applications, appId, withTopLevel: true) is { } found)
+                return found;
+        }
+        return menu.Applications is null ? null : FindDesktopId(menu.ApplicationsPath, appId, withTopLevel: false);
+    }
+
+    /// <summary>A file in <paramref name="directory"/> or its subfolders whose desktop file ID is <paramref name="id"/>.desktop (only looked at, so links are followed as menus follow them).</summary>
+    private static string? FindDesktopId(string directory, string id, bool withTopLevel)
+    {
+        string file = Path.Join(directory, id + DesktopBundle.Extension);
+        if (withTopLevel && (File.Exists(file) || new FileInfo(file).LinkTarget is not null))
+            return file;
+        for (int dash = id.IndexOf('-'); dash > 0; dash = id.IndexOf('-', dash + 1))
+        {
+            string subfolder = Path.Join(directory, id[..dash]);
+            if (Directory.Exists(subfolder) && FindDesktopId(subfolder, id[(dash + 1)..], withTopLevel: true) is { } found)
+                return found;
+        }
+        return null;
     }
 
     /// <summary>
