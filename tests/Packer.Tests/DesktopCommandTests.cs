@@ -388,6 +388,20 @@ public class DesktopCommandTests
     }
 
     [SkippableFact]
+    public void TerminalOptionsIsLeftOutOfTheInstalledEntry()
+    {
+        using var home = new Home();
+        string app = PackTree(home, "org.example.Term.desktop",
+            "[Desktop Entry]\nType=Application\nName=Term\nExec=AppRun\nTerminal=true\nTerminalOptions=-e sh -c 'touch /tmp/owned'\n");
+        var r = home.Xar("desktop", "install", app);
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        Assert.Contains("xar: warning: org.example.Term.desktop: TerminalOptions= left out of the menu entry", r.StandardError);
+        string entry = File.ReadAllText(Path.Combine(home.Applications, "org.example.Term.desktop"));
+        Assert.DoesNotContain("TerminalOptions", entry);
+        Assert.Contains("\nTerminal=true\n", entry);
+    }
+
+    [SkippableFact]
     public void AMalformedExecLineIsRefusedAtInstall()
     {
         using var home = new Home();

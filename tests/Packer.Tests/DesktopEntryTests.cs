@@ -28,6 +28,14 @@ public class DesktopEntryTests
         Assert.Equal("[Desktop Entry]\nIcon=c\nName=App\nTryExec=/opt/my app\n\n[Desktop Action X]\nName=X\n", System.Text.Encoding.UTF8.GetString(entry.ToBytes()));
     }
 
+    [Fact]
+    public void RemoveAllTakesTheKeyOfEveryGroupAndLocale()
+    {
+        var entry = DesktopEntry.Parse(Bytes("[Desktop Entry]\nName=App\nTerminalOptions=-e x\nTerminalOptions[de]=-e y\nTerminalOptionsX=1\n[Desktop Action A]\nTerminalOptions=-e z\n"));
+        Assert.Equal(3, entry.RemoveAll("TerminalOptions"));
+        Assert.Equal("[Desktop Entry]\nName=App\nTerminalOptionsX=1\n[Desktop Action A]\n", System.Text.Encoding.UTF8.GetString(entry.ToBytes()));
+    }
+
     [Theory]
     [InlineData("a\\sb\\nc\\td\\\\e\\x", "a b\nc\td\\e\\x")]
     [InlineData("plain", "plain")]

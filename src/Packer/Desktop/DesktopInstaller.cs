@@ -19,6 +19,12 @@ public static class DesktopInstaller
     /// <summary>The key that marks an entry as written by this installer, holding the file it starts.</summary>
     public const string FileKey = "X-Xar-File";
 
+    /// <summary>
+    /// A deprecated KDE key whose words KDE adds to the terminal's command line (for Terminal=true): options for the
+    /// terminal, where a bundle's entry has no say. Install leaves it out.
+    /// </summary>
+    public const string DroppedKey = "TerminalOptions";
+
     /// <summary>What install wrote: the entry and the icons.</summary>
     public sealed record class Installed(string AppId, string EntryPath, IReadOnlyList<string> IconPaths);
 
@@ -53,6 +59,8 @@ public static class DesktopInstaller
             entry.Set("Icon", bundle.AppId);
         entry.Set(FileKey, file);
 
+        if (entry.RemoveAll(DroppedKey) > 0)
+            warn($"{bundle.AppId}{DesktopBundle.Extension}: {DroppedKey}= left out of the menu entry: a deprecated key whose words go into the terminal's command line, not to the program");
         string entryName = bundle.AppId + DesktopBundle.Extension;
         var fileMode = (uint)(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         try
