@@ -223,4 +223,25 @@ public class DesktopBundleTests
         XarCli.AssertBadInput(Pack(null, tree, "-o", dir["a.xar"]), "Exec=AppRun\t--x in group [Desktop Entry] has a tab outside quotes");
         Assert.False(File.Exists(dir["a.xar"]));
     }
+
+    [SkippableFact]
+    public void PackRefusesTheAppIdsInstallRefusesInItsWords()
+    {
+        using var dir = new TempDir("desktop");
+        const string rule = "the app id (the file name without .desktop) may hold only A-Za-z0-9 . _ - and not start with a dot";
+        Assert.Equal(rule, Xar.Packer.Desktop.DesktopBundle.AppIdProblem("my app"));
+        string tree = Tree(dir, null);
+        foreach (string name in new[] { "my app.desktop", "a+b.desktop", ".hidden.desktop", "caf\u00e9.desktop" })
+        {
+            Directory.CreateDirectory(dir["given"]);
+            File.WriteAllText(Path.Combine(dir["given"], name), ValidEntry);
+            var given = Pack(null, tree, "-o", dir["a.xar"], "--desktop-file", Path.Combine(dir["given"], name));
+            XarCli.AssertBadInput(given, $"xar: {Path.Combine(dir["given"], name)}: --desktop-file: {rule}");
+            File.Delete(Path.Combine(dir["given"], name));
+            File.WriteAllText(Path.Combine(tree, name), ValidEntry);
+            XarCli.AssertBadInput(Pack(null, tree, "-o", dir["a.xar"]), $"xar: {Path.Combine(tree, name)}: {rule}");
+            File.Delete(Path.Combine(tree, name));
+        }
+        Assert.False(File.Exists(dir["a.xar"]));
+    }
 }

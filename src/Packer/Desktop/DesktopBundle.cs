@@ -73,6 +73,8 @@ public sealed class DesktopBundle
         string? iconName = null;
         if (desktopBytes is not null)
         {
+            if (AppIdProblem(desktopName![..^Extension.Length]) is { } appIdProblem)
+                throw new UsageException(desktopFileOption is null ? appIdProblem : "--desktop-file: " + appIdProblem, desktopShown);
             var validation = DesktopFileValidator.Validate(desktopName!, desktopBytes);
             if (validation.Error is not null)
                 throw new UsageException(validation.Error, desktopShown);
@@ -143,6 +145,15 @@ public sealed class DesktopBundle
     }
 
     internal const int MaxBytes = 16 << 20;
+
+    /// <summary>
+    /// Why <paramref name="appId"/> (a desktop file's name without .desktop) cannot be a bundle's app id, or null: the one
+    /// rule of pack and desktop install. It names the installed entry and icons, so it is a plain file name.
+    /// </summary>
+    public static string? AppIdProblem(string appId) =>
+        appId.Length > 0 && !appId.StartsWith('.') && appId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')
+            ? null
+            : "the app id (the file name without .desktop) may hold only A-Za-z0-9 . _ - and not start with a dot";
 
     /// <summary>Why an Exec line of <paramref name="entry"/> is malformed (DesktopExec), or null.</summary>
     internal static string? ExecProblem(DesktopEntry entry)

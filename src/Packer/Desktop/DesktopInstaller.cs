@@ -203,8 +203,8 @@ public static class DesktopInstaller
             throw new UsageException($"has {names.Count} desktop files at its image root ({string.Join(", ", names)}); a bundle has one", file);
         string name = names[0];
         string appId = name[..^DesktopBundle.Extension.Length];
-        if (!appId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') || appId.StartsWith('.'))
-            throw new UsageException($"{name}: the app id (the file name without .desktop) may hold only A-Za-z0-9 . _ -", file);
+        if (DesktopBundle.AppIdProblem(appId) is { } problem)
+            throw new UsageException($"{name}: {problem}", file);
         byte[] bytes = ReadImageFile(image, name, file) ?? throw new UsageException($"{name}: not a regular file in the image", file);
         if (DesktopFileValidator.Validate(name, bytes).Error is { } error)
             throw new UsageException($"{name}: {error}", file);
