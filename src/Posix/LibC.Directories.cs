@@ -6,7 +6,7 @@ namespace Xar.Posix;
 public static unsafe partial class LibC
 {
     public const uint RENAME_NOREPLACE = 1;
-    public const byte DT_DIR = 4;
+    public const byte DT_UNKNOWN = 0, DT_DIR = 4, DT_LNK = 10;
     /// <summary>Offset of d_name in glibc's struct dirent64 (after d_ino u64, d_off s64, d_reclen u16, d_type u8).</summary>
     public const int DirentNameOffset = 19;
     public const int DirentTypeOffset = 18;

@@ -210,4 +210,38 @@ public class DesktopBundleTests
         Assert.DoesNotContain("warning", r.StandardError);
         Assert.Equal("AppRun", XarHeader.ReadFromFile(dir["a.xar"]).Exec);
     }
+
+    [SkippableFact]
+    public void AMalformedExecLineIsRefusedAtPack()
+    {
+        using var dir = new TempDir("desktop");
+        // desktop-file-validate lets text stuck to a closing quote through; install would keep it glued to the path it writes.
+        string tree = Tree(dir, "[Desktop Entry]\nType=Application\nName=Test\nExec=\"AppRun\".sh %U\n");
+        var r = Pack(null, tree, "-o", dir["a.xar"]);
+        XarCli.AssertBadInput(r, $"xar: {Path.Combine(tree, "org.example.Test.desktop")}: Exec=\"AppRun\".sh %U in group [Desktop Entry] has '.' right after a closing quote, where a space or the end of the line must follow");
+        File.WriteAllText(Path.Combine(tree, "org.example.Test.desktop"), "[Desktop Entry]\nType=Application\nName=Test\nExec=AppRun\\t--x\n");
+        XarCli.AssertBadInput(Pack(null, tree, "-o", dir["a.xar"]), "Exec=AppRun\t--x in group [Desktop Entry] has a tab outside quotes");
+        Assert.False(File.Exists(dir["a.xar"]));
+    }
+
+    [SkippableFact]
+    public void PackRefusesTheAppIdsInstallRefusesInItsWords()
+    {
+        using var dir = new TempDir("desktop");
+        const string rule = "the app id (the file name without .desktop) may hold only A-Za-z0-9 . _ - and not start with a dot";
+        Assert.Equal(rule, Xar.Packer.Desktop.DesktopBundle.AppIdProblem("my app"));
+        string tree = Tree(dir, null);
+        foreach (string name in new[] { "my app.desktop", "a+b.desktop", ".hidden.desktop", "caf\u00e9.desktop" })
+        {
+            Directory.CreateDirectory(dir["given"]);
+            File.WriteAllText(Path.Combine(dir["given"], name), ValidEntry);
+            var given = Pack(null, tree, "-o", dir["a.xar"], "--desktop-file", Path.Combine(dir["given"], name));
+            XarCli.AssertBadInput(given, $"xar: {Path.Combine(dir["given"], name)}: --desktop-file: {rule}");
+            File.Delete(Path.Combine(dir["given"], name));
+            File.WriteAllText(Path.Combine(tree, name), ValidEntry);
+            XarCli.AssertBadInput(Pack(null, tree, "-o", dir["a.xar"]), $"xar: {Path.Combine(tree, name)}: {rule}");
+            File.Delete(Path.Combine(tree, name));
+        }
+        Assert.False(File.Exists(dir["a.xar"]));
+    }
 }

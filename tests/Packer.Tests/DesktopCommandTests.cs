@@ -51,6 +51,19 @@ public class DesktopCommandTests
         return file;
     }
 
+    /// <summary>samples/desktop's AppRun with the desktop file <paramref name="desktopName"/> holding <paramref name="desktopText"/>, packed (plain XAR) into FILE.</summary>
+    private static string PackTree(Home home, string desktopName, string desktopText)
+    {
+        string tree = home.Dir["tree-" + desktopName];
+        Directory.CreateDirectory(tree);
+        File.Copy(Path.Combine(DesktopBundleTests.Sample, "AppRun"), Path.Combine(tree, "AppRun"));
+        File.WriteAllText(Path.Combine(tree, desktopName), desktopText);
+        string file = home.Dir["apps/" + desktopName + ".xar"];
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        TestEnv.Run(XarBinary.Path, "pack", tree, "-o", file, "-q").EnsureSuccess("pack " + desktopName);
+        return file;
+    }
+
     [SkippableFact]
     public void InstallWritesTheEntryAndIconAndDexStartsTheApp()
     {
@@ -266,5 +279,166 @@ public class DesktopCommandTests
         var uninstall = home.Xar("desktop", "uninstall", app);
         Assert.Equal(1, uninstall.ExitCode);
         Assert.Equal(mine, File.ReadAllText(home.Entry));
+    }
+
+    [SkippableFact]
+    public void SymbolicLinksInTheMenuFoldersAreRefusedNeverFollowed()
+    {
+        using var home = new Home();
+        string app = PackSample(home.Dir["hello-desktop"]);
+        string outside = home.Dir["outside"];
+        Directory.CreateDirectory(outside);
+        string[] Outside() => Directory.GetFileSystemEntries(outside, "*", SearchOption.AllDirectories).Order().ToArray();
+        void AssertRefused(ProcessResult r, string link)
+        {
+            XarCli.AssertBadInput(r, $"{link} is a symbolic link, not a directory: not followed");
+            Assert.Empty(Outside());
+        }
+
+        // applications/ a link elsewhere: install writes nothing, through it or anywhere.
+        Directory.CreateDirectory(Path.GetDirectoryName(home.Applications)!);
+        Directory.CreateSymbolicLink(home.Applications, outside);
+        AssertRefused(home.Xar("desktop", "install", app), home.Applications);
+        Assert.Empty(home.Files());
+        AssertRefused(home.Xar("desktop", "uninstall", app), home.Applications);
+        Directory.Delete(home.Applications);
+
+        // The icon's apps/ a link: refused before the entry is written.
+        string scalable = Path.Combine(home.Hicolor, "scalable");
+        Directory.CreateDirectory(scalable);
+        Directory.CreateSymbolicLink(Path.Combine(scalable, "apps"), outside);
+        AssertRefused(home.Xar("desktop", "install", app), Path.Combine(scalable, "apps"));
+        Assert.Empty(home.Files());
+        Directory.Delete(Path.Combine(scalable, "apps"));
+
+        // Another size's apps/ a link to a folder holding an icon of that app id: not deleted through the link.
+        Directory.CreateDirectory(Path.Combine(home.Hicolor, "48x48"));
+        Directory.CreateSymbolicLink(Path.Combine(home.Hicolor, "48x48/apps"), outside);
+        File.WriteAllText(Path.Combine(outside, DesktopBundleTests.SampleId + ".png"), "someone else's");
+        XarCli.AssertBadInput(home.Xar("desktop", "install", app), $"{Path.Combine(home.Hicolor, "48x48/apps")} is a symbolic link, not a directory: not followed");
+        Assert.Equal("someone else's", File.ReadAllText(Path.Combine(outside, DesktopBundleTests.SampleId + ".png")));
+        Assert.False(Directory.Exists(home.Applications));
+        // Installed while the folders were real, then a size folder made a link: uninstall removes nothing through it.
+        Directory.Delete(Path.Combine(home.Hicolor, "48x48"), recursive: true);
+        home.Xar("desktop", "install", app).EnsureSuccess("install");
+        Directory.CreateSymbolicLink(Path.Combine(home.Hicolor, "48x48"), outside);
+        Directory.CreateDirectory(Path.Combine(outside, "apps"));
+        File.WriteAllText(Path.Combine(outside, "apps", DesktopBundleTests.SampleId + ".svg"), "someone else's");
+        XarCli.AssertBadInput(home.Xar("desktop", "uninstall", app), $"{Path.Combine(home.Hicolor, "48x48")} is a symbolic link, not a directory: not followed");
+        Assert.Equal("someone else's", File.ReadAllText(Path.Combine(outside, "apps", DesktopBundleTests.SampleId + ".svg")));
+        Assert.True(File.Exists(home.Entry));
+        File.Delete(Path.Combine(home.Hicolor, "48x48"));
+        home.Xar("desktop", "uninstall", app).EnsureSuccess("uninstall");
+
+        // A link planted as the entry itself (to a file that even looks like ours) is neither replaced nor removed.
+        string planted = Path.Combine(outside, "planted.desktop");
+        File.WriteAllText(planted, "[Desktop Entry]\nType=Application\nName=X\nExec=x\nX-Xar-File=/x\n");
+        File.CreateSymbolicLink(home.Entry, planted);
+        var install = home.Xar("desktop", "install", app);
+        Assert.Equal(1, install.ExitCode);
+        Assert.Contains($"{home.Entry} is a symbolic link, not an entry xar desktop install wrote: not going to replace it", install.StandardError);
+        Assert.Equal(1, home.Xar("desktop", "uninstall", app).ExitCode);
+        Assert.Equal(planted, new FileInfo(home.Entry).LinkTarget);
+        Assert.Equal("[Desktop Entry]\nType=Application\nName=X\nExec=x\nX-Xar-File=/x\n", File.ReadAllText(planted));
+        File.Delete(home.Entry);
+        Directory.Delete(outside, recursive: true);
+        Directory.CreateDirectory(outside);
+
+        // From HOME down no link is followed either: ~/.local a link (say, planted by the owner of a HOME root installs into).
+        Directory.Delete(home.Dir["home/.local"], recursive: true);
+        Directory.CreateSymbolicLink(home.Dir["home/.local"], outside);
+        AssertRefused(home.Xar("desktop", "install", app), home.Dir["home/.local"]);
+    }
+
+    [SkippableFact]
+    public void AnAppIdOfAnotherDesktopFileIsRefused()
+    {
+        using var home = new Home();
+        string app = PackSample(home.Dir["hello-desktop"]);
+        var environment = home.Environment;
+        environment["XDG_DATA_DIRS"] = home.Dir["local-share"] + ":" + home.Dir["share"];
+        ProcessResult Install(string file) => TestEnv.Run(new RunOptions(XarBinary.Path, ["desktop", "install", file]) { Environment = environment });
+        // The system's entry of that desktop file ID, in the second of $XDG_DATA_DIRS: a user's entry would hide it.
+        string system = home.Dir["share/applications/" + DesktopBundleTests.SampleId + ".desktop"];
+        Directory.CreateDirectory(Path.GetDirectoryName(system)!);
+        File.WriteAllText(system, "[Desktop Entry]\nType=Application\nName=System\nExec=true\n");
+        var refused = Install(app);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal($"xar: {app}: {system} has the desktop file ID {DesktopBundleTests.SampleId}.desktop: an entry installed for this user would take its place in every menu; not installing (pack the bundle with another app id)\n", refused.StandardError);
+        Assert.Empty(home.Files());
+        // A desktop file ID with a - is also that of a file in a subfolder (my-app.desktop: my/app.desktop), in the system's folders or the user's.
+        string dashed = PackTree(home, "my-app.desktop", "[Desktop Entry]\nType=Application\nName=My App\nExec=AppRun\n");
+        string subfolder = home.Dir["local-share/applications/my/app.desktop"];
+        Directory.CreateDirectory(Path.GetDirectoryName(subfolder)!);
+        File.WriteAllText(subfolder, "[Desktop Entry]\nType=Application\nName=System\nExec=true\n");
+        Assert.Contains($"{subfolder} has the desktop file ID my-app.desktop", Install(dashed).StandardError);
+        File.Delete(subfolder);
+        string users = Path.Combine(home.Applications, "my/app.desktop");
+        Directory.CreateDirectory(Path.GetDirectoryName(users)!);
+        File.WriteAllText(users, "[Desktop Entry]\nType=Application\nName=Mine\nExec=true\n");
+        var own = Install(dashed);
+        Assert.Equal(1, own.ExitCode);
+        Assert.Contains($"{users} has the desktop file ID my-app.desktop", own.StandardError);
+        Assert.Equal(["my/app.desktop"], Directory.GetFiles(home.Applications, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(home.Applications, f)).ToArray());
+        // $XDG_DATA_DIRS listing the user's own data folder does not make an entry xar wrote another's.
+        File.Delete(system);
+        environment["XDG_DATA_DIRS"] = home.Dir["home/.local/share"] + ":" + home.Dir["share"];
+        Install(app).EnsureSuccess("install");
+        Install(app).EnsureSuccess("install again");
+    }
+
+    [SkippableFact]
+    public void TerminalOptionsIsLeftOutOfTheInstalledEntry()
+    {
+        using var home = new Home();
+        string app = PackTree(home, "org.example.Term.desktop",
+            "[Desktop Entry]\nType=Application\nName=Term\nExec=AppRun\nTerminal=true\nTerminalOptions=-e sh -c 'touch /tmp/owned'\n");
+        var r = home.Xar("desktop", "install", app);
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        Assert.Contains("xar: warning: org.example.Term.desktop: TerminalOptions= left out of the menu entry", r.StandardError);
+        string entry = File.ReadAllText(Path.Combine(home.Applications, "org.example.Term.desktop"));
+        Assert.DoesNotContain("TerminalOptions", entry);
+        Assert.Contains("\nTerminal=true\n", entry);
+    }
+
+    [SkippableFact]
+    public void AMalformedExecLineIsRefusedAtInstall()
+    {
+        using var home = new Home();
+        // Packed before pack checked Exec lines: an image holding one, made as a bare image plus the runtime (AppImage-shaped).
+        string tree = home.Dir["tree"];
+        Directory.CreateDirectory(tree);
+        File.Copy(Path.Combine(DesktopBundleTests.Sample, "AppRun"), Path.Combine(tree, "AppRun"));
+        File.WriteAllText(Path.Combine(tree, "org.example.Quote.desktop"), "[Desktop Entry]\nType=Application\nName=Q\nExec=\"AppRun\".sh %F\n");
+        string image = home.Dir["image.sqfs"];
+        TestEnv.Run(XarBinary.Path, "pack", tree, "-o", image, "--format", "squashfs", "-q").EnsureSuccess("pack");
+        string app = home.Dir["Quote.AppImage"];
+        File.WriteAllBytes(app, [.. Xar.Runtime.XarFile.ReadRuntime(LauncherBinary.Path), .. File.ReadAllBytes(image)]);
+        File.SetUnixFileMode(app, (UnixFileMode)0x1ED);
+        XarCli.AssertBadInput(home.Xar("desktop", "install", app), "org.example.Quote.desktop: Exec=\"AppRun\".sh %F has '.' right after a closing quote, where a space or the end of the line must follow");
+        Assert.Empty(home.Files());
+    }
+
+    [SkippableFact]
+    public void AsRootAnotherUsersHomeIsRefused()
+    {
+        TestEnv.RequireRoot();
+        using var home = new Home();
+        string app = PackSample(home.Dir["hello-desktop"]);
+        // su or sudo -E: HOME is another user's. What root made there would be root's, in that user's menu folders.
+        const int nobody = 65534;
+        Directory.CreateDirectory(home.Applications);
+        foreach (string directory in new[] { home.Path, home.Dir["home/.local"], home.Dir["home/.local/share"], home.Applications })
+            File.SetUnixFileMode(directory, (UnixFileMode)0x1ED);
+        TestEnv.Run("chown", "-R", $"{nobody}:{nobody}", home.Path).EnsureSuccess("chown");
+        XarCli.AssertBadInput(home.Xar("desktop", "install", app), $"{home.Path} belongs to uid {nobody}, and xar desktop runs as root: the menu files would be root's, not that user's (run it as the user whose menu it is)");
+        Assert.Empty(home.Files());
+        Assert.False(Directory.Exists(home.Hicolor));
+        XarCli.AssertBadInput(home.Xar("desktop", "uninstall", app), $"belongs to uid {nobody}");
+        // The same with XDG_DATA_HOME naming the other user's data folder.
+        var environment = home.Environment;
+        environment["XDG_DATA_HOME"] = home.Dir["home/.local/share"];
+        XarCli.AssertBadInput(TestEnv.Run(new RunOptions(XarBinary.Path, ["desktop", "install", app]) { Environment = environment }), $"{home.Dir["home/.local/share"]} belongs to uid {nobody}");
+        Assert.Empty(home.Files());
     }
 }

@@ -28,6 +28,14 @@ public class DesktopEntryTests
         Assert.Equal("[Desktop Entry]\nIcon=c\nName=App\nTryExec=/opt/my app\n\n[Desktop Action X]\nName=X\n", System.Text.Encoding.UTF8.GetString(entry.ToBytes()));
     }
 
+    [Fact]
+    public void RemoveAllTakesTheKeyOfEveryGroupAndLocale()
+    {
+        var entry = DesktopEntry.Parse(Bytes("[Desktop Entry]\nName=App\nTerminalOptions=-e x\nTerminalOptions[de]=-e y\nTerminalOptionsX=1\n[Desktop Action A]\nTerminalOptions=-e z\n"));
+        Assert.Equal(3, entry.RemoveAll("TerminalOptions"));
+        Assert.Equal("[Desktop Entry]\nName=App\nTerminalOptionsX=1\n[Desktop Action A]\n", System.Text.Encoding.UTF8.GetString(entry.ToBytes()));
+    }
+
     [Theory]
     [InlineData("a\\sb\\nc\\td\\\\e\\x", "a b\nc\td\\e\\x")]
     [InlineData("plain", "plain")]
@@ -59,6 +67,36 @@ public class DesktopEntryTests
     public void AnExecWithoutProgramIsRefused(string rawExec) =>
         Assert.Throws<FormatException>(() => DesktopExec.ReplaceProgram(rawExec, "/opt/app"));
 
+    [Theory]
+    [InlineData("\"AppRun\".sh %F", "has '.' right after a closing quote, where a space or the end of the line must follow")]
+    [InlineData("\"my app\"\"x\" %F", "has '\"' right after a closing quote")]
+    [InlineData("AppRun \"a b\"c", "has 'c' right after a closing quote")]
+    [InlineData("App\"Run\" %F", "has '\"' outside quotes: an argument holding it must be quoted in whole")]
+    [InlineData("AppRun\\t--evil %F", "has a tab outside quotes")]
+    [InlineData("AppRun\t--evil", "has a tab outside quotes")]
+    [InlineData("AppRun\\n--evil", "has a newline outside quotes")]
+    [InlineData("AppRun ~/file", "has '~' outside quotes")]
+    [InlineData("AppRun $HOME", "has '$' outside quotes")]
+    [InlineData("AppRun \"a$b\"", "has a $ in quotes without the backslash")]
+    [InlineData("AppRun \"a\\\\qb\"", "has a backslash in quotes that escapes none of")]
+    [InlineData("VAR=1 AppRun", "has a program name holding =")]
+    [InlineData("\"unclosed", "has a quote that is not closed")]
+    [InlineData("  ", "has no program")]
+    public void MalformedExecLinesAreRefusedAsTheSpecificationHasThem(string rawExec, string problem)
+    {
+        var e = Assert.Throws<FormatException>(() => DesktopExec.ReplaceProgram(rawExec, "/opt/app"));
+        Assert.StartsWith($"Exec={rawExec} {problem}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("\"App Run\" %F", "/opt/app %F")]
+    [InlineData("\"AppRun\"", "/opt/app")]
+    [InlineData("AppRun  --a   \"b c\"  ", "/opt/app  --a   \"b c\"  ")]
+    [InlineData("AppRun \"a\\\\\\\\b \\\\$x \\\\\" \\\\`\"", "/opt/app \"a\\\\\\\\b \\\\$x \\\\\" \\\\`\"")]
+    [InlineData("AppRun --opt=1 %%", "/opt/app --opt=1 %%")]
+    public void WellFormedExecLinesKeepTheirArguments(string rawExec, string expected) =>
+        Assert.Equal(expected, DesktopExec.ReplaceProgram(rawExec, "/opt/app"));
+
     [Fact]
     public void IconsAreToldByTheirBytes()
     {
@@ -81,7 +119,8 @@ public class DesktopEntryTests
     [InlineData("x.desktop", "[Desktop Entry]\nType=Program\nName=X\n", "Type=Program is not Application, Link or Directory")]
     [InlineData("x.desktop", "[Desktop Entry]\nType=Link\nName=X\n", "required key \"URL\" for Type=Link")]
     [InlineData("x.desktop", "[Desktop Entry]\nType=Application\nName=X\nExec=x\nTerminal=yes\n", "Terminal=yes is not a boolean")]
-    [InlineData("x.desktop", "[Desktop Entry]\nType=Application\nName=X\nExec=\"x\n", "has no program, or a quote that is not closed")]
+    [InlineData("x.desktop", "[Desktop Entry]\nType=Application\nName=X\nExec=\"x\n", "Exec=\"x in group [Desktop Entry] has a quote that is not closed")]
+    [InlineData("x.desktop", "[Desktop Entry]\nType=Application\nName=X\nExec=x\n[Desktop Action A]\nExec=\"x\"y\n", "Exec=\"x\"y in group [Desktop Action A] has 'y' right after a closing quote")]
     [InlineData("x.desktop", "[Desktop Entry]\nType=Application\nName=X\nExec=x\nno equals sign\n", "line 5 is not a comment")]
     [InlineData("x.desktop", "[Desktop Entry]\nType=Application\nName=X\nDBusActivatable=true\nX-Vendor=1\n", null)]
     public void OwnChecksFindTheFirstProblem(string name, string text, string? error)

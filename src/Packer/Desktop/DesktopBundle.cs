@@ -73,6 +73,8 @@ public sealed class DesktopBundle
         string? iconName = null;
         if (desktopBytes is not null)
         {
+            if (AppIdProblem(desktopName![..^Extension.Length]) is { } appIdProblem)
+                throw new UsageException(desktopFileOption is null ? appIdProblem : "--desktop-file: " + appIdProblem, desktopShown);
             var validation = DesktopFileValidator.Validate(desktopName!, desktopBytes);
             if (validation.Error is not null)
                 throw new UsageException(validation.Error, desktopShown);
@@ -86,6 +88,9 @@ public sealed class DesktopBundle
             {
                 throw new UsageException(e.Message, desktopShown);
             }
+            // desktop-file-validate lets some through (text stuck to a closing quote) that install could not rewrite.
+            if (ExecProblem(entry) is { } execProblem)
+                throw new UsageException(execProblem, desktopShown);
             iconName = entry.Get("Icon");
             if (iconName is { Length: 0 })
                 iconName = null;
@@ -140,6 +145,24 @@ public sealed class DesktopBundle
     }
 
     internal const int MaxBytes = 16 << 20;
+
+    /// <summary>
+    /// Why <paramref name="appId"/> (a desktop file's name without .desktop) cannot be a bundle's app id, or null: the one
+    /// rule of pack and desktop install. It names the installed entry and icons, so it is a plain file name.
+    /// </summary>
+    public static string? AppIdProblem(string appId) =>
+        appId.Length > 0 && !appId.StartsWith('.') && appId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')
+            ? null
+            : "the app id (the file name without .desktop) may hold only A-Za-z0-9 . _ - and not start with a dot";
+
+    /// <summary>Why an Exec line of <paramref name="entry"/> is malformed (DesktopExec), or null.</summary>
+    internal static string? ExecProblem(DesktopEntry entry)
+    {
+        foreach (string group in entry.Groups.Distinct())
+            if (entry.Get("Exec", group) is { } exec && DesktopExec.Problem(exec) is { } problem)
+                return $"Exec={exec} in group [{group}] {problem}";
+        return null;
+    }
 
     /// <summary>
     /// SOURCE_DIR's root as the image will have it: names --exclude leaves out are not there, and a symbolic link

@@ -124,6 +124,10 @@ public sealed class DesktopEntry
             }
     }
 
+    /// <summary>Removes every <paramref name="key"/> line (its localized ones, KEY[locale], too) of every group; returns how many.</summary>
+    public int RemoveAll(string key) =>
+        _lines.RemoveAll(l => l.Key is { } k && (k == key || (k.StartsWith(key + "[", StringComparison.Ordinal) && k.EndsWith(']'))));
+
     /// <summary>The file's bytes: every line as read or set, each ended by a newline.</summary>
     public byte[] ToBytes()
     {

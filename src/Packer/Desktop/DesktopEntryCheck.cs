@@ -7,7 +7,8 @@ namespace Xar.Packer.Desktop;
 /// comments before the first group, which is [Desktop Entry]; no group twice, no key twice in a group;
 /// key names of A-Za-z0-9- (with an optional [locale]); Type present and Application, Link or Directory;
 /// Name present; Exec for an Application (unless DBusActivatable=true), URL for a Link; an unknown key in
-/// [Desktop Entry] starts with X-; boolean keys are true or false; the Exec line has a program and its quotes close.
+/// [Desktop Entry] starts with X-; boolean keys are true or false; every Exec line is a command line as the
+/// specification's "The Exec key" writes it (<see cref="DesktopExec"/>; pack checks that with the tool too).
 /// </summary>
 public static class DesktopEntryCheck
 {
@@ -73,10 +74,7 @@ public static class DesktopEntryCheck
             return $"required key \"Exec\" for Type=Application in group [{DesktopEntry.MainGroup}] is not present";
         if (type == "Link" && entry.Get("URL") is null)
             return $"required key \"URL\" for Type=Link in group [{DesktopEntry.MainGroup}] is not present";
-        foreach (string group in groups.Distinct())
-            if (entry.Get("Exec", group) is { } exec && DesktopExec.SplitProgram(exec) is null)
-                return $"Exec={exec} in group [{group}] has no program, or a quote that is not closed";
-        return null;
+        return DesktopBundle.ExecProblem(entry);
     }
 
     private static string BaseKey(string key) => key.IndexOf('[') is int i and > 0 ? key[..i] : key;

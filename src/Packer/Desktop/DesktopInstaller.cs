@@ -19,6 +19,12 @@ public static class DesktopInstaller
     /// <summary>The key that marks an entry as written by this installer, holding the file it starts.</summary>
     public const string FileKey = "X-Xar-File";
 
+    /// <summary>
+    /// A deprecated KDE key whose words KDE adds to the terminal's command line (for Terminal=true): options for the
+    /// terminal, where a bundle's entry has no say. Install leaves it out.
+    /// </summary>
+    public const string DroppedKey = "TerminalOptions";
+
     /// <summary>What install wrote: the entry and the icons.</summary>
     public sealed record class Installed(string AppId, string EntryPath, IReadOnlyList<string> IconPaths);
 
@@ -53,27 +59,50 @@ public static class DesktopInstaller
             entry.Set("Icon", bundle.AppId);
         entry.Set(FileKey, file);
 
-        var (applications, hicolor) = Directories();
-        string entryPath = Path.Combine(applications, bundle.AppId + DesktopBundle.Extension);
-        CheckOurs(entryPath, "replace");
-        RemoveIcons(hicolor, bundle.AppId);
-        var iconPaths = new List<string>();
-        var fileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-        foreach (var (icon, bytes) in bundle.Icons)
+        if (entry.RemoveAll(DroppedKey) > 0)
+            warn($"{bundle.AppId}{DesktopBundle.Extension}: {DroppedKey}= left out of the menu entry: a deprecated key whose words go into the terminal's command line, not to the program");
+        string entryName = bundle.AppId + DesktopBundle.Extension;
+        var fileMode = (uint)(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        try
         {
-            string directory = Path.Combine(hicolor, icon.ThemeDirectory, "apps");
-            Directory.CreateDirectory(directory);
-            string path = Path.Combine(directory, bundle.AppId + icon.Extension);
-            AtomicFile.Write(path, fileMode, s => s.Write(bytes));
-            iconPaths.Add(path);
-            if (!icon.IsThemeSize)
-                warn($"{path}: a {icon.Width}x{icon.Height} PNG, a size the hicolor icon theme does not list: menus may not show it");
+            // First without making or changing anything: a link where a directory is expected, an entry not ours or one
+            // of the system's is refused before any file is written.
+            using (var existing = Menu.Open(create: false))
+            {
+                if (existing.Applications is { } applications)
+                    CheckOurs(applications, entryName, "replace");
+                if (ShadowedEntry(bundle.AppId, existing) is { } shadowed)
+                    throw new IOException($"{shadowed} has the desktop file ID {entryName}: an entry installed for this user would take its place in every menu; not installing (pack the bundle with another app id)");
+                if (existing.Hicolor is { } hicolor)
+                {
+                    RemoveIcons(hicolor, bundle.AppId, dryRun: true);
+                    foreach (var (icon, _) in bundle.Icons)
+                        Walk(hicolor, create: false, icon.ThemeDirectory, "apps")?.Dispose();
+                }
+            }
+            using var menu = Menu.Open(create: true, withIcons: bundle.Icons.Count > 0);
+            CheckOurs(menu.Applications!, entryName, "replace");
+            if (menu.Hicolor is { } theme)
+                RemoveIcons(theme, bundle.AppId, dryRun: false);
+            var iconPaths = new List<string>();
+            foreach (var (icon, bytes) in bundle.Icons)
+            {
+                using var apps = Walk(menu.Hicolor!, create: true, icon.ThemeDirectory, "apps")!;
+                string name = bundle.AppId + icon.Extension;
+                apps.WriteFile(name, fileMode, bytes);
+                string path = Path.Join(apps.Path, name);
+                iconPaths.Add(path);
+                if (!icon.IsThemeSize)
+                    warn($"{path}: a {icon.Width}x{icon.Height} PNG, a size the hicolor icon theme does not list: menus may not show it");
+            }
+            menu.Applications!.WriteFile(entryName, fileMode, entry.ToBytes());
+            RefreshCaches(menu, entry.Get("MimeType") is { Length: > 0 }, warn);
+            return new Installed(bundle.AppId, Path.Join(menu.Applications.Path, entryName), iconPaths);
         }
-        Directory.CreateDirectory(applications);
-        byte[] written = entry.ToBytes();
-        AtomicFile.Write(entryPath, fileMode, s => s.Write(written));
-        RefreshCaches(applications, hicolor, entry.Get("MimeType") is { Length: > 0 }, warn);
-        return new Installed(bundle.AppId, entryPath, iconPaths);
+        catch (NotADirectoryException e)
+        {
+            throw new UsageException(e.Message + " (xar desktop works only in real directories of the menu's folders)", file);
+        }
     }
 
     /// <summary>
@@ -83,37 +112,49 @@ public static class DesktopInstaller
     public static IReadOnlyList<string> Uninstall(string file, Action<string> warn)
     {
         file = CheckPath(file);
-        var (applications, hicolor) = Directories();
-        var ids = new List<string>();
-        if (Path.Exists(file) || new FileInfo(file).LinkTarget is not null)
+        try
         {
-            using var handle = OpenFile(file, out _);
-            ids.Add(ReadBundle(handle, file, forInstall: false).AppId);
+            using var menu = Menu.Open(create: false);
+            var ids = new List<string>();
+            if (Path.Exists(file) || new FileInfo(file).LinkTarget is not null)
+            {
+                using var handle = OpenFile(file, out _);
+                ids.Add(ReadBundle(handle, file, forInstall: false).AppId);
+            }
+            else
+            {
+                // The file is gone (deleted before its entry): the entries that name it say which app it was.
+                if (menu.Applications is { } applications)
+                    foreach (var (name, _) in applications.Entries())
+                        if (name.EndsWith(DesktopBundle.Extension, StringComparison.Ordinal) && ReadEntry(applications, name)?.Get(FileKey) == file)
+                            ids.Add(name[..^DesktopBundle.Extension.Length]);
+                if (ids.Count == 0)
+                    throw new UsageException($"no such file, and no menu entry in {menu.ApplicationsPath} starts it", file);
+            }
+            var removed = new List<string>();
+            if (menu.Applications is not { } apps)
+                return removed;
+            foreach (string id in ids)
+            {
+                string entryName = id + DesktopBundle.Extension;
+                if (apps.Kind(entryName) == 0)
+                    continue;
+                CheckOurs(apps, entryName, "remove");
+                if (menu.Hicolor is { } hicolor)
+                    RemoveIcons(hicolor, id, dryRun: true);
+                apps.Delete(entryName);
+                removed.Add(Path.Join(apps.Path, entryName));
+                if (menu.Hicolor is { } icons)
+                    removed.AddRange(RemoveIcons(icons, id, dryRun: false));
+            }
+            if (removed.Count > 0)
+                RefreshCaches(menu, handlesMimeTypes: false, warn);
+            return removed;
         }
-        else
+        catch (NotADirectoryException e)
         {
-            // The file is gone (deleted before its entry): the entries that name it say which app it was.
-            if (Directory.Exists(applications))
-                foreach (string path in Directory.EnumerateFiles(applications, "*" + DesktopBundle.Extension))
-                    if (ReadEntry(path)?.Get(FileKey) == file)
-                        ids.Add(Path.GetFileNameWithoutExtension(path));
-            if (ids.Count == 0)
-                throw new UsageException($"no such file, and no menu entry in {applications} starts it", file);
+            throw new UsageException(e.Message + " (xar desktop works only in real directories of the menu's folders)", file);
         }
-        var removed = new List<string>();
-        foreach (string id in ids)
-        {
-            string entryPath = Path.Combine(applications, id + DesktopBundle.Extension);
-            if (!File.Exists(entryPath))
-                continue;
-            CheckOurs(entryPath, "remove");
-            File.Delete(entryPath);
-            removed.Add(entryPath);
-            removed.AddRange(RemoveIcons(hicolor, id));
-        }
-        if (removed.Count > 0)
-            RefreshCaches(applications, hicolor, handlesMimeTypes: false, warn);
-        return removed;
     }
 
     /// <summary>The menu entry runs FILE from anywhere: an absolute path, one a desktop entry can hold.</summary>
@@ -162,8 +203,8 @@ public static class DesktopInstaller
             throw new UsageException($"has {names.Count} desktop files at its image root ({string.Join(", ", names)}); a bundle has one", file);
         string name = names[0];
         string appId = name[..^DesktopBundle.Extension.Length];
-        if (!appId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') || appId.StartsWith('.'))
-            throw new UsageException($"{name}: the app id (the file name without .desktop) may hold only A-Za-z0-9 . _ -", file);
+        if (DesktopBundle.AppIdProblem(appId) is { } problem)
+            throw new UsageException($"{name}: {problem}", file);
         byte[] bytes = ReadImageFile(image, name, file) ?? throw new UsageException($"{name}: not a regular file in the image", file);
         if (DesktopFileValidator.Validate(name, bytes).Error is { } error)
             throw new UsageException($"{name}: {error}", file);
@@ -204,60 +245,203 @@ public static class DesktopInstaller
         return bytes;
     }
 
-    /// <summary>$XDG_DATA_HOME (when absolute, as the base directory specification says) or ~/.local/share: its applications/ and icons/hicolor/.</summary>
-    private static (string Applications, string Hicolor) Directories()
+    /// <summary>
+    /// The menu's folders of this user: <c>applications/</c> and <c>icons/hicolor/</c> in $XDG_DATA_HOME (when absolute,
+    /// as the base directory specification says) or ~/.local/share. The data directory is opened as named (links
+    /// followed: it is where the user keeps their data); from HOME on, and below the data directory, every folder
+    /// is opened through its parent's descriptor without following a link, so a link planted there (by another
+    /// user, when root installs with their HOME) is refused rather than written through.
+    /// </summary>
+    private sealed class Menu : IDisposable
     {
-        string? data = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
-        if (data is null || !data.StartsWith('/'))
+        private Menu(string applicationsPath, DirectoryHandle? applications, DirectoryHandle? hicolor)
         {
+            ApplicationsPath = applicationsPath;
+            Applications = applications;
+            Hicolor = hicolor;
+        }
+
+        /// <summary>applications/ (for messages, whether it exists or not).</summary>
+        public string ApplicationsPath { get; }
+
+        /// <summary>applications/, or null when it does not exist (opened without <c>create</c>).</summary>
+        public DirectoryHandle? Applications { get; }
+
+        /// <summary>icons/hicolor/, or null when it does not exist (opened without <c>create</c>).</summary>
+        public DirectoryHandle? Hicolor { get; }
+
+        /// <summary>The folders, made where missing when <paramref name="create"/> (icons/hicolor/ only <paramref name="withIcons"/>).</summary>
+        /// <exception cref="NotADirectoryException">A link or another file where a folder is expected.</exception>
+        public static Menu Open(bool create, bool withIcons = false)
+        {
+            using var data = OpenData(create, out string dataPath);
+            string applicationsPath = Path.Join(dataPath, "applications");
+            if (data is null)
+                return new Menu(applicationsPath, null, null);
+            var applications = Walk(data, create, "applications");
+            try
+            {
+                return new Menu(applicationsPath, applications, Walk(data, create && withIcons, "icons", "hicolor"));
+            }
+            catch
+            {
+                applications?.Dispose();
+                throw;
+            }
+        }
+
+        private static DirectoryHandle? OpenData(bool create, out string path)
+        {
+            string? data = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+            if (data is not null && data.StartsWith('/'))
+            {
+                path = data;
+                if (create)
+                    NativePath.CreateDirectories(data, 0b111_101_101);
+                var dataDirectory = DirectoryHandle.Open(data);
+                if (dataDirectory is not null && OwnerProblem(dataDirectory) is { } problem)
+                {
+                    dataDirectory.Dispose();
+                    throw new UsageException(problem);
+                }
+                return dataDirectory;
+            }
             string? home = Environment.GetEnvironmentVariable("HOME");
             if (home is null || !home.StartsWith('/'))
                 throw new UsageException("neither XDG_DATA_HOME nor HOME is an absolute path: nowhere to install a menu entry");
-            data = Path.Combine(home, ".local", "share");
+            path = Path.Join(home, ".local", "share");
+            using var homeDirectory = DirectoryHandle.Open(home);
+            if (homeDirectory is null)
+                return create ? throw new UsageException($"HOME ({home}) does not exist: nowhere to install a menu entry") : null;
+            if (OwnerProblem(homeDirectory) is { } notOurs)
+                throw new UsageException(notOurs);
+            return Walk(homeDirectory, create, ".local", "share");
         }
-        return (Path.Combine(data, "applications"), Path.Combine(data, "icons", "hicolor"));
+
+        /// <summary>
+        /// Root with another user's HOME (su, sudo -E) would leave that user files and folders of root's in their menu
+        /// folders, which their own installs then cannot replace: refused.
+        /// </summary>
+        private static string? OwnerProblem(DirectoryHandle directory) =>
+            LibC.GetEuid() == 0 && LibC.FStatx(directory.Fd, out var status) == 0 && status.Uid != 0
+                ? $"{directory.Path} belongs to uid {status.Uid}, and xar desktop runs as root: the menu files would be root's, not that user's (run it as the user whose menu it is)"
+                : null;
+
+        public void Dispose()
+        {
+            Applications?.Dispose();
+            Hicolor?.Dispose();
+        }
+    }
+
+    /// <summary>The folder <paramref name="names"/> below <paramref name="from"/>, no link followed; null when one is missing and not <paramref name="create"/>.</summary>
+    private static DirectoryHandle? Walk(DirectoryHandle from, bool create, params string[] names)
+    {
+        DirectoryHandle? current = null;
+        try
+        {
+            foreach (string name in names)
+            {
+                var next = (current ?? from).OpenChild(name, create);
+                current?.Dispose();
+                current = next;
+                if (current is null)
+                    return null;
+            }
+            return current;
+        }
+        catch
+        {
+            current?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>An existing entry is replaced or removed only when this installer wrote it (it has X-Xar-File).</summary>
-    private static void CheckOurs(string entryPath, string action)
+    private static void CheckOurs(DirectoryHandle applications, string name, string action)
     {
-        if (!File.Exists(entryPath) && new FileInfo(entryPath).LinkTarget is null)
+        uint kind = applications.Kind(name);
+        if (kind == 0)
             return;
-        if (ReadEntry(entryPath)?.Get(FileKey) is null)
-            throw new IOException($"{entryPath} exists and was not written by xar desktop install: not going to {action} it");
+        string path = Path.Join(applications.Path, name);
+        if (kind == LibC.S_IFLNK)
+            throw new IOException($"{path} is a symbolic link, not an entry xar desktop install wrote: not going to {action} it");
+        if (ReadEntry(applications, name)?.Get(FileKey) is null)
+            throw new IOException($"{path} exists and was not written by xar desktop install: not going to {action} it");
     }
 
-    private static DesktopEntry? ReadEntry(string path)
+    private static DesktopEntry? ReadEntry(DirectoryHandle applications, string name)
     {
         try
         {
-            var info = new FileInfo(path);
-            if (info.LinkTarget is not null || info.Length > DesktopBundle.MaxBytes)
-                return null;
-            return DesktopEntry.Parse(File.ReadAllBytes(path));
+            return applications.ReadFile(name, DesktopBundle.MaxBytes) is { } bytes ? DesktopEntry.Parse(bytes) : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        catch (FormatException)
         {
             return null;
         }
     }
 
-    /// <summary>Removes APP_ID.png and APP_ID.svg from every hicolor size's apps/ directory: an old version's icon of another size goes too.</summary>
-    private static List<string> RemoveIcons(string hicolor, string appId)
+    /// <summary>
+    /// Another desktop file with the desktop file ID APP_ID.desktop, which an entry of this user's would hide in every
+    /// menu: in applications/ of $XDG_DATA_DIRS (default /usr/local/share:/usr/share), APP_ID.desktop or, as each - of
+    /// the ID may stand for a / (foo-bar: foo/bar.desktop), one in a subfolder; in this user's applications/, one in a
+    /// subfolder (APP_ID.desktop itself is <see cref="CheckOurs"/>'s). Its path, or null.
+    /// </summary>
+    private static string? ShadowedEntry(string appId, Menu menu)
+    {
+        string? variable = Environment.GetEnvironmentVariable("XDG_DATA_DIRS");
+        string dataDirectories = string.IsNullOrEmpty(variable) ? "/usr/local/share:/usr/share" : variable;
+        foreach (string directory in dataDirectories.Split(':').Where(d => d.StartsWith('/')))
+        {
+            string applications = Path.Join(directory, "applications");
+            // $XDG_DATA_DIRS may list this user's own data directory: its entries are not the system's.
+            if (menu.Applications is { } mine && LibC.StatxAt(LibC.AT_FDCWD, applications, 0, LibC.STATX_BASIC_STATS, out var other) == 0
+                && LibC.FStatx(mine.Fd, out var own) == 0 && (other.DevMajor, other.DevMinor, other.Ino) == (own.DevMajor, own.DevMinor, own.Ino))
+                continue;
+            if (FindDesktopId(applications, appId, withTopLevel: true) is { } found)
+                return found;
+        }
+        return menu.Applications is null ? null : FindDesktopId(menu.ApplicationsPath, appId, withTopLevel: false);
+    }
+
+    /// <summary>A file in <paramref name="directory"/> or its subfolders whose desktop file ID is <paramref name="id"/>.desktop (only looked at, so links are followed as menus follow them).</summary>
+    private static string? FindDesktopId(string directory, string id, bool withTopLevel)
+    {
+        string file = Path.Join(directory, id + DesktopBundle.Extension);
+        if (withTopLevel && (File.Exists(file) || new FileInfo(file).LinkTarget is not null))
+            return file;
+        for (int dash = id.IndexOf('-'); dash > 0; dash = id.IndexOf('-', dash + 1))
+        {
+            string subfolder = Path.Join(directory, id[..dash]);
+            if (Directory.Exists(subfolder) && FindDesktopId(subfolder, id[(dash + 1)..], withTopLevel: true) is { } found)
+                return found;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Removes APP_ID.png and APP_ID.svg from every hicolor size's apps/ folder (an old version's icon of another size
+    /// goes too), each by its name in the folder's descriptor. <paramref name="dryRun"/>: only checks that every size
+    /// and apps/ is a real folder. A link in their place is refused, never followed.
+    /// </summary>
+    private static List<string> RemoveIcons(DirectoryHandle hicolor, string appId, bool dryRun)
     {
         var removed = new List<string>();
-        if (!Directory.Exists(hicolor))
-            return removed;
-        foreach (string size in Directory.EnumerateDirectories(hicolor))
+        foreach (var (size, type) in hicolor.Entries())
+        {
+            // Files of the theme itself (index.theme, icon-theme.cache, or links to such files) hold no icons; a link
+            // to a folder is refused by the walk.
+            uint kind = type == LibC.DT_DIR ? LibC.S_IFDIR : type == LibC.DT_LNK ? LibC.S_IFLNK : hicolor.Kind(size);
+            if (kind != LibC.S_IFDIR && !(kind == LibC.S_IFLNK && Directory.Exists(Path.Join(hicolor.Path, size))))
+                continue;
+            using var apps = Walk(hicolor, create: false, size, "apps");
+            if (apps is null || dryRun)
+                continue;
             foreach (string extension in new[] { ".png", ".svg" })
-            {
-                string path = Path.Combine(size, "apps", appId + extension);
-                if (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
-                {
-                    File.Delete(path);
-                    removed.Add(path);
-                }
-            }
+                if (apps.Delete(appId + extension))
+                    removed.Add(Path.Join(apps.Path, appId + extension));
+        }
         return removed;
     }
 
@@ -266,16 +450,16 @@ public static class DesktopInstaller
     /// is needed (the MIME cache when the entry lists MimeType=; without an icon cache the theme directory is read as
     /// it is), so a clean home gets no cache files of ours. A tool that fails is a warning: the entry and icon are in place.
     /// </summary>
-    private static void RefreshCaches(string applications, string hicolor, bool handlesMimeTypes, Action<string> warn)
+    private static void RefreshCaches(Menu menu, bool handlesMimeTypes, Action<string> warn)
     {
-        if (Directory.Exists(applications) && (handlesMimeTypes || File.Exists(Path.Combine(applications, "mimeinfo.cache"))))
-            RunTool("update-desktop-database", ["-q", applications], warn);
-        if (Directory.Exists(hicolor))
+        if (menu.Applications is { } applications && (handlesMimeTypes || applications.Kind("mimeinfo.cache") == LibC.S_IFREG))
+            RunTool("update-desktop-database", ["-q", applications.Path], warn);
+        if (menu.Hicolor is { } hicolor)
         {
-            if (File.Exists(Path.Combine(hicolor, "icon-theme.cache")))
-                RunTool("gtk-update-icon-cache", ["-q", "-t", "-f", hicolor], warn);
+            if (hicolor.Kind("icon-theme.cache") == LibC.S_IFREG)
+                RunTool("gtk-update-icon-cache", ["-q", "-t", "-f", hicolor.Path], warn);
             // Icon themes notice a change by the theme directory's time.
-            Directory.SetLastWriteTimeUtc(hicolor, DateTime.UtcNow);
+            hicolor.Touch();
         }
     }
 
