@@ -120,6 +120,11 @@ public class DesktopCommandTests
         Directory.CreateDirectory(Path.GetDirectoryName(percent)!);
         File.Copy(packed, percent);
         XarCli.AssertBadInput(home.Xar("desktop", "install", percent), "the path holds a %");
+        // An = is not allowed in an Exec line's program (pack's own check refuses one): refused too.
+        string equals = Path.Combine(home.Dir["apps"], "a=b", "app");
+        Directory.CreateDirectory(Path.GetDirectoryName(equals)!);
+        File.Copy(packed, equals);
+        XarCli.AssertBadInput(home.Xar("desktop", "install", equals), "the path holds an =");
     }
 
     [SkippableFact]
@@ -392,12 +397,14 @@ public class DesktopCommandTests
     {
         using var home = new Home();
         string app = PackTree(home, "org.example.Term.desktop",
-            "[Desktop Entry]\nType=Application\nName=Term\nExec=AppRun\nTerminal=true\nTerminalOptions=-e sh -c 'touch /tmp/owned'\n");
+            "[Desktop Entry]\nType=Application\nName=Term\nExec=AppRun\nTerminal=true\nTerminalOptions=-e sh -c 'touch /tmp/owned'\nSwallowExec=sh -c 'touch /tmp/owned'\n");
         var r = home.Xar("desktop", "install", app);
         Assert.True(r.ExitCode == 0, r.StandardError);
         Assert.Contains("xar: warning: org.example.Term.desktop: TerminalOptions= left out of the menu entry", r.StandardError);
         string entry = File.ReadAllText(Path.Combine(home.Applications, "org.example.Term.desktop"));
         Assert.DoesNotContain("TerminalOptions", entry);
+        Assert.Contains("xar: warning: org.example.Term.desktop: SwallowExec= left out of the menu entry", r.StandardError);
+        Assert.DoesNotContain("SwallowExec", entry);
         Assert.Contains("\nTerminal=true\n", entry);
     }
 

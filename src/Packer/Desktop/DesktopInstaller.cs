@@ -20,10 +20,15 @@ public static class DesktopInstaller
     public const string FileKey = "X-Xar-File";
 
     /// <summary>
-    /// A deprecated KDE key whose words KDE adds to the terminal's command line (for Terminal=true): options for the
-    /// terminal, where a bundle's entry has no say. Install leaves it out.
+    /// Deprecated keys that carry a command line beside Exec, which install rewrites and checks: TerminalOptions (words
+    /// KDE adds to the terminal's command line, for Terminal=true) and SwallowExec (a program KDE 1 ran and swallowed).
+    /// A bundle's entry has no say there. Install leaves them out.
     /// </summary>
-    public const string DroppedKey = "TerminalOptions";
+    public static readonly IReadOnlyList<(string Key, string Why)> DroppedKeys =
+    [
+        ("TerminalOptions", "a deprecated key whose words go into the terminal's command line, not to the program"),
+        ("SwallowExec", "a deprecated key naming another program to run"),
+    ];
 
     /// <summary>What install wrote: the entry and the icons.</summary>
     public sealed record class Installed(string AppId, string EntryPath, IReadOnlyList<string> IconPaths);
@@ -38,6 +43,9 @@ public static class DesktopInstaller
         // never finds it: GNOME's menus (and gio launch) cannot start such an entry.
         if (file.Contains('%'))
             throw new UsageException("the path holds a %, with which GLib-based menus cannot start a menu entry's program (move or rename the file)", file);
+        // The specification allows no = in an Exec line's program, and pack's own check refuses one.
+        if (file.Contains('='))
+            throw new UsageException("the path holds an =, which the desktop entry specification does not allow in an Exec line's program (move or rename the file)", file);
         using var handle = OpenFile(file, out var status);
         if ((status.Mode & 0x49) == 0)
             throw new UsageException("is not executable (chmod +x it: the menu entry runs it)", file);
@@ -59,8 +67,9 @@ public static class DesktopInstaller
             entry.Set("Icon", bundle.AppId);
         entry.Set(FileKey, file);
 
-        if (entry.RemoveAll(DroppedKey) > 0)
-            warn($"{bundle.AppId}{DesktopBundle.Extension}: {DroppedKey}= left out of the menu entry: a deprecated key whose words go into the terminal's command line, not to the program");
+        foreach (var (key, why) in DroppedKeys)
+            if (entry.RemoveAll(key) > 0)
+                warn($"{bundle.AppId}{DesktopBundle.Extension}: {key}= left out of the menu entry: {why}");
         string entryName = bundle.AppId + DesktopBundle.Extension;
         var fileMode = (uint)(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         try
