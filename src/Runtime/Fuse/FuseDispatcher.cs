@@ -557,21 +557,29 @@ internal sealed unsafe class FuseDispatcher
         var output = reply.Payload[..(int)Math.Min(size, (uint)reply.PayloadCapacity)];
         int length = _fs.GetXattr(inode, name, output);
         if (length < 0)
-        {
             reply.Error(h.Unique, ENODATA);
-        }
-        else if (size == 0)
+        else
+            SendSized(h.Unique, size, length, output.Length, reply);
+    }
+
+    /// <summary>
+    /// GETXATTR's and LISTXATTR's answer for <paramref name="length"/> bytes written at the payload's start: size 0
+    /// asks only the length; more than <paramref name="room"/> (what the caller allowed) is ERANGE.
+    /// </summary>
+    private static void SendSized(ulong unique, uint size, int length, int room, FuseReplyWriter reply)
+    {
+        if (size == 0)
         {
             FuseWire.WriteGetxattrOut(reply.Payload, (uint)length);
-            reply.Send(h.Unique, FuseProtocol.GetxattrOutSize);
+            reply.Send(unique, FuseProtocol.GetxattrOutSize);
         }
-        else if (length > output.Length)
+        else if (length > room)
         {
-            reply.Error(h.Unique, ERANGE);
+            reply.Error(unique, ERANGE);
         }
         else
         {
-            reply.Send(h.Unique, length);
+            reply.Send(unique, length);
         }
     }
 
@@ -601,20 +609,7 @@ internal sealed unsafe class FuseDispatcher
         bool showTrusted = h.Uid == 0;
         // Names only, written straight into the reply: a request costs the reply's size at most.
         var output = reply.Payload[..(int)Math.Min(size, (uint)reply.PayloadCapacity)];
-        int total = _fs.ListXattrs(inode, showTrusted, output);
-        if (size == 0)
-        {
-            FuseWire.WriteGetxattrOut(reply.Payload, (uint)total);
-            reply.Send(h.Unique, FuseProtocol.GetxattrOutSize);
-        }
-        else if (total > output.Length)
-        {
-            reply.Error(h.Unique, ERANGE);
-        }
-        else
-        {
-            reply.Send(h.Unique, total);
-        }
+        SendSized(h.Unique, size, _fs.ListXattrs(inode, showTrusted, output), output.Length, reply);
     }
 
     private void Access(in FuseInHeader h, ReadOnlySpan<byte> body, FuseReplyWriter reply)
