@@ -138,6 +138,27 @@ public static partial class TestEnv
     }
 
     /// <summary>
+    /// For tests that run xar as other users: xar and xarexec copied into <paramref name="directory"/>'s bin/ (0755, the
+    /// directory made 0755 too), and app.xar there, packed from a tree whose one program, run, is
+    /// <paramref name="script"/>. Returns xar's copy and the XAR.
+    /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public static (string Xar, string App) ProgramsAndAppForAnyUser(string directory, string script)
+    {
+        Run("chmod", "0755", directory).EnsureSuccess("chmod");
+        string programs = System.IO.Path.Combine(directory, "bin");
+        string xar = PublishedProgramForAnyUser("xar", programs);
+        PublishedProgramForAnyUser("xarexec", programs);
+        string tree = System.IO.Path.Combine(directory, "tree");
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(System.IO.Path.Combine(tree, "run"), script);
+        File.SetUnixFileMode(System.IO.Path.Combine(tree, "run"), (UnixFileMode)0x1ED);
+        string app = System.IO.Path.Combine(directory, "app.xar");
+        Run(xar, "pack", tree, "-o", app, "--exec", "run", "--quiet").EnsureSuccess("xar pack");
+        return (xar, app);
+    }
+
+    /// <summary>
     /// Fails the test with the comparer's report unless the two sides hold exactly the same files
     /// (<see cref="TreeComparer"/>; options as in <see cref="TreeCompareOptions"/>).
     /// XAR_TREEDIFF_CROSSCHECK=SCRIPT also runs SCRIPT [options] A B (a treediff.sh-style checker,

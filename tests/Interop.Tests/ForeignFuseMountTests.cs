@@ -30,16 +30,8 @@ public class ForeignFuseMountTests
         // The system's interpreter: one under root's home (pyenv) is not B's to run.
         string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : TestEnv.FindTool("python3")!;
         using var tmp = new TempDir("foreign-fuse");
-        TestEnv.Run("chmod", "0755", tmp.Path).EnsureSuccess("chmod");
+        var (_, xar) = TestEnv.ProgramsAndAppForAnyUser(tmp.Path, "#!/bin/sh\necho \"good uid=$(id -u)\"\n");
         string programs = tmp["bin"];
-        string xarProgram = TestEnv.PublishedProgramForAnyUser("xar", programs);
-        TestEnv.PublishedProgramForAnyUser("xarexec", programs);
-        string tree = tmp["tree"];
-        Directory.CreateDirectory(tree);
-        File.WriteAllText(Path.Combine(tree, "run"), "#!/bin/sh\necho \"good uid=$(id -u)\"\n");
-        File.SetUnixFileMode(Path.Combine(tree, "run"), (UnixFileMode)0x1ED);
-        string xar = tmp["app.xar"];
-        TestEnv.Run(xarProgram, "pack", tree, "-o", xar, "--exec", "run", "--quiet").EnsureSuccess("xar pack");
         string uuid = Xar.Runtime.XarHeader.ReadFromFile(xar).Uuid;
         File.WriteAllText(tmp["lying_fuse.py"], LyingFuseServer);
         foreach (string shared in new[] { "root", "b" })

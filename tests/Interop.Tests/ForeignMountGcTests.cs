@@ -27,16 +27,8 @@ public class ForeignMountGcTests
         foreach (var tool in new[] { "setpriv", "fusermount3", "unshare" })
             TestEnv.RequireTool(tool);
         using var tmp = new TempDir("foreign-gc");
-        TestEnv.Run("chmod", "0755", tmp.Path).EnsureSuccess("chmod");
+        var (_, xar) = TestEnv.ProgramsAndAppForAnyUser(tmp.Path, "#!/bin/sh\necho hi\n");
         string programs = tmp["bin"];
-        string xarProgram = TestEnv.PublishedProgramForAnyUser("xar", programs);
-        TestEnv.PublishedProgramForAnyUser("xarexec", programs);
-        string tree = tmp["tree"];
-        Directory.CreateDirectory(tree);
-        File.WriteAllText(Path.Combine(tree, "run"), "#!/bin/sh\necho hi\n");
-        File.SetUnixFileMode(Path.Combine(tree, "run"), (UnixFileMode)0x1ED);
-        string xar = tmp["app.xar"];
-        TestEnv.Run(xarProgram, "pack", tree, "-o", xar, "--exec", "run", "--quiet").EnsureSuccess("xar pack");
         File.SetUnixFileMode(xar, (UnixFileMode)0x1A4);
         Directory.CreateDirectory(tmp["mnt"]);
         File.SetUnixFileMode(tmp["mnt"], (UnixFileMode)Convert.ToInt32("1777", 8));
