@@ -149,6 +149,48 @@ public sealed class DotnetCommandTests
     }
 
     /// <summary>
+    /// A publish set to link its files where they came from is published with plain copies all the same. Symbolic links
+    /// (CreateSymbolicLinksForPublishFilesIfPossible, here in the project's Directory.Build.props) would pack links into
+    /// this machine's NuGet cache: a XAR that runs here and nowhere else. Hard links (CreateHardLinksForPublishFilesIfPossible,
+    /// here after --) would share the project's own files with the staging folder, whose a+rX would then widen their
+    /// modes: the project's 0600 file stays 0600, and the image has its copy readable by all.
+    /// </summary>
+    [SkippableFact]
+    public void PublishedFilesArePackedAsCopiesNeverAsLinks()
+    {
+        TestEnv.RequireTool("dotnet");
+        using var tmp = new TempDir();
+        Directory.CreateDirectory(tmp["app"]);
+        File.WriteAllText(tmp["app/app.csproj"], ConsoleProject.Replace("</OutputType>", "</OutputType><AssemblyName>hello</AssemblyName>")
+            .Replace("</Project>", """
+              <ItemGroup><None Include="private.txt" CopyToPublishDirectory="Always" /></ItemGroup>
+            </Project>
+            """));
+        File.WriteAllText(tmp["app/Program.cs"], "System.Console.WriteLine(1);\n");
+        File.WriteAllText(tmp["app/private.txt"], "data\n");
+        File.SetUnixFileMode(tmp["app/private.txt"], UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.WriteAllText(tmp["app/Directory.Build.props"], """
+            <Project>
+              <PropertyGroup><CreateSymbolicLinksForPublishFilesIfPossible>true</CreateSymbolicLinksForPublishFilesIfPossible></PropertyGroup>
+            </Project>
+            """);
+
+        var r = RunXar(tmp, "dotnet", tmp["app"], "-o", tmp["a.xar"], "--quiet");
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StandardError}");
+        string listing = TestEnv.Run(XarBinary.Path, "ls", "-l", tmp["a.xar"]).EnsureSuccess("xar ls").StandardOutput;
+        Assert.Contains(" squashfs-root/libcoreclr.so\n", listing);
+        Assert.DoesNotContain(listing.Split('\n'), line => line.StartsWith('l'));
+
+        File.Delete(tmp["app/Directory.Build.props"]);
+        r = RunXar(tmp, "dotnet", tmp["app"], "-o", tmp["b.xar"], "--quiet", "--", "-p:CreateHardLinksForPublishFilesIfPossible=true");
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StandardError}");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tmp["app/private.txt"]));
+        listing = TestEnv.Run(XarBinary.Path, "ls", "-l", tmp["b.xar"]).EnsureSuccess("xar ls").StandardOutput;
+        Assert.Contains(listing.Split('\n'), line => line.StartsWith("-rw-r--r-- ") && line.EndsWith(" squashfs-root/private.txt"));
+        AssertNothingLeft(tmp);
+    }
+
+    /// <summary>
     /// SIGTERM during dotnet publish (a build step that sleeps): exit 1 "interrupted", the build's processes stopped
     /// (the sleep too), the staging folder removed, no OUT.
     /// </summary>

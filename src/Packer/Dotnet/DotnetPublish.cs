@@ -26,6 +26,10 @@ public static class DotnetPublish
             // Printed on stdout when the publish succeeds; the build's messages then go to stderr.
             "-getProperty:AssemblyName",
             .. extraArguments,
+            // After the user's arguments, so these win (the last -p: of a name does), over the project's settings too:
+            // a publish folder of links would pack links to this machine's NuGet cache, and a+rX on hard-linked files
+            // (StagingDirectory.OpenToEveryUser) would widen the modes of the cache's own files.
+            .. PlainCopies,
         ];
         var result = ToolProcess.Run(dotnet, arguments, null, staging.Cancellation, new Dictionary<string, string> { ["DOTNET_NOLOGO"] = "1" });
         if (!result.Succeeded)
@@ -35,6 +39,10 @@ public static class DotnetPublish
             throw new FrontEndException(displayName, $"dotnet publish did not say the project's AssemblyName (got \"{assemblyName.ReplaceLineEndings(" ")}\")");
         return new Output(publishDirectory, assemblyName);
     }
+
+    /// <summary>MSBuild properties that make the publish copy every file, never link it to where it came from.</summary>
+    internal static readonly string[] PlainCopies =
+        ["-p:CreateSymbolicLinksForPublishFilesIfPossible=false", "-p:CreateHardLinksForPublishFilesIfPossible=false"];
 
     /// <summary>
     /// What the app needs to start, those of them the publish made ('/'-separated paths in the image): the apphost,
