@@ -8,7 +8,7 @@ namespace Xar.Runtime.Fuse;
 
 /// <summary>
 /// The FUSE server as its own process: <c>xarexec --fuse-serve</c>, an internal mode of the launcher
-/// (not in its --help). The launch core starts it with Launching/FuseServerLaunch; managed code with <see cref="FuseServerProcess.Start"/>.
+/// (not in its --help). The launch core starts it with Launching/FuseServerLaunch; managed code (the xar executable) with <see cref="FuseServerProcess.StartDaemon"/>.
 ///
 /// <code>
 /// xarexec --fuse-serve --image-fd N [--offset BYTES] [--timeout SECONDS] [--fsname NAME]
