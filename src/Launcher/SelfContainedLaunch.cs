@@ -18,7 +18,7 @@ internal static class SelfContainedLaunch
     {
         // The server is told apart before the arguments are read back as bytes (/proc/self/cmdline, 0.2 ms on its way
         // to the mount): "--fuse-serve" is ASCII, so the string is that flag exactly when the bytes are.
-        if (args.Length > 0 && args[0] == FuseDaemon.Flag && SelfContainedRuntime.IsFuseServer("--fuse-serve"u8, self))
+        if (args.Length > 0 && args[0] == FuseDaemon.Flag && SelfContainedRuntime.IsFuseServer(FuseServeCommandLine.Flag, self))
         {
             LibC.Close(self);
             return FuseDaemon.Main(args.AsSpan(1));

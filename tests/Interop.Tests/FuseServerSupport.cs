@@ -1,5 +1,11 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using Xar.Posix;
+using Xar.Runtime;
 using Xar.Runtime.Fuse;
+using Xar.Runtime.Launching;
 using Xar.SquashFs;
 using Xar.Tests;
 
@@ -9,6 +15,94 @@ namespace Xar.Interop.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class FuseServerSupport
 {
+    private static readonly TimeSpan ServerReadyWait = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Mounts <paramref name="image"/> (the image at <paramref name="offset"/> in it) on <paramref name="mountPoint"/> with
+    /// the launcher's server started as the launch core starts it (Launching/FuseServerLaunch): the image as descriptor 3,
+    /// a pipe as descriptor 4, no --foreground, so the server detaches and answers one line there. Returns once the
+    /// mount serves. A test's own: the launcher has the allocation-free start, the xar executable StartDaemon.
+    /// </summary>
+    /// <exception cref="FuseUnavailableException">The server did not start; the message says why.</exception>
+    public static unsafe void StartServer(SafeFileHandle image, long offset, string mountPoint, int timeoutSeconds, FuseAccess access)
+    {
+        var arguments = new FuseDaemon.Arguments
+        {
+            ImageFd = 3, ReadyFd = 4, Offset = offset, TimeoutSeconds = timeoutSeconds, Access = access,
+            MountPoint = Encoding.UTF8.GetBytes(Path.GetFullPath(mountPoint)),
+        };
+        byte[][] argv = [Encoding.UTF8.GetBytes(LauncherBinary.Path), .. arguments.ToArgv()];
+        int* fds = stackalloc int[2];
+        if (LibC.Pipe2(fds, LibC.O_CLOEXEC) != 0)
+            throw new FuseUnavailableException($"cannot create a pipe: {LibC.Describe(LibC.LastError)}");
+        int error, pid;
+        byte** native = (byte**)NativeMemory.AllocZeroed((nuint)argv.Length + 1, (nuint)sizeof(byte*));
+        try
+        {
+            for (int k = 0; k < argv.Length; k++)
+            {
+                native[k] = (byte*)NativeMemory.AllocZeroed((nuint)argv[k].Length + 1);
+                argv[k].CopyTo(new Span<byte>(native[k], argv[k].Length));
+            }
+            error = HelperProcess.Spawn(native[0], native, LibC.Environ, -1, [(int)image.DangerousGetHandle(), fds[1]], newSession: false, out pid);
+        }
+        finally
+        {
+            for (int k = 0; k < argv.Length; k++)
+                NativeMemory.Free(native[k]);
+            NativeMemory.Free(native);
+        }
+        LibC.Close(fds[1]);
+        if (error != 0)
+        {
+            LibC.Close(fds[0]);
+            throw new FuseUnavailableException($"cannot run {LauncherBinary.Path}: {LibC.Describe(error)}");
+        }
+        string? line = ReadLine(fds[0], ServerReadyWait);
+        LibC.Close(fds[0]);
+        if (line is null)
+            LibC.Kill(pid, LibC.SIGKILL);
+        int status;
+        while (LibC.WaitPid(pid, out status, 0) < 0)
+            if (LibC.LastError != LibC.EINTR)
+                throw new FuseUnavailableException($"cannot wait for the FUSE server: {LibC.Describe(LibC.LastError)}");
+        if (line == "ok")
+            return;
+        if (line is null)
+            throw new FuseUnavailableException($"the FUSE server was not ready within {ServerReadyWait.TotalSeconds:0} s");
+        if (line.StartsWith("error: ", StringComparison.Ordinal))
+            throw new FuseUnavailableException(line[7..]);
+        int signal = status & 0x7f;
+        throw new FuseUnavailableException(signal != 0 ? $"the FUSE server was killed by signal {signal}"
+            : $"the FUSE server exited with status {(status >> 8) & 0xff} before it was ready");
+    }
+
+    /// <summary>One line (without the newline); what there was at end of file; null on timeout.</summary>
+    private static unsafe string? ReadLine(int fd, TimeSpan timeout)
+    {
+        var line = new List<byte>();
+        byte* buffer = stackalloc byte[256];
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            var poll = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN };
+            int ready = LibC.Poll(&poll, 1, (int)Math.Max(0, deadline - Environment.TickCount64));
+            if (ready < 0 && LibC.LastError == LibC.EINTR)
+                continue;
+            if (ready == 0)
+                return null;
+            nint n = LibC.Read(fd, buffer, 256);
+            if (n < 0 && LibC.LastError == LibC.EINTR)
+                continue;
+            if (n <= 0)
+                return Encoding.UTF8.GetString([.. line]).Trim();
+            line.AddRange(new ReadOnlySpan<byte>(buffer, (int)n));
+            int newline = line.IndexOf((byte)'\n');
+            if (newline >= 0)
+                return Encoding.UTF8.GetString([.. line], 0, newline);
+        }
+    }
+
     public static void RequireMounting()
     {
         TestEnv.RequireRoot();

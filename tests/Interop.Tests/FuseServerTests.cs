@@ -293,7 +293,7 @@ public sealed class FuseServerTests
         string mountPoint = tmp["mnt"];
         Directory.CreateDirectory(mountPoint);
         using (var handle = File.OpenHandle(image))
-            FuseServerProcess.Start(LauncherBinary.Path, handle, 0, mountPoint, timeoutSeconds: 0, FuseAccess.Owner);
+            StartServer(handle, 0, mountPoint, timeoutSeconds: 0, FuseAccess.Owner);
         int pid = ServerPid(mountPoint);
         try
         {
@@ -393,7 +393,7 @@ public sealed class FuseServerTests
         string mountPoint = tmp["mnt"];
         Directory.CreateDirectory(mountPoint);
         using (var handle = File.OpenHandle(image))
-            FuseServerProcess.Start(LauncherBinary.Path, handle, 0, mountPoint, timeoutSeconds: 2, FuseAccess.Owner);
+            StartServer(handle, 0, mountPoint, timeoutSeconds: 2, FuseAccess.Owner);
         Assert.True(IsMounted(mountPoint));
         int pid = ServerPid(mountPoint);
         Assert.Equal("hello\n", File.ReadAllText(Path.Combine(mountPoint, "hello")));
@@ -417,7 +417,7 @@ public sealed class FuseServerTests
         string mountPoint = tmp["mnt"];
         Directory.CreateDirectory(mountPoint);
         using (var handle = File.OpenHandle(image))
-            FuseServerProcess.Start(LauncherBinary.Path, handle, 0, mountPoint, timeoutSeconds: 0, FuseAccess.Owner);
+            StartServer(handle, 0, mountPoint, timeoutSeconds: 0, FuseAccess.Owner);
         int pid = ServerPid(mountPoint);
         Assert.Equal("hello\n", File.ReadAllText(Path.Combine(mountPoint, "hello")));
         Assert.Equal(0, LibC.Kill(pid, LibC.SIGTERM));
@@ -426,7 +426,7 @@ public sealed class FuseServerTests
 
         // umount(8) by someone else: the server notices and exits.
         using (var handle = File.OpenHandle(image))
-            FuseServerProcess.Start(LauncherBinary.Path, handle, 0, mountPoint, timeoutSeconds: 0, FuseAccess.Owner);
+            StartServer(handle, 0, mountPoint, timeoutSeconds: 0, FuseAccess.Owner);
         pid = ServerPid(mountPoint);
         TestEnv.Run("umount", mountPoint).EnsureSuccess("umount");
         Assert.True(WaitFor(() => !ProcessExists(pid), TimeSpan.FromSeconds(5)), "the server did not exit after umount");
@@ -442,13 +442,13 @@ public sealed class FuseServerTests
         using (var handle = File.OpenHandle(tmp["not-an-image"]))
         {
             var e = Assert.Throws<FuseUnavailableException>(() =>
-                FuseServerProcess.Start(LauncherBinary.Path, handle, 0, tmp.Path, 0, FuseAccess.Owner));
+                StartServer(handle, 0, tmp.Path, 0, FuseAccess.Owner));
             Assert.Contains("hsqs", e.Message);
         }
         using (var handle = File.OpenHandle(image))
         {
             var e = Assert.Throws<FuseUnavailableException>(() =>
-                FuseServerProcess.Start(LauncherBinary.Path, handle, 0, tmp["no-such-dir"], 0, FuseAccess.Owner));
+                StartServer(handle, 0, tmp["no-such-dir"], 0, FuseAccess.Owner));
             Assert.Contains("No such file or directory", e.Message);
         }
     }

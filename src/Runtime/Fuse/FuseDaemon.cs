@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -9,7 +8,7 @@ namespace Xar.Runtime.Fuse;
 
 /// <summary>
 /// The FUSE server as its own process: <c>xarexec --fuse-serve</c>, an internal mode of the launcher
-/// (not in its --help). The launch core starts it with Launching/FuseServerLaunch; managed code with <see cref="FuseServerProcess.Start"/>.
+/// (not in its --help). The launch core starts it with Launching/FuseServerLaunch; managed code (the xar executable) with <see cref="FuseServerProcess.StartDaemon"/>.
 ///
 /// <code>
 /// xarexec --fuse-serve --image-fd N [--offset BYTES] [--timeout SECONDS] [--fsname NAME]
@@ -43,7 +42,10 @@ namespace Xar.Runtime.Fuse;
 /// </summary>
 public static unsafe class FuseDaemon
 {
-    /// <summary>The launcher's first argument that selects this mode.</summary>
+    /// <summary>
+    /// The launcher's first argument that selects this mode: <see cref="FuseServeCommandLine.Flag"/> as a const string,
+    /// for Main's dispatch (no static constructor on the launch path); a test holds the two equal.
+    /// </summary>
     public const string Flag = "--fuse-serve";
     private const string ProcessName = "xarexec-fuse";
     private static readonly TimeSpan InitWait = TimeSpan.FromSeconds(10);
@@ -58,34 +60,48 @@ public static unsafe class FuseDaemon
         public string? FsName { get; init; }
         public FuseAccess Access { get; init; } = FuseAccess.Owner;
         public int Threads { get; init; }
-        public int CacheMiB { get; init; } = 16;
+        public int CacheMiB { get; init; } = FuseServeCommandLine.DefaultCacheMiB;
         public bool Foreground { get; init; }
 
         /// <summary>The absolute path's bytes (without a NUL): the launcher's mount directory need not be UTF-8.</summary>
         public byte[] MountPoint { get; init; } = [];
 
-        /// <summary>The command line (after the program name) that gives these arguments.</summary>
+        /// <summary>
+        /// The command line (after the program name) that gives these arguments: what <see cref="FuseServeCommandLine.Write"/>,
+        /// the launch core's writer, makes of them, copied out.
+        /// </summary>
+        /// <exception cref="ArgumentException">Values the server would refuse (a negative descriptor, no mount point, ...).</exception>
         public byte[][] ToArgv()
         {
-            var args = new List<string> { Flag, "--image-fd", Text(ImageFd), "--offset", Text(Offset), "--timeout", Text(TimeoutSeconds) };
-            if (Access == FuseAccess.OwnerAndRoot)
-                args.Add("--allow-root");
-            else if (Access == FuseAccess.Everyone)
-                args.Add("--allow-other");
-            if (FsName is not null)
-                args.AddRange(["--fsname", FsName]);
-            if (Threads > 0)
-                args.AddRange(["--threads", Text(Threads)]);
-            args.AddRange(["--cache-mib", Text(CacheMiB)]);
-            if (Foreground)
-                args.Add("--foreground");
-            if (ReadyFd >= 0)
-                args.AddRange(["--ready-fd", Text(ReadyFd)]);
-            args.Add("--");
-            return [.. RawArguments.Utf8([.. args]), MountPoint];
+            byte[] fsName = FsName is null ? [] : [.. Encoding.UTF8.GetBytes(FsName), 0];
+            byte[] mountPoint = [.. MountPoint, 0];
+            byte* text = stackalloc byte[FuseServeCommandLine.TextCapacity];
+            byte** argv = stackalloc byte*[FuseServeCommandLine.MaxArguments];
+            fixed (byte* name = fsName)
+            fixed (byte* mount = mountPoint)
+            {
+                var line = new FuseServeCommandLine
+                {
+                    ImageFd = ImageFd,
+                    Offset = Offset,
+                    TimeoutSeconds = TimeoutSeconds,
+                    ReadyFd = ReadyFd,
+                    FsName = FsName is null ? null : name,
+                    Access = Access,
+                    Threads = Threads,
+                    CacheMiB = CacheMiB,
+                    Foreground = Foreground,
+                    MountPoint = mount,
+                };
+                int count = line.Write(text, FuseServeCommandLine.TextCapacity, argv, FuseServeCommandLine.MaxArguments);
+                if (count < 0)
+                    throw new ArgumentException($"no {Flag} command line gives these arguments: {this}");
+                var result = new byte[count][];
+                for (int k = 0; k < count; k++)
+                    result[k] = Bytes(argv[k]).ToArray();
+                return result;
+            }
         }
-
-        private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
 
         /// <summary>Parses the arguments after <see cref="Flag"/> (<see cref="FuseServeCommandLine"/>); null and the reason when they are wrong.</summary>
         public static Arguments? Parse(ReadOnlySpan<string> args, out string? error)
@@ -189,7 +205,7 @@ public static unsafe class FuseDaemon
     /// </summary>
     public static void DetachBeforeRuntime(int argc, byte** argv, byte** envp)
     {
-        if (argc < 2 || !IsArgument(argv[1], "--fuse-serve"u8))
+        if (argc < 2 || !IsArgument(argv[1], FuseServeCommandLine.Flag))
             return;
         // Blocked while this is the only thread, so every thread the runtime starts inherits it: a stop signal
         // then waits for Serve's handlers (see there) instead of ending the process by its default action.

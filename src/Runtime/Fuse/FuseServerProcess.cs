@@ -1,60 +1,21 @@
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 using static Xar.Posix.LibC;
 
 namespace Xar.Runtime.Fuse;
 
 /// <summary>
-/// Starts the FUSE server process (<see cref="FuseDaemon"/>) from managed code. <see cref="Start"/> runs
-/// <c>xarexec --fuse-serve ...</c> with the image as descriptor 3 and a pipe as descriptor 4, as the launch
-/// core does (Launching/FuseServerLaunch, which allocation-free code needs); the server detaches (never a child
-/// of the caller) and answers one line there. <see cref="StartDaemon"/> is how a server process detaches
-/// where the pre-runtime step could not.
+/// Starts the FUSE server process (<see cref="FuseDaemon"/>) from managed code: <see cref="StartDaemon"/> is how a
+/// server process detaches where the pre-runtime step could not (the xar executable). The launch core starts its
+/// server with Launching/FuseServerLaunch; both write the command line with <see cref="FuseServeCommandLine.Write"/>.
 /// </summary>
 public static unsafe class FuseServerProcess
 {
-    /// <summary>The image descriptor in the started process.</summary>
-    public const int ImageFd = 3;
+    /// <summary>The image and ready descriptors in the started process, as the launch core hands them.</summary>
+    private const int ImageFd = 3;
     private const int ReadyFd = 4;
 
     /// <summary>How long the detaching process waits for the daemon's readiness line.</summary>
-    public static readonly TimeSpan ReadyWait = TimeSpan.FromSeconds(15);
-
-    /// <summary>
-    /// Mounts <paramref name="image"/> (the image at <paramref name="offset"/> in it) on
-    /// <paramref name="mountPoint"/> with a server run from <paramref name="serverExecutable"/>
-    /// (xarexec), and returns once the mount serves.
-    /// </summary>
-    /// <exception cref="FuseUnavailableException">The server did not start; the message says why.</exception>
-    public static void Start(string serverExecutable, SafeFileHandle image, long offset, string mountPoint, int timeoutSeconds,
-        FuseAccess access, string? fsName = null)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        var arguments = new FuseDaemon.Arguments
-        {
-            ImageFd = ImageFd, ReadyFd = ReadyFd, Offset = offset, MountPoint = Encoding.UTF8.GetBytes(Path.GetFullPath(mountPoint)), TimeoutSeconds = timeoutSeconds,
-            Access = access, FsName = fsName,
-        };
-        // As the launch core does (Launching/FuseServerLaunch): the server detaches and answers one line on descriptor 4.
-        int pid = Spawn(serverExecutable, arguments.ToArgv(), (int)image.DangerousGetHandle(), newSession: false, out int readEnd);
-        string? line = ReadLine(readEnd, ReadyWait);
-        Close(readEnd);
-        if (line is null)
-            Kill(pid, SIGKILL);
-        int status;
-        while (WaitPid(pid, out status, 0) < 0)
-            if (LastError != EINTR)
-                throw new FuseUnavailableException($"cannot wait for the FUSE server: {Describe(LastError)}");
-        if (line == "ok")
-            return;
-        if (line is null)
-            throw new FuseUnavailableException($"the FUSE server was not ready within {ReadyWait.TotalSeconds:0} s");
-        if (line.StartsWith("error: ", StringComparison.Ordinal))
-            throw new FuseUnavailableException(line[7..]);
-        int signal = status & 0x7f;
-        throw new FuseUnavailableException(signal != 0 ? $"the FUSE server was killed by signal {signal}"
-            : $"the FUSE server exited with status {(status >> 8) & 0xff} before it was ready");
-    }
+    private static readonly TimeSpan ReadyWait = TimeSpan.FromSeconds(15);
 
     /// <summary>
     /// Starts this executable as the detached daemon (<c>--foreground</c>, in a new session, stdio on
@@ -66,7 +27,7 @@ public static unsafe class FuseServerProcess
     {
         string executable = Environment.ProcessPath ?? throw new FuseUnavailableException("cannot tell this program's path");
         var daemon = arguments with { ImageFd = ImageFd, ReadyFd = ReadyFd, Foreground = true };
-        int pid = Spawn(executable, daemon.ToArgv(), arguments.ImageFd, newSession: true, out int readEnd);
+        int pid = Spawn(executable, daemon.ToArgv(), arguments.ImageFd, out int readEnd);
         string? line = ReadLine(readEnd, ReadyWait);
         Close(readEnd);
         if (line == "ok")
@@ -81,11 +42,11 @@ public static unsafe class FuseServerProcess
     }
 
     /// <summary>
-    /// Starts <paramref name="executable"/> with stdio on /dev/null, <paramref name="imageFd"/> as descriptor 3 and the
+    /// Starts <paramref name="executable"/> in a new session with stdio on /dev/null, <paramref name="imageFd"/> as descriptor 3 and the
     /// write end of a new pipe as descriptor 4 (its read end returned in <paramref name="readEnd"/>), through the launch
     /// core's one spawn (<see cref="Launching.HelperProcess.Spawn"/>).
     /// </summary>
-    private static int Spawn(string executable, byte[][] arguments, int imageFd, bool newSession, out int readEnd)
+    private static int Spawn(string executable, byte[][] arguments, int imageFd, out int readEnd)
     {
         int* fds = stackalloc int[2];
         if (Pipe2(fds, O_CLOEXEC) != 0)
@@ -94,7 +55,7 @@ public static unsafe class FuseServerProcess
         int error;
         int pid;
         using (var argv = new NativeArgv(executable, [Encoding.UTF8.GetBytes(executable), .. arguments]))
-            error = Launching.HelperProcess.Spawn(argv.Path, argv.Argv, Environ, -1, [imageFd, fds[1]], newSession, out pid);
+            error = Launching.HelperProcess.Spawn(argv.Path, argv.Argv, Environ, -1, [imageFd, fds[1]], newSession: true, out pid);
         Close(fds[1]);
         if (error == 0)
             return pid;

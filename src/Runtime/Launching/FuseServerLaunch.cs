@@ -17,11 +17,25 @@ public static unsafe class FuseServerLaunch
 
     public static FuseUnavailability Mount(ProcessEnvironment env, int xarFd, long offset, long timeoutSeconds, byte* mountPath, ref LaunchOutcome outcome)
     {
-        byte* optionsBuffer = stackalloc byte[3 * 24];
-        var offsetText = new PathBuilder(optionsBuffer, 24);
-        offsetText.AppendDecimal((ulong)offset);
-        var timeoutText = new PathBuilder(optionsBuffer + 24, 24);
-        timeoutText.AppendDecimal((ulong)(timeoutSeconds > int.MaxValue ? int.MaxValue : timeoutSeconds));
+        // The command line from its one writer (FuseServeCommandLine.Write), which FuseDaemon.Arguments.ToArgv uses too.
+        var serve = new Fuse.FuseServeCommandLine
+        {
+            ImageFd = 3,
+            ReadyFd = 4,
+            Offset = offset,
+            TimeoutSeconds = timeoutSeconds > int.MaxValue ? int.MaxValue : (int)timeoutSeconds,
+            Access = SquashFuse.FuseConfAllowsOther() ? Fuse.FuseAccess.OwnerAndRoot : Fuse.FuseAccess.Owner,
+            CacheMiB = Fuse.FuseServeCommandLine.DefaultCacheMiB,
+            MountPoint = mountPath,
+        };
+        byte* text = stackalloc byte[Fuse.FuseServeCommandLine.TextCapacity];
+        byte** argv = stackalloc byte*[1 + Fuse.FuseServeCommandLine.MaxArguments];
+        if (serve.Write(text, Fuse.FuseServeCommandLine.TextCapacity, argv + 1, Fuse.FuseServeCommandLine.MaxArguments) < 0)
+        {
+            outcome.HelperStatus = int.MinValue; // values the server would refuse (a negative offset or timeout): none come from the core
+            outcome.Errno = LibC.EINVAL;
+            return FuseUnavailability.ServerFailed;
+        }
 
         int* pipe = stackalloc int[2];
         if (Pipe2(pipe, LibC.O_CLOEXEC) != 0)
@@ -32,36 +46,10 @@ public static unsafe class FuseServerLaunch
         }
         int pid;
         int error;
-        byte** argv = stackalloc byte*[16];
         fixed (byte* self = "/proc/self/exe\0"u8)
         fixed (byte* program = "xarexec\0"u8)
-        fixed (byte* serve = "--fuse-serve\0"u8)
-        fixed (byte* imageFdOption = "--image-fd\0"u8)
-        fixed (byte* three = "3\0"u8)
-        fixed (byte* readyFdOption = "--ready-fd\0"u8)
-        fixed (byte* four = "4\0"u8)
-        fixed (byte* offsetOption = "--offset\0"u8)
-        fixed (byte* timeoutOption = "--timeout\0"u8)
-        fixed (byte* allowRoot = "--allow-root\0"u8)
-        fixed (byte* endOfOptions = "--\0"u8)
         {
-            int n = 0;
-            argv[n++] = program;
-            argv[n++] = serve;
-            argv[n++] = imageFdOption;
-            argv[n++] = three;
-            argv[n++] = readyFdOption;
-            argv[n++] = four;
-            argv[n++] = offsetOption;
-            argv[n++] = offsetText.CString;
-            argv[n++] = timeoutOption;
-            argv[n++] = timeoutText.CString;
-            if (SquashFuse.FuseConfAllowsOther())
-                argv[n++] = allowRoot;
-            argv[n++] = endOfOptions;
-            argv[n++] = mountPath;
-            argv[n] = null;
-
+            argv[0] = program;
             error = HelperProcess.Spawn(self, argv, env.Envp, -1, [xarFd, pipe[1]], newSession: false, out pid);
         }
         Close(pipe[1]);

@@ -75,7 +75,7 @@ public static unsafe class SelfContainedRuntime
     /// </summary>
     public static bool IsFuseServer(ReadOnlySpan<byte> firstArgument, int selfFd)
     {
-        if (!firstArgument.SequenceEqual("--fuse-serve"u8))
+        if (!firstArgument.SequenceEqual(Fuse.FuseServeCommandLine.Flag))
             return false;
         LibC.Statx image, self;
         return TrustedDirectory.Stat(3, &image) && TrustedDirectory.Stat(selfFd, &self)
