@@ -500,6 +500,35 @@ public class PythonFrontEndErrorTests(PythonSampleFixture sample) : IClassFixtur
         Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
     }
 
+    /// <summary>
+    /// An editable install asked for where xar's own -e check does not look (a line "-e ./wordcount" in a requirements
+    /// file) is refused once pip has made it: the image would hold a pointer to the project's folder on this machine
+    /// (PEP 610's direct_url.json says "editable"), not its code. Exit 2, one line naming the folder, OUT as it was,
+    /// nothing left.
+    /// </summary>
+    [SkippableFact]
+    public void EditableInstallFromARequirementsFileIsRefused()
+    {
+        PythonSampleFixture.Require();
+        string work = sample["editable-" + Guid.NewGuid().ToString("N")];
+        Directory.CreateDirectory(work);
+        TestEnv.Run("cp", "-r", Path.Combine(TestEnv.RepoRoot, "samples", "python", "wordcount"), Path.Combine(work, "wordcount")).EnsureSuccess("cp wordcount");
+        File.WriteAllText(Path.Combine(work, "requirements.txt"), "-e ./wordcount\n");
+        string output = Path.Combine(work, "app.xar");
+        File.WriteAllText(output, "keep me\n");
+        string tmp = sample["tmp-editable-" + Guid.NewGuid().ToString("N")];
+        Directory.CreateDirectory(tmp);
+        var r = TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "--no-index", "--no-build-isolation", "--find-links", sample.Wheels, "-r", "requirements.txt",
+            "-o", output, "--quiet", "--python", PythonSampleFixture.Python, "--console-script", "wordcount"])
+        { Environment = PythonSampleFixture.PipEnvironment(new Dictionary<string, string?> { ["TMPDIR"] = tmp }), TimeoutMs = 600_000, WorkingDirectory = work });
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.StandardError}");
+        string line = r.StandardError.TrimEnd('\n');
+        Assert.StartsWith($"xar: pip installed wordcount-2.0.1 editable (a pointer to file://{work}/wordcount): ", line);
+        Assert.DoesNotContain('\n', line);
+        Assert.Equal("keep me\n", File.ReadAllText(output));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+    }
+
     /// <summary>An --exclude that leaves out what the entrypoint needs (the boot module, site-packages) is refused before pip runs.</summary>
     [SkippableTheory]
     [InlineData("__pycache__", "--exclude __pycache__: leaves out xar-python/__pycache__, which the app needs to start (xar-python/__pycache__/boot.cpython-")]

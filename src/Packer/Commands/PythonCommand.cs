@@ -64,6 +64,7 @@ public static class PythonCommand
             string root = staging.CreateImageRoot();
             string site = Path.Combine(root, PythonLauncherFiles.SiteDirectory);
             PipInstall.Run(interpreter, site, pip, quiet, cancel);
+            EditableInstalls.Refuse(site);
             entry ??= PythonEntryPoint.FromConsoleScript(site, scriptName!);
             CheckEntry(interpreter, site, entry, scriptName, cancel);
             (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, root, cancel) : null;
