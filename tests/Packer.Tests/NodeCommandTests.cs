@@ -269,6 +269,53 @@ public sealed class NodeCommandTests
     }
 
     /// <summary>
+    /// A file: dependency is installed by npm as a link to its folder, not a copy: one outside the project (file:../lib)
+    /// became a link in the image to nothing (npm ci in the staging copy resolves ../lib there), so the file failed to load
+    /// it; a linked package in a --no-install node_modules (npm link: an absolute link) loaded whatever is at that path
+    /// where the file runs. Both are refused (exit 2), naming the link; a file: dependency inside the project is packed.
+    /// </summary>
+    [SkippableFact]
+    public void FileDependencyLinkedOutsideTheImageIsRefused()
+    {
+        TestEnv.RequireTool("node");
+        TestEnv.RequireTool("npm");
+        using var tmp = new TempDir();
+        string project = Project(tmp, """{ "name": "app", "version": "1.0.0", "main": "index.js", "dependencies": { "mylib": "file:../lib" } }""");
+        Directory.CreateDirectory(tmp["lib"]);
+        File.WriteAllText(tmp["lib/package.json"], """{ "name": "mylib", "version": "1.0.0" }""");
+        File.WriteAllText(tmp["lib/index.js"], "module.exports = 1;\n");
+        File.WriteAllText(Path.Combine(project, "package-lock.json"), """
+            { "name": "app", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": {
+              "": { "name": "app", "version": "1.0.0", "dependencies": { "mylib": "file:../lib" } },
+              "../lib": { "name": "mylib", "version": "1.0.0" },
+              "node_modules/mylib": { "resolved": "../lib", "link": true } } }
+            """);
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--quiet"),
+            "app/node_modules/mylib -> ../../lib: a package installed as a link to nothing in the image (npm links a file: dependency's folder instead of copying it)");
+        Assert.False(File.Exists(tmp["app.xar"]));
+        AssertNothingLeft(tmp);
+
+        Directory.CreateDirectory(Path.Combine(project, "node_modules"));
+        File.CreateSymbolicLink(Path.Combine(project, "node_modules", "mylib"), tmp["lib"]);
+        XarCli.AssertBadInput(RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--no-install", "--quiet"),
+            $"app/node_modules/mylib -> {tmp["lib"]}: a package installed as a link to a folder outside the image");
+        Assert.False(File.Exists(tmp["app.xar"]));
+
+        // Inside the project: npm's link stays in the image and names the package there.
+        Directory.Delete(Path.Combine(project, "node_modules"), recursive: true);
+        Directory.Move(tmp["lib"], Path.Combine(project, "lib"));
+        File.WriteAllText(Path.Combine(project, "package.json"), """{ "name": "app", "version": "1.0.0", "main": "index.js", "dependencies": { "mylib": "file:./lib" } }""");
+        File.WriteAllText(Path.Combine(project, "package-lock.json"), """
+            { "name": "app", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": {
+              "": { "name": "app", "version": "1.0.0", "dependencies": { "mylib": "file:./lib" } },
+              "lib": { "name": "mylib", "version": "1.0.0" },
+              "node_modules/mylib": { "resolved": "lib", "link": true } } }
+            """);
+        RunXar(tmp, "node", project, "-o", tmp["app.xar"], "--quiet").EnsureSuccess("xar node with file:./lib");
+        Assert.Contains(" squashfs-root/app/lib/index.js", XarCli.Run("ls", "-l", tmp["app.xar"]).EnsureSuccess("xar ls -l").StandardOutput);
+    }
+
+    /// <summary>
     /// The image is open to every user under umask 077 (the staging folder around it is 0700): the root 0755, and the
     /// copied project, its node_modules and what npm ci made a+rX, though the project's own files are private (as a user
     /// with that umask makes them). The mount shows these modes to every user.

@@ -59,8 +59,7 @@ public static class NodeCommand
                     Console.Error.WriteLine($"xar: npm ci --omit=dev ({package.Name})");
                 NpmCi(app, directory, staging.Cancellation);
             }
-            if (!quiet)
-                WarnAboutLinksLeavingTheImage(image, staging.Cancellation);
+            CheckLinks(image, quiet, staging.Cancellation);
             bool withLibraries = false;
             if (bundle)
             {
@@ -100,27 +99,55 @@ public static class NodeCommand
     private const int LinkWarningsShown = 5;
 
     /// <summary>
-    /// One warning line per symbolic link in app/ whose target is absolute or climbs out of the image (up to
-    /// <see cref="LinkWarningsShown"/>, then a count): it is packed as it is, so it points at whatever is at that
-    /// path on the machine that runs the file. Decided on the target's text, as the kernel resolves it from the
-    /// link's folder. find prints each link and its target NUL-separated.
+    /// The symbolic links in app/ (find prints each link and its target NUL-separated), judged on the target's text as
+    /// the kernel resolves it from the link's folder. One under node_modules that leaves the image or names nothing in
+    /// it is refused (exit 2): that is how npm installs a file: dependency (and npm link a package), a link to the
+    /// package's folder rather than a copy, so the package's code is not in the image and the app fails to load it (a
+    /// folder outside the project: npm ci in the staging copy resolves the lock file's ../lib to nothing) or loads
+    /// whatever is at that path where it runs. Any other link that leaves the image gets one warning line (up to
+    /// <see cref="LinkWarningsShown"/>, then a count; none when quiet): it is the project's own, which may mean it.
     /// </summary>
-    private static void WarnAboutLinksLeavingTheImage(string image, CancellationToken cancel)
+    private static void CheckLinks(string image, bool quiet, CancellationToken cancel)
     {
         string find = ToolProcess.Find("find") ?? "/usr/bin/find";
         var result = ToolProcess.Run(find, ["app", "-type", "l", "-printf", "%p\\0%l\\0"], image, cancel);
         if (!result.Succeeded)
-            return; // only warnings: the pack itself reports a tree it cannot read
+            return; // the pack itself reports a tree it cannot read
         string[] fields = result.StandardOutput.Split('\0');
         var leaving = new List<string>();
+        var broken = new List<(string Link, string Target, bool Leaves)>();
         for (int i = 0; i + 1 < fields.Length; i += 2)
-            if (LeavesTheImage(fields[i], fields[i + 1]))
-                leaving.Add($"{fields[i]} -> {fields[i + 1]}");
-        leaving.Sort(StringComparer.Ordinal); // the same lines whatever order find walks in
+        {
+            string link = fields[i], target = fields[i + 1];
+            bool leaves = LeavesTheImage(link, target);
+            if (link.Contains("/node_modules/", StringComparison.Ordinal) && (leaves || !TargetExists(Path.Combine(image, link))))
+                broken.Add((link, target, leaves));
+            else if (leaves)
+                leaving.Add($"{link} -> {target}");
+        }
+        // The same line whatever order find walks in.
+        if (broken.OrderBy(b => b.Link, StringComparer.Ordinal).FirstOrDefault() is { Link: not null } first)
+            throw new UsageException($"{first.Link} -> {first.Target}: a package installed as a link to {(first.Leaves ? "a folder outside the image" : "nothing in the image")} (npm links a file: dependency's folder instead of copying it), so its code would not be packed; depend on a tarball of it (npm pack) or on a folder inside the project");
+        if (quiet)
+            return;
+        leaving.Sort(StringComparer.Ordinal);
         foreach (string link in leaving.Take(LinkWarningsShown))
             Console.Error.WriteLine($"xar: warning: {link}: a symbolic link that leaves the image (packed as it is, it points at whatever is there where the file runs)");
         if (leaving.Count > LinkWarningsShown)
             Console.Error.WriteLine($"xar: warning: {leaving.Count - LinkWarningsShown} more symbolic links leave the image");
+    }
+
+    /// <summary>Whether the link names something, followed to the end (Path.Exists says true for a dangling link itself).</summary>
+    private static bool TargetExists(string link)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(link, returnFinalTarget: true) is { } target && Path.Exists(target.FullName);
+        }
+        catch (IOException)
+        {
+            return false; // a loop of links
+        }
     }
 
     private static bool LeavesTheImage(string link, string target)
