@@ -323,6 +323,55 @@ public class PythonFrontEndTests(PythonSampleFixture sample) : IClassFixture<Pyt
         Assert.DoesNotContain(ls, l => l.Contains("/test/", StringComparison.Ordinal) || l.Contains("/tests/", StringComparison.Ordinal) || l.Contains("/idle_test/", StringComparison.Ordinal));
         Assert.DoesNotContain(ls, l => l.EndsWith(".cpython-" + sample.Version.Replace(".", "") + ".opt-1.pyc", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// --bundle-python with a shared-library interpreter whose executable names its lib folder in DT_RUNPATH (as pyenv's
+    /// and python.org's --enable-shared builds do; here one built against Debian's libpython, in a folder of the test).
+    /// The app's child Python (subprocess of sys.executable) has no LD_LIBRARY_PATH (boot.py takes it back out), so it
+    /// loaded libpython from that folder on the packer's machine, or, once it was gone, the system's. Now the bundled
+    /// files name the image's python/lib relative to themselves: parent and child load the image's libpython with that
+    /// folder removed.
+    /// </summary>
+    [SkippableFact]
+    public void BundledSharedInterpreterLoadsItsLibraryFromTheImageInChildProcesses()
+    {
+        LaunchModes.Require(LaunchMode.ForcedExtract);
+        PythonSampleFixture.Require();
+        string[] config = TestEnv.Run(PythonSampleFixture.Python, "-c",
+            "import sysconfig as s; print(s.get_path('include')); print(s.get_config_var('LIBDIR') + '/' + (s.get_config_var('INSTSONAME') or ''))")
+            .EnsureSuccess("sysconfig").StandardOutput.Split('\n');
+        TestEnv.Require(File.Exists(Path.Combine(config[0], "Python.h")) && File.Exists(config[1]), $"needs the Python headers and {config[1]} (Debian: python3-dev)");
+        string work = sample["shared-" + Guid.NewGuid().ToString("N")];
+        string lib = Path.Combine(work, "lib"), bin = Path.Combine(work, "bin"), name = "python" + sample.Version;
+        Directory.CreateDirectory(lib);
+        Directory.CreateDirectory(bin);
+        File.Copy(config[1], Path.Combine(lib, Path.GetFileName(config[1])));
+        File.WriteAllText(Path.Combine(work, "main.c"), "#include <Python.h>\nint main(int argc, char **argv) { return Py_BytesMain(argc, argv); }\n");
+        TestEnv.Run("gcc", "-o", Path.Combine(bin, name), Path.Combine(work, "main.c"), "-I", config[0], Path.Combine(lib, Path.GetFileName(config[1])),
+            "-Wl,--enable-new-dtags,-rpath," + lib).EnsureSuccess("gcc");
+        string project = Path.Combine(work, "childlib");
+        Directory.CreateDirectory(Path.Combine(project, "childlib"));
+        File.WriteAllText(Path.Combine(project, "pyproject.toml"), "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"childlib\"\nversion = \"1.0\"\n");
+        File.WriteAllText(Path.Combine(project, "childlib", "__main__.py"), """
+            import subprocess, sys
+            code = "print([l.split()[-1] for l in open('/proc/self/maps') if 'libpython' in l][0])"
+            exec(code)
+            sys.stdout.flush()
+            sys.exit(subprocess.run([sys.executable, "-c", code]).returncode)
+            """);
+        string output = Path.Combine(work, "child.xar");
+        TestEnv.Run(new RunOptions(XarBinary.Path, ["python", "--no-index", "--no-build-isolation", project, "-o", output, "--quiet",
+            "--python", Path.Combine(bin, name), "--entry-point", "childlib", "--bundle-python"])
+        { Environment = PythonSampleFixture.PipEnvironment(), TimeoutMs = 600_000 }).EnsureSuccess("xar python --bundle-python");
+        Directory.Delete(lib, recursive: true); // as on another machine
+        using var s = new LauncherSandbox();
+        var r = s.Run(output, [], WithRunPath(LaunchModes.Environment(LaunchMode.ForcedExtract, s)));
+        LaunchAssert.Succeeded(r);
+        string[] loaded = r.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, loaded.Length);
+        Assert.EndsWith("/python/lib/" + Path.GetFileName(config[1]), loaded[0]);
+        Assert.Equal(loaded[0], loaded[1]);
+    }
 }
 
 /// <summary>

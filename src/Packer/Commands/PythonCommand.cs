@@ -67,7 +67,7 @@ public static class PythonCommand
             EditableInstalls.Refuse(site);
             entry ??= PythonEntryPoint.FromConsoleScript(site, scriptName!);
             CheckEntry(interpreter, site, entry, scriptName, cancel);
-            (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, root, cancel) : null;
+            (string Executable, bool Libraries)? bundled = parse.GetValue(bundle) ? BundledPython.Copy(interpreter, root, quiet, cancel) : null;
             PythonLauncherFiles.Write(root, interpreter, entry, bundled?.Executable, bundled?.Libraries ?? false);
             Compile(interpreter, root, bundled is null ? null : $"{BundledPython.Directory}/lib/{Path.GetFileName(interpreter.StandardLibrary.TrimEnd('/'))}", quiet, cancel);
             StagingDirectory.OpenToEveryUser(root); // pip's and the compiler's files were made under the umask

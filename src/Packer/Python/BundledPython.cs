@@ -7,7 +7,7 @@ namespace Xar.Packer.Python;
 /// (bin/pythonX.Y, lib/pythonX.Y with lib-dynload) so that it finds its standard library from where it is:
 /// the executable, the standard library without its test suites and caches (it is compiled again with the
 /// rest), lib-dynload, and the shared libraries that the executable and its extension modules load, libpython
-/// included, except glibc's own (ldd says which).
+/// included, except glibc's own (ldd says which); their library search paths made relative (<see cref="ElfRunPath"/>).
 /// </summary>
 internal static class BundledPython
 {
@@ -32,7 +32,7 @@ internal static class BundledPython
         [$"{Directory}/bin/{python.Name}", $"{Directory}/lib/{Path.GetFileName(python.StandardLibrary.TrimEnd('/'))}"];
 
     /// <summary>Copies the interpreter; returns its path inside the image and whether shared libraries were copied.</summary>
-    public static (string Executable, bool Libraries) Copy(PythonInterpreter python, string stagingRoot, CancellationToken cancel)
+    public static (string Executable, bool Libraries) Copy(PythonInterpreter python, string stagingRoot, bool quiet, CancellationToken cancel)
     {
         string root = Path.Combine(stagingRoot, Directory);
         string bin = Path.Combine(root, "bin");
@@ -68,7 +68,31 @@ internal static class BundledPython
             File.Copy(words[2], target);
             copied = true;
         }
+
+        // Their library search paths made relative, to the image's python/lib (ElfRunPath says why).
+        MakeRelative(executable, "$ORIGIN/../lib", stagingRoot, quiet);
+        if (System.IO.Directory.Exists(dynload))
+            foreach (string module in System.IO.Directory.EnumerateFiles(dynload, "*.so").Order(StringComparer.Ordinal))
+                MakeRelative(module, "$ORIGIN/../..", stagingRoot, quiet);
+        foreach (string library in System.IO.Directory.EnumerateFiles(lib).Order(StringComparer.Ordinal))
+            MakeRelative(library, "$ORIGIN", stagingRoot, quiet);
         return ($"{Directory}/bin/{python.Name}", copied);
+    }
+
+    /// <summary>One file's search path rewritten; one that cannot be is left as it was, with a warning (it still runs here).</summary>
+    private static void MakeRelative(string file, string relative, string stagingRoot, bool quiet)
+    {
+        try
+        {
+            ElfRunPath.MakeRelative(file, relative);
+        }
+        catch (InvalidDataException) when (quiet)
+        {
+        }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine($"xar: warning: {Path.GetRelativePath(stagingRoot, file)} left as it is ({e.Message[(e.Message.IndexOf(": ", StringComparison.Ordinal) + 2)..]}): a Python it starts may load its libraries from that path where the file runs");
+        }
     }
 
     private static void CopyTree(string from, string to, bool top, CancellationToken cancel)
