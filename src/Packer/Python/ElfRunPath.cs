@@ -87,15 +87,19 @@ internal static class ElfRunPath
             throw new InvalidDataException($"{file}: its library search path {path} is shorter than {relative}, which cannot be written in its place");
         if (names.Any(n => n > pathOffset && n <= pathOffset + (ulong)length))
             throw new InvalidDataException($"{file}: its library search path {path} shares its bytes with a library name");
-        // A copy keeps its source's mode, often read-only (0555).
-        if (!OperatingSystem.IsWindows())
-            File.SetUnixFileMode(file, File.GetUnixFileMode(file) | UnixFileMode.UserWrite);
+        // A copy keeps its source's mode, often read-only (0555): writable while it is written, then as it was, so the
+        // image shows the mode the interpreter's files have.
+        if (OperatingSystem.IsWindows())
+            throw new PlatformNotSupportedException();
+        var mode = File.GetUnixFileMode(file);
+        File.SetUnixFileMode(file, mode | UnixFileMode.UserWrite);
         using (var stream = new FileStream(file, FileMode.Open, FileAccess.Write))
         {
             stream.Position = start;
             stream.Write(replacement);
             stream.Write(new byte[length - replacement.Length]);
         }
+        File.SetUnixFileMode(file, mode);
         return path;
     }
 }
